@@ -1,0 +1,32 @@
+#!/bin/sh
+# Installs what egress-monitor needs from Debian 12's archive. Idempotent: it only calls
+# apt-get when a package is missing.
+#   scripts/deps.sh build    libraries and tools to build the binary
+#   scripts/deps.sh test     build + what the tests drive for real (dnsmasq, nft, dig, ...)
+#   scripts/deps.sh run      what the monitored host needs at run time (install.sh)
+set -eu
+
+build="build-essential cmake pkg-config libsqlite3-dev libsystemd-dev libcli11-dev
+libtomlplusplus-dev libfmt-dev zlib1g-dev libgtest-dev"
+test="dnsmasq-base dnsutils nftables iptables iproute2 systemd util-linux mawk sqlite3
+procps clang libclang-rt-14-dev e2fsprogs"
+run="dnsmasq nftables cron logrotate"
+
+case "${1:-build}" in
+build) want="$build" ;;
+test) want="$build $test" ;;
+run) want="$build $run" ;;
+*) echo "usage: $0 build|test|run" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
+        missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing >/dev/null

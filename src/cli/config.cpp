@@ -1,0 +1,65 @@
+#include "cli/config.h"
+
+#include <sys/stat.h>
+
+#include <toml++/toml.h>
+
+#include <fmt/core.h>
+
+namespace em {
+
+namespace {
+
+std::string where(const std::string& path, const toml::node& n) {
+    return fmt::format("{}:{}", path, n.source().begin.line);
+}
+
+}  // namespace
+
+Result<void> load_config(const std::string& path, bool required, ConsolidateConfig& cfg) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+        if (errno == ENOENT && !required) return {};
+        return errno_error("cannot read config " + path);
+    }
+    toml::table t;
+    try {
+        t = toml::parse_file(path);
+    } catch (const toml::parse_error& e) {
+        return Error{fmt::format("{}:{}:{}: {}", path, e.source().begin.line,
+                                 e.source().begin.column, e.description())};
+    }
+    for (auto&& [k, node] : t) {
+        std::string key(k.str());
+        auto text = [&](std::string& out) -> Result<void> {
+            auto v = node.value<std::string>();
+            if (!v) return Error{where(path, node) + ": " + key + " must be a string"};
+            out = *v;
+            return {};
+        };
+        auto integer = [&](int& out, int lo, int hi) -> Result<void> {
+            auto v = node.value<int64_t>();
+            if (!v || *v < lo || *v > hi)
+                return Error{fmt::format("{}: {} must be an integer in [{}, {}]",
+                                         where(path, node), key, lo, hi)};
+            out = static_cast<int>(*v);
+            return {};
+        };
+        Result<void> r;
+        if (key == "dnsmasq_log") r = text(cfg.dnsmasq_log);
+        else if (key == "kernel_log") r = text(cfg.kernel_log);
+        else if (key == "log_prefix") r = text(cfg.log_prefix);
+        else if (key == "state_dir") r = text(cfg.state_dir);
+        else if (key == "output_dir") r = text(cfg.output_dir);
+        else if (key == "journal_directory") r = text(cfg.journal_directory);
+        else if (key == "kmsg_device") r = text(cfg.kmsg_device);
+        else if (key == "lock_timeout_ms") r = integer(cfg.lock_timeout_ms, 0, 3600000);
+        else if (key == "max_ips_per_domain") r = integer(cfg.max_ips_per_domain, 1, 4096);
+        else if (key == "threads") r = integer(cfg.threads, 1, 64);
+        else r = Error{where(path, node) + ": unknown key " + key};
+        if (!r) return r;
+    }
+    return {};
+}
+
+}  // namespace em

@@ -1,0 +1,30 @@
+#pragma once
+// Settings of `consolidate`: built-in defaults, overridden by the TOML config file, overridden
+// by command-line flags. Config keys are the flag names with '_' for '-', plus the few
+// settings that have no flag.
+#include <string>
+
+#include "common/result.h"
+
+namespace em {
+
+struct ConsolidateConfig {
+    std::string dnsmasq_log = "/var/log/dnsmasq/dnsmasq.log";
+    std::string kernel_log = "journald";  // journald | kmsg | none | PATH of a syslog file
+    std::string log_prefix = "EGRESS: ";
+    std::string state_dir = "/var/lib/egress-monitor";
+    std::string output_dir = "/var/log/egress-monitor";
+    std::string config = "/etc/egress-monitor/config.toml";
+    // Config-file only:
+    std::string journal_directory;  // empty: the system journal
+    std::string kmsg_device = "/dev/kmsg";
+    int lock_timeout_ms = 30000;
+    int max_ips_per_domain = 32;
+    int threads = 2;
+};
+
+/// Reads `path` into `cfg`. A missing file is fine unless `required`; unknown keys, wrong
+/// types and out-of-range values are errors naming the file, line and key.
+Result<void> load_config(const std::string& path, bool required, ConsolidateConfig& cfg);
+
+}  // namespace em

@@ -1,0 +1,88 @@
+#include "common/files.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include <fmt/core.h>
+
+namespace em {
+
+Result<void> write_file_atomically(const std::string& dir, const std::string& name,
+                                   std::string_view content, unsigned mode) {
+    std::string target = dir + "/" + name;
+    std::string tmp = dir + "/." + name + ".tmp";
+    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+    if (!fd.valid()) return errno_error("cannot create " + tmp);
+    auto fail = [&](const std::string& what) {
+        Error e = errno_error(what + " " + tmp);
+        fd.reset();
+        ::unlink(tmp.c_str());
+        return e;
+    };
+    if (::fchmod(fd.get(), mode) != 0) return fail("cannot chmod");
+    size_t done = 0;
+    while (done < content.size()) {
+        ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return fail("cannot write");
+        done += static_cast<size_t>(n);
+    }
+    if (::fsync(fd.get()) != 0) return fail("cannot fsync");
+    if (::close(fd.release()) != 0) {
+        Error e = errno_error("cannot close " + tmp);
+        ::unlink(tmp.c_str());
+        return e;
+    }
+    if (::rename(tmp.c_str(), target.c_str()) != 0) {
+        Error e = errno_error("cannot rename " + tmp + " to " + target);
+        ::unlink(tmp.c_str());
+        return e;
+    }
+    UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dfd.valid() || ::fsync(dfd.get()) != 0) return errno_error("cannot fsync directory " + dir);
+    return {};
+}
+
+Result<void> make_directories(const std::string& dir, unsigned mode) {
+    if (dir.empty()) return Error{"empty directory path"};
+    for (size_t pos = 1; pos <= dir.size(); ++pos) {
+        if (pos != dir.size() && dir[pos] != '/') continue;
+        std::string part = dir.substr(0, pos);
+        if (::mkdir(part.c_str(), mode) != 0 && errno != EEXIST)
+            return errno_error("cannot create directory " + part);
+    }
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) return errno_error("cannot stat " + dir);
+    if (!S_ISDIR(st.st_mode)) return Error{dir + " is not a directory"};
+    return {};
+}
+
+Result<UniqueFd> lock_file(const std::string& path, int timeout_ms) {
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd.valid()) return errno_error("cannot open lock file " + path);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK && errno != EINTR) return errno_error("cannot lock " + path);
+        if (std::chrono::steady_clock::now() >= deadline) {
+            char holder[32] = {};
+            ssize_t n = ::pread(fd.get(), holder, sizeof holder - 1, 0);
+            std::string who = n > 0 ? std::string(holder, static_cast<size_t>(n)) : "?";
+            while (!who.empty() && (who.back() == '\n' || who.back() == ' ')) who.pop_back();
+            return Error{fmt::format("another run (pid {}) holds {}; gave up after {} ms", who,
+                                     path, timeout_ms)};
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd.get(), 0) == 0) {
+        [[maybe_unused]] ssize_t n = ::pwrite(fd.get(), pid.data(), pid.size(), 0);
+    }
+    return fd;
+}
+
+}  // namespace em

@@ -1,0 +1,24 @@
+#pragma once
+// Whole-file writes and the state-directory lock.
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+
+namespace em {
+
+/// Replaces dir/name with `content` atomically: a temporary file in the same directory,
+/// fsync, rename over the target, fsync of the directory. On any failure the previous file
+/// is untouched, the temporary is removed, and the error names the path and errno text.
+Result<void> write_file_atomically(const std::string& dir, const std::string& name,
+                                   std::string_view content, unsigned mode);
+
+/// Creates `dir` (and parents) with `mode` when missing.
+Result<void> make_directories(const std::string& dir, unsigned mode);
+
+/// An exclusive flock on `path`, held while the returned descriptor lives. Waits up to
+/// `timeout_ms` for another holder, then fails with a message saying who holds it.
+Result<UniqueFd> lock_file(const std::string& path, int timeout_ms);
+
+}  // namespace em

@@ -1,0 +1,114 @@
+#include "common/ip_address.h"
+
+#include <arpa/inet.h>
+
+namespace em {
+
+IpAddress IpAddress::v4(uint32_t host_order) {
+    IpAddress a;
+    a.family_ = 4;
+    a.bytes_[0] = static_cast<uint8_t>(host_order >> 24);
+    a.bytes_[1] = static_cast<uint8_t>(host_order >> 16);
+    a.bytes_[2] = static_cast<uint8_t>(host_order >> 8);
+    a.bytes_[3] = static_cast<uint8_t>(host_order);
+    return a;
+}
+
+IpAddress IpAddress::v6(const uint8_t bytes[16]) {
+    IpAddress a;
+    a.family_ = 6;
+    std::memcpy(a.bytes_.data(), bytes, 16);
+    return a;
+}
+
+static std::optional<uint32_t> parse_v4(std::string_view s) {
+    // Hand-written for the hot path of log parsing: inet_pton needs a NUL-terminated copy.
+    uint32_t out = 0;
+    int parts = 0;
+    size_t i = 0;
+    while (parts < 4) {
+        if (i >= s.size() || s[i] < '0' || s[i] > '9') return std::nullopt;
+        uint32_t v = 0;
+        size_t start = i;
+        while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+            v = v * 10 + static_cast<uint32_t>(s[i] - '0');
+            if (v > 255 || i - start >= 3) return std::nullopt;
+            ++i;
+        }
+        out = (out << 8) | v;
+        ++parts;
+        if (parts < 4) {
+            if (i >= s.size() || s[i] != '.') return std::nullopt;
+            ++i;
+        }
+    }
+    if (i != s.size()) return std::nullopt;
+    return out;
+}
+
+std::optional<IpAddress> IpAddress::parse(std::string_view text) {
+    if (text.empty() || text.size() > 45) return std::nullopt;
+    if (text.find(':') == std::string_view::npos) {
+        auto v = parse_v4(text);
+        if (!v) return std::nullopt;
+        return v4(*v);
+    }
+    char buf[46];
+    std::memcpy(buf, text.data(), text.size());
+    buf[text.size()] = '\0';
+    uint8_t b[16];
+    if (inet_pton(AF_INET6, buf, b) != 1) return std::nullopt;
+    return v6(b);
+}
+
+std::optional<IpAddress> IpAddress::from_key(std::string_view key) {
+    if (key.size() == 5 && key[0] == 4) {
+        IpAddress a;
+        a.family_ = 4;
+        std::memcpy(a.bytes_.data(), key.data() + 1, 4);
+        return a;
+    }
+    if (key.size() == 17 && key[0] == 6) {
+        return v6(reinterpret_cast<const uint8_t*>(key.data() + 1));
+    }
+    return std::nullopt;
+}
+
+bool IpAddress::is_loopback() const {
+    if (family_ == 4) return bytes_[0] == 127;
+    static constexpr uint8_t kLoop6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(bytes_.data(), kLoop6, 16) == 0) return true;
+    return std::memcmp(bytes_.data(), kMapped, 12) == 0 && bytes_[12] == 127;
+}
+
+bool IpAddress::is_unspecified() const {
+    size_t n = family_ == 4 ? 4 : 16;
+    for (size_t i = 0; i < n; ++i)
+        if (bytes_[i] != 0) return false;
+    return family_ != 0;
+}
+
+std::string IpAddress::to_string() const {
+    char buf[INET6_ADDRSTRLEN];
+    // glibc's inet_ntop follows RFC 5952: lower case, longest zero run (of two or more
+    // groups, first on a tie) compressed.
+    if (!inet_ntop(family_ == 4 ? AF_INET : AF_INET6, bytes_.data(), buf, sizeof buf)) return "?";
+    return buf;
+}
+
+std::string IpAddress::key() const {
+    std::string k(1, static_cast<char>(family_));
+    k.append(reinterpret_cast<const char*>(bytes_.data()), family_ == 4 ? 4 : 16);
+    return k;
+}
+
+size_t IpAddress::hash() const {
+    uint64_t a, b;
+    std::memcpy(&a, bytes_.data(), 8);
+    std::memcpy(&b, bytes_.data() + 8, 8);
+    uint64_t h = (a * 0x9E3779B97F4A7C15ULL) ^ (b + family_) * 0xC2B2AE3D27D4EB4FULL;
+    return static_cast<size_t>(h ^ (h >> 29));
+}
+
+}  // namespace em

@@ -1,0 +1,84 @@
+#include "core/batch.h"
+
+#include <algorithm>
+
+namespace em {
+
+DomainDelta& Batch::domain(std::string_view name) {
+    auto it = domains_.find(name);
+    if (it == domains_.end()) it = domains_.emplace(std::string(name), DomainDelta{}).first;
+    return it->second;
+}
+
+void Batch::add_query(std::string_view name, int64_t t) {
+    DomainDelta& d = domain(name);
+    d.queries += 1;
+    d.last_seen = std::max(d.last_seen, t);
+}
+
+void Batch::add_answer_to(DomainDelta& d, const IpAddress& ip, int64_t t) {
+    for (auto& a : d.answers) {
+        if (a.ip == ip) {
+            a.last_seen = std::max(a.last_seen, t);
+            return;
+        }
+    }
+    if (d.answers.size() < max_ips_per_domain_) {
+        d.answers.push_back({ip, t});
+        return;
+    }
+    // Full: replace the least recent (ties: the numerically largest), if this one is newer.
+    auto oldest = std::min_element(d.answers.begin(), d.answers.end(), [](auto& x, auto& y) {
+        return x.last_seen != y.last_seen ? x.last_seen < y.last_seen : x.ip > y.ip;
+    });
+    if (oldest->last_seen < t || (oldest->last_seen == t && ip < oldest->ip)) *oldest = {ip, t};
+}
+
+bool Batch::add_answer(std::string_view name, const IpAddress& ip, int64_t t) {
+    if (ip.is_loopback() || ip.is_unspecified()) return false;
+    add_answer_to(domain(name), ip, t);
+    return true;
+}
+
+bool Batch::add_flow(const IpAddress& dst, int64_t t) {
+    if (dst.is_loopback()) return false;
+    IpDelta& d = ips_[dst];
+    d.flows += 1;
+    d.last_seen = std::max(d.last_seen, t);
+    return true;
+}
+
+void Batch::merge(Batch&& other) {
+    if (empty() && counters_.empty()) {
+        domains_ = std::move(other.domains_);
+        ips_ = std::move(other.ips_);
+        counters_ = std::move(other.counters_);
+        return;
+    }
+    for (auto& [name, od] : other.domains_) {
+        DomainDelta& d = domain(name);
+        d.queries += od.queries;
+        d.last_seen = std::max(d.last_seen, od.last_seen);
+        for (auto& a : od.answers) add_answer_to(d, a.ip, a.last_seen);
+    }
+    for (auto& [ip, od] : other.ips_) {
+        IpDelta& d = ips_[ip];
+        d.flows += od.flows;
+        d.last_seen = std::max(d.last_seen, od.last_seen);
+    }
+    for (auto& [k, v] : other.counters_) counters_[k] += v;
+}
+
+bool normalize_domain(std::string_view name, std::string& out) {
+    if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+    if (name.empty() || name.size() > 253) return false;
+    out.resize(name.size());
+    for (size_t i = 0; i < name.size(); ++i) {
+        unsigned char c = static_cast<unsigned char>(name[i]);
+        if (c <= 0x20 || c >= 0x7f) return false;
+        out[i] = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+    return true;
+}
+
+}  // namespace em

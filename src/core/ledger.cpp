@@ -1,0 +1,213 @@
+#include "core/ledger.h"
+
+#include <fmt/core.h>
+
+namespace em {
+
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS domains(
+    name TEXT PRIMARY KEY, count INTEGER NOT NULL, last_seen INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS domain_ips(
+    name TEXT NOT NULL, ip BLOB NOT NULL, last_seen INTEGER NOT NULL,
+    PRIMARY KEY(name, ip)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ips(
+    ip BLOB PRIMARY KEY, count INTEGER NOT NULL, last_seen INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS cursors(source TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT OR IGNORE INTO meta VALUES('commit_generation', 0), ('rendered_generation', -1);
+)sql";
+
+// Rolls back on destruction unless committed.
+class Transaction {
+public:
+    explicit Transaction(sql::Database& db) : db_(db) {}
+    Result<void> begin() {
+        auto r = db_.exec("BEGIN IMMEDIATE");
+        open_ = r.ok();
+        return r;
+    }
+    Result<void> commit() {
+        auto r = db_.exec("COMMIT");
+        if (r) open_ = false;
+        return r;
+    }
+    ~Transaction() {
+        if (open_) (void)db_.exec("ROLLBACK");
+    }
+
+private:
+    sql::Database& db_;
+    bool open_ = false;
+};
+
+}  // namespace
+
+Result<Ledger> Ledger::open(const std::string& path, size_t max_ips_per_domain) {
+    auto db = sql::Database::open(path);
+    if (!db) return db.error();
+    Ledger l(std::move(db.value()), max_ips_per_domain);
+    if (auto r = l.db_.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"); !r)
+        return r.error();
+    auto version = [&]() -> Result<int64_t> {
+        auto st = l.db_.prepare("PRAGMA user_version");
+        if (!st) return st.error();
+        if (st->step() != SQLITE_ROW) return l.db_.error("cannot read schema version");
+        return st->int64(0);
+    }();
+    if (!version) return version.error();
+    if (*version > kSchemaVersion)
+        return Error{fmt::format("{} has schema version {}, newer than this program's {}", path,
+                                 *version, kSchemaVersion)};
+    if (*version < kSchemaVersion) {
+        // Version 0 is a new database; later migrations go here, one step per version.
+        std::string sql = std::string("BEGIN;") + kSchema +
+                          fmt::format("PRAGMA user_version={};COMMIT;", kSchemaVersion);
+        if (auto r = l.db_.exec(sql.c_str()); !r) return r.error();
+    }
+    if (auto r = l.prepare(); !r) return r.error();
+    return l;
+}
+
+Result<void> Ledger::prepare() {
+    struct Item {
+        sql::Statement* st;
+        const char* sql;
+    };
+    Item items[] = {
+        {&upsert_domain_,
+         "INSERT INTO domains VALUES(?1, ?2, ?3) ON CONFLICT(name) DO UPDATE SET "
+         "count = count + excluded.count, last_seen = max(last_seen, excluded.last_seen)"},
+        {&upsert_domain_ip_,
+         "INSERT INTO domain_ips VALUES(?1, ?2, ?3) ON CONFLICT(name, ip) DO UPDATE SET "
+         "last_seen = max(last_seen, excluded.last_seen)"},
+        // Keeps the most recently answered addresses; ties keep the numerically smaller.
+        {&prune_domain_ips_,
+         "DELETE FROM domain_ips WHERE name = ?1 AND ip NOT IN (SELECT ip FROM domain_ips "
+         "WHERE name = ?1 ORDER BY last_seen DESC, ip ASC LIMIT ?2)"},
+        {&upsert_ip_,
+         "INSERT INTO ips VALUES(?1, ?2, ?3) ON CONFLICT(ip) DO UPDATE SET "
+         "count = count + excluded.count, last_seen = max(last_seen, excluded.last_seen)"},
+        {&upsert_cursor_, "INSERT OR REPLACE INTO cursors VALUES(?1, ?2)"},
+        {&add_counter_,
+         "INSERT INTO counters VALUES(?1, ?2) ON CONFLICT(name) DO UPDATE SET "
+         "value = value + excluded.value"},
+        {&get_cursor_, "SELECT value FROM cursors WHERE source = ?1"},
+    };
+    for (auto& item : items) {
+        auto st = db_.prepare(item.sql);
+        if (!st) return st.error();
+        *item.st = std::move(st.value());
+    }
+    return {};
+}
+
+Result<std::optional<std::string>> Ledger::cursor(const std::string& source) {
+    get_cursor_.bind(1, source);
+    std::optional<std::string> out;
+    int rc = get_cursor_.step();
+    if (rc == SQLITE_ROW) out = std::string(get_cursor_.text(0));
+    get_cursor_.reset();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_.error("cannot read cursor");
+    return out;
+}
+
+Result<void> Ledger::commit(const Batch& batch, const std::map<std::string, std::string>& cursors) {
+    Transaction tx(db_);
+    if (auto r = tx.begin(); !r) return r;
+    for (const auto& [name, d] : batch.domains()) {
+        upsert_domain_.bind(1, name).bind(2, static_cast<int64_t>(d.queries)).bind(3, d.last_seen);
+        if (auto r = db_.run(upsert_domain_); !r) return r;
+        for (const auto& a : d.answers) {
+            upsert_domain_ip_.bind(1, name).bind_blob(2, a.ip.key()).bind(3, a.last_seen);
+            if (auto r = db_.run(upsert_domain_ip_); !r) return r;
+        }
+        if (!d.answers.empty()) {
+            prune_domain_ips_.bind(1, name).bind(2, static_cast<int64_t>(max_ips_per_domain_));
+            if (auto r = db_.run(prune_domain_ips_); !r) return r;
+        }
+    }
+    for (const auto& [ip, d] : batch.ips()) {
+        upsert_ip_.bind_blob(1, ip.key()).bind(2, static_cast<int64_t>(d.flows)).bind(3, d.last_seen);
+        if (auto r = db_.run(upsert_ip_); !r) return r;
+    }
+    for (const auto& [source, text] : cursors) {
+        upsert_cursor_.bind(1, source).bind(2, text);
+        if (auto r = db_.run(upsert_cursor_); !r) return r;
+    }
+    for (const auto& [name, value] : batch.counters()) {
+        add_counter_.bind(1, name).bind(2, static_cast<int64_t>(value));
+        if (auto r = db_.run(add_counter_); !r) return r;
+    }
+    if (auto r = db_.exec("UPDATE meta SET value = value + 1 WHERE key = 'commit_generation'"); !r)
+        return r;
+    return tx.commit();
+}
+
+Result<int64_t> Ledger::generation(const char* which) {
+    auto st = db_.prepare("SELECT value FROM meta WHERE key = ?1");
+    if (!st) return st.error();
+    st->bind(1, std::string_view(which));
+    if (st->step() != SQLITE_ROW) return db_.error(std::string("missing meta key ") + which);
+    return st->int64(0);
+}
+
+Result<void> Ledger::set_rendered(int64_t generation) {
+    auto st = db_.prepare("UPDATE meta SET value = ?1 WHERE key = 'rendered_generation'");
+    if (!st) return st.error();
+    st->bind(1, generation);
+    return db_.run(*st);
+}
+
+Result<void> Ledger::for_each_domain(const std::function<void(const DomainRow&)>& fn) {
+    auto st = db_.prepare(
+        "SELECT d.name, d.count, d.last_seen, i.ip FROM domains d "
+        "LEFT JOIN domain_ips i ON i.name = d.name WHERE d.count > 0 ORDER BY d.name, i.ip");
+    if (!st) return st.error();
+    std::string name;
+    int64_t count = 0, last = 0;
+    std::vector<IpAddress> ips;
+    bool have = false;
+    int rc;
+    while ((rc = st->step()) == SQLITE_ROW) {
+        std::string_view n = st->text(0);
+        if (!have || n != name) {
+            if (have) fn(DomainRow{name, count, last, &ips});
+            name.assign(n);
+            count = st->int64(1);
+            last = st->int64(2);
+            ips.clear();
+            have = true;
+        }
+        if (!st->is_null(3))
+            if (auto ip = IpAddress::from_key(st->blob(3))) ips.push_back(*ip);
+    }
+    if (rc != SQLITE_DONE) return db_.error("cannot read domains");
+    if (have) fn(DomainRow{name, count, last, &ips});
+    return {};
+}
+
+Result<void> Ledger::for_each_ip(const std::function<void(const IpRow&)>& fn) {
+    auto st = db_.prepare("SELECT ip, count, last_seen FROM ips ORDER BY ip");
+    if (!st) return st.error();
+    int rc;
+    while ((rc = st->step()) == SQLITE_ROW) {
+        if (auto ip = IpAddress::from_key(st->blob(0))) fn(IpRow{*ip, st->int64(1), st->int64(2)});
+    }
+    if (rc != SQLITE_DONE) return db_.error("cannot read addresses");
+    return {};
+}
+
+Result<std::map<std::string, int64_t>> Ledger::counters() {
+    auto st = db_.prepare("SELECT name, value FROM counters ORDER BY name");
+    if (!st) return st.error();
+    std::map<std::string, int64_t> out;
+    while (st->step() == SQLITE_ROW) out[std::string(st->text(0))] = st->int64(1);
+    return out;
+}
+
+}  // namespace em

@@ -1,0 +1,65 @@
+#pragma once
+// Ledger: the committed state of one host — exact totals per domain and per destination
+// address, the source cursors that produced them, and cumulative counters — in one SQLite
+// database (WAL). commit() folds a Batch and the new cursors in a single transaction: that
+// is the point that makes counting exactly-once whatever instant the process dies at.
+// Single-threaded; one process at a time (the caller holds the state-directory lock).
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "core/batch.h"
+#include "core/sqlite.h"
+
+namespace em {
+
+struct DomainRow {
+    std::string_view name;
+    int64_t count;
+    int64_t last_seen;
+    const std::vector<IpAddress>* ips;  // numerically sorted
+};
+
+struct IpRow {
+    IpAddress ip;
+    int64_t count;
+    int64_t last_seen;
+};
+
+class Ledger {
+public:
+    /// Opens or creates the database at `path`; migrates older schemas.
+    static Result<Ledger> open(const std::string& path, size_t max_ips_per_domain);
+
+    /// The stored cursor text of a source, or nullopt when the source is new.
+    Result<std::optional<std::string>> cursor(const std::string& source);
+    /// Folds `batch` and stores `cursors` (source → text) in one transaction, and advances
+    /// the commit generation.
+    Result<void> commit(const Batch& batch, const std::map<std::string, std::string>& cursors);
+
+    /// Generation of the last commit, and of the last render of the aggregate files.
+    Result<int64_t> generation(const char* which);
+    Result<void> set_rendered(int64_t generation);
+
+    /// Rows with count > 0, sorted by name (byte order), with their addresses.
+    Result<void> for_each_domain(const std::function<void(const DomainRow&)>& fn);
+    /// Rows sorted numerically, IPv4 first.
+    Result<void> for_each_ip(const std::function<void(const IpRow&)>& fn);
+    Result<std::map<std::string, int64_t>> counters();
+
+private:
+    Ledger(sql::Database db, size_t cap) : db_(std::move(db)), max_ips_per_domain_(cap) {}
+    Result<void> prepare();
+
+    sql::Database db_;
+    size_t max_ips_per_domain_;
+    sql::Statement upsert_domain_, upsert_domain_ip_, prune_domain_ips_, upsert_ip_,
+        upsert_cursor_, add_counter_, get_cursor_;
+};
+
+}  // namespace em

@@ -1,0 +1,47 @@
+#include "core/sqlite.h"
+
+namespace em::sql {
+
+Result<Database> Database::open(const std::string& path) {
+    sqlite3* raw = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &raw,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             nullptr);
+    DbPtr db(raw);
+    if (rc != SQLITE_OK)
+        return Error{"cannot open " + path + ": " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc))};
+    sqlite3_extended_result_codes(raw, 1);
+    sqlite3_busy_timeout(raw, 5000);
+    return Database(std::move(db), path);
+}
+
+Error Database::error(const std::string& what) const {
+    return Error{what + " in " + path_ + ": " + sqlite3_errmsg(db_.get())};
+}
+
+Result<void> Database::exec(const char* sql) {
+    char* msg = nullptr;
+    if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+        std::string m = msg ? msg : "unknown error";
+        sqlite3_free(msg);
+        return Error{m + " in " + path_};
+    }
+    return {};
+}
+
+Result<Statement> Database::prepare(const char* sql) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) !=
+        SQLITE_OK)
+        return error("cannot prepare statement");
+    return Statement(StmtPtr(st));
+}
+
+Result<void> Database::run(Statement& st) {
+    int rc = st.step();
+    st.reset();
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return error("statement failed");
+    return {};
+}
+
+}  // namespace em::sql

@@ -1,0 +1,74 @@
+#pragma once
+// Thin RAII wrappers over the SQLite C API: a connection and prepared statements whose
+// errors come back as Result with the database path and SQLite's message.
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+
+namespace em::sql {
+
+using DbPtr = std::unique_ptr<sqlite3, Deleter<sqlite3_close_v2>>;
+using StmtPtr = std::unique_ptr<sqlite3_stmt, Deleter<sqlite3_finalize>>;
+
+class Statement {
+public:
+    Statement() = default;
+    explicit Statement(StmtPtr s) : s_(std::move(s)) {}
+    Statement& bind(int i, int64_t v) {
+        sqlite3_bind_int64(s_.get(), i, v);
+        return *this;
+    }
+    Statement& bind(int i, std::string_view v) {
+        sqlite3_bind_text(s_.get(), i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+        return *this;
+    }
+    Statement& bind_blob(int i, std::string_view v) {
+        sqlite3_bind_blob(s_.get(), i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+        return *this;
+    }
+    /// SQLITE_ROW, SQLITE_DONE, or an error code.
+    int step() { return sqlite3_step(s_.get()); }
+    void reset() {
+        sqlite3_reset(s_.get());
+        sqlite3_clear_bindings(s_.get());
+    }
+    int64_t int64(int col) { return sqlite3_column_int64(s_.get(), col); }
+    std::string_view text(int col) {
+        auto p = reinterpret_cast<const char*>(sqlite3_column_text(s_.get(), col));
+        return p ? std::string_view(p, static_cast<size_t>(sqlite3_column_bytes(s_.get(), col)))
+                 : std::string_view();
+    }
+    std::string_view blob(int col) {
+        auto p = static_cast<const char*>(sqlite3_column_blob(s_.get(), col));
+        return p ? std::string_view(p, static_cast<size_t>(sqlite3_column_bytes(s_.get(), col)))
+                 : std::string_view();
+    }
+    bool is_null(int col) { return sqlite3_column_type(s_.get(), col) == SQLITE_NULL; }
+
+private:
+    StmtPtr s_;
+};
+
+class Database {
+public:
+    static Result<Database> open(const std::string& path);
+    Result<void> exec(const char* sql);
+    Result<Statement> prepare(const char* sql);
+    /// Runs a statement that returns no rows, resetting it afterwards.
+    Result<void> run(Statement& st);
+    Error error(const std::string& what) const;
+    sqlite3* get() const { return db_.get(); }
+
+private:
+    Database(DbPtr db, std::string path) : db_(std::move(db)), path_(std::move(path)) {}
+    DbPtr db_;
+    std::string path_;
+};
+
+}  // namespace em::sql

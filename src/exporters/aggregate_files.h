@@ -1,0 +1,23 @@
+#pragma once
+// The two files the collector pulls, rendered from the ledger's committed state in
+// DESIGN.md's formats and replaced atomically (mode 0640):
+//   unique-domains.log   <domain> <count> <last_seen> <ip>[,<ip>...]|-
+//   unique-ips.log       <ip> <count> <last_seen>
+#include <string>
+
+#include "common/result.h"
+#include "core/ledger.h"
+
+namespace em {
+
+inline constexpr const char* kDomainsFile = "unique-domains.log";
+inline constexpr const char* kIpsFile = "unique-ips.log";
+
+std::string render_domains(Ledger& ledger, Result<void>& status);
+std::string render_ips(Ledger& ledger, Result<void>& status);
+
+/// Renders both files into `dir`. On failure (a full disk, say) the previous files stay as
+/// they were and the error names the path.
+Result<void> export_aggregate_files(Ledger& ledger, const std::string& dir);
+
+}  // namespace em
