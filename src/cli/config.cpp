@@ -1,6 +1,7 @@
 #include "cli/config.h"
 
-#include <sys/stat.h>
+#include <fstream>
+#include <iterator>
 
 #include <toml++/toml.h>
 
@@ -17,14 +18,20 @@ std::string where(const std::string& path, const toml::node& n) {
 }  // namespace
 
 Result<void> load_config(const std::string& path, bool required, ConsolidateConfig& cfg) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
         if (errno == ENOENT && !required) return {};
         return errno_error("cannot read config " + path);
     }
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.size() > (1 << 20)) return Error{path + ": config larger than 1 MiB"};
+    return parse_config(text, path, cfg);
+}
+
+Result<void> parse_config(std::string_view text, const std::string& path, ConsolidateConfig& cfg) {
     toml::table t;
     try {
-        t = toml::parse_file(path);
+        t = toml::parse(text, path);
     } catch (const toml::parse_error& e) {
         return Error{fmt::format("{}:{}:{}: {}", path, e.source().begin.line,
                                  e.source().begin.column, e.description())};

@@ -3,6 +3,7 @@
 // by command-line flags. Config keys are the flag names with '_' for '-', plus the few
 // settings that have no flag.
 #include <string>
+#include <string_view>
 
 #include "common/result.h"
 
@@ -26,5 +27,7 @@ struct ConsolidateConfig {
 /// Reads `path` into `cfg`. A missing file is fine unless `required`; unknown keys, wrong
 /// types and out-of-range values are errors naming the file, line and key.
 Result<void> load_config(const std::string& path, bool required, ConsolidateConfig& cfg);
+/// The same for text already read; `path` names it in errors.
+Result<void> parse_config(std::string_view text, const std::string& path, ConsolidateConfig& cfg);
 
 }  // namespace em

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -60,7 +61,13 @@ void report_notes(const LogFile& f) {
 
 }  // namespace
 
-Result<ConsolidateSummary> consolidate(const ConsolidateConfig& cfg) {
+Result<ConsolidateSummary> consolidate(const ConsolidateConfig& given) {
+    // Cursors are keyed by absolute path: a run by hand from another directory must find them.
+    ConsolidateConfig cfg = given;
+    for (std::string* p : {&cfg.dnsmasq_log, &cfg.state_dir, &cfg.output_dir})
+        *p = std::filesystem::absolute(*p).lexically_normal().string();
+    if (cfg.kernel_log != "journald" && cfg.kernel_log != "kmsg" && cfg.kernel_log != "none")
+        cfg.kernel_log = std::filesystem::absolute(cfg.kernel_log).lexically_normal().string();
     if (auto r = make_directories(cfg.state_dir, 0750); !r) return r.error();
     auto lock = lock_file(cfg.state_dir + "/consolidate.lock", cfg.lock_timeout_ms);
     if (!lock) return lock.error();

@@ -120,7 +120,7 @@ void SyslogKernelParser::line(std::string_view l, Batch& batch, const std::strin
         if (sp == std::string_view::npos || !(t = parse_rfc3339(l.substr(0, sp)))) {
             // Not a syslog line at all; ours only if it mentions the prefix.
             if (l.find(folder_.prefix()) != std::string_view::npos) {
-                folder_.malformed(l, where, "no time stamp");
+                folder_.reject(l, where, "no time stamp");
                 return;
             }
             folder_.other();

@@ -41,7 +41,12 @@ class KernelLineFolder {
 public:
     explicit KernelLineFolder(std::string prefix) : prefix_(std::move(prefix)) {}
     void message(std::string_view msg, int64_t t, Batch& batch, const std::string& where);
-    void malformed(std::string_view line, const std::string& where, const char* why);
+    /// A damaged line that never reached message(): counted and reported.
+    void reject(std::string_view line, const std::string& where, const char* why) {
+        ++counters_.lines;
+        malformed(line, where, why);
+    }
+    /// A line of another program or prefix.
     void other() {
         ++counters_.lines;
         ++counters_.other;
@@ -50,6 +55,8 @@ public:
     const std::string& prefix() const { return prefix_; }
 
 private:
+    void malformed(std::string_view line, const std::string& where, const char* why);
+
     std::string prefix_;
     KernelCounters counters_;
     uint64_t reported_ = 0;

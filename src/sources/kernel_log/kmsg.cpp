@@ -70,7 +70,7 @@ Result<KmsgRead> read_kmsg(const std::string& device, const std::optional<std::s
         // "PRI,SEQ,TS_USEC,FLAGS[,...];MESSAGE\n[ KEY=VALUE\n...]"
         size_t semi = rec.find(';');
         if (semi == std::string_view::npos) {
-            folder.malformed(rec, device, "no ';' in record");
+            folder.reject(rec, device, "no ';' in record");
             continue;
         }
         std::string_view head = rec.substr(0, semi);
@@ -86,7 +86,7 @@ Result<KmsgRead> read_kmsg(const std::string& device, const std::optional<std::s
             pos = static_cast<size_t>(p - head.data()) + 1;
         }
         if (!ok) {
-            folder.malformed(rec, device, "bad record header");
+            folder.reject(rec, device, "bad record header");
             continue;
         }
         uint64_t seq = fields[1];

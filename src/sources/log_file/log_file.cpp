@@ -137,6 +137,7 @@ Result<LogFile> LogFile::plan(const std::string& path, const std::optional<LogCu
     if (!active && errno != ENOENT && errno != 0)
         return errno_error("cannot open " + path);
     bool active_handled = false;
+    std::optional<uint64_t> active_begin;  // where the current file is read from
 
     // Older generations, opened lazily: index k-1 holds PATH.k and PATH.k.gz.
     struct Gen {
@@ -167,10 +168,13 @@ Result<LogFile> LogFile::plan(const std::string& path, const std::optional<LogCu
         add(f, begin, end, false);
         lf.after_.files.push_back(cursor_for(f, end));
     };
-    // A finished copy of `c`'s file (after copytruncate): another inode, same fingerprint.
+    // A finished copy of `c`'s file (after copytruncate), or the file itself rotated away
+    // when its inode was reused by the new file: another inode, same fingerprint.
+    int deepest = 0;  // the oldest generation a followed file was found in
     auto find_copy = [&](const FileCursor& c) -> Opened* {
         open_gens();
-        for (auto& g : gens) {
+        for (int k = 1; k <= kMaxGenerations; ++k) {
+            Gen& g = gens[k - 1];
             if (g.used) continue;
             for (auto* o : {&g.plain, &g.gz}) {
                 if (!*o) continue;
@@ -179,6 +183,7 @@ Result<LogFile> LogFile::plan(const std::string& path, const std::optional<LogCu
                 if (!(*o)->compressed && static_cast<uint64_t>((*o)->st.st_size) < c.offset) continue;
                 if (fingerprint_matches(**o, c)) {
                     g.used = true;
+                    deepest = std::max(deepest, k);
                     return &**o;
                 }
             }
@@ -193,9 +198,7 @@ Result<LogFile> LogFile::plan(const std::string& path, const std::optional<LogCu
                 active_handled = true;
                 if (static_cast<uint64_t>(active->st.st_size) >= c.offset &&
                     fingerprint_matches(*active, c)) {
-                    uint64_t end = complete_end(*active);
-                    end = std::max(end, c.offset);
-                    add_active(*active, c.offset, end);
+                    active_begin = c.offset;
                     continue;
                 }
                 // Truncated in place: copytruncate (the rest is in a copy) or a plain truncate.
@@ -210,7 +213,7 @@ Result<LogFile> LogFile::plan(const std::string& path, const std::optional<LogCu
                         "reading it from the start",
                         path, c.offset));
                 }
-                add_active(*active, 0, complete_end(*active));
+                active_begin = 0;
                 continue;
             }
             // Rotated away: find the old file by inode (plain) or fingerprint (compressed).
@@ -221,6 +224,7 @@ Result<LogFile> LogFile::plan(const std::string& path, const std::optional<LogCu
                 if (g.used) continue;
                 if (g.plain && g.plain->st.st_ino == c.ino && g.plain->st.st_dev == c.dev) {
                     found = true;
+                    deepest = std::max(deepest, k);
                     g.used = true;
                     bool may_grow = k == 1 && fingerprint_matches(*g.plain, c);
                     if (!fingerprint_matches(*g.plain, c) ||
@@ -240,6 +244,7 @@ Result<LogFile> LogFile::plan(const std::string& path, const std::optional<LogCu
                     }
                 } else if (g.gz && fingerprint_matches(*g.gz, c)) {
                     found = true;
+                    deepest = std::max(deepest, k);
                     g.used = true;
                     add(*g.gz, c.offset, UINT64_MAX, true);
                 }
@@ -253,7 +258,28 @@ Result<LogFile> LogFile::plan(const std::string& path, const std::optional<LogCu
             }
         }
     }
-    if (active && !active_handled) add_active(*active, 0, complete_end(*active));
+    // Generations rotated in since the last run and never seen: read whole, oldest first.
+    for (int k = deepest - 1; k >= 1; --k) {
+        Gen& g = gens[k - 1];
+        if (g.used) continue;
+        if (g.plain && !(active && g.plain->st.st_ino == active->st.st_ino)) {
+            g.used = true;
+            if (k == 1) {
+                uint64_t end = complete_end(*g.plain);
+                add(*g.plain, 0, end, false);
+                lf.after_.files.push_back(cursor_for(*g.plain, end));
+            } else {
+                add(*g.plain, 0, g.plain->st.st_size, true);
+            }
+        } else if (g.gz) {
+            g.used = true;
+            add(*g.gz, 0, UINT64_MAX, true);
+        }
+    }
+    if (active) {
+        uint64_t begin = active_begin.value_or(0);
+        add_active(*active, begin, std::max(begin, complete_end(*active)));
+    }
     return lf;
 }
 

@@ -1,0 +1,50 @@
+#!/bin/sh
+# The one test command (README quick start, .ci/run): installs the build and test
+# dependencies if missing, builds, and runs every test — unit tests, fuzz-corpus replays,
+# integration tests against the real programs (root), an ASan+UBSan build of the unit tests,
+# short libFuzzer runs, and the quick benchmark as a large-scale cross-check.
+#   scripts/test.sh            everything
+#   scripts/test.sh --fast     unit and fuzz-corpus tests of the main build only
+set -eu
+cd "$(dirname "$0")/.."
+fast=0
+[ "${1:-}" = "--fast" ] && fast=1
+
+if [ "$(id -u)" -eq 0 ]; then
+    scripts/deps.sh test
+else
+    echo "test: not root: dependencies are not installed and integration tests are skipped" >&2
+fi
+jobs=$(nproc)
+
+echo "== build"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$jobs"
+
+if [ "$fast" -eq 1 ]; then
+    (cd build && ctest --output-on-failure -j"$jobs" -L 'unit|fuzz')
+    exit 0
+fi
+
+echo "== unit, fuzz-corpus and integration tests"
+(cd build && ctest --output-on-failure -j"$jobs")
+
+echo "== sanitizers: unit tests and corpus replays under ASan+UBSan"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEM_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$jobs" --target unit_tests dnsmasq_line_fuzz kernel_line_fuzz \
+    config_fuzz log_cursor_fuzz
+(cd build-asan && ctest --output-on-failure -j"$jobs" -L 'unit|fuzz')
+
+echo "== libFuzzer: short runs of every target"
+cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEM_FUZZ=ON -DEM_SANITIZE=ON \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+for target in dnsmasq_line_fuzz kernel_line_fuzz config_fuzz log_cursor_fuzz; do
+    cmake --build build-fuzz -j"$jobs" --target "$target" >/dev/null
+    work=$(mktemp -d)
+    cp -r "tests/fuzz/corpus/$target/." "$work/"
+    ./build-fuzz/tests/"$target" -max_total_time="${FUZZ_SECONDS:-20}" -max_len=4096 \
+        "$work" >"$work.log" 2>&1 || { tail -50 "$work.log"; rm -rf "$work" "$work.log"; exit 1; }
+    echo "$target: $(grep -c . "$work.log" >/dev/null; tail -1 "$work.log")"
+    rm -rf "$work" "$work.log"
+done
+echo "all tests passed"

@@ -1,0 +1,142 @@
+#include "core/ledger.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "exporters/aggregate_files.h"
+
+namespace em {
+
+namespace fs = std::filesystem;
+
+class LedgerTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = fs::temp_directory_path() /
+               ("em-ledger-" + std::to_string(::getpid()) + "-" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::remove_all(dir_);
+        fs::create_directories(dir_);
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+    Ledger open(size_t cap = 3) {
+        auto l = Ledger::open((dir_ / "ledger.sqlite").string(), cap);
+        EXPECT_TRUE(l.ok()) << (l.ok() ? "" : l.error().message);
+        return std::move(l.value());
+    }
+    std::string read(const char* name) {
+        std::ifstream in(dir_ / name);
+        return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    }
+    static IpAddress ip(const char* s) { return *IpAddress::parse(s); }
+    fs::path dir_;
+};
+
+TEST_F(LedgerTest, CommitsAccumulateAndRenderExactFormats) {
+    {
+        Ledger l = open();
+        Batch b(3);
+        b.add_query("b.test", 1795347335);
+        b.add_query("a.test", 1795347300);
+        b.add_query("a.test", 1795347336);
+        b.add_answer("a.test", ip("10.0.0.2"), 1795347336);
+        b.add_answer("a.test", ip("9.0.0.1"), 1795347336);
+        b.add_answer("a.test", ip("2001:db8::1"), 1795347336);
+        b.add_flow(ip("10.0.0.2"), 1795347340);
+        b.add_flow(ip("9.255.0.1"), 1795347341);
+        b.add_flow(ip("2001:db8::1"), 1795347342);
+        EXPECT_FALSE(b.add_flow(ip("127.0.0.1"), 1795347342));
+        ASSERT_TRUE(l.commit(b, {{"src", "c1"}}).ok());
+        ASSERT_TRUE(export_aggregate_files(l, dir_.string()).ok());
+    }
+    EXPECT_EQ(read(kDomainsFile),
+              "a.test 2 2026-11-22T11:35:36Z 9.0.0.1,10.0.0.2,2001:db8::1\n"
+              "b.test 1 2026-11-22T11:35:35Z -\n");
+    EXPECT_EQ(read(kIpsFile),
+              "9.255.0.1 1 2026-11-22T11:35:41Z\n"
+              "10.0.0.2 1 2026-11-22T11:35:40Z\n"
+              "2001:db8::1 1 2026-11-22T11:35:42Z\n");
+    EXPECT_EQ(fs::status(dir_ / kIpsFile).permissions() & fs::perms::all,
+              fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+
+    // Reopen: totals add up; an older last_seen does not move it back; the per-domain cap
+    // keeps the most recent addresses (ties: the numerically smaller).
+    Ledger l = open();
+    auto c = l.cursor("src");
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ(**c, "c1");
+    Batch b(3);
+    b.add_query("a.test", 1795347000);
+    b.add_answer("a.test", ip("192.0.2.1"), 1795347400);
+    b.add_flow(ip("10.0.0.2"), 1795347000);
+    ASSERT_TRUE(l.commit(b, {{"src", "c2"}}).ok());
+    ASSERT_TRUE(export_aggregate_files(l, dir_.string()).ok());
+    EXPECT_EQ(read(kDomainsFile),
+              "a.test 3 2026-11-22T11:35:36Z 9.0.0.1,10.0.0.2,192.0.2.1\n"
+              "b.test 1 2026-11-22T11:35:35Z -\n");
+    EXPECT_EQ(read(kIpsFile).substr(0, 45), "9.255.0.1 1 2026-11-22T11:35:41Z\n10.0.0.2 2 2");
+    EXPECT_EQ(**l.cursor("src"), "c2");
+}
+
+TEST_F(LedgerTest, AnswersBeforeAnyQueryAreKeptButNotListed) {
+    Ledger l = open();
+    Batch b;
+    b.add_answer("early.test", ip("192.0.2.5"), 1795347000);
+    ASSERT_TRUE(l.commit(b, {}).ok());
+    ASSERT_TRUE(export_aggregate_files(l, dir_.string()).ok());
+    EXPECT_EQ(read(kDomainsFile), "");
+    Batch q;
+    q.add_query("early.test", 1795347001);
+    ASSERT_TRUE(l.commit(q, {}).ok());
+    ASSERT_TRUE(export_aggregate_files(l, dir_.string()).ok());
+    EXPECT_EQ(read(kDomainsFile), "early.test 1 2026-11-22T11:30:01Z 192.0.2.5\n");
+}
+
+TEST_F(LedgerTest, GenerationsTrackCommitsAndRenders) {
+    Ledger l = open();
+    EXPECT_EQ(*l.generation("commit_generation"), 0);
+    EXPECT_EQ(*l.generation("rendered_generation"), -1);
+    ASSERT_TRUE(l.commit(Batch(), {{"x", "1"}}).ok());
+    EXPECT_EQ(*l.generation("commit_generation"), 1);
+    ASSERT_TRUE(l.set_rendered(1).ok());
+    EXPECT_EQ(*l.generation("rendered_generation"), 1);
+}
+
+TEST_F(LedgerTest, RefusesNewerSchema) {
+    { open(); }
+    {
+        auto db = sql::Database::open((dir_ / "ledger.sqlite").string());
+        ASSERT_TRUE(db->exec("PRAGMA user_version=99").ok());
+    }
+    auto l = Ledger::open((dir_ / "ledger.sqlite").string(), 3);
+    ASSERT_FALSE(l.ok());
+    EXPECT_NE(l.error().message.find("schema version 99"), std::string::npos);
+}
+
+TEST(Batch, NormalizesAndMerges) {
+    std::string out;
+    EXPECT_TRUE(normalize_domain("WWW.Example.COM.", out));
+    EXPECT_EQ(out, "www.example.com");
+    EXPECT_FALSE(normalize_domain("", out));
+    EXPECT_FALSE(normalize_domain(".", out));
+    EXPECT_FALSE(normalize_domain("a b", out));
+    EXPECT_FALSE(normalize_domain("caf\xc3\xa9.test", out));
+    EXPECT_FALSE(normalize_domain(std::string(254, 'a'), out));
+
+    Batch a(2), b(2);
+    a.add_query("x.test", 10);
+    a.add_answer("x.test", *IpAddress::parse("192.0.2.1"), 10);
+    b.add_query("x.test", 5);
+    b.add_answer("x.test", *IpAddress::parse("192.0.2.2"), 11);
+    b.add_answer("x.test", *IpAddress::parse("192.0.2.3"), 12);
+    a.merge(std::move(b));
+    const auto& d = a.domains().at("x.test");
+    EXPECT_EQ(d.queries, 2u);
+    EXPECT_EQ(d.last_seen, 10);
+    ASSERT_EQ(d.answers.size(), 2u);  // capped: the oldest (192.0.2.1) dropped
+    for (auto& ans : d.answers) EXPECT_NE(ans.ip.to_string(), "192.0.2.1");
+}
+
+}  // namespace em

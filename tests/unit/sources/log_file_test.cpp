@@ -1,0 +1,171 @@
+#include "sources/log_file/log_file.h"
+
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+namespace em {
+
+namespace fs = std::filesystem;
+
+class LogFileTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = fs::temp_directory_path() / ("em-logfile-" + std::to_string(::getpid()) + "-" +
+                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::remove_all(dir_);
+        fs::create_directories(dir_);
+        path_ = (dir_ / "app.log").string();
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+
+    void append(const std::string& p, const std::string& text) {
+        std::ofstream(p, std::ios::app | std::ios::binary) << text;
+    }
+    void gzip(const std::string& from, const std::string& to) {
+        std::ifstream in(from, std::ios::binary);
+        std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        gzFile gz = gzopen(to.c_str(), "wb");
+        gzwrite(gz, data.data(), static_cast<unsigned>(data.size()));
+        gzclose(gz);
+        fs::remove(from);
+    }
+    // Reads everything planned; returns the text and advances the stored cursor.
+    std::string consume() {
+        auto plan = LogFile::plan(path_, cursor_);
+        EXPECT_TRUE(plan.ok()) << (plan.ok() ? "" : plan.error().message);
+        std::string out;
+        for (const auto& s : plan->segments()) {
+            auto r = s.read_all([&](std::string_view lines) { out.append(lines); });
+            EXPECT_TRUE(r.ok());
+        }
+        EXPECT_TRUE(plan->verify_unchanged().ok());
+        cursor_ = plan->cursor_after();
+        // The cursor survives its text form.
+        EXPECT_EQ(LogCursor::decode(cursor_->encode())->files, cursor_->files);
+        return out;
+    }
+
+    fs::path dir_;
+    std::string path_;
+    std::optional<LogCursor> cursor_;
+};
+
+TEST_F(LogFileTest, MissingFileReadsNothing) {
+    EXPECT_EQ(consume(), "");
+    EXPECT_TRUE(cursor_->files.empty());
+    append(path_, "a\n");
+    EXPECT_EQ(consume(), "a\n");
+}
+
+TEST_F(LogFileTest, GrowsAndLeavesPartialLine) {
+    append(path_, "one\ntwo\nthr");
+    EXPECT_EQ(consume(), "one\ntwo\n");
+    EXPECT_EQ(consume(), "");
+    append(path_, "ee\nfour\n");
+    EXPECT_EQ(consume(), "three\nfour\n");
+}
+
+TEST_F(LogFileTest, RenameAndCreateFinishesOldFileFirst) {
+    append(path_, "1\n2\n");
+    EXPECT_EQ(consume(), "1\n2\n");
+    append(path_, "3\n");
+    fs::rename(path_, path_ + ".1");
+    append(path_ + ".1", "4\n");  // the writer has not reopened yet
+    append(path_, "5\n");
+    EXPECT_EQ(consume(), "3\n4\n5\n");
+    // Still followed while it is PATH.1.
+    append(path_ + ".1", "late\n");
+    append(path_, "6\n");
+    EXPECT_EQ(consume(), "late\n6\n");
+    EXPECT_EQ(consume(), "");
+}
+
+TEST_F(LogFileTest, RotatedTwiceAndCompressed) {
+    append(path_, "a\n");
+    EXPECT_EQ(consume(), "a\n");
+    append(path_, "b\n");
+    fs::rename(path_, path_ + ".1");
+    append(path_, "c\n");
+    fs::rename(path_ + ".1", path_ + ".2");
+    gzip(path_ + ".2", path_ + ".2.gz");
+    fs::rename(path_, path_ + ".1");
+    append(path_, "d\n");
+    // The first generation's rest comes from the .gz by fingerprint, then the generation
+    // rotated in between (never seen before) whole, then the new file.
+    EXPECT_EQ(consume(), "b\nc\nd\n");
+    EXPECT_EQ(consume(), "");
+}
+
+TEST_F(LogFileTest, CompressedPreviousGenerationWithPartialLine) {
+    append(path_, "x1\n");
+    EXPECT_EQ(consume(), "x1\n");
+    append(path_, "x2\nx3 no newline");
+    fs::rename(path_, path_ + ".1");
+    gzip(path_ + ".1", path_ + ".1.gz");
+    append(path_, "y\n");
+    EXPECT_EQ(consume(), "x2\nx3 no newliney\n");
+}
+
+TEST_F(LogFileTest, CopyTruncateReadsRestFromCopy) {
+    append(path_, "first line of the log\nsecond\n");
+    EXPECT_EQ(consume(), "first line of the log\nsecond\n");
+    append(path_, "third\n");
+    fs::copy_file(path_, path_ + ".1");
+    fs::resize_file(path_, 0);
+    append(path_, "fourth, a new start\n");
+    EXPECT_EQ(consume(), "third\nfourth, a new start\n");
+    EXPECT_EQ(consume(), "");
+}
+
+TEST_F(LogFileTest, PlainTruncationStartsOver) {
+    append(path_, "old content here\n");
+    EXPECT_EQ(consume(), "old content here\n");
+    fs::resize_file(path_, 0);
+    append(path_, "new\n");
+    EXPECT_EQ(consume(), "new\n");
+}
+
+TEST_F(LogFileTest, ParallelRangesSplitOnLineBoundaries) {
+    std::string all;
+    for (int i = 0; i < 20000; ++i) all += "line number " + std::to_string(i) + "\n";
+    append(path_, all);
+    auto plan = LogFile::plan(path_, std::nullopt);
+    ASSERT_TRUE(plan.ok());
+    const Segment& s = plan->segments().at(0);
+    for (uint64_t step : {1ULL, 7ULL, 13ULL, 4096ULL, 50000ULL}) {
+        std::string got;
+        for (uint64_t b = s.begin(); b < s.end(); b += step) {
+            uint64_t e = std::min(s.end(), b + step);
+            ASSERT_TRUE(s.read(b, e, [&](std::string_view l) { got.append(l); }).ok());
+        }
+        EXPECT_EQ(got, all) << "step " << step;
+    }
+}
+
+TEST_F(LogFileTest, OverlongLineIsSkipped) {
+    append(path_, "before\n" + std::string(9 << 20, 'x') + "\nafter\n");
+    auto plan = LogFile::plan(path_, std::nullopt);
+    ASSERT_TRUE(plan.ok());
+    std::string got;
+    int skipped = 0;
+    for (const auto& s : plan->segments())
+        ASSERT_TRUE(s.read_all([&](std::string_view l) {
+                         if (l.empty()) ++skipped;
+                         got.append(l);
+                     }).ok());
+    EXPECT_EQ(got, "before\nafter\n");
+    EXPECT_GE(skipped, 1);
+}
+
+TEST(LogCursor, RejectsDamagedText) {
+    EXPECT_FALSE(LogCursor::decode("v2 1:2:3:4:5"));
+    EXPECT_FALSE(LogCursor::decode("v1 1:2:3"));
+    EXPECT_FALSE(LogCursor::decode("v1 a:2:3:4:5"));
+    EXPECT_TRUE(LogCursor::decode("v1")->files.empty());
+}
+
+}  // namespace em
