@@ -71,11 +71,11 @@ int run_cli(int argc, char** argv) {
             log_error("consolidate: {}", r.error().message);
             return 1;
         }
-        log_info("read {} bytes: {} dnsmasq lines ({} queries), {} kernel lines ({} flows), {} "
-                 "malformed; {}{}",
-                 r->bytes, r->dns_lines, r->queries, r->kernel_lines, r->flows, r->malformed,
-                 r->committed ? "committed" : "nothing new",
-                 r->rendered ? ", files rewritten" : "");
+        log_info(
+            "read {} bytes: {} dnsmasq lines ({} queries), {} kernel lines ({} flows), {} "
+            "malformed; {}{}",
+            r->bytes, r->dns_lines, r->queries, r->kernel_lines, r->flows, r->malformed,
+            r->committed ? "committed" : "nothing new", r->rendered ? ", files rewritten" : "");
         return 0;
     }
     return 2;

@@ -36,8 +36,10 @@ Result<void> parse_config(std::string_view text, const std::string& path, Consol
         return Error{fmt::format("{}:{}:{}: {}", path, e.source().begin.line,
                                  e.source().begin.column, e.description())};
     }
-    for (auto&& [k, node] : t) {
-        std::string key(k.str());
+    for (auto&& entry : t) {
+        // clang 14 cannot capture structured bindings in lambdas.
+        const std::string key(entry.first.str());
+        const toml::node& node = entry.second;
         auto text = [&](std::string& out) -> Result<void> {
             auto v = node.value<std::string>();
             if (!v) return Error{where(path, node) + ": " + key + " must be a string"};
@@ -47,23 +49,34 @@ Result<void> parse_config(std::string_view text, const std::string& path, Consol
         auto integer = [&](int& out, int lo, int hi) -> Result<void> {
             auto v = node.value<int64_t>();
             if (!v || *v < lo || *v > hi)
-                return Error{fmt::format("{}: {} must be an integer in [{}, {}]",
-                                         where(path, node), key, lo, hi)};
+                return Error{fmt::format("{}: {} must be an integer in [{}, {}]", where(path, node),
+                                         key, lo, hi)};
             out = static_cast<int>(*v);
             return {};
         };
         Result<void> r;
-        if (key == "dnsmasq_log") r = text(cfg.dnsmasq_log);
-        else if (key == "kernel_log") r = text(cfg.kernel_log);
-        else if (key == "log_prefix") r = text(cfg.log_prefix);
-        else if (key == "state_dir") r = text(cfg.state_dir);
-        else if (key == "output_dir") r = text(cfg.output_dir);
-        else if (key == "journal_directory") r = text(cfg.journal_directory);
-        else if (key == "kmsg_device") r = text(cfg.kmsg_device);
-        else if (key == "lock_timeout_ms") r = integer(cfg.lock_timeout_ms, 0, 3600000);
-        else if (key == "max_ips_per_domain") r = integer(cfg.max_ips_per_domain, 1, 4096);
-        else if (key == "threads") r = integer(cfg.threads, 1, 64);
-        else r = Error{where(path, node) + ": unknown key " + key};
+        if (key == "dnsmasq_log")
+            r = text(cfg.dnsmasq_log);
+        else if (key == "kernel_log")
+            r = text(cfg.kernel_log);
+        else if (key == "log_prefix")
+            r = text(cfg.log_prefix);
+        else if (key == "state_dir")
+            r = text(cfg.state_dir);
+        else if (key == "output_dir")
+            r = text(cfg.output_dir);
+        else if (key == "journal_directory")
+            r = text(cfg.journal_directory);
+        else if (key == "kmsg_device")
+            r = text(cfg.kmsg_device);
+        else if (key == "lock_timeout_ms")
+            r = integer(cfg.lock_timeout_ms, 0, 3600000);
+        else if (key == "max_ips_per_domain")
+            r = integer(cfg.max_ips_per_domain, 1, 4096);
+        else if (key == "threads")
+            r = integer(cfg.threads, 1, 64);
+        else
+            r = Error{where(path, node) + ": unknown key " + key};
         if (!r) return r;
     }
     return {};

@@ -71,8 +71,8 @@ Result<ConsolidateSummary> consolidate(const ConsolidateConfig& given) {
     if (auto r = make_directories(cfg.state_dir, 0750); !r) return r.error();
     auto lock = lock_file(cfg.state_dir + "/consolidate.lock", cfg.lock_timeout_ms);
     if (!lock) return lock.error();
-    auto opened = Ledger::open(cfg.state_dir + "/ledger.sqlite",
-                               static_cast<size_t>(cfg.max_ips_per_domain));
+    auto opened =
+        Ledger::open(cfg.state_dir + "/ledger.sqlite", static_cast<size_t>(cfg.max_ips_per_domain));
     if (!opened) return opened.error();
     Ledger& ledger = opened.value();
     const int64_t now = unix_now();
@@ -108,7 +108,8 @@ Result<ConsolidateSummary> consolidate(const ConsolidateConfig& given) {
     if (!dn_plan->segments().empty()) {
         add_task([&](Batch& b) -> Result<void> {
             for (const Segment& s : dn_plan->segments()) {
-                auto r = s.read_all([&](std::string_view lines) { dn_parser.feed(lines, b, s.path()); });
+                auto r =
+                    s.read_all([&](std::string_view lines) { dn_parser.feed(lines, b, s.path()); });
                 if (!r) return r;
             }
             return {};
@@ -129,8 +130,9 @@ Result<ConsolidateSummary> consolidate(const ConsolidateConfig& given) {
         auto jr = read_journal(cfg.journal_directory, *c, folder, kernel_batch);
         if (!jr) return jr.error();
         if (jr->cursor_lost)
-            log_warn("the journal no longer holds the last entry read; resuming at the oldest "
-                     "entry after it (entries vacuumed in between were not read)");
+            log_warn(
+                "the journal no longer holds the last entry read; resuming at the oldest "
+                "entry after it (entries vacuumed in between were not read)");
         if (!jr->cursor.empty()) cursors[kn_key] = jr->cursor;
     } else if (cfg.kernel_log == "kmsg") {
         kn_key = "kmsg:" + cfg.kmsg_device;
@@ -140,9 +142,10 @@ Result<ConsolidateSummary> consolidate(const ConsolidateConfig& given) {
         auto kr = read_kmsg(cfg.kmsg_device, *c, folder, kernel_batch);
         if (!kr) return kr.error();
         if (kr->lost)
-            log_warn("{}: {} kernel records were overwritten in the ring before they could be "
-                     "read (run consolidate more often, or read kernel lines from journald)",
-                     cfg.kmsg_device, kr->lost);
+            log_warn(
+                "{}: {} kernel records were overwritten in the ring before they could be "
+                "read (run consolidate more often, or read kernel lines from journald)",
+                cfg.kmsg_device, kr->lost);
         kernel_batch.count("kernel.lost_records", kr->lost);
         if (!kr->cursor.empty()) cursors[kn_key] = kr->cursor;
     } else if (cfg.kernel_log != "none") {
@@ -158,14 +161,14 @@ Result<ConsolidateSummary> consolidate(const ConsolidateConfig& given) {
             // Kernel lines are independent: split big files into ranges parsed in parallel.
             uint64_t begin = s.begin();
             do {
-                uint64_t end = s.compressed() ? s.end()
-                                              : std::min(s.end(), begin + kSplitBytes);
+                uint64_t end = s.compressed() ? s.end() : std::min(s.end(), begin + kSplitBytes);
                 if (s.end() - end < kSplitBytes / 4) end = s.end();
                 kernel_parsers.push_back(std::make_unique<SyslogKernelParser>(cfg.log_prefix, now));
                 SyslogKernelParser* parser = kernel_parsers.back().get();
                 add_task([&s, parser, begin, end](Batch& b) {
-                    return s.read(begin, end,
-                                  [&](std::string_view lines) { parser->feed(lines, b, s.path()); });
+                    return s.read(begin, end, [&](std::string_view lines) {
+                        parser->feed(lines, b, s.path());
+                    });
                 });
                 begin = end;
             } while (begin < s.end() && !s.compressed());
@@ -195,10 +198,14 @@ Result<ConsolidateSummary> consolidate(const ConsolidateConfig& given) {
         kc.malformed += c.malformed;
     }
     std::pair<const char*, uint64_t> counters[] = {
-        {"dnsmasq.lines", dc.lines},         {"dnsmasq.queries", dc.queries},
-        {"dnsmasq.answers", dc.answers},     {"dnsmasq.malformed", dc.malformed},
-        {"kernel.lines", kc.lines},          {"kernel.flows", kc.flows},
-        {"kernel.loopback", kc.loopback},    {"kernel.malformed", kc.malformed},
+        {"dnsmasq.lines", dc.lines},
+        {"dnsmasq.queries", dc.queries},
+        {"dnsmasq.answers", dc.answers},
+        {"dnsmasq.malformed", dc.malformed},
+        {"kernel.lines", kc.lines},
+        {"kernel.flows", kc.flows},
+        {"kernel.loopback", kc.loopback},
+        {"kernel.malformed", kc.malformed},
         {"log_file.lost_generations",
          dn_plan->lost_generations() + (kn_plan ? kn_plan->lost_generations() : 0)},
     };

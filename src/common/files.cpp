@@ -44,7 +44,8 @@ Result<void> write_file_atomically(const std::string& dir, const std::string& na
         return e;
     }
     UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!dfd.valid() || ::fsync(dfd.get()) != 0) return errno_error("cannot fsync directory " + dir);
+    if (!dfd.valid() || ::fsync(dfd.get()) != 0)
+        return errno_error("cannot fsync directory " + dir);
     return {};
 }
 

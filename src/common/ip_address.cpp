@@ -107,8 +107,15 @@ size_t IpAddress::hash() const {
     uint64_t a, b;
     std::memcpy(&a, bytes_.data(), 8);
     std::memcpy(&b, bytes_.data() + 8, 8);
-    uint64_t h = (a * 0x9E3779B97F4A7C15ULL) ^ (b + family_) * 0xC2B2AE3D27D4EB4FULL;
-    return static_cast<size_t>(h ^ (h >> 29));
+    // MurmurHash3's 64-bit finaliser over both halves: every input bit reaches the low bits
+    // that power-of-two tables index by.
+    uint64_t h = a ^ (b * 0x9E3779B97F4A7C15ULL) ^ family_;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return static_cast<size_t>(h);
 }
 
 }  // namespace em

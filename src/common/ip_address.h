@@ -14,7 +14,7 @@
 namespace em {
 
 class IpAddress {
-public:
+  public:
     IpAddress() = default;
     static IpAddress v4(uint32_t host_order);
     static IpAddress v6(const uint8_t bytes[16]);
@@ -25,6 +25,8 @@ public:
     /// Parses a key made by key(); nullopt when malformed.
     static std::optional<IpAddress> from_key(std::string_view key);
 
+    /// False for a default-constructed address.
+    bool is_set() const { return family_ != 0; }
     bool is_v4() const { return family_ == 4; }
     bool is_v6() const { return family_ == 6; }
     /// 127.0.0.0/8, ::1 and IPv4-mapped 127.0.0.0/8.
@@ -47,7 +49,7 @@ public:
     }
     size_t hash() const;
 
-private:
+  private:
     uint8_t family_ = 0;
     std::array<uint8_t, 16> bytes_{};  // IPv4 uses the first four
 };

@@ -11,7 +11,8 @@ bool log_enabled(LogLevel level) { return level >= g_level.load(std::memory_orde
 
 void log_line(LogLevel level, const std::string& text) {
     static constexpr const char* kNames[] = {"debug", "info", "warning", "error"};
-    std::string line = fmt::format("egress-monitor: {}: {}\n", kNames[static_cast<int>(level)], text);
+    std::string line =
+        fmt::format("egress-monitor: {}: {}\n", kNames[static_cast<int>(level)], text);
     std::fwrite(line.data(), 1, line.size(), stderr);
 }
 

@@ -15,7 +15,8 @@ void log_line(LogLevel level, const std::string& text);
 
 template <class... Args>
 void log_info(fmt::format_string<Args...> f, Args&&... args) {
-    if (log_enabled(LogLevel::info)) log_line(LogLevel::info, fmt::format(f, std::forward<Args>(args)...));
+    if (log_enabled(LogLevel::info))
+        log_line(LogLevel::info, fmt::format(f, std::forward<Args>(args)...));
 }
 template <class... Args>
 void log_warn(fmt::format_string<Args...> f, Args&&... args) {

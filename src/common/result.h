@@ -20,7 +20,7 @@ inline Error errno_error(const std::string& what, int err = errno) {
 
 template <class T>
 class [[nodiscard]] Result {
-public:
+  public:
     Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
     Result(Error e) : v_(std::move(e)) {}      // NOLINT
     bool ok() const { return v_.index() == 0; }
@@ -34,20 +34,20 @@ public:
     const T& operator*() const& { return value(); }
     const Error& error() const { return std::get<1>(v_); }
 
-private:
+  private:
     std::variant<T, Error> v_;
 };
 
 template <>
 class [[nodiscard]] Result<void> {
-public:
+  public:
     Result() = default;
     Result(Error e) : err_(std::move(e)), ok_(false) {}  // NOLINT
     bool ok() const { return ok_; }
     explicit operator bool() const { return ok_; }
     const Error& error() const { return err_; }
 
-private:
+  private:
     Error err_;
     bool ok_ = true;
 };

@@ -38,7 +38,14 @@ SyslogClock::SyslogClock(int64_t now) : now_(now) {
 
 std::optional<int64_t> SyslogClock::parse(std::string_view s) {
     if (s.size() < 15) return std::nullopt;
-    if (last_value_ >= 0 && std::memcmp(s.data(), last_stamp_, 15) == 0) return last_value_;
+    if (last_value_ >= 0) {  // the common case: the same second as the previous line
+        uint64_t a0, a1, b0, b1;
+        std::memcpy(&a0, s.data(), 8);
+        std::memcpy(&a1, s.data() + 7, 8);
+        std::memcpy(&b0, last_stamp_, 8);
+        std::memcpy(&b1, last_stamp_ + 7, 8);
+        if (a0 == b0 && a1 == b1) return last_value_;
+    }
     const char* p = s.data();
     int mon = month_index(p);
     // "Nov 22 11:35:35" or "Nov  2 11:35:35"
@@ -78,8 +85,8 @@ std::optional<int64_t> parse_rfc3339(std::string_view s) {
     tm.tm_hour = two(p + 11);
     tm.tm_min = two(p + 14);
     tm.tm_sec = two(p + 17);
-    if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
-        tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+    if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+        tm.tm_min > 59 || tm.tm_sec > 60)
         return std::nullopt;
     size_t i = 19;
     if (i < s.size() && s[i] == '.') {

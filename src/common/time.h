@@ -12,12 +12,12 @@ namespace em {
 /// December line read in January belongs to the previous year). Caches per hour, so a log's
 /// worth of stamps costs a handful of mktime calls. Not thread-safe; one per reader.
 class SyslogClock {
-public:
+  public:
     explicit SyslogClock(int64_t now);
     /// `stamp` is the first 15 bytes of the line; nullopt when it is not a valid stamp.
     std::optional<int64_t> parse(std::string_view stamp);
 
-private:
+  private:
     int64_t now_;
     int now_year_;
     char last_stamp_[15] = {};

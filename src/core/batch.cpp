@@ -1,6 +1,7 @@
 #include "core/batch.h"
 
 #include <algorithm>
+#include <atomic>
 
 namespace em {
 
@@ -10,10 +11,11 @@ DomainDelta& Batch::domain(std::string_view name) {
     return it->second;
 }
 
-void Batch::add_query(std::string_view name, int64_t t) {
+DomainDelta& Batch::add_query(std::string_view name, int64_t t) {
     DomainDelta& d = domain(name);
     d.queries += 1;
     d.last_seen = std::max(d.last_seen, t);
+    return d;
 }
 
 void Batch::add_answer_to(DomainDelta& d, const IpAddress& ip, int64_t t) {
@@ -40,15 +42,20 @@ bool Batch::add_answer(std::string_view name, const IpAddress& ip, int64_t t) {
     return true;
 }
 
-bool Batch::add_flow(const IpAddress& dst, int64_t t) {
-    if (dst.is_loopback()) return false;
-    IpDelta& d = ips_[dst];
-    d.flows += 1;
-    d.last_seen = std::max(d.last_seen, t);
+bool Batch::add_answer(DomainDelta& d, const IpAddress& ip, int64_t t) {
+    if (ip.is_loopback() || ip.is_unspecified()) return false;
+    add_answer_to(d, ip, t);
     return true;
 }
 
+uint64_t Batch::next_id() {
+    static std::atomic<uint64_t> counter{0};  // identity only; no state hangs off it
+    return ++counter;
+}
+
 void Batch::merge(Batch&& other) {
+    other.ips();  // fold its pending flows
+    other.id_ = next_id();
     if (empty() && counters_.empty()) {
         domains_ = std::move(other.domains_);
         ips_ = std::move(other.ips_);
@@ -61,11 +68,12 @@ void Batch::merge(Batch&& other) {
         d.last_seen = std::max(d.last_seen, od.last_seen);
         for (auto& a : od.answers) add_answer_to(d, a.ip, a.last_seen);
     }
-    for (auto& [ip, od] : other.ips_) {
+    ips();
+    other.ips_.for_each([&](const IpAddress& ip, const IpDelta& od) {
         IpDelta& d = ips_[ip];
         d.flows += od.flows;
         d.last_seen = std::max(d.last_seen, od.last_seen);
-    }
+    });
     for (auto& [k, v] : other.counters_) counters_[k] += v;
 }
 

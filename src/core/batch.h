@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/ip_address.h"
+#include "core/ip_table.h"
 
 namespace em {
 
@@ -36,35 +37,69 @@ struct StringHash {
 };
 
 class Batch {
-public:
-    explicit Batch(size_t max_ips_per_domain = 32) : max_ips_per_domain_(max_ips_per_domain) {}
+  public:
+    explicit Batch(size_t max_ips_per_domain = 32)
+        : max_ips_per_domain_(max_ips_per_domain), id_(next_id()) {}
 
-    /// Domain names must already be normalised (see normalize_domain).
-    void add_query(std::string_view domain, int64_t t);
+    /// Unique per batch and changed by merge() on the batch merged away: a DomainDelta&
+    /// obtained from a batch with the same id() is still valid.
+    uint64_t id() const { return id_; }
+
+    /// Domain names must already be normalised (see normalize_domain). The returned delta
+    /// stays valid for this batch's lifetime (until merge or destruction) and can be passed
+    /// to add_answer to skip a second lookup.
+    DomainDelta& add_query(std::string_view domain, int64_t t);
     /// Loopback and unspecified addresses are ignored (returns false).
     bool add_answer(std::string_view domain, const IpAddress& ip, int64_t t);
-    /// Loopback destinations are never egress (returns false).
-    bool add_flow(const IpAddress& dst, int64_t t);
+    bool add_answer(DomainDelta& domain, const IpAddress& ip, int64_t t);
+    /// Loopback destinations are never egress (returns false). Folding is pipelined a few
+    /// flows deep to hide table cache misses: ips() and merge() see every flow added.
+    bool add_flow(const IpAddress& dst, int64_t t) {
+        if (dst.is_loopback()) return false;
+        if (pending_n_ == kPipeline) fold_pending();
+        ips_.prefetch(dst);
+        pending_[(pending_head_ + pending_n_++) % kPipeline] = {dst, t};
+        return true;
+    }
     void count(const std::string& counter, uint64_t n = 1) { counters_[counter] += n; }
 
     void merge(Batch&& other);
-    bool empty() const { return domains_.empty() && ips_.empty(); }
+    bool empty() const { return domains_.empty() && ips().empty(); }
     size_t max_ips_per_domain() const { return max_ips_per_domain_; }
 
     const std::unordered_map<std::string, DomainDelta, StringHash, std::equal_to<>>& domains()
         const {
         return domains_;
     }
-    const std::unordered_map<IpAddress, IpDelta, IpAddressHash>& ips() const { return ips_; }
+    const IpTable<IpDelta>& ips() const {
+        while (pending_n_) fold_pending();
+        return ips_;
+    }
     const std::map<std::string, uint64_t>& counters() const { return counters_; }
 
-private:
+  private:
     DomainDelta& domain(std::string_view name);
+    void fold_pending() const {
+        auto& [ip, t] = pending_[pending_head_];
+        IpDelta& d = ips_[ip];
+        d.flows += 1;
+        if (t > d.last_seen) d.last_seen = t;
+        pending_head_ = (pending_head_ + 1) % kPipeline;
+        --pending_n_;
+    }
+    static constexpr size_t kPipeline = 8;
     void add_answer_to(DomainDelta& d, const IpAddress& ip, int64_t t);
 
+    static uint64_t next_id();
+
     size_t max_ips_per_domain_;
+    uint64_t id_;
     std::unordered_map<std::string, DomainDelta, StringHash, std::equal_to<>> domains_;
-    std::unordered_map<IpAddress, IpDelta, IpAddressHash> ips_;
+    // Folded lazily (see add_flow), hence mutable: the logical content is ips_ + pending_.
+    mutable IpTable<IpDelta> ips_;
+    mutable std::pair<IpAddress, int64_t> pending_[kPipeline];
+    mutable size_t pending_head_ = 0;
+    mutable size_t pending_n_ = 0;
     std::map<std::string, uint64_t> counters_;
 };
 

@@ -32,7 +32,7 @@ struct IpRow {
 };
 
 class Ledger {
-public:
+  public:
     /// Opens or creates the database at `path`; migrates older schemas.
     static Result<Ledger> open(const std::string& path, size_t max_ips_per_domain);
 
@@ -52,14 +52,14 @@ public:
     Result<void> for_each_ip(const std::function<void(const IpRow&)>& fn);
     Result<std::map<std::string, int64_t>> counters();
 
-private:
+  private:
     Ledger(sql::Database db, size_t cap) : db_(std::move(db)), max_ips_per_domain_(cap) {}
     Result<void> prepare();
 
     sql::Database db_;
     size_t max_ips_per_domain_;
-    sql::Statement upsert_domain_, upsert_domain_ip_, prune_domain_ips_, upsert_ip_,
-        upsert_cursor_, add_counter_, get_cursor_;
+    sql::Statement upsert_domain_, upsert_domain_ip_, prune_domain_ips_, upsert_ip_, upsert_cursor_,
+        add_counter_, get_cursor_;
 };
 
 }  // namespace em

@@ -17,7 +17,7 @@ using DbPtr = std::unique_ptr<sqlite3, Deleter<sqlite3_close_v2>>;
 using StmtPtr = std::unique_ptr<sqlite3_stmt, Deleter<sqlite3_finalize>>;
 
 class Statement {
-public:
+  public:
     Statement() = default;
     explicit Statement(StmtPtr s) : s_(std::move(s)) {}
     Statement& bind(int i, int64_t v) {
@@ -51,12 +51,12 @@ public:
     }
     bool is_null(int col) { return sqlite3_column_type(s_.get(), col) == SQLITE_NULL; }
 
-private:
+  private:
     StmtPtr s_;
 };
 
 class Database {
-public:
+  public:
     static Result<Database> open(const std::string& path);
     Result<void> exec(const char* sql);
     Result<Statement> prepare(const char* sql);
@@ -65,7 +65,7 @@ public:
     Error error(const std::string& what) const;
     sqlite3* get() const { return db_.get(); }
 
-private:
+  private:
     Database(DbPtr db, std::string path) : db_(std::move(db)), path_(std::move(path)) {}
     DbPtr db_;
     std::string path_;

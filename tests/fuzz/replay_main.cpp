@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
         }
         for (auto& f : files) {
             std::ifstream in(f, std::ios::binary);
-            std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+            std::string data((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
             LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(data.data()), data.size());
             ++runs;
         }

@@ -9,9 +9,9 @@
 // The parser keeps that small attribution state between calls, and save_state/load_state
 // carry it across runs so an answer logged after a commit still reaches its query.
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "common/time.h"
@@ -22,14 +22,14 @@ namespace em {
 struct DnsmasqCounters {
     uint64_t lines = 0;
     uint64_t queries = 0;
-    uint64_t answers = 0;     // addresses credited to a domain
-    uint64_t ignored = 0;     // forwarded, DNSSEC, start-up and other dnsmasq lines
-    uint64_t other = 0;       // lines of other programs in a shared syslog file
-    uint64_t malformed = 0;   // damaged lines: skipped
+    uint64_t answers = 0;    // addresses credited to a domain
+    uint64_t ignored = 0;    // forwarded, DNSSEC, start-up and other dnsmasq lines
+    uint64_t other = 0;      // lines of other programs in a shared syslog file
+    uint64_t malformed = 0;  // damaged lines: skipped
 };
 
 class DnsmasqParser {
-public:
+  public:
     explicit DnsmasqParser(int64_t now) : clock_(now), slots_(kSlots) {}
 
     /// Parses complete lines (the last may lack its '\n'); an empty view is one over-long
@@ -40,20 +40,23 @@ public:
     void load_state(std::string_view text);
     const DnsmasqCounters& counters() const { return counters_; }
 
-private:
+  private:
     static constexpr size_t kSlots = 4096;  // recent queries remembered for attribution
     struct Slot {
         uint64_t key = UINT64_MAX;  // pid << 32 | serial
         std::string name;
+        DomainDelta* delta = nullptr;  // the name's entry in the batch with this id
+        uint64_t batch_id = 0;
     };
     void line(std::string_view l, Batch& batch, const std::string& where);
     void malformed(std::string_view l, const std::string& where, const char* why);
-    void remember(uint64_t key, std::string_view name);
-    const std::string* recall(uint64_t key) const;
+    void remember(uint64_t key, std::string_view name, DomainDelta* delta, uint64_t batch_id);
+    Slot* recall(uint64_t key);
 
     SyslogClock clock_;
     std::vector<Slot> slots_;
-    std::unordered_map<uint32_t, std::string> chain_head_;  // plain layout: pid → chain head
+    std::map<uint32_t, std::string> chain_head_;  // plain layout: pid → chain head (ordered:
+                                                  // save_state is canonical)
     std::string name_buf_;
     DnsmasqCounters counters_;
     uint64_t reported_ = 0;

@@ -16,8 +16,8 @@ Error sd_error(const std::string& what, int r) { return Error{what + ": " + std:
 }  // namespace
 
 Result<JournalRead> read_journal(const std::string& directory,
-                                 const std::optional<std::string>& cursor,
-                                 KernelLineFolder& folder, Batch& batch) {
+                                 const std::optional<std::string>& cursor, KernelLineFolder& folder,
+                                 Batch& batch) {
     sd_journal* raw = nullptr;
     int r = directory.empty() ? sd_journal_open(&raw, SD_JOURNAL_LOCAL_ONLY)
                               : sd_journal_open_directory(&raw, directory.c_str(), 0);

@@ -19,7 +19,7 @@ struct JournalRead {
 /// Reads kernel entries after `cursor` (nullopt: from the oldest). `directory` empty means
 /// the system's local journal; otherwise the journal files in that directory.
 Result<JournalRead> read_journal(const std::string& directory,
-                                 const std::optional<std::string>& cursor,
-                                 KernelLineFolder& folder, Batch& batch);
+                                 const std::optional<std::string>& cursor, KernelLineFolder& folder,
+                                 Batch& batch);
 
 }  // namespace em

@@ -12,18 +12,25 @@ namespace {
 constexpr uint64_t kReportFirst = 5;
 
 // The value of "KEY=" at or after `from` (a field starts the message or follows a space).
+// `expect_at_from` is the fast path for the kernel's fixed order ("SRC=a DST=b", "SPT=p DPT=q"):
+// the key is tried right at `from` before searching.
 std::optional<std::string_view> field(std::string_view msg, std::string_view key, size_t& from) {
+    const char* base = msg.data();
     size_t pos = from;
-    for (;;) {
-        pos = msg.find(key, pos);
-        if (pos == std::string_view::npos) return std::nullopt;
-        if (pos == 0 || msg[pos - 1] == ' ') break;
-        pos += key.size();
+    if (!(pos + key.size() <= msg.size() && std::memcmp(base + pos, key.data(), key.size()) == 0 &&
+          (pos == 0 || base[pos - 1] == ' '))) {
+        for (;;) {
+            const void* hit = memmem(base + pos, msg.size() - pos, key.data(), key.size());
+            if (!hit) return std::nullopt;
+            pos = static_cast<size_t>(static_cast<const char*>(hit) - base);
+            if (pos == 0 || base[pos - 1] == ' ') break;
+            pos += key.size();
+        }
     }
     size_t start = pos + key.size();
-    size_t end = msg.find(' ', start);
-    if (end == std::string_view::npos) end = msg.size();
-    from = end;
+    const void* sp = std::memchr(base + start, ' ', msg.size() - start);
+    size_t end = sp ? static_cast<size_t>(static_cast<const char*>(sp) - base) : msg.size();
+    from = end + 1 <= msg.size() ? end + 1 : end;
     return msg.substr(start, end - start);
 }
 
@@ -34,7 +41,8 @@ bool port(std::string_view s, uint16_t& out) {
 
 }  // namespace
 
-KernelLineKind parse_kernel_message(std::string_view msg, std::string_view prefix, KernelFlow& out) {
+KernelLineKind parse_kernel_message(std::string_view msg, std::string_view prefix,
+                                    KernelFlow& out) {
     if (msg.size() < prefix.size() || std::memcmp(msg.data(), prefix.data(), prefix.size()) != 0)
         return KernelLineKind::other;
     std::string_view body = msg.substr(prefix.size());
@@ -60,7 +68,8 @@ KernelLineKind parse_kernel_message(std::string_view msg, std::string_view prefi
         auto sp = field(body, "SPT=", from);
         auto dp = sp ? field(body, "DPT=", from) : std::nullopt;
         // A fragment or a truncated packet has no ports: still a flow to DST.
-        if (dp && (!port(*sp, out.sport) || !port(*dp, out.dport))) return KernelLineKind::malformed;
+        if (dp && (!port(*sp, out.sport) || !port(*dp, out.dport)))
+            return KernelLineKind::malformed;
     }
     return KernelLineKind::flow;
 }
@@ -70,7 +79,8 @@ void KernelLineFolder::malformed(std::string_view l, const std::string& where, c
     if (reported_++ < kReportFirst) {
         std::string shown(l.substr(0, 160));
         for (char& c : shown)
-            if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+            if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f)
+                c = '?';
         log_warn("{}: skipped a malformed kernel LOG line ({}): \"{}{}\"", where, why, shown,
                  l.size() > 160 ? "..." : "");
     }

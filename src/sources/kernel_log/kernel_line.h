@@ -30,15 +30,15 @@ KernelLineKind parse_kernel_message(std::string_view msg, std::string_view prefi
 struct KernelCounters {
     uint64_t lines = 0;
     uint64_t flows = 0;
-    uint64_t loopback = 0;   // flows to loopback: never egress
-    uint64_t other = 0;      // other prefixes and other programs
+    uint64_t loopback = 0;  // flows to loopback: never egress
+    uint64_t other = 0;     // other prefixes and other programs
     uint64_t malformed = 0;
 };
 
 /// Folds kernel messages into a Batch, counting and reporting what it skips. Used by the
 /// syslog-file, kmsg and journald readers, each of which supplies the message and its time.
 class KernelLineFolder {
-public:
+  public:
     explicit KernelLineFolder(std::string prefix) : prefix_(std::move(prefix)) {}
     void message(std::string_view msg, int64_t t, Batch& batch, const std::string& where);
     /// A damaged line that never reached message(): counted and reported.
@@ -54,7 +54,7 @@ public:
     const KernelCounters& counters() const { return counters_; }
     const std::string& prefix() const { return prefix_; }
 
-private:
+  private:
     void malformed(std::string_view line, const std::string& where, const char* why);
 
     std::string prefix_;
@@ -65,13 +65,13 @@ private:
 /// Reads syslog-format lines ("Nov 22 11:35:35 host kernel: [123.456] MSG" or with an
 /// RFC 3339 stamp) — a kern.log file.
 class SyslogKernelParser {
-public:
+  public:
     SyslogKernelParser(std::string prefix, int64_t now) : folder_(std::move(prefix)), clock_(now) {}
     /// Same contract as DnsmasqParser::feed.
     void feed(std::string_view lines, Batch& batch, const std::string& where);
     const KernelCounters& counters() const { return folder_.counters(); }
 
-private:
+  private:
     void line(std::string_view l, Batch& batch, const std::string& where);
     KernelLineFolder folder_;
     SyslogClock clock_;

@@ -41,8 +41,8 @@ Result<KmsgRead> read_kmsg(const std::string& device, const std::optional<std::s
         size_t sp = cursor->find(' ');
         if (sp == std::string::npos) return Error{"corrupt kmsg cursor \"" + *cursor + "\""};
         if (cursor->substr(0, sp) == boot) {
-            auto [p, ec] = std::from_chars(cursor->data() + sp + 1,
-                                           cursor->data() + cursor->size(), after);
+            auto [p, ec] =
+                std::from_chars(cursor->data() + sp + 1, cursor->data() + cursor->size(), after);
             if (ec != std::errc()) return Error{"corrupt kmsg cursor \"" + *cursor + "\""};
             have_after = true;
         }

@@ -13,8 +13,8 @@
 namespace em {
 
 struct KmsgRead {
-    std::string cursor;   // to store once the batch is committed; empty when nothing was read
-    uint64_t lost = 0;    // records overwritten before they could be read
+    std::string cursor;  // to store once the batch is committed; empty when nothing was read
+    uint64_t lost = 0;   // records overwritten before they could be read
 };
 
 /// Reads every kernel record after `cursor` (nullopt: from the oldest) from `device`.

@@ -17,8 +17,8 @@ namespace em {
 namespace {
 
 constexpr uint32_t kFingerprintMax = 1024;
-constexpr size_t kChunk = 4 << 20;      // read buffer per reader
-constexpr int kMaxGenerations = 9;      // PATH.1 .. PATH.9 (and .gz)
+constexpr size_t kChunk = 4 << 20;  // read buffer per reader
+constexpr int kMaxGenerations = 9;  // PATH.1 .. PATH.9 (and .gz)
 
 uint64_t fnv1a(const char* p, size_t n) {
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -117,13 +117,16 @@ std::optional<LogCursor> LogCursor::decode(std::string_view text) {
         uint64_t* fields[] = {&f.dev, &f.ino, &f.offset};
         for (auto* field : fields) {
             auto [p, ec] = std::from_chars(text.data() + pos, text.data() + text.size(), *field);
-            if (ec != std::errc() || p == text.data() + text.size() || *p != ':') return std::nullopt;
+            if (ec != std::errc() || p == text.data() + text.size() || *p != ':')
+                return std::nullopt;
             pos = static_cast<size_t>(p - text.data()) + 1;
         }
         auto [p1, ec1] = std::from_chars(text.data() + pos, text.data() + text.size(), f.fp_len);
-        if (ec1 != std::errc() || p1 == text.data() + text.size() || *p1 != ':') return std::nullopt;
+        if (ec1 != std::errc() || p1 == text.data() + text.size() || *p1 != ':')
+            return std::nullopt;
         pos = static_cast<size_t>(p1 - text.data()) + 1;
-        auto [p2, ec2] = std::from_chars(text.data() + pos, text.data() + text.size(), f.fp_hash, 16);
+        auto [p2, ec2] =
+            std::from_chars(text.data() + pos, text.data() + text.size(), f.fp_hash, 16);
         if (ec2 != std::errc()) return std::nullopt;
         pos = static_cast<size_t>(p2 - text.data());
         c.files.push_back(f);
@@ -134,8 +137,7 @@ std::optional<LogCursor> LogCursor::decode(std::string_view text) {
 Result<LogFile> LogFile::plan(const std::string& path, const std::optional<LogCursor>& saved) {
     LogFile lf;
     std::optional<Opened> active = open_file(path, false);
-    if (!active && errno != ENOENT && errno != 0)
-        return errno_error("cannot open " + path);
+    if (!active && errno != ENOENT && errno != 0) return errno_error("cannot open " + path);
     bool active_handled = false;
     std::optional<uint64_t> active_begin;  // where the current file is read from
 
@@ -180,7 +182,8 @@ Result<LogFile> LogFile::plan(const std::string& path, const std::optional<LogCu
                 if (!*o) continue;
                 if (!(*o)->compressed && ((*o)->st.st_ino == c.ino && (*o)->st.st_dev == c.dev))
                     continue;
-                if (!(*o)->compressed && static_cast<uint64_t>((*o)->st.st_size) < c.offset) continue;
+                if (!(*o)->compressed && static_cast<uint64_t>((*o)->st.st_size) < c.offset)
+                    continue;
                 if (fingerprint_matches(**o, c)) {
                     g.used = true;
                     deepest = std::max(deepest, k);
@@ -296,9 +299,10 @@ Result<void> LogFile::verify_unchanged() const {
         struct stat st {};
         if (::fstat(s.fd_.get(), &st) != 0) return errno_error("cannot stat " + s.path());
         if (static_cast<uint64_t>(st.st_size) < s.end())
-            return Error{fmt::format("{} was truncated while being read; nothing committed, "
-                                     "the next run reads it again",
-                                     s.path())};
+            return Error{
+                fmt::format("{} was truncated while being read; nothing committed, "
+                            "the next run reads it again",
+                            s.path())};
     }
     return {};
 }
@@ -323,7 +327,7 @@ Result<void> Segment::read(uint64_t from, uint64_t to, const LineSink& sink) con
             pos += static_cast<uint64_t>(got);
         }
     }
-    size_t have = 0;  // bytes in buf not yet handed out, starting at file offset pos
+    size_t have = 0;        // bytes in buf not yet handed out, starting at file offset pos
     bool skipping = false;  // inside a line longer than the buffer
     while (pos < to) {
         uint64_t limit = final_ ? UINT64_MAX : end_;
@@ -360,7 +364,7 @@ Result<void> Segment::read(uint64_t from, uint64_t to, const LineSink& sink) con
                 pos += n;
                 break;
             }
-            if (n == kChunk) {  // a single line larger than the buffer: skip it
+            if (n == kChunk) {             // a single line larger than the buffer: skip it
                 sink(std::string_view());  // tells the parser one over-long line was dropped
                 pos += n;
                 have = 0;
@@ -375,7 +379,8 @@ Result<void> Segment::read(uint64_t from, uint64_t to, const LineSink& sink) con
         if (pos + usable > to) {
             // Cut after the line that contains byte to-1.
             size_t cut = static_cast<size_t>(to - pos);
-            const char* nl = static_cast<const char*>(std::memchr(p + cut - 1, '\n', usable - cut + 1));
+            const char* nl =
+                static_cast<const char*>(std::memchr(p + cut - 1, '\n', usable - cut + 1));
             usable = static_cast<size_t>(nl - p) + 1;
         }
         sink(std::string_view(p, usable));
@@ -437,6 +442,5 @@ Result<void> Segment::read_compressed(const LineSink& sink) const {
     }
     return {};
 }
-
 
 }  // namespace em

@@ -49,7 +49,7 @@ using LineSink = std::function<void(std::string_view lines)>;
 
 /// One stretch of one file to read: lines starting in [begin, end).
 class Segment {
-public:
+  public:
     const std::string& path() const { return path_; }
     uint64_t begin() const { return begin_; }
     uint64_t end() const { return end_; }  // UINT64_MAX for compressed files: to the end
@@ -60,7 +60,7 @@ public:
     Result<void> read(uint64_t from, uint64_t to, const LineSink& sink) const;
     Result<void> read_all(const LineSink& sink) const { return read(begin_, end_, sink); }
 
-private:
+  private:
     friend class LogFile;
     Result<void> read_compressed(const LineSink& sink) const;
 
@@ -73,7 +73,7 @@ private:
 };
 
 class LogFile {
-public:
+  public:
     /// Plans the reads of `path` from `saved` (nullopt on a first run: PATH from the start).
     static Result<LogFile> plan(const std::string& path, const std::optional<LogCursor>& saved);
 
@@ -87,7 +87,7 @@ public:
     uint64_t lost_generations() const { return lost_; }
     uint64_t bytes_planned() const;
 
-private:
+  private:
     std::vector<Segment> segments_;
     LogCursor after_;
     std::vector<std::string> notes_;

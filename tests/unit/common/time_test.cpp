@@ -8,7 +8,7 @@
 namespace em {
 
 class TimeTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         const char* tz = std::getenv("TZ");
         saved_ = tz ? tz : "";

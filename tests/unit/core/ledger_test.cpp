@@ -12,7 +12,7 @@ namespace em {
 namespace fs = std::filesystem;
 
 class LedgerTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         dir_ = fs::temp_directory_path() /
                ("em-ledger-" + std::to_string(::getpid()) + "-" +

@@ -29,7 +29,7 @@ struct Folded {
 };
 
 class DnsmasqParserTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         setenv("TZ", "UTC", 1);
         tzset();
@@ -41,7 +41,8 @@ protected:
 TEST_F(DnsmasqParserTest, ExtraLayoutCreditsCnameChainToQueriedName) {
     Folded f;
     f.feed(
-        "Nov 22 11:35:35 dnsmasq[4522]: 4 127.0.0.1/36000 query[A] www.example.test from 127.0.0.1\n"
+        "Nov 22 11:35:35 dnsmasq[4522]: 4 127.0.0.1/36000 query[A] www.example.test from "
+        "127.0.0.1\n"
         "Nov 22 11:35:35 dnsmasq[4522]: 4 127.0.0.1/36000 forwarded www.example.test to 10.0.0.1\n"
         "Nov 22 11:35:35 dnsmasq[4522]: 5 127.0.0.1/36001 query[A] other.test from 127.0.0.1\n"
         "Nov 22 11:35:35 dnsmasq[4522]: 4 127.0.0.1/36000 reply www.example.test is <CNAME>\n"
@@ -80,7 +81,8 @@ TEST_F(DnsmasqParserTest, AnswerFormsWithoutAddresses) {
         "Nov 22 11:35:35 dnsmasq[1]: 3 127.0.0.1/1 reply error is REFUSED\n"
         "Nov 22 11:35:35 dnsmasq[1]: 4 127.0.0.1/1 query[TXT] txt.test from 127.0.0.1\n"
         "Nov 22 11:35:35 dnsmasq[1]: 4 127.0.0.1/1 reply txt.test is v=spf1 -all\n"
-        "Nov 22 11:35:35 dnsmasq[1]: 5 127.0.0.1/1 query[PTR] 10.1.168.192.in-addr.arpa from 127.0.0.1\n"
+        "Nov 22 11:35:35 dnsmasq[1]: 5 127.0.0.1/1 query[PTR] 10.1.168.192.in-addr.arpa from "
+        "127.0.0.1\n"
         "Nov 22 11:35:35 dnsmasq[1]: 5 127.0.0.1/1 config 192.168.1.10 is NXDOMAIN\n"
         "Nov 22 11:35:35 dnsmasq[1]: 6 127.0.0.1/1 query[A] localhost from 127.0.0.1\n"
         "Nov 22 11:35:35 dnsmasq[1]: 6 127.0.0.1/1 /etc/hosts localhost is 127.0.0.1\n"
@@ -90,7 +92,8 @@ TEST_F(DnsmasqParserTest, AnswerFormsWithoutAddresses) {
         "Nov 22 11:35:35 dnsmasq[1]: 8 127.0.0.1/1 /tmp/x/hosts hosts.test is 192.0.2.2\n"
         "Nov 22 11:35:35 dnsmasq[1]: 9 127.0.0.1/1 query[A] blocked.test from 127.0.0.1\n"
         "Nov 22 11:35:35 dnsmasq[1]: 9 127.0.0.1/1 config blocked.test is 0.0.0.0\n");
-    for (auto* n : {"nx.test", "v4only.test", "refused.test", "txt.test", "localhost", "blocked.test"})
+    for (auto* n :
+         {"nx.test", "v4only.test", "refused.test", "txt.test", "localhost", "blocked.test"})
         EXPECT_TRUE(f.ips(n).empty()) << n;
     EXPECT_EQ(f.queries("10.1.168.192.in-addr.arpa"), 1u);
     EXPECT_EQ(f.ips("local.test"), std::vector<std::string>{"192.0.2.1"});
@@ -130,7 +133,9 @@ TEST_F(DnsmasqParserTest, SyslogFormsAndNoise) {
 TEST_F(DnsmasqParserTest, MalformedLinesAreCountedAndSkipped) {
     Folded f;
     std::string junk = "\x01\x02garbage\n";
-    junk += "Nov 22 11:35:35 dnsmasq[1]: query[A] bad\xff" "name.test from 127.0.0.1\n";
+    junk +=
+        "Nov 22 11:35:35 dnsmasq[1]: query[A] bad\xff"
+        "name.test from 127.0.0.1\n";
     junk += "Nov 22 11:35:35 dnsmasq[x]: query[A] a.test from 127.0.0.1\n";
     junk += "Nov 22 11:35:35 dnsmasq[1]: query[A] ok.test from 127.0.0.1\n";
     junk += "Nov 22 11:35:35 dnsmasq[1]: query[A] truncated.te";

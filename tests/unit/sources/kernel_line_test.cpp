@@ -6,11 +6,12 @@ namespace em {
 
 TEST(KernelLine, ParsesIpv4Tcp) {
     KernelFlow f;
-    ASSERT_EQ(parse_kernel_message(
-                  "EGRESS: IN= OUT=eth0 SRC=10.0.0.5 DST=140.82.112.5 LEN=60 TOS=0x00 PREC=0x00 "
-                  "TTL=64 ID=54321 DF PROTO=TCP SPT=43210 DPT=443 WINDOW=64240 RES=0x00 SYN URGP=0 ",
-                  "EGRESS: ", f),
-              KernelLineKind::flow);
+    ASSERT_EQ(
+        parse_kernel_message(
+            "EGRESS: IN= OUT=eth0 SRC=10.0.0.5 DST=140.82.112.5 LEN=60 TOS=0x00 PREC=0x00 "
+            "TTL=64 ID=54321 DF PROTO=TCP SPT=43210 DPT=443 WINDOW=64240 RES=0x00 SYN URGP=0 ",
+            "EGRESS: ", f),
+        KernelLineKind::flow);
     EXPECT_EQ(f.src.to_string(), "10.0.0.5");
     EXPECT_EQ(f.dst.to_string(), "140.82.112.5");
     EXPECT_EQ(f.proto, "TCP");
@@ -41,7 +42,8 @@ TEST(KernelLine, IcmpHasNoPorts) {
 
 TEST(KernelLine, OtherPrefixesAndDamage) {
     KernelFlow f;
-    EXPECT_EQ(parse_kernel_message("OTHER: IN= OUT=eth0 SRC=1.2.3.4 DST=5.6.7.8 PROTO=TCP", "EGRESS: ", f),
+    EXPECT_EQ(parse_kernel_message("OTHER: IN= OUT=eth0 SRC=1.2.3.4 DST=5.6.7.8 PROTO=TCP",
+                                   "EGRESS: ", f),
               KernelLineKind::other);
     EXPECT_EQ(parse_kernel_message("EGRESS: something else", "EGRESS: ", f), KernelLineKind::other);
     EXPECT_EQ(parse_kernel_message("EGRESS: IN= OUT=eth0 SRC=1.2.3.4 DST=999.1.1.1 PROTO=TCP",
