@@ -12,9 +12,11 @@
 
 namespace em {
 
-Result<void> write_file_atomically(const std::string& dir, const std::string& name,
-                                   std::string_view content, unsigned mode) {
-    std::string target = dir + "/" + name;
+namespace {
+
+// Writes and syncs dir/.name.tmp; removes it again on failure.
+Result<std::string> write_temp(const std::string& dir, const std::string& name,
+                               std::string_view content, unsigned mode) {
     std::string tmp = dir + "/." + name + ".tmp";
     UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
     if (!fd.valid()) return errno_error("cannot create " + tmp);
@@ -38,15 +40,40 @@ Result<void> write_file_atomically(const std::string& dir, const std::string& na
         ::unlink(tmp.c_str());
         return e;
     }
-    if (::rename(tmp.c_str(), target.c_str()) != 0) {
-        Error e = errno_error("cannot rename " + tmp + " to " + target);
-        ::unlink(tmp.c_str());
-        return e;
+    return tmp;
+}
+
+}  // namespace
+
+Result<void> write_files_atomically(
+    const std::string& dir, const std::vector<std::pair<std::string, std::string_view>>& files,
+    unsigned mode) {
+    std::vector<std::string> temps;
+    for (const auto& [name, content] : files) {
+        auto tmp = write_temp(dir, name, content, mode);
+        if (!tmp) {
+            for (const auto& t : temps) ::unlink(t.c_str());
+            return tmp.error();
+        }
+        temps.push_back(std::move(tmp.value()));
+    }
+    for (size_t i = 0; i < files.size(); ++i) {
+        std::string target = dir + "/" + files[i].first;
+        if (::rename(temps[i].c_str(), target.c_str()) != 0) {
+            Error e = errno_error("cannot rename " + temps[i] + " to " + target);
+            for (size_t j = i; j < temps.size(); ++j) ::unlink(temps[j].c_str());
+            return e;
+        }
     }
     UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dfd.valid() || ::fsync(dfd.get()) != 0)
         return errno_error("cannot fsync directory " + dir);
     return {};
+}
+
+Result<void> write_file_atomically(const std::string& dir, const std::string& name,
+                                   std::string_view content, unsigned mode) {
+    return write_files_atomically(dir, {{name, content}}, mode);
 }
 
 Result<void> make_directories(const std::string& dir, unsigned mode) {

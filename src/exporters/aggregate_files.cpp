@@ -43,8 +43,7 @@ Result<void> export_aggregate_files(Ledger& ledger, const std::string& dir) {
     if (!status) return status;
     std::string ips = render_ips(ledger, status);
     if (!status) return status;
-    if (auto r = write_file_atomically(dir, kDomainsFile, domains, 0640); !r) return r;
-    return write_file_atomically(dir, kIpsFile, ips, 0640);
+    return write_files_atomically(dir, {{kDomainsFile, domains}, {kIpsFile, ips}}, 0640);
 }
 
 }  // namespace em

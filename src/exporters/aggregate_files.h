@@ -16,8 +16,8 @@ inline constexpr const char* kIpsFile = "unique-ips.log";
 std::string render_domains(Ledger& ledger, Result<void>& status);
 std::string render_ips(Ledger& ledger, Result<void>& status);
 
-/// Renders both files into `dir`. On failure (a full disk, say) the previous files stay as
-/// they were and the error names the path.
+/// Renders both files into `dir`, replacing them together. On failure (a full disk, say)
+/// both previous files stay as they were and the error names the path.
 Result<void> export_aggregate_files(Ledger& ledger, const std::string& dir);
 
 }  // namespace em
