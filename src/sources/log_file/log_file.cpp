@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include <fmt/core.h>
 
@@ -309,19 +310,22 @@ Result<void> LogFile::verify_unchanged() const {
 
 Result<void> Segment::read(uint64_t from, uint64_t to, const LineSink& sink) const {
     if (compressed_) return read_compressed(sink);
-    std::unique_ptr<char[]> buf(new char[kChunk]);
+    // Sized to the range (small ranges are common in tests and at the end of a run), grown
+    // up to kChunk when a line does not fit.
+    std::vector<char> buf(static_cast<size_t>(
+        std::clamp<uint64_t>(to > from ? to - from + 4096 : 4096, 4096, kChunk)));
     uint64_t pos = from;
     if (from > begin_) {
         // The line containing byte `from - 1` belongs to the previous range.
         for (;;) {
-            size_t want = static_cast<size_t>(std::min<uint64_t>(kChunk, end_ - (pos - 1)));
+            size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), end_ - (pos - 1)));
             if (want == 0) return {};
-            ssize_t got = ::pread(fd_.get(), buf.get(), want, static_cast<off_t>(pos - 1));
+            ssize_t got = ::pread(fd_.get(), buf.data(), want, static_cast<off_t>(pos - 1));
             if (got < 0) return errno_error("cannot read " + path_);
             if (got == 0) return {};
-            const void* nl = std::memchr(buf.get(), '\n', static_cast<size_t>(got));
+            const void* nl = std::memchr(buf.data(), '\n', static_cast<size_t>(got));
             if (nl) {
-                pos = pos - 1 + (static_cast<const char*>(nl) - buf.get()) + 1;
+                pos = pos - 1 + (static_cast<const char*>(nl) - buf.data()) + 1;
                 break;
             }
             pos += static_cast<uint64_t>(got);
@@ -331,16 +335,17 @@ Result<void> Segment::read(uint64_t from, uint64_t to, const LineSink& sink) con
     bool skipping = false;  // inside a line longer than the buffer
     while (pos < to) {
         uint64_t limit = final_ ? UINT64_MAX : end_;
-        size_t want = static_cast<size_t>(std::min<uint64_t>(kChunk - have, limit - (pos + have)));
+        size_t want =
+            static_cast<size_t>(std::min<uint64_t>(buf.size() - have, limit - (pos + have)));
         ssize_t got = 0;
         if (want > 0) {
-            got = ::pread(fd_.get(), buf.get() + have, want, static_cast<off_t>(pos + have));
+            got = ::pread(fd_.get(), buf.data() + have, want, static_cast<off_t>(pos + have));
             if (got < 0) return errno_error("cannot read " + path_);
         }
         size_t n = have + static_cast<size_t>(got);
         if (n == 0) break;
         bool eof = got == 0;
-        const char* p = buf.get();
+        const char* p = buf.data();
         const char* last_nl = static_cast<const char*>(memrchr(p, '\n', n));
         if (skipping) {
             // Drop the rest of an over-long line.
@@ -353,7 +358,7 @@ Result<void> Segment::read(uint64_t from, uint64_t to, const LineSink& sink) con
             }
             size_t skip = static_cast<size_t>(nl - p) + 1;
             pos += skip;
-            std::memmove(buf.get(), p + skip, n - skip);
+            std::memmove(buf.data(), p + skip, n - skip);
             have = n - skip;
             skipping = false;
             continue;
@@ -363,6 +368,11 @@ Result<void> Segment::read(uint64_t from, uint64_t to, const LineSink& sink) con
                 if (final_) sink(std::string_view(p, n));
                 pos += n;
                 break;
+            }
+            if (n == buf.size() && buf.size() < kChunk) {  // a long line: make room
+                buf.resize(std::min(kChunk, buf.size() * 2));
+                have = n;
+                continue;
             }
             if (n == kChunk) {             // a single line larger than the buffer: skip it
                 sink(std::string_view());  // tells the parser one over-long line was dropped
@@ -386,7 +396,7 @@ Result<void> Segment::read(uint64_t from, uint64_t to, const LineSink& sink) con
         sink(std::string_view(p, usable));
         pos += usable;
         have = n - usable;
-        if (have) std::memmove(buf.get(), p + usable, have);
+        if (have) std::memmove(buf.data(), p + usable, have);
         if (eof && have == 0) break;
     }
     return {};
