@@ -9,7 +9,7 @@ set -eu
 build="build-essential cmake pkg-config libsqlite3-dev libsystemd-dev libcli11-dev
 libtomlplusplus-dev libfmt-dev zlib1g-dev libgtest-dev"
 test="dnsmasq-base dnsutils nftables iptables iproute2 systemd util-linux mawk sqlite3
-procps clang libclang-rt-14-dev e2fsprogs"
+procps clang libclang-rt-14-dev e2fsprogs time gzip"
 run="dnsmasq nftables cron logrotate"
 
 case "${1:-build}" in
@@ -27,6 +27,15 @@ done
 [ -z "$missing" ] && exit 0
 echo "deps: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Packages must not start their services with their default configuration (dnsmasq would
+# listen on every interface): install.sh starts what it configured itself.
+policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod +x "$policy"
+    trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -q >/dev/null
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing >/dev/null

@@ -231,25 +231,35 @@ Result<ConsolidateSummary> consolidate(const ConsolidateConfig& given) {
     sum.flows = kc.flows;
     sum.malformed = dc.malformed + kc.malformed;
 
-    bool changed = !total.empty() || !total.counters().empty();
-    for (const auto& [k, v] : cursors) {
-        auto it = before.find(k);
-        if (it == before.end() || it->second != v) changed = true;
-    }
-    if (changed) {
-        if (auto r = ledger.commit(total, cursors); !r) return r.error();
-        sum.committed = true;
-    }
+    // Commit when anything moved (a cursor can move past lines that count nothing); render
+    // only when the totals changed or the files are missing or older than the ledger.
     auto gen = ledger.generation("commit_generation");
     if (!gen) return gen.error();
     auto rendered = ledger.generation("rendered_generation");
     if (!rendered) return rendered.error();
-    if (*gen != *rendered || !file_exists(cfg.output_dir + "/" + kDomainsFile) ||
-        !file_exists(cfg.output_dir + "/" + kIpsFile)) {
+    const bool files_current = *gen == *rendered &&
+                               file_exists(cfg.output_dir + "/" + kDomainsFile) &&
+                               file_exists(cfg.output_dir + "/" + kIpsFile);
+    const bool totals_changed = !total.empty();
+    bool changed = totals_changed || !total.counters().empty();
+    for (const auto& [k, v] : cursors) {
+        auto it = before.find(k);
+        if (it == before.end() || it->second != v) changed = true;
+    }
+    int64_t generation = *gen;
+    if (changed) {
+        if (auto r = ledger.commit(total, cursors); !r) return r.error();
+        sum.committed = true;
+        ++generation;
+    }
+    if (totals_changed || !files_current) {
         if (auto r = make_directories(cfg.output_dir, 0750); !r) return r.error();
         if (auto r = export_aggregate_files(ledger, cfg.output_dir); !r) return r.error();
-        if (auto r = ledger.set_rendered(*gen); !r) return r.error();
         sum.rendered = true;
+    }
+    if (generation != *rendered) {
+        // The files now match this generation (rendered above, or unchanged totals).
+        if (auto r = ledger.set_rendered(generation); !r) return r.error();
     }
     return sum;
 }

@@ -1,0 +1,82 @@
+#!/bin/bash
+# uninstall.sh — reverts everything install.sh did, from its manifest
+# (/var/lib/egress-monitor/install): files it created are removed, files it changed are
+# restored byte for byte (content, mode, owner, symlinks), directories it created are
+# removed when empty, the flow-logging table is deleted and dnsmasq restarted (or stopped).
+# The collected data (/var/lib/egress-monitor, /var/log/egress-monitor) goes too unless
+# --keep-data. Packages installed from Debian's archive are left installed. Idempotent.
+#
+#   sudo ./uninstall.sh [--root DIR] [--keep-data]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/scripts/install-lib.sh"
+
+root="" keep=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --root) root=$(realpath -m "$2"); shift 2 ;;
+    --keep-data) keep=1; shift ;;
+    -h | --help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) die "unknown argument $1 (see --help)" ;;
+    esac
+done
+real=1
+[ -n "$root" ] && real=0
+[ "$real" -eq 0 ] || [ "$(id -u)" -eq 0 ] || die "run as root (or with --root DIR)"
+mdir="$root$state_rel"
+manifest="$mdir/manifest"
+if [ ! -f "$manifest" ]; then
+    say "nothing to uninstall (no $manifest)"
+    exit 0
+fi
+
+if [ "$real" -eq 1 ] && grep -qx "firewall -" "$manifest"; then
+    nft delete table inet egress_monitor_log 2>/dev/null || true
+    for ipt in iptables ip6tables; do
+        command -v "$ipt" >/dev/null 2>&1 || continue
+        "$ipt" -D OUTPUT -j EGRESS_MONITOR 2>/dev/null || true
+        "$ipt" -F EGRESS_MONITOR 2>/dev/null || true
+        "$ipt" -X EGRESS_MONITOR 2>/dev/null || true
+    done
+fi
+
+data_dirs="/var/lib/egress-monitor /var/log/egress-monitor"
+# Newest first: files before the directories that hold them.
+tac "$manifest" | while read -r kind path; do
+    case "$kind" in
+    created) rm -f "$root$path" ;;
+    modified)
+        rm -rf "$root$path"
+        cp -a "$mdir/backup$path" "$root$path"
+        ;;
+    dir)
+        [ "$path" = "$state_rel" ] && continue  # the manifest itself goes last
+        if [ "$keep" -eq 1 ] && [[ " $data_dirs " == *" $path "* ]]; then continue; fi
+        if [ "$keep" -eq 0 ] && [[ " $data_dirs /var/log/dnsmasq " == *" $path "* ]]; then
+            # Data written since install (ledger, the two files, dnsmasq's log) goes with it.
+            find "$root$path" -mindepth 1 -maxdepth 1 ! -path "$mdir" -exec rm -rf {} + 2>/dev/null || true
+        fi
+        rmdir "$root$path" 2>/dev/null || true
+        ;;
+    esac
+done
+
+if [ "$real" -eq 1 ]; then
+    if grep -qx "package dnsmasq" "$manifest"; then
+        # install.sh brought dnsmasq: stop it (the package stays installed, disabled).
+        if have_systemd; then systemctl disable --now dnsmasq >/dev/null 2>&1 || true
+        else service dnsmasq stop >/dev/null 2>&1 || true; fi
+    elif grep -qx "created /etc/dnsmasq.d/egress-monitor.conf" "$manifest"; then
+        restart_service dnsmasq || true  # back to its own configuration
+    fi
+    if have_systemd; then systemctl restart systemd-resolved 2>/dev/null || true; fi
+fi
+
+# Last, the manifest and the directories made to hold it (deepest first).
+own_dirs=$(grep '^dir ' "$manifest" | awk '{print $2}' | grep -E '^(/var|/var/lib|/var/lib/egress-monitor|'"$state_rel"')$' | sort -r || true)
+rm -rf "$mdir"
+for d in $own_dirs; do
+    [ "$keep" -eq 1 ] && [ "$d" = /var/lib/egress-monitor ] && continue
+    rmdir "$root$d" 2>/dev/null || true
+done
+say "uninstalled"
