@@ -15,8 +15,11 @@ function days_from_civil(y, m, d,    era, yoe, doy, doe) {
     return era * 146097 + doe - 719468
 }
 function stamp_epoch(mon, day, hms,    t) {
+    if (mon == c_mon && day == c_day && hms == c_hms) return c_epoch  # same second as before
     split(hms, t, ":")
-    return days_from_civil(year, months[mon], day + 0) * 86400 + t[1] * 3600 + t[2] * 60 + t[3]
+    c_mon = mon; c_day = day; c_hms = hms
+    c_epoch = days_from_civil(year, months[mon], day + 0) * 86400 + t[1] * 3600 + t[2] * 60 + t[3]
+    return c_epoch
 }
 function rfc3339(mon, day, hms) {
     return sprintf("%04d-%02d-%02dT%sZ", year, months[mon], day, hms)
@@ -94,27 +97,37 @@ FILENAME == dns {
     if (kind != "reply" && kind != "cached" && kind != "config" && kind != "cached-stale" && kind !~ /^\//) next
     if ($9 != "is" || NF != 10) next
     ans = $10
-    if (!is_v4(ans) && !(is_v6(ans))) next
-    if (excluded(ans)) next
+    if (index(ans, ":")) {
+        if (!is_v6(ans)) next
+        ans = compress6(ans)
+        if (ans == "::1" || ans == "::" || ans ~ /^::ffff:127\./) next
+    } else {
+        if (!is_v4(ans) || substr(ans, 1, 4) == "127." || ans == "0.0.0.0") next
+    }
     name = (key in q) ? q[key] : tolower($8)
-    if (is_v6(ans)) ans = compress6(ans)
     if (!((name, ans) in seen)) { seen[name, ans] = 1; ips[name] = ips[name] " " ans }
     next
 }
 {
-    # Mon DD HH:MM:SS HOST kernel: [UPTIME] PREFIX IN=... SRC= DST= ...
-    if ($5 != "kernel:") next
-    msg = $0
-    sub(/^[A-Z][a-z][a-z] [ 0-9][0-9] [0-9:]+ [^ ]+ kernel: /, "", msg)
-    if (substr(msg, 1, 1) == "[") sub(/^\[[^]]*\] /, "", msg)
-    if (substr(msg, 1, plen) != prefix) next
-    if (!match(msg, / DST=[^ ]+/)) next
-    dst = substr(msg, RSTART + 5, RLENGTH - 5)
-    if (excluded(dst)) next
-    if (!is_v4(dst)) dst = compress6(dst)
+    # Mon DD HH:MM:SS HOST kernel: [UPTIME] PREFIX IN=... SRC= DST= ...  ($0 only: mawk
+    # then never splits the ~27 fields of a kernel line)
+    k = index($0, " kernel: ")
+    if (!k) next
+    start = k + 9
+    if (substr($0, start, 1) == "[") start += index(substr($0, start), "] ") + 1
+    if (substr($0, start, plen) != prefix) next
+    p = index($0, " DST=")
+    if (!p) next
+    dst = substr($0, p + 5)
+    dst = substr(dst, 1, index(dst, " ") - 1)
+    if (index(dst, ":")) {
+        dst = compress6(dst)
+        if (dst == "::1" || dst ~ /^::ffff:127\./) next
+    } else if (substr(dst, 1, 4) == "127.") next
     flows[dst]++
-    t = stamp_epoch($1, $2, $3)
-    if (!(dst in flast) || t > flast[dst]) { flast[dst] = t; flasts[dst] = rfc3339($1, $2, $3) }
+    stamp = substr($0, 1, 15)
+    t = stamp_epoch(substr(stamp, 1, 3), substr(stamp, 5, 2), substr(stamp, 8, 8))
+    if (!(dst in flast) || t > flast[dst]) { flast[dst] = t; flasts[dst] = rfc3339(substr(stamp, 1, 3), substr(stamp, 5, 2), substr(stamp, 8, 8)) }
 }
 END {
     for (name in count) {
