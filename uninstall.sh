@@ -63,13 +63,12 @@ done
 
 if [ "$real" -eq 1 ]; then
     if grep -qx "package dnsmasq" "$manifest"; then
-        # install.sh brought dnsmasq: stop it (the package stays installed, disabled).
-        if have_systemd; then systemctl disable --now dnsmasq >/dev/null 2>&1 || true
-        else service dnsmasq stop >/dev/null 2>&1 || true; fi
+        stop_service dnsmasq  # install.sh brought it: stopped (the package stays installed)
     elif grep -qx "created /etc/dnsmasq.d/egress-monitor.conf" "$manifest"; then
         restart_service dnsmasq || true  # back to its own configuration
     fi
     if have_systemd; then systemctl restart systemd-resolved 2>/dev/null || true; fi
+    grep '^started ' "$manifest" | while read -r _ svc; do stop_service "$svc"; done
 fi
 
 # Last, the manifest and the directories made to hold it (deepest first).
