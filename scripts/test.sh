@@ -43,8 +43,12 @@ for target in dnsmasq_line_fuzz kernel_line_fuzz config_fuzz log_cursor_fuzz; do
     work=$(mktemp -d)
     cp -r "tests/fuzz/corpus/$target/." "$work/"
     ./build-fuzz/tests/"$target" -max_total_time="${FUZZ_SECONDS:-20}" -max_len=4096 \
-        "$work" >"$work.log" 2>&1 || { tail -50 "$work.log"; rm -rf "$work" "$work.log"; exit 1; }
-    echo "$target: $(grep -c . "$work.log" >/dev/null; tail -1 "$work.log")"
+        -artifact_prefix="$work/" "$work" >"$work.log" 2>&1 || {
+        tail -30 "$work.log"
+        echo "fuzz: $target failed; the input is kept in $work" >&2
+        exit 1
+    }
+    echo "$target: $(tail -1 "$work.log")"
     rm -rf "$work" "$work.log"
 done
 echo "all tests passed"

@@ -41,17 +41,19 @@ Result<void> parse_config(std::string_view text, const std::string& path, Consol
         const std::string key(entry.first.str());
         const toml::node& node = entry.second;
         auto text = [&](std::string& out) -> Result<void> {
-            auto v = node.value<std::string>();
+            const auto* v = node.as_string();
             if (!v) return Error{where(path, node) + ": " + key + " must be a string"};
-            out = *v;
+            out = v->get();
             return {};
         };
         auto integer = [&](int& out, int lo, int hi) -> Result<void> {
-            auto v = node.value<int64_t>();
-            if (!v || *v < lo || *v > hi)
+            // as_integer, not value<int64_t>: toml++ 3.3 converts floats to integers without
+            // a range check (undefined behaviour found by the config fuzzer).
+            const auto* v = node.as_integer();
+            if (!v || v->get() < lo || v->get() > hi)
                 return Error{fmt::format("{}: {} must be an integer in [{}, {}]", where(path, node),
                                          key, lo, hi)};
-            out = static_cast<int>(*v);
+            out = static_cast<int>(v->get());
             return {};
         };
         Result<void> r;
