@@ -29,6 +29,9 @@ fi
 echo "== unit, fuzz-corpus and integration tests"
 (cd build && ctest --output-on-failure -j"$jobs")
 
+echo "== quick benchmark: consolidate and the awk baseline must agree"
+bench/run.sh --quick
+
 echo "== sanitizers: unit tests and corpus replays under ASan+UBSan"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEM_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$jobs" --target unit_tests dnsmasq_line_fuzz kernel_line_fuzz \

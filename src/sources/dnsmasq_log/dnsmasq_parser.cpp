@@ -23,8 +23,8 @@ bool starts_with(std::string_view s, const char (&p)[N]) {
 
 // Splits off the token before the next space.
 std::string_view token(std::string_view& s) {
-    size_t i = 0;
-    while (i < s.size() && s[i] != ' ') ++i;
+    const void* sp = std::memchr(s.data(), ' ', s.size());
+    size_t i = sp ? static_cast<size_t>(static_cast<const char*>(sp) - s.data()) : s.size();
     std::string_view t = s.substr(0, i);
     s.remove_prefix(i < s.size() ? i + 1 : i);
     return t;

@@ -11,21 +11,26 @@ namespace {
 
 constexpr uint64_t kReportFirst = 5;
 
+// Whether `key` (a field name with its '=', at most a few bytes) is at msg[pos]. A plain
+// loop: memcmp with a run-time length is a library call, and this runs several times a line.
+bool key_at(std::string_view msg, size_t pos, std::string_view key) {
+    if (pos + key.size() > msg.size() || (pos != 0 && msg[pos - 1] != ' ')) return false;
+    for (size_t i = 0; i < key.size(); ++i)
+        if (msg[pos + i] != key[i]) return false;
+    return true;
+}
+
 // The value of "KEY=" at or after `from` (a field starts the message or follows a space).
-// `expect_at_from` is the fast path for the kernel's fixed order ("SRC=a DST=b", "SPT=p DPT=q"):
-// the key is tried right at `from` before searching.
+// The kernel prints fields in a fixed order ("SRC=a DST=b", "SPT=p DPT=q"), so the key is
+// tried right at `from` first; otherwise candidates are found by their first byte.
 std::optional<std::string_view> field(std::string_view msg, std::string_view key, size_t& from) {
     const char* base = msg.data();
     size_t pos = from;
-    if (!(pos + key.size() <= msg.size() && std::memcmp(base + pos, key.data(), key.size()) == 0 &&
-          (pos == 0 || base[pos - 1] == ' '))) {
-        for (;;) {
-            const void* hit = memmem(base + pos, msg.size() - pos, key.data(), key.size());
-            if (!hit) return std::nullopt;
-            pos = static_cast<size_t>(static_cast<const char*>(hit) - base);
-            if (pos == 0 || base[pos - 1] == ' ') break;
-            pos += key.size();
-        }
+    while (!key_at(msg, pos, key)) {
+        if (pos >= msg.size()) return std::nullopt;
+        const void* hit = std::memchr(base + pos + 1, key[0], msg.size() - pos - 1);
+        if (!hit) return std::nullopt;
+        pos = static_cast<size_t>(static_cast<const char*>(hit) - base);
     }
     size_t start = pos + key.size();
     const void* sp = std::memchr(base + start, ' ', msg.size() - start);
@@ -41,8 +46,8 @@ bool port(std::string_view s, uint16_t& out) {
 
 }  // namespace
 
-KernelLineKind parse_kernel_message(std::string_view msg, std::string_view prefix,
-                                    KernelFlow& out) {
+KernelLineKind parse_kernel_message(std::string_view msg, std::string_view prefix, KernelFlow& out,
+                                    bool with_source) {
     if (msg.size() < prefix.size() || std::memcmp(msg.data(), prefix.data(), prefix.size()) != 0)
         return KernelLineKind::other;
     std::string_view body = msg.substr(prefix.size());
@@ -56,11 +61,15 @@ KernelLineKind parse_kernel_message(std::string_view msg, std::string_view prefi
     auto dst = src ? field(body, "DST=", from) : std::nullopt;
     auto proto = dst ? field(body, "PROTO=", from) : std::nullopt;
     if (!proto) return KernelLineKind::malformed;
-    auto s = IpAddress::parse(*src);
     auto d = IpAddress::parse(*dst);
-    if (!s || !d || proto->empty()) return KernelLineKind::malformed;
-    out.src = *s;
+    if (!d || proto->empty() || src->empty()) return KernelLineKind::malformed;
     out.dst = *d;
+    out.src = IpAddress();
+    if (with_source) {
+        auto s = IpAddress::parse(*src);
+        if (!s) return KernelLineKind::malformed;
+        out.src = *s;
+    }
     out.proto = *proto;
     out.sport = out.dport = 0;
     if (*proto == "TCP" || *proto == "UDP" || *proto == "UDPLITE" || *proto == "SCTP" ||
@@ -90,7 +99,7 @@ void KernelLineFolder::message(std::string_view msg, int64_t t, Batch& batch,
                                const std::string& where) {
     ++counters_.lines;
     KernelFlow flow;
-    switch (parse_kernel_message(msg, prefix_, flow)) {
+    switch (parse_kernel_message(msg, prefix_, flow, /*with_source=*/false)) {
         case KernelLineKind::other:
             ++counters_.other;
             return;

@@ -25,7 +25,10 @@ enum class KernelLineKind { flow, other, malformed };
 
 /// Parses a kernel message (no time stamp) that starts with `prefix`. `other` when it does
 /// not start with the prefix; `malformed` when it does but SRC/DST/PROTO are unusable.
-KernelLineKind parse_kernel_message(std::string_view msg, std::string_view prefix, KernelFlow& out);
+/// Without `with_source` the SRC address is only checked to be present (out.src unset):
+/// counting needs the destination alone, and this is the per-line hot path.
+KernelLineKind parse_kernel_message(std::string_view msg, std::string_view prefix, KernelFlow& out,
+                                    bool with_source = true);
 
 struct KernelCounters {
     uint64_t lines = 0;
