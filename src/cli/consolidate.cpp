@@ -57,6 +57,12 @@ Result<std::optional<LogCursor>> stored_file_cursor(Ledger& ledger, const std::s
 
 void report_notes(const LogFile& f) {
     for (const auto& n : f.notes()) log_warn("{}", n);
+    if (log_enabled(LogLevel::info)) {
+        for (const auto& s : f.segments())
+            log_info("reading {} from {} to {}", s.path(), s.begin(),
+                     s.compressed() ? std::string("the end") : std::to_string(s.end()));
+        log_info("cursor after: {}", f.cursor_after().encode());
+    }
 }
 
 }  // namespace

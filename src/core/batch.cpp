@@ -5,11 +5,7 @@
 
 namespace em {
 
-DomainDelta& Batch::domain(std::string_view name) {
-    auto it = domains_.find(name);
-    if (it == domains_.end()) it = domains_.emplace(std::string(name), DomainDelta{}).first;
-    return it->second;
-}
+DomainDelta& Batch::domain(std::string_view name) { return domains_[name]; }
 
 DomainDelta& Batch::add_query(std::string_view name, int64_t t) {
     DomainDelta& d = domain(name);
@@ -62,7 +58,7 @@ void Batch::merge(Batch&& other) {
         counters_ = std::move(other.counters_);
         return;
     }
-    for (auto& [name, od] : other.domains_) {
+    for (const auto& [name, od] : other.domains_) {
         DomainDelta& d = domain(name);
         d.queries += od.queries;
         d.last_seen = std::max(d.last_seen, od.last_seen);

@@ -7,10 +7,10 @@
 #include <map>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "common/ip_address.h"
+#include "core/domain_table.h"
 #include "core/ip_table.h"
 
 namespace em {
@@ -29,11 +29,6 @@ struct DomainDelta {
 struct IpDelta {
     uint64_t flows = 0;
     int64_t last_seen = 0;
-};
-
-struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
 
 class Batch {
@@ -67,10 +62,7 @@ class Batch {
     bool empty() const { return domains_.empty() && ips().empty(); }
     size_t max_ips_per_domain() const { return max_ips_per_domain_; }
 
-    const std::unordered_map<std::string, DomainDelta, StringHash, std::equal_to<>>& domains()
-        const {
-        return domains_;
-    }
+    const DomainTable<DomainDelta>& domains() const { return domains_; }
     const IpTable<IpDelta>& ips() const {
         while (pending_n_) fold_pending();
         return ips_;
@@ -94,7 +86,7 @@ class Batch {
 
     size_t max_ips_per_domain_;
     uint64_t id_;
-    std::unordered_map<std::string, DomainDelta, StringHash, std::equal_to<>> domains_;
+    DomainTable<DomainDelta> domains_;
     // Folded lazily (see add_flow), hence mutable: the logical content is ips_ + pending_.
     mutable IpTable<IpDelta> ips_;
     mutable std::pair<IpAddress, int64_t> pending_[kPipeline];

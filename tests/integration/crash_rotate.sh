@@ -58,7 +58,7 @@ for ((i = 0; i < rounds; i++)); do
         else rotate_copytruncate "$dlog"; rotate_rename "$klog"; fi
         rotations=$((rotations + 1))
     fi
-    sleep "0.0$((RANDOM % 50))"
+    sleep "$(printf '0.%03d' $((RANDOM % 30)))"  # 0-29 ms
     if kill -9 "$cpid" 2>/dev/null; then :; fi
     if wait "$cpid" 2>/dev/null; then finished=$((finished + 1))
     else

@@ -137,26 +137,23 @@ std::optional<LogCursor> LogCursor::decode(std::string_view text) {
 
 Result<LogFile> LogFile::plan(const std::string& path, const std::optional<LogCursor>& saved) {
     LogFile lf;
-    std::optional<Opened> active = open_file(path, false);
-    if (!active && errno != ENOENT && errno != 0) return errno_error("cannot open " + path);
-    bool active_handled = false;
-    std::optional<uint64_t> active_begin;  // where the current file is read from
-
-    // Older generations, opened lazily: index k-1 holds PATH.k and PATH.k.gz.
-    struct Gen {
-        std::optional<Opened> plain, gz;
-        bool used = false;
-    };
-    std::vector<Gen> gens(kMaxGenerations);
-    bool gens_opened = false;
-    auto open_gens = [&] {
-        if (gens_opened) return;
-        gens_opened = true;
+    errno = 0;
+    // Candidates, newest first: PATH, then PATH.1, PATH.1.gz, PATH.2, PATH.2.gz, ...
+    // generation[i] is 0 for PATH and k for PATH.k(.gz).
+    std::vector<std::optional<Opened>> files;
+    std::vector<int> generation;
+    files.push_back(open_file(path, false));
+    if (!files[0] && errno != ENOENT && errno != 0) return errno_error("cannot open " + path);
+    generation.push_back(0);
+    if (saved && !saved->files.empty()) {
         for (int k = 1; k <= kMaxGenerations; ++k) {
-            gens[k - 1].plain = open_file(fmt::format("{}.{}", path, k), false);
-            gens[k - 1].gz = open_file(fmt::format("{}.{}.gz", path, k), true);
+            files.push_back(open_file(fmt::format("{}.{}", path, k), false));
+            generation.push_back(k);
+            files.push_back(open_file(fmt::format("{}.{}.gz", path, k), true));
+            generation.push_back(k);
         }
-    };
+    }
+    std::vector<bool> used(files.size(), false);
     auto add = [&](Opened& f, uint64_t begin, uint64_t end, bool final) {
         Segment s;
         s.path_ = f.path;
@@ -167,122 +164,95 @@ Result<LogFile> LogFile::plan(const std::string& path, const std::optional<LogCu
         s.final_ = final;
         if (f.compressed || end > begin) lf.segments_.push_back(std::move(s));
     };
-    auto add_active = [&](Opened& f, uint64_t begin, uint64_t end) {
-        add(f, begin, end, false);
-        lf.after_.files.push_back(cursor_for(f, end));
+    auto same_inode = [](const Opened& f, const FileCursor& c) {
+        return !f.compressed && f.st.st_ino == c.ino && f.st.st_dev == c.dev;
     };
-    // A finished copy of `c`'s file (after copytruncate), or the file itself rotated away
-    // when its inode was reused by the new file: another inode, same fingerprint.
-    int deepest = 0;  // the oldest generation a followed file was found in
-    auto find_copy = [&](const FileCursor& c) -> Opened* {
-        open_gens();
-        for (int k = 1; k <= kMaxGenerations; ++k) {
-            Gen& g = gens[k - 1];
-            if (g.used) continue;
-            for (auto* o : {&g.plain, &g.gz}) {
-                if (!*o) continue;
-                if (!(*o)->compressed && ((*o)->st.st_ino == c.ino && (*o)->st.st_dev == c.dev))
-                    continue;
-                if (!(*o)->compressed && static_cast<uint64_t>((*o)->st.st_size) < c.offset)
-                    continue;
-                if (fingerprint_matches(**o, c)) {
-                    g.used = true;
-                    deepest = std::max(deepest, k);
-                    return &**o;
-                }
-            }
-        }
-        return nullptr;
+    // Whether candidate i holds the file `c` followed: the same first bytes (a fingerprint
+    // survives renames, copies and compression; an inode alone does not, inodes are reused)
+    // and at least `offset` bytes. A cursor with no fingerprint yet (the file was empty) is
+    // known by its inode only.
+    auto holds = [&](size_t i, const FileCursor& c) {
+        const Opened& f = *files[i];
+        if (c.fp_len == 0) return same_inode(f, c);
+        if (!f.compressed && static_cast<uint64_t>(f.st.st_size) < c.offset) return false;
+        return fingerprint_matches(f, c);
     };
 
+    std::optional<uint64_t> active_begin;  // where PATH is read from when a cursor found it
+    int deepest = 0;                       // the oldest generation a followed file was in
     if (saved) {
         for (const FileCursor& c : saved->files) {
-            if (active && !active_handled && active->st.st_ino == c.ino &&
-                active->st.st_dev == c.dev) {
-                active_handled = true;
-                if (static_cast<uint64_t>(active->st.st_size) >= c.offset &&
-                    fingerprint_matches(*active, c)) {
-                    active_begin = c.offset;
-                    continue;
-                }
-                // Truncated in place: copytruncate (the rest is in a copy) or a plain truncate.
-                if (Opened* copy = find_copy(c)) {
+            // Prefer the file under its own inode (the original over a copytruncate copy).
+            std::optional<size_t> found;
+            for (size_t i = 0; i < files.size() && !found; ++i)
+                if (files[i] && !used[i] && same_inode(*files[i], c) && holds(i, c)) found = i;
+            for (size_t i = 0; i < files.size() && !found; ++i)
+                if (files[i] && !used[i] && holds(i, c)) found = i;
+            if (!found) {
+                if (c.offset > 0 || c.fp_len > 0) {
                     lf.notes_.push_back(fmt::format(
-                        "{} was truncated (copytruncate); reading the rest from {} at offset {}",
-                        path, copy->path, c.offset));
-                    add(*copy, c.offset, copy->compressed ? UINT64_MAX : copy->st.st_size, true);
-                } else {
-                    lf.notes_.push_back(fmt::format(
-                        "{} was truncated below offset {} and no rotated copy holds the rest; "
-                        "reading it from the start",
-                        path, c.offset));
+                        "{}: the file followed until offset {} (inode {}) is gone or was "
+                        "truncated without a rotated copy; what it held after that offset was "
+                        "not read",
+                        path, c.offset, c.ino));
+                    ++lf.lost_;
                 }
-                active_begin = 0;
                 continue;
             }
-            // Rotated away: find the old file by inode (plain) or fingerprint (compressed).
-            open_gens();
-            bool found = false;
-            for (int k = 1; k <= kMaxGenerations && !found; ++k) {
-                Gen& g = gens[k - 1];
-                if (g.used) continue;
-                if (g.plain && g.plain->st.st_ino == c.ino && g.plain->st.st_dev == c.dev) {
-                    found = true;
-                    deepest = std::max(deepest, k);
-                    g.used = true;
-                    bool may_grow = k == 1 && fingerprint_matches(*g.plain, c);
-                    if (!fingerprint_matches(*g.plain, c) ||
-                        static_cast<uint64_t>(g.plain->st.st_size) < c.offset) {
-                        lf.notes_.push_back(fmt::format(
-                            "{} changed under its old inode; skipping it", g.plain->path));
-                        ++lf.lost_;
-                        break;
-                    }
-                    if (may_grow) {
-                        // Possibly still written by a process that has not reopened its log.
-                        uint64_t end = std::max(complete_end(*g.plain), c.offset);
-                        add(*g.plain, c.offset, end, false);
-                        lf.after_.files.push_back(cursor_for(*g.plain, end));
-                    } else {
-                        add(*g.plain, c.offset, g.plain->st.st_size, true);
-                    }
-                } else if (g.gz && fingerprint_matches(*g.gz, c)) {
-                    found = true;
-                    deepest = std::max(deepest, k);
-                    g.used = true;
-                    add(*g.gz, c.offset, UINT64_MAX, true);
-                }
-            }
-            if (!found) {
-                lf.notes_.push_back(fmt::format(
-                    "a rotated generation of {} (inode {}) was not found; lines written to it "
-                    "after offset {} were not read",
-                    path, c.ino, c.offset));
-                ++lf.lost_;
+            size_t i = *found;
+            used[i] = true;
+            Opened& f = *files[i];
+            deepest = std::max(deepest, generation[i]);
+            if (generation[i] == 0) {
+                active_begin = c.offset;  // PATH itself, grown
+            } else if (generation[i] == 1 && !f.compressed && same_inode(f, c)) {
+                // Renamed to PATH.1: its writer may not have reopened its log yet.
+                uint64_t end = std::max(complete_end(f), c.offset);
+                add(f, c.offset, end, false);
+                lf.after_.files.push_back(cursor_for(f, end));
+            } else {
+                // A finished generation: an older one, a compressed one, or the copy left by
+                // copytruncate (then PATH itself starts over).
+                if (!same_inode(f, c))
+                    lf.notes_.push_back(
+                        fmt::format("{}: reading the rest of a rotated file from {} at offset {}",
+                                    path, f.path, c.offset));
+                add(f, c.offset, f.compressed ? UINT64_MAX : static_cast<uint64_t>(f.st.st_size),
+                    true);
             }
         }
     }
     // Generations rotated in since the last run and never seen: read whole, oldest first.
-    for (int k = deepest - 1; k >= 1; --k) {
-        Gen& g = gens[k - 1];
-        if (g.used) continue;
-        if (g.plain && !(active && g.plain->st.st_ino == active->st.st_ino)) {
-            g.used = true;
-            if (k == 1) {
-                uint64_t end = complete_end(*g.plain);
-                add(*g.plain, 0, end, false);
-                lf.after_.files.push_back(cursor_for(*g.plain, end));
-            } else {
-                add(*g.plain, 0, g.plain->st.st_size, true);
-            }
-        } else if (g.gz) {
-            g.used = true;
-            add(*g.gz, 0, UINT64_MAX, true);
+    // A file with the first bytes of a file being followed is not new: it is a copy (caught
+    // between copytruncate's copy and its truncate), read from the offset once the original
+    // is truncated.
+    auto copy_of_followed = [&](const Opened& f) {
+        for (const FileCursor& c : saved->files)
+            if (c.fp_len > 0 && fingerprint_matches(f, c)) return true;
+        return false;
+    };
+    for (size_t i = files.size(); i-- > 1;) {
+        if (!files[i] || used[i] || generation[i] >= deepest) continue;
+        Opened& f = *files[i];
+        if (files[0] && same_inode(f, FileCursor{static_cast<uint64_t>(files[0]->st.st_dev),
+                                                 static_cast<uint64_t>(files[0]->st.st_ino)}))
+            continue;
+        if (copy_of_followed(f)) continue;
+        used[i] = true;
+        if (generation[i] == 1 && !f.compressed) {
+            uint64_t end = complete_end(f);
+            add(f, 0, end, false);
+            lf.after_.files.push_back(cursor_for(f, end));
+        } else {
+            add(f, 0, f.compressed ? UINT64_MAX : static_cast<uint64_t>(f.st.st_size), true);
         }
     }
-    if (active) {
+    if (files[0]) {
+        Opened& f = *files[0];
         uint64_t begin = active_begin.value_or(0);
-        add_active(*active, begin, std::max(begin, complete_end(*active)));
+        uint64_t end = std::max(begin, complete_end(f));
+        add(f, begin, end, false);
+        lf.after_.files.push_back(cursor_for(f, end));
     }
     return lf;
 }

@@ -15,14 +15,14 @@ struct Folded {
     DnsmasqParser parser{*parse_rfc3339("2026-11-24T12:00:00Z")};
     void feed(std::string_view lines) { parser.feed(lines, batch, "test"); }
     uint64_t queries(const std::string& name) const {
-        auto it = batch.domains().find(name);
-        return it == batch.domains().end() ? 0 : it->second.queries;
+        const DomainDelta* d = batch.domains().find(name);
+        return d ? d->queries : 0;
     }
     std::vector<std::string> ips(const std::string& name) const {
         std::vector<std::string> out;
-        auto it = batch.domains().find(name);
-        if (it == batch.domains().end()) return out;
-        for (auto& a : it->second.answers) out.push_back(a.ip.to_string());
+        const DomainDelta* d = batch.domains().find(name);
+        if (!d) return out;
+        for (auto& a : d->answers) out.push_back(a.ip.to_string());
         std::sort(out.begin(), out.end());
         return out;
     }

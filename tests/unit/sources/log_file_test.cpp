@@ -122,6 +122,23 @@ TEST_F(LogFileTest, CopyTruncateReadsRestFromCopy) {
     EXPECT_EQ(consume(), "");
 }
 
+TEST_F(LogFileTest, CopyTruncateCaughtBetweenCopyAndTruncate) {
+    // Found by the crash test: a run between copytruncate's copy and its truncate must not
+    // take the copy for a generation it has never seen.
+    append(path_, "a1 first generation\n");
+    EXPECT_EQ(consume(), "a1 first generation\n");
+    fs::rename(path_, path_ + ".1");
+    append(path_, "b1 second generation\n");
+    EXPECT_EQ(consume(), "b1 second generation\n");  // follows PATH.1 and PATH
+    gzip(path_ + ".1", path_ + ".2.gz");
+    fs::copy_file(path_, path_ + ".1");
+    EXPECT_EQ(consume(), "");  // copied, not yet truncated
+    fs::resize_file(path_, 0);
+    append(path_, "c1 after the truncate\n");
+    EXPECT_EQ(consume(), "c1 after the truncate\n");
+    EXPECT_EQ(consume(), "");
+}
+
 TEST_F(LogFileTest, PlainTruncationStartsOver) {
     append(path_, "old content here\n");
     EXPECT_EQ(consume(), "old content here\n");

@@ -55,7 +55,7 @@ void expect_sent(const std::string& file) {
         std::sort(ips.begin(), ips.end());
         std::vector<std::string> text;
         for (auto& ip : ips) text.push_back(ip.to_string());
-        got[name] = {d.queries, text};
+        got[std::string(name)] = {d.queries, text};
         if (d.queries) {
             EXPECT_EQ(format_rfc3339(d.last_seen).substr(0, 10), "2026-11-24") << name;
         }
