@@ -1,5 +1,5 @@
 #!/bin/bash
-# Kills consolidate with SIGKILL at random moments over 120 rounds while the dnsmasq log and
+# Kills consolidate with SIGKILL at random moments over 250 rounds while the dnsmasq log and
 # kern.log grow (appended while consolidate runs) and rotate both ways — rename-and-create
 # with delayed gzip of older generations, and copytruncate — then lets it finish and
 # requires files identical to the awk baseline over everything that was written: nothing
@@ -15,7 +15,7 @@ cpid=""
 trap '[ -n "$cpid" ] && kill -9 "$cpid" 2>/dev/null; rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-rounds=${CRASH_ROUNDS:-120}
+rounds=${CRASH_ROUNDS:-250}
 chunk=1500
 mkdir -p "$work/pool" "$work/live" "$work/fed"
 "$gen" --dnsmasq $((rounds * chunk + 10)) --kernel $((rounds * chunk + 10)) --out "$work/pool" \
@@ -58,7 +58,7 @@ for ((i = 0; i < rounds; i++)); do
         else rotate_copytruncate "$dlog"; rotate_rename "$klog"; fi
         rotations=$((rotations + 1))
     fi
-    sleep "$(printf '0.%03d' $((RANDOM % 30)))"  # 0-29 ms
+    sleep "$(printf '0.%03d' $((RANDOM % 60)))"  # 0-59 ms
     if kill -9 "$cpid" 2>/dev/null; then :; fi
     if wait "$cpid" 2>/dev/null; then finished=$((finished + 1))
     else
@@ -78,7 +78,7 @@ for f in unique-domains.log unique-ips.log; do
         fail "$f differs from the baseline after $killed kills"
     }
 done
-[ "$killed" -ge 30 ] || fail "only $killed runs were killed mid-way; the test proves little"
+[ "$killed" -ge 60 ] || fail "only $killed runs were killed mid-way; the test proves little"
 grep -v "was truncated while being read" "$work/stderr" | grep -i "error" >&2 && fail "unexpected errors"
 echo "crash_rotate: $rounds rounds, $killed killed by SIGKILL, $finished finished, $failed" \
     "stopped by a truncation under the reader, $rotations rotations: files exact" \
