@@ -60,6 +60,29 @@ start_dnsmasq() {  # ns conf pidfile
     PIDS+=("$(cat "$3")")
 }
 
+# The fake internet's resolver in the upstream namespace: the records every test relies on
+# (a fixed address, A+AAAA, a CNAME chain two deep, NXDOMAIN under nx.test); extra config
+# lines may be given on stdin.
+start_upstream_dnsmasq() {
+    {
+        cat <<CONF
+listen-address=198.51.100.1
+bind-interfaces
+no-resolv
+no-hosts
+address=/fixed.test/192.0.2.10
+host-record=host6.test,192.0.2.20,2001:db8::20
+host-record=cdn.example.test,203.0.113.5
+host-record=cdn.example.test,203.0.113.6
+cname=www.example.test,cdn.example.test
+cname=deep.example.test,www.example.test
+local=/nx.test/
+CONF
+        cat
+    } >"$WORK/upstream.conf"
+    start_dnsmasq "$NS_UP" "$WORK/upstream.conf" "$WORK/upstream.pid"
+}
+
 # The kernel logs from non-initial namespaces only with this on; restored at exit.
 enable_netns_logging() {
     SYSCTL_SAVED=$(sysctl -n net.netfilter.nf_log_all_netns)

@@ -19,22 +19,10 @@ enable_netns_logging
 start_journald
 [ -n "$(ls "$JOURNAL_DIR" 2>/dev/null)" ] || fail "journald did not start: $(cat "$WORK/journald.log")"
 
-cat >"$WORK/upstream.conf" <<CONF
-listen-address=198.51.100.1
-bind-interfaces
-no-resolv
-no-hosts
+start_upstream_dnsmasq <<CONF
 log-queries
 log-facility=$WORK/upstream.log
-address=/fixed.test/192.0.2.10
-host-record=host6.test,192.0.2.20,2001:db8::20
-host-record=cdn.example.test,203.0.113.5
-host-record=cdn.example.test,203.0.113.6
-cname=www.example.test,cdn.example.test
-cname=deep.example.test,www.example.test
-local=/nx.test/
 CONF
-start_dnsmasq "$NS_UP" "$WORK/upstream.conf" "$WORK/upstream.pid"
 
 cat >"$WORK/client.conf" <<CONF
 listen-address=127.0.0.1
