@@ -99,7 +99,7 @@ Result<UniqueFd> lock_file(const std::string& path, int timeout_ms) {
         if (std::chrono::steady_clock::now() >= deadline) {
             char holder[32] = {};
             ssize_t n = ::pread(fd.get(), holder, sizeof holder - 1, 0);
-            std::string who = n > 0 ? std::string(holder, static_cast<size_t>(n)) : "?";
+            std::string who = n > 0 ? std::string(holder, static_cast<size_t>(n)) : "unknown";
             while (!who.empty() && (who.back() == '\n' || who.back() == ' ')) who.pop_back();
             return Error{fmt::format("another run (pid {}) holds {}; gave up after {} ms", who,
                                      path, timeout_ms)};
