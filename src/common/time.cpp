@@ -10,7 +10,7 @@ namespace {
 int month_index(const char* m) {
     static constexpr const char* kMonths = "JanFebMarAprMayJunJulAugSepOctNovDec";
     for (int i = 0; i < 12; ++i)
-        if (std::memcmp(kMonths + 3 * i, m, 3) == 0) return i;
+        if (std::memcmp(kMonths + 3 * static_cast<size_t>(i), m, 3) == 0) return i;
     return -1;
 }
 
@@ -65,7 +65,7 @@ std::optional<int64_t> SyslogClock::parse(std::string_view s) {
         hour_base_ = base;
     }
     std::memcpy(last_stamp_, p, 15);
-    last_value_ = hour_base_ + min * 60 + sec;
+    last_value_ = hour_base_ + int64_t{min} * 60 + sec;
     return last_value_;
 }
 
@@ -99,7 +99,7 @@ std::optional<int64_t> parse_rfc3339(std::string_view s) {
         ++i;
     } else if ((s[i] == '+' || s[i] == '-') && i + 6 <= s.size() && digit(s[i + 1]) &&
                digit(s[i + 2]) && s[i + 3] == ':' && digit(s[i + 4]) && digit(s[i + 5])) {
-        offset = (two(p + i + 1) * 60 + two(p + i + 4)) * 60;
+        offset = (int64_t{two(p + i + 1)} * 60 + two(p + i + 4)) * 60;
         if (s[i] == '-') offset = -offset;
         i += 6;
     } else {
