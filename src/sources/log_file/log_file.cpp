@@ -162,6 +162,11 @@ Result<LogFile> LogFile::plan(const std::string& path, const std::optional<LogCu
         s.end_ = end;
         s.compressed_ = f.compressed;
         s.final_ = final;
+        if (!f.compressed) {
+            FileCursor fp = cursor_for(f, 0);
+            s.fp_len_ = fp.fp_len;
+            s.fp_hash_ = fp.fp_hash;
+        }
         if (f.compressed || end > begin) lf.segments_.push_back(std::move(s));
     };
     auto same_inode = [](const Opened& f, const FileCursor& c) {
@@ -269,7 +274,10 @@ Result<void> LogFile::verify_unchanged() const {
         if (s.compressed()) continue;
         struct stat st {};
         if (::fstat(s.fd_.get(), &st) != 0) return errno_error("cannot stat " + s.path());
-        if (static_cast<uint64_t>(st.st_size) < s.end())
+        std::string h(s.fp_len_, '\0');
+        ssize_t got = s.fp_len_ ? ::pread(s.fd_.get(), h.data(), h.size(), 0) : 0;
+        if (static_cast<uint64_t>(st.st_size) < s.end() || got != static_cast<ssize_t>(s.fp_len_) ||
+            fnv1a(h.data(), h.size()) != s.fp_hash_)
             return Error{
                 fmt::format("{} was truncated while being read; nothing committed, "
                             "the next run reads it again",

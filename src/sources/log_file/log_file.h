@@ -69,7 +69,9 @@ class Segment {
     uint64_t begin_ = 0;
     uint64_t end_ = 0;
     bool compressed_ = false;
-    bool final_ = false;  // consume a trailing partial line
+    bool final_ = false;   // consume a trailing partial line
+    uint32_t fp_len_ = 0;  // fingerprint at plan time, checked again after reading
+    uint64_t fp_hash_ = 0;
 };
 
 class LogFile {
@@ -80,7 +82,8 @@ class LogFile {
     const std::vector<Segment>& segments() const { return segments_; }
     /// The cursor to store once every segment has been read.
     const LogCursor& cursor_after() const { return after_; }
-    /// Checks, after reading, that no file was truncated under the reader.
+    /// Checks, after reading, that no file was truncated or replaced in place under the
+    /// reader (its size and first bytes are what they were when planned).
     Result<void> verify_unchanged() const;
     /// What plan() found worth telling: rotations followed, truncations, lost generations.
     const std::vector<std::string>& notes() const { return notes_; }
