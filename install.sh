@@ -36,8 +36,6 @@ real=1
 manifest_init
 
 if [ "$real" -eq 1 ]; then
-    dpkg-query -W -f='${Status}\n' dnsmasq 2>/dev/null | grep -q '^install ok installed' ||
-        manifest_add package dnsmasq
     say "installing dependencies"
     "$here/scripts/deps.sh" run
 fi
@@ -108,7 +106,7 @@ if [ "$real" -eq 1 ]; then
     # Debian's dnsmasq reads /etc/dnsmasq.d; its log file must exist for the dnsmasq user.
     touch /var/log/dnsmasq/dnsmasq.log
     chown dnsmasq:adm /var/log/dnsmasq/dnsmasq.log 2>/dev/null || true
-    restart_service dnsmasq
+    if service_running dnsmasq; then restart_service dnsmasq; else start_service dnsmasq; fi
     [ "$resolved" -eq 1 ] && restart_service systemd-resolved
     start_service cron
     /usr/local/sbin/egress-monitor consolidate --config /etc/egress-monitor/config.toml ||

@@ -62,10 +62,11 @@ tac "$manifest" | while read -r kind path; do
 done
 
 if [ "$real" -eq 1 ]; then
-    if grep -qx "package dnsmasq" "$manifest"; then
-        stop_service dnsmasq  # install.sh brought it: stopped (the package stays installed)
-    elif grep -qx "created /etc/dnsmasq.d/egress-monitor.conf" "$manifest"; then
-        restart_service dnsmasq || true  # back to its own configuration
+    # A dnsmasq that ran before install goes back to its own configuration; one that
+    # install.sh started is stopped with the other services it started, below.
+    if ! grep -qx "started dnsmasq" "$manifest" &&
+        grep -qx "created /etc/dnsmasq.d/egress-monitor.conf" "$manifest"; then
+        restart_service dnsmasq || true
     fi
     if have_systemd; then systemctl restart systemd-resolved 2>/dev/null || true; fi
     grep '^started ' "$manifest" | while read -r _ svc; do stop_service "$svc"; done

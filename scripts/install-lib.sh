@@ -75,12 +75,14 @@ have_systemd() { [ -d /run/systemd/system ]; }
 restart_service() {
     if have_systemd; then systemctl restart "$1"; else service "$1" restart; fi
 }
+service_running() {
+    if have_systemd; then systemctl is-active --quiet "$1"; else service "$1" status >/dev/null 2>&1; fi
+}
 start_service() {  # starts a service that is not running, and records that it did
+    service_running "$1" && return 0
     if have_systemd; then
-        systemctl is-active --quiet "$1" && return 0
         systemctl enable --now "$1" >/dev/null 2>&1 || systemctl start "$1"
     else
-        service "$1" status >/dev/null 2>&1 && return 0
         service "$1" start
     fi
     manifest_add started "$1"
