@@ -7,7 +7,7 @@
 set -eu
 
 build="build-essential cmake pkg-config libsqlite3-dev libsystemd-dev libcli11-dev
-libtomlplusplus-dev libfmt-dev zlib1g-dev libgtest-dev"
+libtomlplusplus-dev libfmt-dev zlib1g-dev libgtest-dev libpsl-dev publicsuffix"
 test="dnsmasq-base dnsutils nftables iptables iproute2 systemd util-linux mawk sqlite3
 procps clang libclang-rt-14-dev e2fsprogs time gzip"
 run="dnsmasq nftables cron logrotate"

@@ -21,6 +21,7 @@ struct ConsolidateConfig {
     std::string kmsg_device = "/dev/kmsg";
     int lock_timeout_ms = 30000;
     int max_ips_per_domain = 32;
+    int max_names_per_domain = 1000;  // per registrable domain; beyond: "*.<domain>"; 0 = off
     int threads = 2;
 };
 

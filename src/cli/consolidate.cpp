@@ -14,6 +14,7 @@
 #include "common/files.h"
 #include "common/log.h"
 #include "common/time.h"
+#include "core/domain_folder.h"
 #include "core/ledger.h"
 #include "exporters/aggregate_files.h"
 #include "sources/dnsmasq_log/dnsmasq_parser.h"
@@ -65,6 +66,25 @@ void report_notes(const LogFile& f) {
     }
 }
 
+// A flood of names under one registrable domain is the kind of thing an operator must hear
+// of: say which domains were folded.
+void report_folding(const Batch& total, int64_t folded_names, int limit) {
+    auto q = total.counters().find("dnsmasq.folded_queries");
+    uint64_t queries = q == total.counters().end() ? 0 : q->second;
+    if (queries == 0 && folded_names == 0) return;
+    std::string bases;
+    int shown = 0;
+    for (const auto& [name, d] : total.domains()) {
+        if (!DomainFolder::is_folded(name) || shown >= 5) continue;
+        bases += (shown++ ? ", " : "") + std::string(name);
+    }
+    log_warn(
+        "more than {} names under one registrable domain: {} new name(s) and {} queries "
+        "counted under {}{}",
+        limit, folded_names, queries, bases.empty() ? "their *.<domain> entries" : bases,
+        shown >= 5 ? ", ..." : "");
+}
+
 }  // namespace
 
 Result<ConsolidateSummary> consolidate(const ConsolidateConfig& given) {
@@ -83,6 +103,8 @@ Result<ConsolidateSummary> consolidate(const ConsolidateConfig& given) {
     Ledger& ledger = opened.value();
     const int64_t now = unix_now();
     const size_t cap = static_cast<size_t>(cfg.max_ips_per_domain);
+    auto domain_folder = DomainFolder::create(static_cast<size_t>(cfg.max_names_per_domain));
+    if (!domain_folder) return domain_folder.error();
     ConsolidateSummary sum;
     std::map<std::string, std::string> cursors;  // to commit
     std::map<std::string, std::string> before;   // as stored
@@ -106,7 +128,7 @@ Result<ConsolidateSummary> consolidate(const ConsolidateConfig& given) {
     std::vector<std::unique_ptr<Batch>> batches;
     std::vector<Result<void>> results;
     auto add_task = [&](std::function<Result<void>(Batch&)> fn) {
-        batches.push_back(std::make_unique<Batch>(cap));
+        batches.push_back(std::make_unique<Batch>(cap, &domain_folder.value()));
         results.emplace_back();
         size_t i = batches.size() - 1;
         tasks.emplace_back([&, i, fn = std::move(fn)] { results[i] = fn(*batches[i]); });
@@ -190,7 +212,7 @@ Result<ConsolidateSummary> consolidate(const ConsolidateConfig& given) {
     if (auto r = dn_plan->verify_unchanged(); !r) return r.error();
 
     // Merge and account.
-    Batch total(cap);
+    Batch total(cap, &domain_folder.value());
     for (auto& b : batches) total.merge(std::move(*b));
     total.merge(std::move(kernel_batch));
     const DnsmasqCounters& dc = dn_parser.counters();
@@ -254,7 +276,8 @@ Result<ConsolidateSummary> consolidate(const ConsolidateConfig& given) {
     }
     int64_t generation = *gen;
     if (changed) {
-        if (auto r = ledger.commit(total, cursors); !r) return r.error();
+        if (auto r = ledger.commit(total, cursors, &domain_folder.value()); !r) return r.error();
+        report_folding(total, ledger.last_folded(), cfg.max_names_per_domain);
         sum.committed = true;
         ++generation;
     }

@@ -5,7 +5,18 @@
 
 namespace em {
 
-DomainDelta& Batch::domain(std::string_view name) { return domains_[name]; }
+DomainDelta& Batch::domain(std::string_view name) {
+    if (folder_ && folder_->limit() > 0 && !DomainFolder::is_folded(name) && !domains_.find(name)) {
+        std::string_view base = folder_->base(name);
+        uint32_t& names = names_per_base_[std::string(base)];
+        if (names >= folder_->limit()) {
+            counters_["dnsmasq.folded_queries"] += 1;
+            return domains_[DomainFolder::folded_name(base)];
+        }
+        ++names;
+    }
+    return domains_[name];
+}
 
 DomainDelta& Batch::add_query(std::string_view name, int64_t t) {
     DomainDelta& d = domain(name);
@@ -56,6 +67,7 @@ void Batch::merge(Batch&& other) {
         domains_ = std::move(other.domains_);
         ips_ = std::move(other.ips_);
         counters_ = std::move(other.counters_);
+        names_per_base_ = std::move(other.names_per_base_);
         return;
     }
     for (const auto& [name, od] : other.domains_) {

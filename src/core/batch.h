@@ -7,9 +7,11 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/ip_address.h"
+#include "core/domain_folder.h"
 #include "core/domain_table.h"
 #include "core/ip_table.h"
 
@@ -33,8 +35,11 @@ struct IpDelta {
 
 class Batch {
   public:
-    explicit Batch(size_t max_ips_per_domain = 32)
-        : max_ips_per_domain_(max_ips_per_domain), id_(next_id()) {}
+    /// With a `folder`, new names beyond its limit per registrable domain within this batch
+    /// are counted under "*.<registrable domain>" (the ledger applies the same limit to the
+    /// names it already holds). The folder must outlive the batch.
+    explicit Batch(size_t max_ips_per_domain = 32, const DomainFolder* folder = nullptr)
+        : max_ips_per_domain_(max_ips_per_domain), folder_(folder), id_(next_id()) {}
 
     /// Unique per batch and changed by merge() on the batch merged away: a DomainDelta&
     /// obtained from a batch with the same id() is still valid.
@@ -85,6 +90,8 @@ class Batch {
     static uint64_t next_id();
 
     size_t max_ips_per_domain_;
+    const DomainFolder* folder_;
+    std::unordered_map<std::string, uint32_t> names_per_base_;  // only with a folder
     uint64_t id_;
     DomainTable<DomainDelta> domains_;
     // Folded lazily (see add_flow), hence mutable: the logical content is ips_ + pending_.

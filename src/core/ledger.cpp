@@ -2,6 +2,8 @@
 
 #include <fmt/core.h>
 
+#include <unordered_map>
+
 namespace em {
 
 namespace {
@@ -11,7 +13,9 @@ constexpr int kSchemaVersion = 1;
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS domains(
-    name TEXT PRIMARY KEY, count INTEGER NOT NULL, last_seen INTEGER NOT NULL) WITHOUT ROWID;
+    name TEXT PRIMARY KEY, count INTEGER NOT NULL, last_seen INTEGER NOT NULL,
+    base TEXT NOT NULL DEFAULT '') WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS domains_by_base ON domains(base);
 CREATE TABLE IF NOT EXISTS domain_ips(
     name TEXT NOT NULL, ip BLOB NOT NULL, last_seen INTEGER NOT NULL,
     PRIMARY KEY(name, ip)) WITHOUT ROWID;
@@ -83,8 +87,11 @@ Result<void> Ledger::prepare() {
     };
     Item items[] = {
         {&upsert_domain_,
-         "INSERT INTO domains VALUES(?1, ?2, ?3) ON CONFLICT(name) DO UPDATE SET "
+         "INSERT INTO domains VALUES(?1, ?2, ?3, ?4) ON CONFLICT(name) DO UPDATE SET "
          "count = count + excluded.count, last_seen = max(last_seen, excluded.last_seen)"},
+        {&domain_exists_, "SELECT 1 FROM domains WHERE name = ?1"},
+        {&names_under_base_,
+         "SELECT count(*) FROM domains WHERE base = ?1 AND substr(name, 1, 2) != '*.'"},
         {&upsert_domain_ip_,
          "INSERT INTO domain_ips VALUES(?1, ?2, ?3) ON CONFLICT(name, ip) DO UPDATE SET "
          "last_seen = max(last_seen, excluded.last_seen)"},
@@ -123,15 +130,64 @@ Result<std::optional<std::string>> Ledger::cursor(const std::string& source) {
     return out;
 }
 
-Result<void> Ledger::commit(const Batch& batch, const std::map<std::string, std::string>& cursors) {
+Result<bool> Ledger::has_domain(std::string_view name) {
+    domain_exists_.bind(1, name);
+    int rc = domain_exists_.step();
+    domain_exists_.reset();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_.error("cannot look up a domain");
+    return rc == SQLITE_ROW;
+}
+
+Result<int64_t> Ledger::names_under(std::string_view base) {
+    names_under_base_.bind(1, base);
+    int rc = names_under_base_.step();
+    int64_t n = rc == SQLITE_ROW ? names_under_base_.int64(0) : 0;
+    names_under_base_.reset();
+    if (rc != SQLITE_ROW) return db_.error("cannot count domains");
+    return n;
+}
+
+Result<void> Ledger::commit(const Batch& batch, const std::map<std::string, std::string>& cursors,
+                            const DomainFolder* folder) {
     Transaction tx(db_);
     if (auto r = tx.begin(); !r) return r;
     bool any_answers = false;
+    int64_t folded = 0;
+    std::unordered_map<std::string, int64_t> names_per_base;  // this commit's view
+    std::string target;
     for (const auto& [name, d] : batch.domains()) {
-        upsert_domain_.bind(1, name).bind(2, static_cast<int64_t>(d.queries)).bind(3, d.last_seen);
+        // Where the counts go: the name itself, or "*.<base>" for a new name beyond the
+        // folder's limit of names per registrable domain.
+        target.assign(name);
+        std::string_view base;
+        if (folder && DomainFolder::is_folded(name)) {
+            base = name.substr(2);
+        } else if (folder) {
+            base = folder->base(name);
+            auto known = has_domain(name);
+            if (!known) return known.error();
+            if (!*known && folder->limit() > 0) {
+                auto it = names_per_base.find(std::string(base));
+                if (it == names_per_base.end()) {
+                    auto n = names_under(base);
+                    if (!n) return n.error();
+                    it = names_per_base.emplace(std::string(base), *n).first;
+                }
+                if (it->second >= static_cast<int64_t>(folder->limit())) {
+                    target = DomainFolder::folded_name(base);
+                    ++folded;
+                } else {
+                    ++it->second;
+                }
+            }
+        }
+        upsert_domain_.bind(1, target)
+            .bind(2, static_cast<int64_t>(d.queries))
+            .bind(3, d.last_seen)
+            .bind(4, base);
         if (auto r = db_.run(upsert_domain_); !r) return r;
         for (const auto& a : d.answers) {
-            upsert_domain_ip_.bind(1, name).bind_blob(2, a.ip.key()).bind(3, a.last_seen);
+            upsert_domain_ip_.bind(1, target).bind_blob(2, a.ip.key()).bind(3, a.last_seen);
             if (auto r = db_.run(upsert_domain_ip_); !r) return r;
         }
         any_answers = any_answers || !d.answers.empty();
@@ -140,6 +196,11 @@ Result<void> Ledger::commit(const Batch& batch, const std::map<std::string, std:
         prune_domain_ips_.bind(1, static_cast<int64_t>(max_ips_per_domain_));
         if (auto r = db_.run(prune_domain_ips_); !r) return r;
     }
+    if (folded) {
+        add_counter_.bind(1, std::string_view("domains.folded_names")).bind(2, folded);
+        if (auto r = db_.run(add_counter_); !r) return r;
+    }
+    last_folded_ = folded;
     Result<void> status;
     batch.ips().for_each([&](const IpAddress& ip, const IpDelta& d) {
         if (!status) return;

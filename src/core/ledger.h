@@ -14,6 +14,7 @@
 
 #include "common/result.h"
 #include "core/batch.h"
+#include "core/domain_folder.h"
 #include "core/sqlite.h"
 
 namespace em {
@@ -39,8 +40,12 @@ class Ledger {
     /// The stored cursor text of a source, or nullopt when the source is new.
     Result<std::optional<std::string>> cursor(const std::string& source);
     /// Folds `batch` and stores `cursors` (source → text) in one transaction, and advances
-    /// the commit generation.
-    Result<void> commit(const Batch& batch, const std::map<std::string, std::string>& cursors);
+    /// the commit generation. With a `folder`, a name new to the ledger whose registrable
+    /// domain already has the folder's limit of names is counted under "*.<registrable>";
+    /// last_folded() tells how many names were.
+    Result<void> commit(const Batch& batch, const std::map<std::string, std::string>& cursors,
+                        const DomainFolder* folder = nullptr);
+    int64_t last_folded() const { return last_folded_; }
 
     /// Generation of the last commit, and of the last render of the aggregate files.
     Result<int64_t> generation(const char* which);
@@ -55,11 +60,14 @@ class Ledger {
   private:
     Ledger(sql::Database db, size_t cap) : db_(std::move(db)), max_ips_per_domain_(cap) {}
     Result<void> prepare();
+    Result<bool> has_domain(std::string_view name);
+    Result<int64_t> names_under(std::string_view base);
 
     sql::Database db_;
     size_t max_ips_per_domain_;
-    sql::Statement upsert_domain_, upsert_domain_ip_, prune_domain_ips_, upsert_ip_, upsert_cursor_,
-        add_counter_, get_cursor_;
+    int64_t last_folded_ = 0;
+    sql::Statement domain_exists_, names_under_base_, upsert_domain_, upsert_domain_ip_,
+        prune_domain_ips_, upsert_ip_, upsert_cursor_, add_counter_, get_cursor_;
 };
 
 }  // namespace em

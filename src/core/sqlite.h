@@ -25,7 +25,9 @@ class Statement {
         return *this;
     }
     Statement& bind(int i, std::string_view v) {
-        sqlite3_bind_text(s_.get(), i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+        // An empty view may have no data pointer: SQLite would bind NULL instead of ''.
+        sqlite3_bind_text(s_.get(), i, v.data() ? v.data() : "", static_cast<int>(v.size()),
+                          SQLITE_TRANSIENT);
         return *this;
     }
     Statement& bind_blob(int i, std::string_view v) {

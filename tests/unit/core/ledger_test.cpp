@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/domain_folder.h"
 #include "exporters/aggregate_files.h"
 
 namespace em {
@@ -137,6 +138,59 @@ TEST(Batch, NormalizesAndMerges) {
     EXPECT_EQ(d.last_seen, 10);
     ASSERT_EQ(d.answers.size(), 2u);  // capped: the oldest (192.0.2.1) dropped
     for (auto& ans : d.answers) EXPECT_NE(ans.ip.to_string(), "192.0.2.1");
+}
+
+}  // namespace em
+
+namespace em {
+
+TEST(DomainFolder, RegistrableDomains) {
+    auto f = DomainFolder::create(10);
+    ASSERT_TRUE(f.ok());
+    EXPECT_EQ(f->base("a.b.example.com"), "example.com");
+    EXPECT_EQ(f->base("x.y.example.co.uk"), "example.co.uk");
+    EXPECT_EQ(f->base("localhost"), "localhost");
+    EXPECT_EQ(DomainFolder::folded_name("example.com"), "*.example.com");
+    EXPECT_TRUE(DomainFolder::is_folded("*.example.com"));
+}
+
+TEST(DomainFolder, BatchFoldsNamesBeyondTheLimit) {
+    auto f = DomainFolder::create(3);
+    ASSERT_TRUE(f.ok());
+    Batch b(32, &f.value());
+    for (const char* n : {"a1.x.com", "a2.x.com", "a3.x.com", "a4.x.com", "a5.x.com", "a4.x.com",
+                          "a1.x.com", "b.y.com"})
+        b.add_query(n, 100);
+    EXPECT_EQ(b.domains().size(), 5u);  // a1..a3, *.x.com, b.y.com
+    EXPECT_EQ(b.domains().at("*.x.com").queries, 3u);
+    EXPECT_EQ(b.domains().at("a1.x.com").queries, 2u);
+    EXPECT_EQ(b.counters().at("dnsmasq.folded_queries"), 3u);
+}
+
+TEST_F(LedgerTest, FoldsNewNamesBeyondTheLimitAcrossCommits) {
+    auto f = DomainFolder::create(3);
+    ASSERT_TRUE(f.ok());
+    Ledger l = open();
+    Batch first;
+    first.add_query("a1.x.com", 100);
+    first.add_query("a2.x.com", 100);
+    ASSERT_TRUE(l.commit(first, {}, &f.value()).ok());
+    EXPECT_EQ(l.last_folded(), 0);
+    Batch second;  // a batch of its own never saw a1/a2: the ledger applies the limit
+    second.add_query("a1.x.com", 200);
+    second.add_query("a3.x.com", 200);
+    second.add_query("a4.x.com", 200);
+    DomainDelta& a5 = second.add_query("a5.x.com", 201);
+    second.add_answer(a5, *IpAddress::parse("192.0.2.5"), 201);
+    ASSERT_TRUE(l.commit(second, {}, &f.value()).ok());
+    EXPECT_EQ(l.last_folded(), 2);
+    ASSERT_TRUE(export_aggregate_files(l, dir_.string()).ok());
+    EXPECT_EQ(read(kDomainsFile),
+              "*.x.com 2 1970-01-01T00:03:21Z 192.0.2.5\n"
+              "a1.x.com 2 1970-01-01T00:03:20Z -\n"
+              "a2.x.com 1 1970-01-01T00:01:40Z -\n"
+              "a3.x.com 1 1970-01-01T00:03:20Z -\n");
+    EXPECT_EQ((*l.counters())["domains.folded_names"], 2);
 }
 
 }  // namespace em

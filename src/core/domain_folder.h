@@ -1,0 +1,40 @@
+#pragma once
+// DomainFolder: keeps the number of names per registrable domain bounded. A flood of random
+// subdomains (DNS tunnelling, a misbehaving client) would otherwise add a line to
+// unique-domains.log per name, without limit. Once a registrable domain (per the public
+// suffix list, libpsl) has `limit` names, further new names under it are counted under
+// "*.<registrable domain>" instead; the folding is counted and reported by the caller.
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <libpsl.h>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+
+namespace em {
+
+class DomainFolder {
+  public:
+    /// Loads the newest public suffix list available (the publicsuffix package's, else the
+    /// one built into libpsl). `limit` 0 disables folding.
+    static Result<DomainFolder> create(size_t limit);
+
+    /// The registrable domain of `name` ("example.co.uk" for "a.b.example.co.uk"), or the
+    /// name itself when it has none (a public suffix, "localhost").
+    std::string_view base(std::string_view name) const;
+    /// "*.<base>" for a name folded under `base`.
+    static std::string folded_name(std::string_view base) { return "*." + std::string(base); }
+    static bool is_folded(std::string_view name) { return name.substr(0, 2) == "*."; }
+    size_t limit() const { return limit_; }
+
+  private:
+    DomainFolder(psl_ctx_t* psl, size_t limit) : psl_(psl), limit_(limit) {}
+    std::unique_ptr<psl_ctx_t, Deleter<psl_free>> psl_;
+    size_t limit_;
+    mutable std::string buf_;  // NUL-terminated copy for libpsl
+};
+
+}  // namespace em
