@@ -6,15 +6,16 @@
 namespace em {
 
 DomainDelta& Batch::domain(std::string_view name) {
-    if (folder_ && folder_->limit() > 0 && !DomainFolder::is_folded(name) && !domains_.find(name)) {
-        std::string_view base = folder_->base(name);
-        uint32_t& names = names_per_base_[std::string(base)];
-        if (names >= folder_->limit()) {
-            counters_["dnsmasq.folded_queries"] += 1;
-            return domains_[DomainFolder::folded_name(base)];
-        }
-        ++names;
+    if (!folder_ || folder_->limit() == 0 || DomainFolder::is_folded(name)) return domains_[name];
+    if (DomainDelta* known = domains_.find_mutable(name)) return *known;
+    // A new name: counted under its registrable domain until that has the limit of names.
+    std::string_view base = folder_->base(name);
+    uint32_t& names = names_per_base_[std::string(base)];
+    if (names >= folder_->limit()) {
+        counters_["dnsmasq.folded_queries"] += 1;
+        return domains_[DomainFolder::folded_name(base)];
     }
+    ++names;
     return domains_[name];
 }
 

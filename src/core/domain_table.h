@@ -48,6 +48,9 @@ class DomainTable {
                 return &values_[s.index - 1];
         }
     }
+    V* find_mutable(std::string_view name) {
+        return const_cast<V*>(std::as_const(*this).find(name));
+    }
     const V& at(std::string_view name) const {
         const V* v = find(name);
         if (!v) throw std::out_of_range("no domain " + std::string(name));
