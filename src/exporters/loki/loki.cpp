@@ -1,0 +1,396 @@
+// Debian's libcpp-httplib is a compiled library built with these three options; the header
+// must see the same ones or the class layouts differ from the library's.
+#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
+#define CPPHTTPLIB_OPENSSL_SUPPORT
+#endif
+#ifndef CPPHTTPLIB_ZLIB_SUPPORT
+#define CPPHTTPLIB_ZLIB_SUPPORT
+#endif
+#ifndef CPPHTTPLIB_BROTLI_SUPPORT
+#define CPPHTTPLIB_BROTLI_SUPPORT
+#endif
+#include "exporters/loki/loki.h"
+
+#include <httplib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <string_view>
+#include <vector>
+
+#include "common/ip_address.h"
+#include "common/log.h"
+
+namespace em {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr std::string_view kPushPath = "/loki/api/v1/push";
+constexpr int kRetries = 3;
+constexpr milliseconds kStopGrace{200};
+
+bool is_label_name(std::string_view s) {
+    if (s.empty()) return false;
+    for (size_t i = 0; i < s.size(); ++i) {
+        char c = s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+                  (i > 0 && c >= '0' && c <= '9');
+        if (!ok) return false;
+    }
+    return true;
+}
+
+Result<void> check_label(const std::string& name, const std::string& value) {
+    if (!is_label_name(name))
+        return Error{"bad Loki label name '" + name + "': want [a-zA-Z_][a-zA-Z0-9_]*"};
+    if (value.empty()) return Error{"Loki label '" + name + "' has an empty value"};
+    return {};
+}
+
+// Well-formed UTF-8 sequence length at s[i], or 0 (the same rules as the JSON events'
+// append_json_string, which lives in em_jsonl, a library this one does not link).
+size_t utf8_sequence_length(std::string_view s, size_t i) {
+    auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+    unsigned char c = byte(i);
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0) lo = 0xa0;
+        if (c == 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0) lo = 0x90;
+        if (c == 0xf4) hi = 0x8f;
+    } else {
+        return 0;
+    }
+    if (s.size() - i < n || byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+    for (size_t k = 2; k < n; ++k)
+        if ((byte(i + k) & 0xc0) != 0x80) return 0;
+    return n;
+}
+
+// A JSON string literal; control bytes and bytes that are not UTF-8 become \u00XX so that
+// Loki never rejects a whole batch for one odd line.
+void append_json(std::string_view s, std::string& out) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out += '"';
+    size_t i = 0;
+    while (i < s.size()) {
+        size_t run = i;
+        while (run < s.size()) {
+            auto c = static_cast<unsigned char>(s[run]);
+            if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
+            ++run;
+        }
+        out.append(s.data() + i, run - i);
+        i = run;
+        if (i == s.size()) break;
+        auto c = static_cast<unsigned char>(s[i]);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+            ++i;
+        } else if (size_t n = c >= 0x80 ? utf8_sequence_length(s, i) : 0) {
+            out.append(s.data() + i, n);
+            i += n;
+        } else {
+            const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
+            out.append(esc, sizeof esc);
+            ++i;
+        }
+    }
+    out += '"';
+}
+
+void set_timeouts(httplib::ClientImpl& client, int ms) {
+    time_t sec = ms / 1000;
+    time_t usec = static_cast<time_t>(ms % 1000) * 1000;
+    client.set_connection_timeout(sec, usec);
+    client.set_read_timeout(sec, usec);
+    client.set_write_timeout(sec, usec);
+}
+
+}  // namespace
+
+Result<LokiUrl> parse_loki_url(const std::string& url) {
+    auto bad = [&](std::string_view why) {
+        return Error{fmt::format("bad Loki URL '{}': {}", url, why)};
+    };
+    for (char c : url)
+        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
+            return bad("contains white space or control characters");
+    size_t sep = url.find("://");
+    if (sep == std::string::npos) return bad("want http://host[:port][/path] or https://...");
+    LokiUrl out;
+    out.scheme = url.substr(0, sep);
+    std::transform(out.scheme.begin(), out.scheme.end(), out.scheme.begin(),
+                   [](char c) { return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c; });
+    if (out.scheme != "http" && out.scheme != "https") return bad("scheme must be http or https");
+
+    std::string_view rest = std::string_view(url).substr(sep + 3);
+    if (rest.find_first_of("?#") != std::string_view::npos)
+        return bad("query strings and fragments are not supported");
+    size_t slash = rest.find('/');
+    std::string_view authority = rest.substr(0, slash);
+    std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
+    if (authority.find('@') != std::string_view::npos)
+        return bad("credentials in the URL are not supported");
+
+    std::string_view port;
+    bool has_port = false;
+    if (!authority.empty() && authority.front() == '[') {
+        size_t close = authority.find(']');
+        if (close == std::string_view::npos) return bad("unterminated [IPv6 address]");
+        std::string_view literal = authority.substr(1, close - 1);
+        auto ip = IpAddress::parse(literal);
+        if (!ip || !ip->is_v6()) return bad("not an IPv6 address in brackets");
+        out.host = std::string(literal);
+        std::string_view after = authority.substr(close + 1);
+        if (!after.empty()) {
+            if (after.front() != ':') return bad("junk after ]");
+            port = after.substr(1);
+            has_port = true;
+        }
+    } else {
+        size_t colon = authority.find(':');
+        out.host = std::string(authority.substr(0, colon));
+        if (colon != std::string_view::npos) {
+            port = authority.substr(colon + 1);
+            has_port = true;
+            if (port.find(':') != std::string_view::npos)
+                return bad("an IPv6 address must be written in brackets");
+        }
+        for (char c : out.host) {
+            bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '-' || c == '_';
+            if (!ok) return bad("bad character in host name");
+        }
+    }
+    if (out.host.empty()) return bad("no host");
+
+    if (has_port) {
+        int value = 0;
+        auto r = std::from_chars(port.data(), port.data() + port.size(), value);
+        if (port.empty() || r.ec != std::errc() || r.ptr != port.data() + port.size() ||
+            value < 1 || value > 65535)
+            return bad("port must be a number from 1 to 65535");
+        out.port = value;
+    } else {
+        out.port = out.scheme == "https" ? 443 : 80;
+    }
+
+    while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+    out.path = std::string(path);
+    if (!path.ends_with(kPushPath)) out.path += kPushPath;
+    return out;
+}
+
+Result<std::pair<std::string, std::string>> parse_loki_label(const std::string& kv) {
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos) return Error{"bad Loki label '" + kv + "': want NAME=VALUE"};
+    std::pair<std::string, std::string> out{kv.substr(0, eq), kv.substr(eq + 1)};
+    if (auto ok = check_label(out.first, out.second); !ok) return ok.error();
+    return out;
+}
+
+Result<std::unique_ptr<LokiPusher>> LokiPusher::start(const LokiConfig& cfg) {
+    auto url = parse_loki_url(cfg.url);
+    if (!url) return url.error();
+    for (const auto& [name, value] : cfg.labels)
+        if (auto ok = check_label(name, value); !ok) return ok.error();
+    if (cfg.max_queue == 0 || cfg.max_batch == 0 || cfg.flush_ms <= 0 || cfg.timeout_ms <= 0 ||
+        cfg.retry_base_ms < 0)
+        return Error{"Loki: max_queue, max_batch, flush_ms and timeout_ms must be positive"};
+    if (!cfg.ca_file.empty() && ::access(cfg.ca_file.c_str(), R_OK) != 0)
+        return errno_error("Loki CA file " + cfg.ca_file);
+
+    // ClientImpl / SSLClient rather than httplib::Client: the latter's URL parser does not
+    // take IPv6 literals with hex letters in them.
+    std::unique_ptr<httplib::ClientImpl> client;
+    if (url->scheme == "https") {
+        auto ssl = std::make_unique<httplib::SSLClient>(url->host, url->port);
+        ssl->enable_server_certificate_verification(true);
+        if (!cfg.ca_file.empty()) ssl->set_ca_cert_path(cfg.ca_file);
+        client = std::move(ssl);
+    } else {
+        client = std::make_unique<httplib::ClientImpl>(url->host, url->port);
+    }
+    if (!client->is_valid())
+        return Error{
+            fmt::format("Loki URL '{}': cannot set up the {} client", cfg.url, url->scheme)};
+    client->set_keep_alive(true);
+    set_timeouts(*client, cfg.timeout_ms);
+
+    std::unique_ptr<LokiPusher> pusher(
+        new LokiPusher(cfg, std::move(url).value(), std::move(client)));
+    pusher->thread_ = std::thread([p = pusher.get()] { p->run(); });
+    return {std::move(pusher)};
+}
+
+LokiPusher::LokiPusher(LokiConfig cfg, LokiUrl url, std::unique_ptr<httplib::ClientImpl> client)
+    : cfg_(std::move(cfg)), url_(std::move(url)), client_(std::move(client)) {
+    cfg_.labels.try_emplace("job", "egress-monitor");
+    body_prefix_ = R"({"streams":[{"stream":{)";
+    bool first = true;
+    for (const auto& [name, value] : cfg_.labels) {
+        if (!first) body_prefix_ += ',';
+        first = false;
+        append_json(name, body_prefix_);
+        body_prefix_ += ':';
+        append_json(value, body_prefix_);
+    }
+    body_prefix_ += "},\"values\":[";
+}
+
+LokiPusher::~LokiPusher() {
+    if (!thread_.joinable()) return;  // start() failed to create the thread
+    {
+        std::lock_guard lk(mu_);
+        stopping_ = true;
+        deadline_ = Clock::now() + milliseconds(cfg_.timeout_ms);
+    }
+    cv_.notify_all();
+    {
+        // Requests started after the stop have their timeouts cut to the deadline; one
+        // already in flight may need aborting.
+        std::unique_lock lk(mu_);
+        if (!cv_.wait_until(lk, deadline_ + kStopGrace, [&] { return done_; })) {
+            lk.unlock();
+            client_->stop();
+        }
+    }
+    thread_.join();
+}
+
+void LokiPusher::push(int64_t time_ns, std::string line) {
+    bool wake = false;
+    {
+        std::lock_guard lk(mu_);
+        if (queue_.size() >= cfg_.max_queue) {
+            ++counters_.dropped_queue_full;
+            return;
+        }
+        queue_.emplace_back(time_ns, std::move(line));
+        ++counters_.queued;
+        wake = queue_.size() == cfg_.max_batch;
+    }
+    if (wake) cv_.notify_all();
+}
+
+LokiCounters LokiPusher::counters() const {
+    std::lock_guard lk(mu_);
+    return counters_;
+}
+
+void LokiPusher::run() {
+    std::vector<std::pair<int64_t, std::string>> batch;
+    std::string body;
+    for (;;) {
+        {
+            std::unique_lock lk(mu_);
+            cv_.wait_for(lk, milliseconds(cfg_.flush_ms),
+                         [&] { return stopping_ || queue_.size() >= cfg_.max_batch; });
+            if (stopping_ && (queue_.empty() || Clock::now() >= deadline_)) {
+                if (!queue_.empty()) {
+                    counters_.dropped_failed += queue_.size();
+                    log_warn("Loki: {} lines not sent to {} before the stop timeout", queue_.size(),
+                             cfg_.url);
+                    queue_.clear();
+                }
+                done_ = true;
+                break;
+            }
+            if (queue_.empty()) continue;
+            size_t n = std::min(queue_.size(), cfg_.max_batch);
+            batch.clear();
+            for (size_t i = 0; i < n; ++i) {
+                batch.push_back(std::move(queue_.front()));
+                queue_.pop_front();
+            }
+        }
+        body.assign(body_prefix_);
+        char num[24];
+        for (size_t i = 0; i < batch.size(); ++i) {
+            body += i ? ",[\"" : "[\"";
+            auto r = std::to_chars(num, num + sizeof num, batch[i].first);
+            body.append(num, r.ptr);
+            body += "\",";
+            append_json(batch[i].second, body);
+            body += ']';
+        }
+        body += "]}]}";
+        send_with_retries(body, batch.size());
+    }
+    cv_.notify_all();
+}
+
+void LokiPusher::send_with_retries(const std::string& body, size_t lines) {
+    std::string why = "no time left before the stop timeout";
+    int backoff_ms = cfg_.retry_base_ms;
+    for (int attempt = 0; attempt <= kRetries; ++attempt) {
+        if (attempt > 0) {
+            sleep_until(Clock::now() + milliseconds(backoff_ms));
+            backoff_ms *= 4;
+        }
+        int timeout_ms = cfg_.timeout_ms;
+        {
+            std::lock_guard lk(mu_);
+            if (stopping_) {
+                auto left = std::chrono::duration_cast<milliseconds>(deadline_ - Clock::now());
+                if (left.count() <= 0) break;
+                timeout_ms = std::min<int>(timeout_ms, static_cast<int>(left.count()));
+            }
+        }
+        set_timeouts(*client_, timeout_ms);
+        auto res = client_->Post(url_.path, body, "application/json");
+        if (res && res->status >= 200 && res->status < 300) {
+            {
+                std::lock_guard lk(mu_);
+                counters_.sent += lines;
+            }
+            if (failing_) log_info("Loki: pushing to {} works again", cfg_.url);
+            failing_ = false;
+            return;
+        }
+        {
+            std::lock_guard lk(mu_);
+            ++counters_.push_errors;
+        }
+        if (!res) {
+            why = httplib::to_string(res.error());
+            continue;
+        }
+        std::string_view answer = res->body;
+        answer = answer.substr(0, std::min(answer.find('\n'), size_t{200}));
+        why = fmt::format("HTTP {}{}{}", res->status, answer.empty() ? "" : ": ", answer);
+        // Loki refuses the same body again (bad labels, too old, too big); 429 is a rate limit.
+        if (res->status >= 400 && res->status < 500 && res->status != 429) break;
+    }
+    {
+        std::lock_guard lk(mu_);
+        counters_.dropped_failed += lines;
+    }
+    if (!failing_)
+        log_warn("Loki: push to {} failed ({}); dropped {} lines, further failures only counted",
+                 cfg_.url, why, lines);
+    failing_ = true;
+}
+
+void LokiPusher::sleep_until(Clock::time_point until) {
+    std::unique_lock lk(mu_);
+    for (;;) {
+        auto end = stopping_ ? std::min(until, deadline_) : until;
+        if (Clock::now() >= end) return;
+        cv_.wait_until(lk, end);
+    }
+}
+
+}  // namespace em
