@@ -1,0 +1,208 @@
+#include "sources/conntrack/conntrack.h"
+
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <ctime>
+#include <vector>
+
+#include "common/log.h"
+#include "sources/conntrack/host_addresses.h"
+
+namespace em {
+
+namespace {
+
+using MnlSocket = std::unique_ptr<mnl_socket, Deleter<mnl_socket_close>>;
+using Conntrack = std::unique_ptr<nf_conntrack, Deleter<nfct_destroy>>;
+
+constexpr uint16_t kCtNew = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;
+// recvmmsg batch: one event per datagram, a few hundred bytes each.
+constexpr unsigned kBatch = 32;
+constexpr size_t kSlot = 8192;
+constexpr int64_t kOverrunLogInterval_ms = 10000;
+
+int64_t clock_ms(clockid_t clock) {
+    timespec ts{};
+    clock_gettime(clock, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+enum class Decoded { flow, other, malformed };
+
+bool has_ports(uint8_t proto) {
+    return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE ||
+           proto == IPPROTO_SCTP || proto == IPPROTO_DCCP;
+}
+
+// `nlh` must have passed mnl_nlmsg_ok.
+Decoded decode(const nlmsghdr* nlh, PacketMeta& out) {
+    if (nlh->nlmsg_type != kCtNew) return Decoded::other;
+    if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(nfgenmsg))) return Decoded::malformed;
+    // A fresh object per message: parsing into a used one would keep stale attributes.
+    Conntrack ct(nfct_new());
+    if (!ct || nfct_nlmsg_parse(nlh, ct.get()) < 0) return Decoded::malformed;
+    const nf_conntrack* c = ct.get();
+    if (!nfct_attr_is_set(c, ATTR_ORIG_L3PROTO) || !nfct_attr_is_set(c, ATTR_ORIG_L4PROTO))
+        return Decoded::malformed;
+    switch (nfct_get_attr_u8(c, ATTR_ORIG_L3PROTO)) {
+        case AF_INET:
+            if (!nfct_attr_is_set(c, ATTR_ORIG_IPV4_SRC) ||
+                !nfct_attr_is_set(c, ATTR_ORIG_IPV4_DST))
+                return Decoded::malformed;
+            out.src = IpAddress::v4(ntohl(nfct_get_attr_u32(c, ATTR_ORIG_IPV4_SRC)));
+            out.dst = IpAddress::v4(ntohl(nfct_get_attr_u32(c, ATTR_ORIG_IPV4_DST)));
+            break;
+        case AF_INET6:
+            if (!nfct_attr_is_set(c, ATTR_ORIG_IPV6_SRC) ||
+                !nfct_attr_is_set(c, ATTR_ORIG_IPV6_DST))
+                return Decoded::malformed;
+            out.src =
+                IpAddress::v6(static_cast<const uint8_t*>(nfct_get_attr(c, ATTR_ORIG_IPV6_SRC)));
+            out.dst =
+                IpAddress::v6(static_cast<const uint8_t*>(nfct_get_attr(c, ATTR_ORIG_IPV6_DST)));
+            break;
+        default:
+            return Decoded::malformed;
+    }
+    out.proto = nfct_get_attr_u8(c, ATTR_ORIG_L4PROTO);
+    out.sport = out.dport = 0;
+    if (has_ports(out.proto)) {
+        if (nfct_attr_is_set(c, ATTR_ORIG_PORT_SRC))
+            out.sport = ntohs(nfct_get_attr_u16(c, ATTR_ORIG_PORT_SRC));
+        if (nfct_attr_is_set(c, ATTR_ORIG_PORT_DST))
+            out.dport = ntohs(nfct_get_attr_u16(c, ATTR_ORIG_PORT_DST));
+    }
+    return Decoded::flow;
+}
+
+}  // namespace
+
+std::optional<PacketMeta> decode_conntrack_message(const void* data, size_t len) {
+    const auto* nlh = static_cast<const nlmsghdr*>(data);
+    if (len > static_cast<size_t>(INT32_MAX) || !mnl_nlmsg_ok(nlh, static_cast<int>(len)))
+        return std::nullopt;
+    PacketMeta meta;
+    if (decode(nlh, meta) != Decoded::flow) return std::nullopt;
+    return meta;
+}
+
+struct ConntrackSource::Impl {
+    Impl(HostAddresses h, MnlSocket s) : hosts(std::move(h)), sock(std::move(s)) {
+        buf.resize(kBatch * kSlot);
+        for (unsigned i = 0; i < kBatch; ++i) {
+            iov[i] = {buf.data() + i * kSlot, kSlot};
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+            msgs[i].msg_hdr.msg_name = &from[i];
+        }
+    }
+
+    HostAddresses hosts;
+    MnlSocket sock;
+    std::vector<char> buf;  // kBatch slots of kSlot bytes
+    iovec iov[kBatch]{};
+    sockaddr_nl from[kBatch]{};
+    mmsghdr msgs[kBatch]{};
+    int64_t last_overrun_log_ms = 0;
+    bool overrun_logged = false;
+};
+
+Result<std::unique_ptr<ConntrackSource>> ConntrackSource::open(size_t rcvbuf) {
+    auto hosts = HostAddresses::open();
+    if (!hosts) return hosts.error();
+
+    MnlSocket sock(mnl_socket_open2(NETLINK_NETFILTER, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!sock) return errno_error("ctnetlink: cannot open socket");
+    const int fd = mnl_socket_get_fd(sock.get());
+    if (rcvbuf > 0) {
+        int size = rcvbuf > INT32_MAX ? INT32_MAX : static_cast<int>(rcvbuf);
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0 &&
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size) < 0)
+            return errno_error("ctnetlink: cannot set the receive buffer");
+    }
+    if (mnl_socket_bind(sock.get(), 1U << (NFNLGRP_CONNTRACK_NEW - 1), MNL_SOCKET_AUTOPID) < 0)
+        return errno_error("ctnetlink: cannot subscribe to conntrack NEW events");
+    return std::unique_ptr<ConntrackSource>(
+        new ConntrackSource(std::make_unique<Impl>(std::move(*hosts), std::move(sock))));
+}
+
+ConntrackSource::ConntrackSource(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ConntrackSource::~ConntrackSource() = default;
+
+int ConntrackSource::fd() const { return mnl_socket_get_fd(impl_->sock.get()); }
+
+bool ConntrackSource::is_local(const IpAddress& ip) const { return impl_->hosts.contains(ip); }
+
+Result<void> ConntrackSource::drain(const std::function<void(const FlowObservation&)>& on_flow) {
+    Impl& im = *impl_;
+    if (auto r = im.hosts.sync(); !r) return r;
+    // An address added after the sync above may already have sent a flow: the first miss
+    // in a drain syncs again before calling it inbound.
+    bool resynced = false;
+    const int fd = mnl_socket_get_fd(im.sock.get());
+    for (;;) {
+        for (auto& m : im.msgs) m.msg_hdr.msg_namelen = sizeof(sockaddr_nl);
+        int n = recvmmsg(fd, im.msgs, kBatch, MSG_DONTWAIT, nullptr);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return {};
+            if (errno == ENOBUFS) {
+                ++counters_.overruns;
+                const int64_t now = clock_ms(CLOCK_MONOTONIC);
+                if (!im.overrun_logged || now - im.last_overrun_log_ms >= kOverrunLogInterval_ms) {
+                    log_warn(
+                        "conntrack: the kernel dropped NEW events (receive buffer overrun); {} "
+                        "overruns so far",
+                        counters_.overruns);
+                    im.overrun_logged = true;
+                    im.last_overrun_log_ms = now;
+                }
+                continue;
+            }
+            return errno_error("ctnetlink: cannot read events");
+        }
+        const int64_t now_ms = clock_ms(CLOCK_REALTIME);
+        for (int i = 0; i < n; ++i) {
+            if (im.from[i].nl_pid != 0) continue;  // not from the kernel
+            if (im.msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+                ++counters_.malformed;
+                continue;
+            }
+            int left = static_cast<int>(im.msgs[i].msg_len);
+            const auto* nlh = reinterpret_cast<const nlmsghdr*>(im.buf.data() + i * kSlot);
+            for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+                FlowObservation flow;
+                const Decoded d = decode(nlh, flow.meta);
+                if (d == Decoded::other) continue;
+                ++counters_.events;
+                if (d == Decoded::malformed) {
+                    ++counters_.malformed;
+                    continue;
+                }
+                const PacketMeta& m = flow.meta;
+                bool local = im.hosts.contains(m.src);
+                if (!local && !resynced && !m.dst.is_loopback()) {
+                    resynced = true;
+                    if (auto r = im.hosts.sync(); !r) return r;
+                    local = im.hosts.contains(m.src);
+                }
+                if (!local || m.dst.is_loopback()) {
+                    ++counters_.not_outbound;
+                    continue;
+                }
+                flow.meta.time_ms = now_ms;
+                ++counters_.outbound;
+                on_flow(flow);
+            }
+            if (left > 0) ++counters_.malformed;  // trailing bytes that are no message
+        }
+    }
+}
+
+}  // namespace em
