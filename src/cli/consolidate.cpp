@@ -101,6 +101,7 @@ Result<ConsolidateSummary> consolidate(const ConsolidateConfig& given) {
         Ledger::open(cfg.state_dir + "/ledger.sqlite", static_cast<size_t>(cfg.max_ips_per_domain));
     if (!opened) return opened.error();
     Ledger& ledger = opened.value();
+    ledger.set_caps(static_cast<size_t>(cfg.max_domains), static_cast<size_t>(cfg.max_ips));
     const int64_t now = unix_now();
     const size_t cap = static_cast<size_t>(cfg.max_ips_per_domain);
     auto domain_folder = DomainFolder::create(static_cast<size_t>(cfg.max_names_per_domain));
@@ -278,6 +279,11 @@ Result<ConsolidateSummary> consolidate(const ConsolidateConfig& given) {
     if (changed) {
         if (auto r = ledger.commit(total, cursors, &domain_folder.value()); !r) return r.error();
         report_folding(total, ledger.last_folded(), cfg.max_names_per_domain);
+        if (ledger.last_over_cap() > 0)
+            log_warn(
+                "{} new domains/addresses not stored: the ledger holds max_domains / "
+                "max_ips keys already (counted under domains.over_cap / ips.over_cap)",
+                ledger.last_over_cap());
         sum.committed = true;
         ++generation;
     }

@@ -90,6 +90,7 @@ Result<void> Ledger::prepare() {
          "INSERT INTO domains VALUES(?1, ?2, ?3, ?4) ON CONFLICT(name) DO UPDATE SET "
          "count = count + excluded.count, last_seen = max(last_seen, excluded.last_seen)"},
         {&domain_exists_, "SELECT 1 FROM domains WHERE name = ?1"},
+        {&ip_exists_, "SELECT 1 FROM ips WHERE ip = ?1"},
         {&names_under_base_,
          "SELECT count(*) FROM domains WHERE base = ?1 AND substr(name, 1, 2) != '*.'"},
         {&upsert_domain_ip_,
@@ -138,6 +139,21 @@ Result<bool> Ledger::has_domain(std::string_view name) {
     return rc == SQLITE_ROW;
 }
 
+Result<bool> Ledger::has_ip(const IpAddress& ip) {
+    ip_exists_.bind_blob(1, ip.key());
+    int rc = ip_exists_.step();
+    ip_exists_.reset();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_.error("cannot look up an address");
+    return rc == SQLITE_ROW;
+}
+
+Result<int64_t> Ledger::count_rows(const char* table) {
+    auto st = db_.prepare(fmt::format("SELECT count(*) FROM {}", table).c_str());
+    if (!st) return st.error();
+    if (st->step() != SQLITE_ROW) return db_.error(std::string("cannot count ") + table);
+    return st->int64(0);
+}
+
 Result<int64_t> Ledger::names_under(std::string_view base) {
     names_under_base_.bind(1, base);
     int rc = names_under_base_.step();
@@ -152,7 +168,19 @@ Result<void> Ledger::commit(const Batch& batch, const std::map<std::string, std:
     Transaction tx(db_);
     if (auto r = tx.begin(); !r) return r;
     bool any_answers = false;
-    int64_t folded = 0;
+    int64_t folded = 0, over_cap = 0;
+    uint64_t over_cap_queries = 0, over_cap_flows = 0;
+    int64_t domain_rows = 0, ip_rows = 0;
+    if (max_domains_) {
+        auto n = count_rows("domains");
+        if (!n) return n.error();
+        domain_rows = *n;
+    }
+    if (max_ips_) {
+        auto n = count_rows("ips");
+        if (!n) return n.error();
+        ip_rows = *n;
+    }
     std::unordered_map<std::string, int64_t> names_per_base;  // this commit's view
     std::string target;
     for (const auto& [name, d] : batch.domains()) {
@@ -181,6 +209,16 @@ Result<void> Ledger::commit(const Batch& batch, const std::map<std::string, std:
                 }
             }
         }
+        if (max_domains_) {
+            auto known = has_domain(target);
+            if (!known) return known.error();
+            if (!*known && domain_rows >= static_cast<int64_t>(max_domains_)) {
+                ++over_cap;
+                over_cap_queries += d.queries;
+                continue;
+            }
+            domain_rows += !*known;
+        }
         upsert_domain_.bind(1, target)
             .bind(2, static_cast<int64_t>(d.queries))
             .bind(3, d.last_seen)
@@ -204,12 +242,32 @@ Result<void> Ledger::commit(const Batch& batch, const std::map<std::string, std:
     Result<void> status;
     batch.ips().for_each([&](const IpAddress& ip, const IpDelta& d) {
         if (!status) return;
+        if (max_ips_) {
+            auto known = has_ip(ip);
+            if (!known) {
+                status = known.error();
+                return;
+            }
+            if (!*known && ip_rows >= static_cast<int64_t>(max_ips_)) {
+                ++over_cap;
+                over_cap_flows += d.flows;
+                return;
+            }
+            ip_rows += !*known;
+        }
         upsert_ip_.bind_blob(1, ip.key())
             .bind(2, static_cast<int64_t>(d.flows))
             .bind(3, d.last_seen);
         status = db_.run(upsert_ip_);
     });
     if (!status) return status;
+    last_over_cap_ = over_cap;
+    for (auto [name, value] : {std::pair{"domains.over_cap", over_cap_queries},
+                               std::pair{"ips.over_cap", over_cap_flows}}) {
+        if (!value) continue;
+        add_counter_.bind(1, std::string_view(name)).bind(2, static_cast<int64_t>(value));
+        if (auto r = db_.run(add_counter_); !r) return r;
+    }
     for (const auto& [source, text] : cursors) {
         upsert_cursor_.bind(1, source).bind(2, text);
         if (auto r = db_.run(upsert_cursor_); !r) return r;

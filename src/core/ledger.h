@@ -46,6 +46,15 @@ class Ledger {
     Result<void> commit(const Batch& batch, const std::map<std::string, std::string>& cursors,
                         const DomainFolder* folder = nullptr);
     int64_t last_folded() const { return last_folded_; }
+    /// Bounds on the number of domain and address lines (0: none). A key new to the ledger
+    /// once the bound is reached is not stored: its counts go to the counters
+    /// "domains.over_cap" / "ips.over_cap" (queries / flows), and last_over_cap() tells how
+    /// many keys were refused in the last commit, so the caller can report it.
+    void set_caps(size_t max_domains, size_t max_ips) {
+        max_domains_ = max_domains;
+        max_ips_ = max_ips;
+    }
+    int64_t last_over_cap() const { return last_over_cap_; }
 
     /// Generation of the last commit, and of the last render of the aggregate files.
     Result<int64_t> generation(const char* which);
@@ -66,8 +75,12 @@ class Ledger {
     sql::Database db_;
     size_t max_ips_per_domain_;
     int64_t last_folded_ = 0;
+    int64_t last_over_cap_ = 0;
+    size_t max_domains_ = 0, max_ips_ = 0;
+    Result<int64_t> count_rows(const char* table);
+    Result<bool> has_ip(const IpAddress& ip);
     sql::Statement domain_exists_, names_under_base_, upsert_domain_, upsert_domain_ip_,
-        prune_domain_ips_, upsert_ip_, upsert_cursor_, add_counter_, get_cursor_;
+        prune_domain_ips_, upsert_ip_, upsert_cursor_, add_counter_, get_cursor_, ip_exists_;
 };
 
 }  // namespace em

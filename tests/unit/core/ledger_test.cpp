@@ -194,3 +194,40 @@ TEST_F(LedgerTest, FoldsNewNamesBeyondTheLimitAcrossCommits) {
 }
 
 }  // namespace em
+
+namespace em {
+
+TEST_F(LedgerTest, CapsRefuseNewKeysButKeepCountingKnownOnes) {
+    Ledger l = open();
+    l.set_caps(2, 1);
+    Batch b1;
+    b1.add_query("a.test", 100);
+    b1.add_query("b.test", 100);
+    b1.add_flow(ip("192.0.2.1"), 100);
+    ASSERT_TRUE(l.commit(b1, {}).ok());
+    EXPECT_EQ(l.last_over_cap(), 0);
+    Batch b2;
+    b2.add_query("a.test", 200);  // known: still counted
+    b2.add_query("c.test", 200);  // new beyond the cap: refused
+    b2.add_query("c.test", 201);
+    b2.add_flow(ip("192.0.2.1"), 200);
+    b2.add_flow(ip("192.0.2.2"), 200);
+    ASSERT_TRUE(l.commit(b2, {}).ok());
+    EXPECT_EQ(l.last_over_cap(), 2);
+    std::string domains;
+    ASSERT_TRUE(l.for_each_domain([&](const DomainRow& r) {
+                     domains += std::string(r.name) + " " + std::to_string(r.count) + "\n";
+                 }).ok());
+    EXPECT_EQ(domains, "a.test 2\nb.test 1\n");
+    std::string ips;
+    ASSERT_TRUE(l.for_each_ip([&](const IpRow& r) {
+                     ips += r.ip.to_string() + " " + std::to_string(r.count) + "\n";
+                 }).ok());
+    EXPECT_EQ(ips, "192.0.2.1 2\n");
+    auto c = l.counters();
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ((*c)["domains.over_cap"], 2);
+    EXPECT_EQ((*c)["ips.over_cap"], 1);
+}
+
+}  // namespace em
