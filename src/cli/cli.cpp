@@ -4,6 +4,7 @@
 
 #include <fmt/core.h>
 
+#include "cli/agent_cmd.h"
 #include "cli/config.h"
 #include "cli/consolidate.h"
 #include "common/log.h"
@@ -42,6 +43,9 @@ int run_cli(int argc, char** argv) {
     ConsolidateConfig flags;
     bool verbose = false;
     add_consolidate(app, flags, verbose);
+    auto agent_flags = add_agent_commands(app);
+    for (auto* sub : {app.get_subcommand("agent"), app.get_subcommand("replay")})
+        sub->add_flag("-v,--verbose", verbose, "log what is done at info level");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -49,6 +53,7 @@ int run_cli(int argc, char** argv) {
     }
     if (verbose) set_log_level(LogLevel::info);
 
+    if (int rc = run_agent_commands(app, *agent_flags); rc >= 0) return rc;
     CLI::App* sub = app.get_subcommand("consolidate");
     if (sub->parsed()) {
         // Defaults < config file < flags given on the command line.

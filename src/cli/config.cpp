@@ -15,6 +15,77 @@ std::string where(const std::string& path, const toml::node& n) {
     return fmt::format("{}:{}", path, n.source().begin.line);
 }
 
+Result<void> parse_agent_table(const toml::table& t, const std::string& path, AgentSettings& a) {
+    for (auto&& entry : t) {
+        const std::string key(entry.first.str());
+        const toml::node& node = entry.second;
+        auto text = [&](std::string& out) -> Result<void> {
+            const auto* v = node.as_string();
+            if (!v) return Error{where(path, node) + ": agent." + key + " must be a string"};
+            out = v->get();
+            return {};
+        };
+        auto integer = [&](auto& out, int64_t lo, int64_t hi) -> Result<void> {
+            const auto* v = node.as_integer();
+            if (!v || v->get() < lo || v->get() > hi)
+                return Error{fmt::format("{}: agent.{} must be an integer in [{}, {}]",
+                                         where(path, node), key, lo, hi)};
+            out = static_cast<std::remove_reference_t<decltype(out)>>(v->get());
+            return {};
+        };
+        Result<void> r;
+        std::string s;
+        if (key == "source") {
+            r = text(a.source.source);
+        } else if (key == "flush_interval") {
+            r = text(s);
+            if (r) {
+                auto ms = parse_duration_ms(s);
+                if (!ms)
+                    return Error{where(path, node) +
+                                 ": agent.flush_interval: " + ms.error().message};
+                a.flush_interval_ms = *ms;
+            }
+        } else if (key == "events") {
+            r = text(a.events);
+        } else if (key == "loki_url") {
+            r = text(a.loki_url);
+        } else if (key == "loki_labels") {
+            const auto* lt = node.as_table();
+            if (!lt) return Error{where(path, node) + ": agent.loki_labels must be a table"};
+            for (auto&& l : *lt) {
+                const auto* v = l.second.as_string();
+                if (!v)
+                    return Error{where(path, l.second) + ": agent.loki_labels values are strings"};
+                a.loki_labels[std::string(l.first.str())] = v->get();
+            }
+        } else if (key == "nflog_group") {
+            r = integer(a.source.nflog_group, 0, 65535);
+        } else if (key == "firewall_backend") {
+            r = text(a.source.firewall_backend);
+            if (r && a.source.firewall_backend != "auto" && a.source.firewall_backend != "nft" &&
+                a.source.firewall_backend != "iptables")
+                r = Error{where(path, node) + ": agent.firewall_backend: auto, nft or iptables"};
+        } else if (key == "rcvbuf_bytes") {
+            r = integer(a.source.rcvbuf, 65536, int64_t{1} << 30);
+        } else if (key == "cache_entries") {
+            r = integer(a.pipeline.cache_entries, 0, 100000000);
+        } else if (key == "min_ttl") {
+            r = integer(a.pipeline.min_ttl_s, 0, 86400 * 7);
+        } else if (key == "max_ttl") {
+            r = integer(a.pipeline.max_ttl_s, 1, 86400 * 7);
+        } else if (key == "max_batch_keys") {
+            r = integer(a.pipeline.max_batch_keys, 1000, 100000000);
+        } else if (key == "forward_window_ms") {
+            r = integer(a.pipeline.forward_window_ms, 0, 600000);
+        } else {
+            r = Error{where(path, node) + ": unknown key agent." + key};
+        }
+        if (!r) return r;
+    }
+    return {};
+}
+
 }  // namespace
 
 Result<void> load_config(const std::string& path, bool required, ConsolidateConfig& cfg) {
@@ -77,6 +148,14 @@ Result<void> parse_config(std::string_view text, const std::string& path, Consol
             r = integer(cfg.max_ips_per_domain, 1, 4096);
         else if (key == "threads")
             r = integer(cfg.threads, 1, 64);
+        else if (key == "max_domains")
+            r = integer(cfg.max_domains, 0, 100000000);
+        else if (key == "max_ips")
+            r = integer(cfg.max_ips, 0, 100000000);
+        else if (key == "max_names_per_domain")
+            r = integer(cfg.max_names_per_domain, 0, 100000000);
+        else if (key == "agent" && node.is_table())
+            r = parse_agent_table(*node.as_table(), path, cfg.agent);
         else
             r = Error{where(path, node) + ": unknown key " + key};
         if (!r) return r;

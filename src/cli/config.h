@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "agent/agent.h"
 #include "common/result.h"
 
 namespace em {
@@ -23,6 +24,11 @@ struct ConsolidateConfig {
     int max_ips_per_domain = 32;
     int max_names_per_domain = 1000;  // per registrable domain; beyond: "*.<domain>"; 0 = off
     int threads = 2;
+    int max_domains = 500000;  // lines of unique-domains.log; beyond: counted as over cap
+    int max_ips = 500000;      // lines of unique-ips.log
+    // The [agent] table: settings of `egress-monitor agent` (its output_dir, state_dir and
+    // the per-domain bounds come from the keys above).
+    AgentSettings agent;
 };
 
 /// Reads `path` into `cfg`. A missing file is fine unless `required`; unknown keys, wrong

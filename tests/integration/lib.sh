@@ -26,6 +26,7 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+[ -n "${KEEP_WORK:-}" ] && trap "cp -r \"\$WORK\" /tmp/kept-work; cleanup" EXIT
 
 in_up() { ip netns exec "$NS_UP" "$@"; }
 in_cl() { ip netns exec "$NS_CL" "$@"; }

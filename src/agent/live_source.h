@@ -1,0 +1,43 @@
+#pragma once
+// The agent's live inputs behind one interface (STYLE.md, "Interfaces"): each exposes fds
+// for epoll, drains what is ready into the pipeline, and reports cumulative counters
+// (received, dropped, malformed). Built by make_live_source from the --source value:
+//   nflog         the agent's nftables table + NFLOG (capture_rules.h, nflog.h)
+//   conntrack     ctnetlink NEW events for flows + pcap on "any" for DNS (port 53 only)
+//   pcap:IFACE    everything from packets on one interface (flows found by FlowTracker)
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/pipeline.h"
+#include "common/result.h"
+
+namespace em {
+
+struct LiveSourceOptions {
+    std::string source = "nflog";
+    uint16_t nflog_group = 5353;
+    std::string firewall_backend = "auto";
+    size_t rcvbuf = 8 << 20;
+};
+
+class LiveSource {
+  public:
+    virtual ~LiveSource() = default;
+    virtual std::vector<int> fds() const = 0;
+    /// Reads everything ready without blocking.
+    virtual Result<void> drain(Pipeline& pipeline) = 0;
+    /// Cumulative counters, "<source>.<name>" → value; losses under "*.lost*"/"*.overruns".
+    virtual std::map<std::string, uint64_t> counters() const = 0;
+    /// Called every second or so (address refresh, stats).
+    virtual void tick() {}
+    /// Undoes what start-up changed on the host (the nflog table); also run by the
+    /// destructor. Errors are reported, not thrown.
+    virtual Result<void> shutdown() { return {}; }
+};
+
+Result<std::unique_ptr<LiveSource>> make_live_source(const LiveSourceOptions& opt);
+
+}  // namespace em

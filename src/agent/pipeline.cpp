@@ -1,0 +1,128 @@
+#include "agent/pipeline.h"
+
+#include "common/log.h"
+#include "exporters/jsonl/events.h"
+
+namespace em {
+
+namespace {
+constexpr size_t kMaxRecentLocal = 65536;
+
+bool is_local_resolver(const PacketMeta& m) { return m.dst.is_loopback() || m.dst == m.src; }
+}  // namespace
+
+Pipeline::Pipeline(const PipelineConfig& cfg, const DomainFolder* folder, EventSink sink)
+    : cfg_(cfg),
+      folder_(folder),
+      sink_(std::move(sink)),
+      batch_(cfg.max_ips_per_domain, folder),
+      cache_(cfg.cache_entries, cfg.min_ttl_s, cfg.max_ttl_s) {}
+
+void Pipeline::on_dns_packet(const PacketMeta& meta, const PacketInfo& p) {
+    if (p.payload_len == 0) return;  // a bare ACK, SYN or FIN of a TCP DNS connection
+    if (p.proto == kProtoUdp) {
+        if (p.payload_len < p.payload_wire_len) {
+            count("dns.truncated_captures");
+            return;
+        }
+        auto msg = decode_dns(p.payload, p.payload_len);
+        if (!msg) {
+            count("dns.malformed");
+            return;
+        }
+        on_dns(meta, *msg);
+        return;
+    }
+    if (p.proto != kProtoTcp) return;
+    TcpStreamKey key{p.src, p.dst, p.sport, p.dport};
+    bool syn = p.tcp_flags & tcp_flag::kSyn;
+    bool end = p.tcp_flags & (tcp_flag::kFin | tcp_flag::kRst);
+    uint64_t skipped = tcp_.skipped_segments();
+    tcp_.feed(key, p.tcp_seq, syn, end, p.payload, p.payload_len,
+              [&](const uint8_t* data, size_t len) {
+                  auto msg = decode_dns(data, len);
+                  if (!msg) {
+                      count("dns.malformed");
+                      return;
+                  }
+                  on_dns(meta, *msg);
+              });
+    if (uint64_t n = tcp_.skipped_segments() - skipped) batch_.count("dns.tcp_skipped_segments", n);
+}
+
+void Pipeline::on_dns(const PacketMeta& meta, const DnsMessage& msg) {
+    const int64_t t = meta.time_ms / 1000;
+    if (sink_) {
+        line_.clear();
+        format_dns_event(meta, msg, line_);
+        sink_(meta.time_ms, line_);
+    }
+    if (msg.opcode != 0 || msg.question_count == 0 || msg.qname.empty()) {
+        count("dns.other_messages");
+        return;
+    }
+    if (!normalize_domain(msg.qname, name_buf_)) {
+        count("dns.malformed_names");
+        return;
+    }
+    if (!msg.response) {
+        RecentKey key{name_buf_, msg.qtype};
+        if (is_local_resolver(meta)) {
+            if (recent_local_.size() >= kMaxRecentLocal) tick(meta.time_ms);
+            if (recent_local_.size() < kMaxRecentLocal) recent_local_[key] = meta.time_ms;
+        } else if (auto it = recent_local_.find(key);
+                   it != recent_local_.end() &&
+                   meta.time_ms - it->second <= cfg_.forward_window_ms) {
+            count("dns.forwarded_queries");
+            return;
+        }
+        batch_.add_query(name_buf_, t);
+        count("dns.queries");
+        return;
+    }
+    count("dns.responses");
+    resolved_ = resolve_answers(msg);
+    if (resolved_.empty()) return;
+    for (const auto& r : resolved_) {
+        if (!batch_.add_answer(name_buf_, r.ip, t)) continue;  // loopback, unspecified
+        cache_.insert(r.ip, name_buf_, r.ttl, meta.time_ms);
+    }
+}
+
+void Pipeline::on_flow(const PacketMeta& meta) {
+    if (!batch_.add_flow(meta.dst, meta.time_ms / 1000)) {
+        count("flows.loopback");
+        return;
+    }
+    count("flows");
+    cache_.lookup(meta.dst, meta.time_ms, names_);
+    if (names_.empty()) count("flows.direct");
+    if (sink_) {
+        line_.clear();
+        format_flow_event(meta, names_, names_.empty(), line_);
+        sink_(meta.time_ms, line_);
+    }
+}
+
+Batch Pipeline::take_batch() {
+    Batch out(cfg_.max_ips_per_domain, folder_);
+    std::swap(out, batch_);
+    return out;
+}
+
+bool Pipeline::flush_wanted() const {
+    return batch_.domains().size() + batch_.ips().size() >= cfg_.max_batch_keys;
+}
+
+void Pipeline::reconfigure(const PipelineConfig& cfg) {
+    cfg_ = cfg;
+    cache_.reconfigure(cfg.cache_entries, cfg.min_ttl_s, cfg.max_ttl_s);
+}
+
+void Pipeline::tick(int64_t now_ms) {
+    cache_.expire(now_ms);
+    std::erase_if(recent_local_,
+                  [&](const auto& kv) { return now_ms - kv.second > cfg_.forward_window_ms; });
+}
+
+}  // namespace em

@@ -1,0 +1,90 @@
+#pragma once
+// Pipeline: the agent's core, independent of where packets come from. Sources hand it DNS
+// packets and new flows; it decodes DNS (UDP, and TCP through reassembly), counts client
+// queries and flows into the current Batch, keeps the IP→names answer cache, labels each
+// flow with the names that explain its address (or `direct`), and formats JSON events.
+//
+// Counting (README, "What is counted"): a DNS query is a client query unless it is the local
+// resolver forwarding one: a query to a non-local server for the same (name, type) that a
+// client asked a local resolver (loopback, or the sender's own address) within the last
+// forward_window_ms is counted as "dns.forwarded_queries", not as a query. Answers from
+// any response add the addresses to the queried name. Single-threaded.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/answer_cache.h"
+#include "core/batch.h"
+#include "core/domain_folder.h"
+#include "core/observation.h"
+#include "dns/dns_message.h"
+#include "dns/tcp_stream.h"
+#include "packet/packet.h"
+
+namespace em {
+
+struct PipelineConfig {
+    size_t max_ips_per_domain = 32;
+    size_t cache_entries = 100000;
+    uint32_t min_ttl_s = 60;
+    uint32_t max_ttl_s = 86400;
+    int64_t forward_window_ms = 10000;
+    size_t max_batch_keys = 200000;  // flush_wanted() beyond this many domains + addresses
+};
+
+/// Receives each event as a JSON line (without newline) with its time in Unix ms.
+using EventSink = std::function<void(int64_t time_ms, const std::string& line)>;
+
+class Pipeline {
+  public:
+    /// `folder` may be null (no folding); it must outlive the pipeline. Without a sink no
+    /// events are formatted.
+    Pipeline(const PipelineConfig& cfg, const DomainFolder* folder, EventSink sink = {});
+
+    /// A DNS packet (to or from port 53) seen at `meta.time_ms`. UDP payloads are decoded
+    /// at once; TCP segments go through reassembly first.
+    void on_dns_packet(const PacketMeta& meta, const PacketInfo& p);
+    /// One decoded DNS message.
+    void on_dns(const PacketMeta& meta, const DnsMessage& msg);
+    /// A new outbound flow.
+    void on_flow(const PacketMeta& meta);
+
+    /// The observations since the last take, and a fresh batch for the next ones.
+    Batch take_batch();
+    const Batch& batch() const { return batch_; }
+    /// True when the batch holds max_batch_keys keys: commit early to stay bounded.
+    bool flush_wanted() const;
+    void reconfigure(const PipelineConfig& cfg);
+    AnswerCache& cache() { return cache_; }
+    /// Housekeeping: expires cache entries and old forward-detection records.
+    void tick(int64_t now_ms);
+
+  private:
+    struct RecentKey {
+        std::string name;
+        uint16_t type;
+        friend bool operator==(const RecentKey&, const RecentKey&) = default;
+    };
+    struct RecentHash {
+        size_t operator()(const RecentKey& k) const {
+            return std::hash<std::string>()(k.name) * 31 + k.type;
+        }
+    };
+    void count(const char* counter) { batch_.count(counter); }
+
+    PipelineConfig cfg_;
+    const DomainFolder* folder_;
+    EventSink sink_;
+    Batch batch_;
+    AnswerCache cache_;
+    TcpDnsStreams tcp_;
+    std::unordered_map<RecentKey, int64_t, RecentHash> recent_local_;  // → last time (ms)
+    std::string name_buf_, line_;
+    std::vector<std::string> names_;
+    std::vector<ResolvedAddress> resolved_;
+};
+
+}  // namespace em

@@ -1,0 +1,37 @@
+#pragma once
+// The agent's own firewall table, `inet egress_monitor`, which sends to NFLOG group `group`:
+//   - outgoing DNS queries (UDP and TCP port 53, loopback included, full payload), prefix
+//     "em-dnsq";
+//   - incoming DNS responses (source port 53, full payload), prefix "em-dnsr";
+//   - the first packet of each new outbound non-loopback flow, headers only (128 bytes),
+//     prefix "em-flow"; conntrack mark bit `ct_mark_bit` remembers "logged", so retransmitted
+//     SYNs and further packets of an unanswered UDP flow are not logged again (FIELD-NOTES).
+// Installing replaces a stale table left by a crashed run in one transaction. With the nft
+// program missing (or backend "iptables"), the same rules go into chains EGRESS_MONITOR_OUT
+// and EGRESS_MONITOR_IN of iptables/ip6tables (iptables-nft), hooked first in OUTPUT/INPUT.
+#include <cstdint>
+#include <string>
+
+#include "common/result.h"
+
+namespace em {
+
+inline constexpr const char* kNflogPrefixFlow = "em-flow";
+inline constexpr const char* kNflogPrefixQuery = "em-dnsq";
+inline constexpr const char* kNflogPrefixResponse = "em-dnsr";
+
+struct CaptureRules {
+    uint16_t group = 5353;
+    uint32_t ct_mark_bit = 0x20;
+    std::string backend = "auto";  // auto | nft | iptables
+    std::string table = "egress_monitor";
+};
+
+/// The nft script (for tests and `--print-rules`).
+std::string nft_capture_script(const CaptureRules& r);
+/// Installs the rules; returns the backend used ("nft" or "iptables").
+Result<std::string> install_capture_rules(const CaptureRules& r);
+/// Removes them (a missing table is fine).
+Result<void> remove_capture_rules(const CaptureRules& r, const std::string& backend);
+
+}  // namespace em

@@ -1,0 +1,247 @@
+#include "agent/pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include "agent/flow_tracker.h"
+#include "core/answer_cache.h"
+
+namespace em {
+
+namespace {
+
+IpAddress ip(const char* s) { return *IpAddress::parse(s); }
+
+void put16(std::string& s, uint16_t v) {
+    s += static_cast<char>(v >> 8);
+    s += static_cast<char>(v & 0xff);
+}
+void put_name(std::string& s, const std::string& name) {
+    size_t start = 0;
+    while (start < name.size()) {
+        size_t dot = name.find('.', start);
+        if (dot == std::string::npos) dot = name.size();
+        s += static_cast<char>(dot - start);
+        s += name.substr(start, dot - start);
+        start = dot + 1;
+    }
+    s += '\0';
+}
+struct Rr {
+    std::string name;
+    uint16_t type;
+    uint32_t ttl;
+    std::string data;  // address text for A/AAAA, a name for CNAME
+};
+// A DNS message: one question, the given answers, no compression.
+std::string message(const std::string& qname, uint16_t qtype, bool response, uint8_t rcode = 0,
+                    const std::vector<Rr>& answers = {}) {
+    std::string s;
+    put16(s, 0x4242);
+    put16(s, static_cast<uint16_t>((response ? 0x8180 : 0x0100) | rcode));
+    put16(s, 1);
+    put16(s, static_cast<uint16_t>(answers.size()));
+    put16(s, 0);
+    put16(s, 0);
+    put_name(s, qname);
+    put16(s, qtype);
+    put16(s, 1);
+    for (const auto& rr : answers) {
+        put_name(s, rr.name);
+        put16(s, rr.type);
+        put16(s, 1);
+        put16(s, static_cast<uint16_t>(rr.ttl >> 16));
+        put16(s, static_cast<uint16_t>(rr.ttl));
+        std::string rdata;
+        if (rr.type == 5) {
+            put_name(rdata, rr.data);
+        } else {
+            IpAddress a = ip(rr.data.c_str());
+            rdata.assign(reinterpret_cast<const char*>(a.bytes()), a.is_v4() ? 4 : 16);
+        }
+        put16(s, static_cast<uint16_t>(rdata.size()));
+        s += rdata;
+    }
+    return s;
+}
+
+PacketMeta meta(const char* src, uint16_t sport, const char* dst, uint16_t dport, int64_t ms,
+                uint8_t proto = kProtoUdp) {
+    PacketMeta m;
+    m.time_ms = ms;
+    m.proto = proto;
+    m.src = ip(src);
+    m.dst = ip(dst);
+    m.sport = sport;
+    m.dport = dport;
+    return m;
+}
+
+struct Fixture {
+    std::vector<std::string> events;
+    Pipeline p{PipelineConfig{}, nullptr,
+               [this](int64_t, const std::string& line) { events.push_back(line); }};
+
+    void udp(const PacketMeta& m, const std::string& wire) {
+        PacketInfo pk;
+        pk.proto = kProtoUdp;
+        pk.src = m.src;
+        pk.dst = m.dst;
+        pk.sport = m.sport;
+        pk.dport = m.dport;
+        pk.payload = reinterpret_cast<const uint8_t*>(wire.data());
+        pk.payload_len = pk.payload_wire_len = wire.size();
+        p.on_dns_packet(m, pk);
+    }
+    uint64_t counter(const char* name) {
+        auto it = p.batch().counters().find(name);
+        return it == p.batch().counters().end() ? 0 : it->second;
+    }
+};
+
+}  // namespace
+
+TEST(Pipeline, LocalResolverForwardIsNotASecondClientQuery) {
+    Fixture f;
+    const int64_t t = 1'800'000'000'000;
+    // app → 127.0.0.1, then the resolver → upstream, answer back both ways.
+    f.udp(meta("127.0.0.1", 40000, "127.0.0.1", 53, t), message("WWW.Example.Test.", 1, false));
+    f.udp(meta("198.51.100.2", 50000, "198.51.100.1", 53, t + 1),
+          message("www.example.test", 1, false));
+    std::vector<Rr> ans{{"www.example.test", 5, 30, "edge.example.test"},
+                        {"edge.example.test", 1, 20, "203.0.113.5"},
+                        {"edge.example.test", 1, 300, "203.0.113.6"}};
+    f.udp(meta("198.51.100.1", 53, "198.51.100.2", 50000, t + 2),
+          message("www.example.test", 1, true, 0, ans));
+    f.udp(meta("127.0.0.1", 53, "127.0.0.1", 40000, t + 3),
+          message("www.example.test", 1, true, 0, ans));
+    // A query straight to a public resolver is a client query; so is one after the window.
+    f.udp(meta("198.51.100.2", 50001, "198.51.100.1", 53, t + 20'000),
+          message("www.example.test", 1, false));
+
+    const DomainDelta* d = f.p.batch().domains().find("www.example.test");
+    ASSERT_NE(d, nullptr);
+    EXPECT_EQ(d->queries, 2u);
+    ASSERT_EQ(d->answers.size(), 2u);
+    EXPECT_EQ(f.counter("dns.forwarded_queries"), 1u);
+    EXPECT_EQ(f.counter("dns.queries"), 2u);
+    EXPECT_EQ(f.counter("dns.responses"), 2u);
+    EXPECT_EQ(f.events.size(), 5u);
+
+    // Flows: labelled with the queried name (kept across the CNAME chain), TTLs clamped to
+    // the 60 s minimum, direct when nothing explains the address.
+    f.p.on_flow(meta("198.51.100.2", 41000, "203.0.113.5", 443, t + 50'000, kProtoTcp));
+    f.p.on_flow(meta("198.51.100.2", 41001, "203.0.113.9", 443, t + 50'000, kProtoTcp));
+    f.p.on_flow(meta("198.51.100.2", 41002, "203.0.113.5", 443, t + 70'000, kProtoTcp));
+    f.p.on_flow(meta("198.51.100.2", 41003, "127.0.0.1", 80, t, kProtoTcp));
+    ASSERT_EQ(f.events.size(), 8u);
+    EXPECT_NE(f.events[5].find(R"("names":["www.example.test"],"direct":false)"), std::string::npos)
+        << f.events[5];
+    EXPECT_NE(f.events[6].find(R"("names":[],"direct":true)"), std::string::npos) << f.events[6];
+    EXPECT_NE(f.events[7].find(R"("direct":true)"), std::string::npos) << "expired after 60 s";
+    EXPECT_EQ(f.counter("flows"), 3u);
+    EXPECT_EQ(f.counter("flows.direct"), 2u);
+    EXPECT_EQ(f.counter("flows.loopback"), 1u);
+    Batch b = f.p.take_batch();
+    EXPECT_EQ(b.ips().size(), 2u);
+    EXPECT_TRUE(f.p.batch().empty());
+}
+
+TEST(Pipeline, NxdomainCountsTheQueryWithoutAddresses) {
+    Fixture f;
+    f.udp(meta("198.51.100.2", 1, "198.51.100.1", 53, 1000), message("nope.nx.test", 1, false));
+    f.udp(meta("198.51.100.1", 53, "198.51.100.2", 1, 1001), message("nope.nx.test", 1, true, 3));
+    const DomainDelta* d = f.p.batch().domains().find("nope.nx.test");
+    ASSERT_NE(d, nullptr);
+    EXPECT_EQ(d->queries, 1u);
+    EXPECT_TRUE(d->answers.empty());
+    EXPECT_NE(f.events[1].find(R"("rcode":"NXDOMAIN")"), std::string::npos) << f.events[1];
+}
+
+TEST(Pipeline, DnsOverTcpSplitAcrossSegments) {
+    Fixture f;
+    std::string wire = message("tcp.example.test", 28, false);
+    std::string framed;
+    put16(framed, static_cast<uint16_t>(wire.size()));
+    framed += wire;
+    PacketMeta m = meta("198.51.100.2", 45000, "198.51.100.1", 53, 5000, kProtoTcp);
+    auto seg = [&](uint32_t seq, uint8_t flags, size_t off, size_t len) {
+        PacketInfo pk;
+        pk.proto = kProtoTcp;
+        pk.src = m.src;
+        pk.dst = m.dst;
+        pk.sport = m.sport;
+        pk.dport = m.dport;
+        pk.tcp_seq = seq;
+        pk.tcp_flags = flags;
+        pk.payload = reinterpret_cast<const uint8_t*>(framed.data()) + off;
+        pk.payload_len = pk.payload_wire_len = len;
+        f.p.on_dns_packet(m, pk);
+    };
+    seg(1000, tcp_flag::kSyn, 0, 0);
+    seg(1001, tcp_flag::kAck, 0, 1);  // just one byte of the length prefix
+    seg(1002, tcp_flag::kAck, 1, 10);
+    seg(1002, tcp_flag::kAck, 1, 10);  // retransmitted
+    seg(1012, tcp_flag::kAck, 11, framed.size() - 11);
+    const DomainDelta* d = f.p.batch().domains().find("tcp.example.test");
+    ASSERT_NE(d, nullptr);
+    EXPECT_EQ(d->queries, 1u);
+}
+
+TEST(Pipeline, MalformedDnsIsCountedNotFatal) {
+    Fixture f;
+    f.udp(meta("198.51.100.2", 1, "198.51.100.1", 53, 1), std::string("\x01\x02\x03", 3));
+    EXPECT_EQ(f.counter("dns.malformed"), 1u);
+    EXPECT_TRUE(f.p.batch().domains().empty());
+}
+
+TEST(AnswerCache, BoundedWithMostRecentNamesFirst) {
+    AnswerCache c(3, 0, 100);
+    std::vector<std::string> names;
+    c.insert(ip("192.0.2.1"), "a.test", 10, 0);
+    c.insert(ip("192.0.2.1"), "b.test", 50, 0);
+    c.lookup(ip("192.0.2.1"), 1000, names);
+    EXPECT_EQ(names, (std::vector<std::string>{"b.test", "a.test"}));
+    c.lookup(ip("192.0.2.1"), 20'000, names);  // a.test expired
+    EXPECT_EQ(names, (std::vector<std::string>{"b.test"}));
+    c.insert(ip("192.0.2.2"), "c.test", 10, 0);
+    c.insert(ip("192.0.2.3"), "d.test", 10, 0);
+    c.insert(ip("192.0.2.4"), "e.test", 10, 0);  // evicts the least recently answered
+    EXPECT_LE(c.entries(), 3u);
+    EXPECT_GE(c.evicted(), 1u);
+    c.lookup(ip("192.0.2.1"), 1000, names);
+    EXPECT_TRUE(names.empty());
+    EXPECT_FALSE(c.insert(ip("127.0.0.1"), "localhost", 10, 0));
+    EXPECT_FALSE(c.insert(ip("::"), "zero.test", 10, 0));
+}
+
+TEST(FlowTracker, SynAndNewUdpTuplesOnly) {
+    FlowTracker t(2, 1000);
+    PacketInfo syn;
+    syn.proto = kProtoTcp;
+    syn.src = ip("198.51.100.2");
+    syn.dst = ip("192.0.2.1");
+    syn.sport = 40000;
+    syn.dport = 443;
+    syn.tcp_flags = tcp_flag::kSyn;
+    EXPECT_TRUE(t.is_new_flow(syn, 0));
+    EXPECT_FALSE(t.is_new_flow(syn, 500));  // retransmitted SYN
+    PacketInfo synack = syn;
+    synack.tcp_flags = tcp_flag::kSyn | tcp_flag::kAck;
+    EXPECT_FALSE(t.is_new_flow(synack, 600));
+    PacketInfo q;
+    q.proto = kProtoUdp;
+    q.src = ip("198.51.100.2");
+    q.dst = ip("198.51.100.1");
+    q.sport = 5000;
+    q.dport = 53;
+    EXPECT_TRUE(t.is_new_flow(q, 0));
+    PacketInfo reply = q;
+    std::swap(reply.src, reply.dst);
+    std::swap(reply.sport, reply.dport);
+    EXPECT_FALSE(t.is_new_flow(reply, 10));
+    EXPECT_FALSE(t.is_new_flow(q, 20));
+    EXPECT_TRUE(t.is_new_flow(q, 5000));  // after the timeout: a new flow
+    EXPECT_LE(t.tracked(), 2u);
+}
+
+}  // namespace em
