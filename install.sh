@@ -1,5 +1,7 @@
 #!/bin/bash
-# install.sh — installs egress-monitor in cron mode on this Debian host and starts it:
+# install.sh — installs egress-monitor on this Debian host and starts it, in one of two modes.
+#
+# cron mode (the default):
 #   - dependencies from Debian's archive (scripts/deps.sh run), a Release build,
 #     /usr/local/sbin/egress-monitor and its cron wrapper;
 #   - dnsmasq on 127.0.0.1:53 logging every query (log-queries=extra) to
@@ -8,36 +10,53 @@
 #   - logrotate for the dnsmasq log; an nftables table (iptables where nft is missing) that
 #     logs each new outbound non-loopback flow once with the prefix "EGRESS: ";
 #   - /etc/egress-monitor/config.toml and a cron entry running consolidate every minute.
+# agent mode (--mode agent): the live daemon `egress-monitor agent`, nothing else —
+#   - build dependencies (scripts/deps.sh build), the binary, /etc/egress-monitor/config.toml;
+#   - /etc/systemd/system/egress-monitor-agent.service, enabled and started where systemd is
+#     PID 1; elsewhere the agent is started in the background (setsid, stderr to
+#     /var/log/egress-monitor/agent.log, pid in /run/egress-monitor-agent.pid).
+#   No dnsmasq, no resolver change, no cron, no logrotate, no LOG table: the agent captures
+#   itself and removes its own nftables table when it stops.
+# Switching modes: installing one mode over the other first runs uninstall.sh --keep-data
+# (the other mode is reverted entirely, the collected counts are kept), then installs.
 # Every file it creates or changes is recorded (originals kept byte for byte) under
 # /var/lib/egress-monitor/install so that uninstall.sh can revert all of it. Idempotent.
 #
-#   sudo ./install.sh [--root DIR] [--binary PATH] [--upstream IP]...
+#   sudo ./install.sh [--mode cron|agent] [--root DIR] [--binary PATH] [--upstream IP]...
+#     --mode MODE    cron (default) or agent
 #     --root DIR     act on a fake root: write files only (no packages, build, services,
-#                    firewall); for tests
+#                    firewall, processes); for tests
 #     --binary PATH  install this binary instead of building one
-#     --upstream IP  upstream resolver for dnsmasq (repeatable); default: the host's own
+#     --upstream IP  cron mode: upstream resolver for dnsmasq (repeatable); default: the
+#                    host's own
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/scripts/install-lib.sh"
 
-root="" binary="" upstreams=()
+root="" binary="" upstreams=() mode=cron
 while [ $# -gt 0 ]; do
     case "$1" in
+    --mode) mode=${2:-}; shift 2 ;;
+    --mode=*) mode=${1#--mode=}; shift ;;
     --root) root=$(realpath -m "$2"); shift 2 ;;
     --binary) binary=$2; shift 2 ;;
     --upstream) upstreams+=("$2"); shift 2 ;;
-    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,34p' "$0"; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
     esac
 done
+case "$mode" in
+cron | agent) ;;
+*) die "--mode must be cron or agent, not '$mode'" ;;
+esac
+[ "$mode" = agent ] && [ ${#upstreams[@]} -gt 0 ] && die "--upstream applies to cron mode only"
 real=1
 [ -n "$root" ] && real=0
 [ "$real" -eq 0 ] || [ "$(id -u)" -eq 0 ] || die "run as root (or with --root DIR for a fake root)"
-manifest_init
 
 if [ "$real" -eq 1 ]; then
     say "installing dependencies"
-    "$here/scripts/deps.sh" run
+    if [ "$mode" = cron ]; then "$here/scripts/deps.sh" run; else "$here/scripts/deps.sh" build; fi
 fi
 if [ -z "$binary" ]; then
     if [ "$real" -eq 1 ] || [ ! -x "$here/build/egress-monitor" ]; then
@@ -49,7 +68,98 @@ if [ -z "$binary" ]; then
 fi
 [ -x "$binary" ] || die "no binary at $binary"
 
-say "installing files under ${root:-/}"
+# The other mode installed: revert it first, keeping the counts. The directories it created
+# and that are still there (the data directories) stay on record as created by install.sh,
+# so that the final uninstall still removes them.
+previous=$(installed_mode "$root$state_rel/manifest")
+if [ -n "$previous" ] && [ "$previous" != "$mode" ]; then
+    say "switching from $previous mode to $mode mode: uninstalling $previous mode first (collected data kept)"
+    # The binary to install survives the uninstall even where it is the installed one.
+    keep=$(mktemp -d)
+    trap 'rm -rf "$keep"' EXIT
+    cp "$binary" "$keep/egress-monitor"
+    binary=$keep/egress-monitor
+    old_dirs=$(awk '$1 == "dir" { print $2 }' "$root$state_rel/manifest")
+    if [ "$real" -eq 1 ]; then "$here/uninstall.sh" --keep-data; else "$here/uninstall.sh" --root "$root" --keep-data; fi
+    for d in $old_dirs; do
+        [ -d "$root$d" ] && carried_dirs+=("$d")
+    done
+fi
+manifest_init
+manifest_set mode "$mode"
+
+# Where the kernel's LOG lines can be read back (cron mode reads them; agent mode keeps the
+# key valid for a manual `egress-monitor consolidate`).
+if [ -S "$root/run/systemd/journal/socket" ]; then
+    kernel_log=journald
+elif [ -f "$root/var/log/kern.log" ]; then
+    kernel_log=/var/log/kern.log
+else
+    kernel_log=kmsg
+    if [ "$mode" = cron ]; then
+        warn "no journald and no /var/log/kern.log: kernel lines are read from /dev/kmsg, whose" \
+            "ring holds only a few hundred lines between two runs"
+    fi
+fi
+
+if [ "$mode" = agent ]; then
+    say "installing files under ${root:-/} (agent mode)"
+    for d in /etc/egress-monitor /var/lib/egress-monitor /var/log/egress-monitor /usr/local/sbin \
+        /etc/systemd/system; do
+        ensure_dir "$d"
+    done
+    chmod 0750 "$root/var/lib/egress-monitor" "$root/var/log/egress-monitor"
+    install_file "$binary" /usr/local/sbin/egress-monitor 0755
+    sed "s|@KERNEL_LOG@|$kernel_log|" "$here/packaging/config.toml.in" | write_file /etc/egress-monitor/config.toml 0644
+    install_file "$here/packaging/egress-monitor-agent.service" /etc/systemd/system/egress-monitor-agent.service 0644
+    [ "$real" -eq 1 ] || { say "installed (agent mode, files only)"; exit 0; }
+
+    # Started again only when this run changed the binary, the config or the unit.
+    if have_systemd; then
+        say "starting egress-monitor-agent.service"
+        systemctl daemon-reload
+        manifest_set agent systemd
+        systemctl enable egress-monitor-agent.service >/dev/null 2>&1 ||
+            die "systemctl enable egress-monitor-agent.service failed"
+        if [ "$files_changed" -gt 0 ]; then
+            systemctl restart egress-monitor-agent.service
+        else
+            systemctl start egress-monitor-agent.service  # a no-op when it runs
+        fi
+        sleep 1
+        systemctl is-active --quiet egress-monitor-agent.service ||
+            die "egress-monitor-agent.service is not running; see: journalctl -u egress-monitor-agent"
+    else
+        pid=$(manifest_get agent-pid)
+        if agent_alive "$pid" && [ "$files_changed" -eq 0 ]; then
+            say "the agent is already running (pid $pid)"
+        else
+            [ -n "$pid" ] && stop_agent_pid "$pid"
+            say "starting the agent without systemd (log: /var/log/egress-monitor/agent.log)"
+            # The shell writes its own pid, then becomes the agent: the recorded pid is the
+            # agent's whether or not setsid had to fork.
+            # shellcheck disable=SC2016  # $$ and "$@" belong to the inner shell
+            setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$mdir/agent.pid.new" \
+                "$agent_bin" agent --config /etc/egress-monitor/config.toml \
+                </dev/null >>/var/log/egress-monitor/agent.log 2>&1 &
+            for _ in $(seq 50); do [ -s "$mdir/agent.pid.new" ] && break; sleep 0.1; done
+            pid=$(cat "$mdir/agent.pid.new" 2>/dev/null || true)
+            rm -f "$mdir/agent.pid.new"
+            [ -n "$pid" ] || die "the agent did not start; see /var/log/egress-monitor/agent.log"
+            manifest_set agent-pid "$pid"
+            echo "$pid" | write_file "$agent_pidfile" 0644
+            sleep 1
+            agent_alive "$pid" || die "the agent exited at once; /var/log/egress-monitor/agent.log ends with:
+$(tail -n 5 /var/log/egress-monitor/agent.log)"
+        fi
+        warn "systemd is not PID 1: nothing restarts the agent after a crash or a reboot;" \
+            "run install.sh --mode agent again to start it"
+    fi
+    say "installed (agent mode); files: /var/log/egress-monitor/unique-domains.log, unique-ips.log"
+    exit 0
+fi
+
+say "installing files under ${root:-/} (cron mode)"
 for d in /etc/egress-monitor /usr/local/lib/egress-monitor /var/lib/egress-monitor \
     /var/log/egress-monitor /var/log/dnsmasq /etc/dnsmasq.d /etc/cron.d /etc/logrotate.d \
     /usr/local/sbin; do
@@ -62,17 +172,6 @@ install_file "$here/packaging/load-firewall.sh" /usr/local/lib/egress-monitor/lo
 install_file "$here/packaging/egress-log.nft" /etc/egress-monitor/egress-log.nft 0644
 install_file "$here/packaging/logrotate.conf" /etc/logrotate.d/egress-monitor-dnsmasq 0644
 install_file "$here/packaging/cron" /etc/cron.d/egress-monitor 0644
-
-# Where the kernel's LOG lines can be read back.
-if [ -S "$root/run/systemd/journal/socket" ]; then
-    kernel_log=journald
-elif [ -f "$root/var/log/kern.log" ]; then
-    kernel_log=/var/log/kern.log
-else
-    kernel_log=kmsg
-    warn "no journald and no /var/log/kern.log: kernel lines are read from /dev/kmsg, whose" \
-        "ring holds only a few hundred lines between two runs"
-fi
 sed "s|@KERNEL_LOG@|$kernel_log|" "$here/packaging/config.toml.in" | write_file /etc/egress-monitor/config.toml 0644
 
 # dnsmasq's upstreams: what the host resolved through before us (never ourselves).

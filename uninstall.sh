@@ -1,8 +1,11 @@
 #!/bin/bash
-# uninstall.sh — reverts everything install.sh did, from its manifest
+# uninstall.sh — reverts everything install.sh did, in either mode, from its manifest
 # (/var/lib/egress-monitor/install): files it created are removed, files it changed are
 # restored byte for byte (content, mode, owner, symlinks), directories it created are
-# removed when empty, the flow-logging table is deleted and dnsmasq restarted (or stopped).
+# removed when empty. Cron mode: the flow-logging table is deleted and dnsmasq restarted (or
+# stopped). Agent mode: egress-monitor-agent.service is stopped and disabled (systemd), or
+# the recorded agent pid gets SIGTERM (up to 10 s, then SIGKILL) after checking its
+# command line; the agent's table inet egress_monitor is deleted if it is still there.
 # The collected data (/var/lib/egress-monitor, /var/log/egress-monitor) goes too unless
 # --keep-data. Packages installed from Debian's archive are left installed. Idempotent.
 #
@@ -28,6 +31,22 @@ manifest="$mdir/manifest"
 if [ ! -f "$manifest" ]; then
     say "nothing to uninstall (no $manifest)"
     exit 0
+fi
+
+mode=$(installed_mode "$manifest")
+
+# The agent stops first: before its unit file goes (systemctl disable needs it).
+if [ "$real" -eq 1 ] && [ "$mode" = agent ]; then
+    if grep -qx "agent systemd" "$manifest" || { have_systemd &&
+        grep -qx "created /etc/systemd/system/egress-monitor-agent.service" "$manifest"; }; then
+        systemctl disable --now egress-monitor-agent.service >/dev/null 2>&1 || true
+    fi
+    pid=$(manifest_get agent-pid)
+    [ -n "$pid" ] && stop_agent_pid "$pid"
+    # Normally gone already: the agent deletes its table when it stops.
+    if command -v nft >/dev/null 2>&1 && nft list table inet egress_monitor >/dev/null 2>&1; then
+        nft delete table inet egress_monitor 2>/dev/null || true
+    fi
 fi
 
 if [ "$real" -eq 1 ] && grep -qx "firewall -" "$manifest"; then
@@ -68,8 +87,10 @@ if [ "$real" -eq 1 ]; then
         grep -qx "created /etc/dnsmasq.d/egress-monitor.conf" "$manifest"; then
         restart_service dnsmasq || true
     fi
-    if have_systemd; then systemctl restart systemd-resolved 2>/dev/null || true; fi
-    grep '^started ' "$manifest" | while read -r _ svc; do stop_service "$svc"; done
+    if [ "$mode" != agent ] && have_systemd; then systemctl restart systemd-resolved 2>/dev/null || true; fi
+    # (No "started" line at all is fine: grep's status must not end the script under pipefail.)
+    { grep '^started ' "$manifest" || true; } | while read -r _ svc; do stop_service "$svc"; done
+    if [ "$mode" = agent ] && have_systemd; then systemctl daemon-reload || true; fi
 fi
 
 # Last, the manifest and the directories made to hold it (deepest first).

@@ -1,16 +1,21 @@
+# shellcheck shell=bash disable=SC2154,SC2034  # $root comes from the sourcing script; globals are read there
 # Shared by install.sh and uninstall.sh (sourced): paths under $root, and the manifest of
 # what install.sh changed — one "KIND PATH" per line, KIND = created | modified | dir |
-# firewall — with the original of every modified file kept under backup/ (cp -a: content,
-# mode, owner, symlinks).
+# firewall | started — with the original of every modified file kept under backup/ (cp -a:
+# content, mode, owner, symlinks). A few "KIND VALUE" lines record state rather than paths:
+# "mode cron|agent" (manifests written before agent mode have none: cron), and in agent mode
+# "agent systemd" (unit enabled and started) or "agent-pid PID" (started without systemd).
 say() { echo "egress-monitor: $*"; }
 warn() { echo "egress-monitor: warning: $*" >&2; }
 die() { echo "egress-monitor: error: $*" >&2; exit 1; }
 
 state_rel=/var/lib/egress-monitor/install
+carried_dirs=()  # directories an earlier install created and that are still there (mode switch)
 manifest_init() {
     mdir="$root$state_rel"
     manifest="$mdir/manifest"
-    # The manifest's own directories are recorded first so that uninstall removes them last.
+    # The manifest's own directories are recorded first so that uninstall removes them last;
+    # carried directories go before them, as they did in the manifest they come from.
     local made=() p="" part parts
     IFS=/ read -ra parts <<<"${state_rel#/}"
     for part in "${parts[@]}"; do
@@ -22,13 +27,29 @@ manifest_init() {
     done
     mkdir -p "$mdir/backup"
     touch "$manifest"
-    for p in "${made[@]}"; do manifest_add dir "$p"; done
+    for p in "${carried_dirs[@]}" "${made[@]}"; do manifest_add dir "$p"; done
 }
 manifest_has() { grep -q " $1\$" "$manifest"; }
 manifest_add() { manifest_has "$2" || echo "$1 $2" >>"$manifest"; }
+manifest_get() { awk -v k="$1" '$1 == k { print $2; exit }' "$manifest"; }
+manifest_set() {  # the one "KIND VALUE" line of its kind; untouched when already so
+    grep -qx "$1 $2" "$manifest" && return 0
+    local tmp="$manifest.egress-monitor.tmp"
+    awk -v k="$1" '$1 != k' "$manifest" >"$tmp"
+    echo "$1 $2" >>"$tmp"
+    mv -f "$tmp" "$manifest"
+}
+manifest_del() { grep -q "^$1 " "$manifest" || return 0; sed -i "/^$1 /d" "$manifest"; }
+# The mode recorded in manifest $1: agent | cron | nothing when there is no install.
+installed_mode() {
+    [ -s "$1" ] || return 0
+    local m
+    m=$(awk '$1 == "mode" { print $2; exit }' "$1")
+    if [ -n "$m" ]; then echo "$m"; elif grep -qE '^(created|modified) ' "$1"; then echo cron; fi
+}
 
 ensure_dir() {  # mkdir -p, recording each directory it creates
-    local d=$1 parts="" p
+    local d=$1 parts=() p
     IFS=/ read -ra parts <<<"${d#/}"
     p=""
     for part in "${parts[@]}"; do
@@ -56,13 +77,22 @@ track() {
 original_of() {
     if grep -qx "modified $1" "$manifest" 2>/dev/null; then echo "$mdir/backup$1"; else echo "$root$1"; fi
 }
+files_changed=0  # how many files write_file actually changed in this run
 write_file() {  # stdin → $root$1 with mode $2; a symlink in the way is replaced by a file
     local p=$1 mode=$2
     track "$p"
-    [ -L "$root$p" ] && rm -f "$root$p"
     cat >"$root$p.egress-monitor.tmp"
     chmod "$mode" "$root$p.egress-monitor.tmp"
+    # Already so (content, mode, owner, not a symlink): left alone, so a second run changes
+    # nothing at all and reports that nothing changed.
+    if [ -f "$root$p" ] && [ ! -L "$root$p" ] && cmp -s "$root$p.egress-monitor.tmp" "$root$p" &&
+        [ "$(stat -c '%a %u %g' "$root$p.egress-monitor.tmp")" = "$(stat -c '%a %u %g' "$root$p")" ]; then
+        rm -f "$root$p.egress-monitor.tmp"
+        return 0
+    fi
+    [ -L "$root$p" ] && rm -f "$root$p"
     mv -f "$root$p.egress-monitor.tmp" "$root$p"
+    files_changed=$((files_changed + 1))
 }
 install_file() { write_file "$2" "$3" <"$1"; }
 
@@ -90,4 +120,28 @@ start_service() {  # starts a service that is not running, and records that it d
 stop_service() {
     if have_systemd; then systemctl disable --now "$1" >/dev/null 2>&1 || true
     else service "$1" stop >/dev/null 2>&1 || true; fi
+}
+
+# The agent started without systemd (install.sh --mode agent on a host whose PID 1 is not
+# systemd): a pid counts as the agent only while its command line is the installed binary's
+# `agent` and it is not a zombie, so a recycled pid is never signalled.
+agent_bin=/usr/local/sbin/egress-monitor
+agent_pidfile=/run/egress-monitor-agent.pid
+agent_alive() {
+    local pid=$1 state
+    [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
+    state=$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) || return 1
+    [ "$state" != Z ] && [ "$state" != X ] || return 1
+    [ "$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n 2 | paste -sd ' ')" = "$agent_bin agent" ]
+}
+stop_agent_pid() {  # SIGTERM, up to 10 s for the agent to remove its table and exit, then SIGKILL
+    local pid=$1
+    agent_alive "$pid" || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for _ in $(seq 100); do
+        agent_alive "$pid" || return 0
+        sleep 0.1
+    done
+    warn "the agent (pid $pid) did not stop within 10 s of SIGTERM; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
 }
