@@ -36,7 +36,14 @@ bool FlowTracker::is_new_flow(const PacketInfo& p, int64_t now_ms) {
         remember(k, now_ms);
         return true;
     }
-    if (p.proto != kProtoUdp && p.proto != kProtoIcmp && p.proto != kProtoIcmp6) return false;
+    if (p.proto == kProtoIcmp || p.proto == kProtoIcmp6) {
+        // Only echo requests open a flow, as for conntrack: errors are related to another
+        // flow, and neighbour discovery / MLD are not tracked at all.
+        const uint8_t echo_request = p.proto == kProtoIcmp ? 8 : 128;
+        if (p.payload_len < 1 || p.payload[0] != echo_request) return false;
+    } else if (p.proto != kProtoUdp) {
+        return false;
+    }
     Key reverse{p.dst, p.src, p.dport, p.sport, p.proto};
     if (seen_recently(k, now_ms)) return false;
     if (seen_recently(reverse, now_ms)) return false;

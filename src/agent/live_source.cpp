@@ -77,7 +77,17 @@ class ConntrackLive final : public LiveSource {
         auto dns = PcapSource::open_live(
             "any", "(udp or tcp) and ((dst port 53 and outbound) or (src port 53 and inbound))");
         if (!dns) return Error{"DNS capture for the conntrack source: " + dns.error().message};
+        if (auto r = install_conntrack_enabler(); !r)
+            return Error{"turning connection tracking on: " + r.error().message};
         return std::unique_ptr<LiveSource>(new ConntrackLive(std::move(*ct), std::move(*dns)));
+    }
+    ~ConntrackLive() override { (void)shutdown(); }
+    Result<void> shutdown() override {
+        if (removed_) return {};
+        removed_ = true;
+        auto r = remove_conntrack_enabler();
+        if (!r) log_error("removing table inet egress_monitor_ct: {}", r.error().message);
+        return r;
     }
     std::vector<int> fds() const override { return {ct_->fd(), dns_->fd()}; }
     Result<void> drain(Pipeline& pipeline) override {
@@ -102,6 +112,7 @@ class ConntrackLive final : public LiveSource {
         : ct_(std::move(ct)), dns_(std::move(dns)) {}
     std::unique_ptr<ConntrackSource> ct_;
     std::unique_ptr<PcapSource> dns_;
+    bool removed_ = false;
 };
 
 class PcapLive final : public LiveSource {

@@ -24,7 +24,7 @@ CONF
 start_dnsmasq "$NS_CL" "$WORK/local.conf" "$WORK/local.pid"
 
 # Independent count of what left the client towards the upstream resolver.
-in_up tcpdump -i "vu$$" -n -w "$WORK/up.pcap" -U 'dst port 53 and (udp or tcp[tcpflags] & tcp-syn != 0)' \
+ip netns exec "$NS_UP" tcpdump -i "vu$$" -n -w "$WORK/up.pcap" -U 'dst port 53 and (udp or tcp[tcpflags] & tcp-syn != 0)' \
     2>"$WORK/tcpdump.log" &
 TCPDUMP=$!
 PIDS+=("$TCPDUMP")

@@ -120,4 +120,25 @@ Result<void> remove_capture_rules(const CaptureRules& r, const std::string& back
     return {};
 }
 
+Result<void> install_conntrack_enabler() {
+    auto x = run_command({"nft", "-f", "-"}, R"(table inet egress_monitor_ct
+delete table inet egress_monitor_ct
+table inet egress_monitor_ct {
+    chain output {
+        type filter hook output priority filter + 20; policy accept;
+        ct state new counter
+    }
+}
+)");
+    if (!x) return x.error();
+    return {};
+}
+
+Result<void> remove_conntrack_enabler() {
+    auto x = run_command({"nft", "-f", "-"},
+                         "table inet egress_monitor_ct\ndelete table inet egress_monitor_ct\n");
+    if (!x) return x.error();
+    return {};
+}
+
 }  // namespace em

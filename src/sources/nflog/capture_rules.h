@@ -34,4 +34,11 @@ Result<std::string> install_capture_rules(const CaptureRules& r);
 /// Removes them (a missing table is fine).
 Result<void> remove_capture_rules(const CaptureRules& r, const std::string& backend);
 
+/// The conntrack source needs connection tracking active in the network namespace, which the
+/// kernel turns on only for a rule or NAT that uses it. Where nothing else does, this table
+/// (`inet egress_monitor_ct`: one output rule `ct state new counter`, which drops, logs and
+/// changes nothing) turns it on; removed like the capture table.
+Result<void> install_conntrack_enabler();
+Result<void> remove_conntrack_enabler();
+
 }  // namespace em
