@@ -192,6 +192,17 @@ std::vector<ResolvedAddress> resolve_answers(const DnsMessage& msg,
 }
 
 std::string dns_type_name(uint16_t type) {
+    // Query-only types have no descriptor in ldns.
+    switch (type) {
+        case 251:
+            return "IXFR";
+        case 252:
+            return "AXFR";
+        case 255:
+            return "ANY";
+        default:
+            break;
+    }
     const ldns_rr_descriptor* d = ldns_rr_descript(type);
     // ldns falls back to a generic descriptor, and names some unassigned types "TYPEnnn".
     if (d != nullptr && static_cast<uint16_t>(d->_type) == type && d->_name != nullptr &&

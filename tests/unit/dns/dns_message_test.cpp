@@ -257,6 +257,8 @@ TEST(DnsMessage, TypeAndRcodeNames) {
     EXPECT_EQ(dns_type_name(5), "CNAME");
     EXPECT_EQ(dns_type_name(33), "SRV");
     EXPECT_EQ(dns_type_name(65), "HTTPS");
+    EXPECT_EQ(dns_type_name(255), "ANY");
+    EXPECT_EQ(dns_type_name(252), "AXFR");
     EXPECT_EQ(dns_type_name(0), "0");
     EXPECT_EQ(dns_type_name(65000), "65000");
     EXPECT_EQ(dns_rcode_name(0), "NOERROR");
