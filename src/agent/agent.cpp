@@ -153,6 +153,15 @@ class Sink {
     bool rendered_once_ = false;
 };
 
+size_t resident_bytes() {
+    FILE* f = fopen("/proc/self/statm", "re");
+    if (!f) return 0;
+    unsigned long size = 0, resident = 0;
+    int n = fscanf(f, "%lu %lu", &size, &resident);
+    fclose(f);
+    return n == 2 ? resident * static_cast<size_t>(sysconf(_SC_PAGESIZE)) : 0;
+}
+
 Result<UniqueFd> block_signals() {
     sigset_t set;
     sigemptyset(&set);
@@ -324,10 +333,26 @@ Result<void> run_agent(const AgentSettings& given, const ReloadSettings& reload)
             nanosleep(&pause, nullptr);
         }
         now = monotonic_ms();
+        bool over_memory = false;
         if (now >= next_tick) {
             src.tick();
             k.pipeline().tick(unix_now() * 1000);
             next_tick = now + 1000;
+            const size_t limit = size_t(s.memory_limit_mb) << 20;
+            over_memory = limit && resident_bytes() > limit / 10 * 8;
+        }
+        if (over_memory) {
+            if (auto r = k.commit(src.counters()); !r) log_error("commit: {}", r.error().message);
+            next_flush = now + s.flush_interval_ms;
+            if (resident_bytes() > (size_t(s.memory_limit_mb) << 20) / 10 * 8 &&
+                s.pipeline.cache_entries > 1000) {
+                s.pipeline.cache_entries /= 2;
+                k.pipeline().reconfigure(s.pipeline);
+                log_warn(
+                    "memory: resident {} MB near the {} MB limit: answer cache bound "
+                    "lowered to {} entries",
+                    resident_bytes() >> 20, s.memory_limit_mb, s.pipeline.cache_entries);
+            }
         }
         if (now >= next_flush || k.pipeline().flush_wanted()) {
             if (auto r = k.commit(src.counters()); !r) log_error("commit: {}", r.error().message);

@@ -29,6 +29,9 @@ struct AgentSettings {
     std::map<std::string, std::string> loki_labels;
     int max_names_per_domain = 1000;
     int lock_timeout_ms = 30000;
+    // Resident memory ceiling: above 80 % of it the agent commits at once (the batch is the
+    // part that grows with traffic) and, if still above, halves the answer cache's bound.
+    int memory_limit_mb = 256;
     int max_domains = 500000;  // ledger bounds (Ledger::set_caps)
     int max_ips = 500000;
 };

@@ -3,8 +3,8 @@
 // than connections (pcap file or interface). A TCP SYN without ACK opens a flow (a
 // retransmitted SYN of the same 5-tuple within the timeout does not); a UDP/ICMP packet opens
 // one when neither its 5-tuple nor the reverse was seen within the timeout (conntrack's view
-// of an unreplied UDP flow); for ICMP only echo requests do. Bounded: at most `max_flows` tuples, the least recently seen
-// forgotten first (counted). Single-threaded.
+// of an unreplied UDP flow); for ICMP only echo requests do. Bounded: at most `max_flows` tuples,
+// the least recently seen forgotten first (counted). Single-threaded.
 #include <cstdint>
 #include <list>
 #include <unordered_map>

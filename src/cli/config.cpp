@@ -76,6 +76,8 @@ Result<void> parse_agent_table(const toml::table& t, const std::string& path, Ag
             r = integer(a.pipeline.max_ttl_s, 1, 86400 * 7);
         } else if (key == "max_batch_keys") {
             r = integer(a.pipeline.max_batch_keys, 1000, 100000000);
+        } else if (key == "memory_limit_mb") {
+            r = integer(a.memory_limit_mb, 0, 1 << 20);
         } else if (key == "forward_window_ms") {
             r = integer(a.pipeline.forward_window_ms, 0, 600000);
         } else {
