@@ -9,6 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 need_root
 EM_CONNECT=${EM_CONNECT:-$PWD/build/tests/em-connect}
+EM_LOKI_SINK=${EM_LOKI_SINK:-$PWD/build/tests/em-loki-sink}
 for p in dig tcpdump; do command -v $p >/dev/null || { echo "skipped: no $p" >&2; exit 77; }; done
 
 make_topology
@@ -29,11 +30,17 @@ ip netns exec "$NS_UP" tcpdump -i "vu$$" -n -w "$WORK/up.pcap" -U 'dst port 53 a
 TCPDUMP=$!
 PIDS+=("$TCPDUMP")
 
+# A stand-in Loki on the client's loopback (loopback traffic is never egress).
+ip netns exec "$NS_CL" "$EM_LOKI_SINK" 127.0.0.1 3100 "$WORK/loki.txt" &
+PIDS+=("$!")
+
 STATE=$WORK/state OUT=$WORK/out EVENTS=$WORK/events.jsonl
 : >"$WORK/config.toml"
 start_agent() {
     ip netns exec "$NS_CL" "$EM_BIN" agent --source nflog --state-dir "$STATE" --output-dir "$OUT" \
-        --flush-interval 200ms --events "$EVENTS" --config "$WORK/config.toml" -v 2>>"$WORK/agent.log" &
+        --flush-interval 200ms --events "$EVENTS" --config "$WORK/config.toml" -v \
+        --loki-url http://127.0.0.1:3100 --loki-label host=client --loki-label test=nflog \
+        2>>"$WORK/agent.log" &
     AGENT=$!
     PIDS+=("$AGENT")
     local i
@@ -102,6 +109,12 @@ ev() { grep -c "$1" "$EVENTS" || true; }
 [ "$(grep '"type":"dns"' "$EVENTS" | grep '"qname":"nope.nx.test"' | grep -c '"rcode":"NXDOMAIN"')" -ge 1 ] || fail "NXDOMAIN response missing"
 [ "$(grep '"type":"dns"' "$EVENTS" | grep '"qname":"host6.test"' | grep '"proto":"tcp"' | grep -c '"response":true')" -ge 1 ] || fail "DNS over TCP response missing"
 grep -q '"time":"20[0-9-]*T[0-9:]*\.[0-9][0-9][0-9]Z"' "$EVENTS" || fail "event time not RFC 3339 with ms"
+
+# Loki got the same events, with the labels.
+grep -q '"stream":{.*"host":"client"' "$WORK/loki.txt" || fail "Loki push without the labels"
+grep -q 'direct-query.fixed.test' "$WORK/loki.txt" || fail "Loki push without the DNS events"
+[ "$(grep -o '\\"type\\":\\"flow\\"' "$WORK/loki.txt" | wc -l)" -eq "$(grep -c '"type":"flow"' "$EVENTS")" ] ||
+    fail "Loki got a different number of flow events than the events file"
 
 # SIGKILL leaves the table; the next start replaces it and SIGTERM removes it.
 start_agent

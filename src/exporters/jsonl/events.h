@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/json.h"
 #include "common/result.h"
 #include "core/observation.h"
 #include "dns/dns_message.h"
@@ -25,10 +26,6 @@ void format_flow_event(const PacketMeta& meta, const std::vector<std::string>& n
 void format_dns_event(const PacketMeta& meta, const DnsMessage& msg, std::string& out);
 /// "tcp", "udp", "icmp", "icmpv6" or the number as text.
 std::string proto_name(uint8_t proto);
-/// Appends `s` as a JSON string literal (quotes, escapes for ", \, control bytes; bytes
-/// >= 0x80 that are not valid UTF-8 are written as \u00XX of the byte so the line stays
-/// valid JSON).
-void append_json_string(std::string_view s, std::string& out);
 
 /// Appends lines to a file (or stdout for "-"), buffered; flush() at each commit. reopen()
 /// after a log rotation (SIGHUP). Write errors are reported once and counted, never fatal.

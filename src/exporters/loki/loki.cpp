@@ -11,6 +11,8 @@
 #endif
 #include "exporters/loki/loki.h"
 
+#include "common/json.h"
+
 #include <httplib.h>
 #include <unistd.h>
 
@@ -49,65 +51,6 @@ Result<void> check_label(const std::string& name, const std::string& value) {
         return Error{"bad Loki label name '" + name + "': want [a-zA-Z_][a-zA-Z0-9_]*"};
     if (value.empty()) return Error{"Loki label '" + name + "' has an empty value"};
     return {};
-}
-
-// Well-formed UTF-8 sequence length at s[i], or 0 (the same rules as the JSON events'
-// append_json_string, which lives in em_jsonl, a library this one does not link).
-size_t utf8_sequence_length(std::string_view s, size_t i) {
-    auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-    unsigned char c = byte(i);
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        if (c == 0xe0) lo = 0xa0;
-        if (c == 0xed) hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        if (c == 0xf0) lo = 0x90;
-        if (c == 0xf4) hi = 0x8f;
-    } else {
-        return 0;
-    }
-    if (s.size() - i < n || byte(i + 1) < lo || byte(i + 1) > hi) return 0;
-    for (size_t k = 2; k < n; ++k)
-        if ((byte(i + k) & 0xc0) != 0x80) return 0;
-    return n;
-}
-
-// A JSON string literal; control bytes and bytes that are not UTF-8 become \u00XX so that
-// Loki never rejects a whole batch for one odd line.
-void append_json(std::string_view s, std::string& out) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    out += '"';
-    size_t i = 0;
-    while (i < s.size()) {
-        size_t run = i;
-        while (run < s.size()) {
-            auto c = static_cast<unsigned char>(s[run]);
-            if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
-            ++run;
-        }
-        out.append(s.data() + i, run - i);
-        i = run;
-        if (i == s.size()) break;
-        auto c = static_cast<unsigned char>(s[i]);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-            ++i;
-        } else if (size_t n = c >= 0x80 ? utf8_sequence_length(s, i) : 0) {
-            out.append(s.data() + i, n);
-            i += n;
-        } else {
-            const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
-            out.append(esc, sizeof esc);
-            ++i;
-        }
-    }
-    out += '"';
 }
 
 void set_timeouts(httplib::ClientImpl& client, int ms) {
@@ -243,9 +186,9 @@ LokiPusher::LokiPusher(LokiConfig cfg, LokiUrl url, std::unique_ptr<httplib::Cli
     for (const auto& [name, value] : cfg_.labels) {
         if (!first) body_prefix_ += ',';
         first = false;
-        append_json(name, body_prefix_);
+        append_json_string(name, body_prefix_);
         body_prefix_ += ':';
-        append_json(value, body_prefix_);
+        append_json_string(value, body_prefix_);
     }
     body_prefix_ += "},\"values\":[";
 }
@@ -323,7 +266,7 @@ void LokiPusher::run() {
             auto r = std::to_chars(num, num + sizeof num, batch[i].first);
             body.append(num, r.ptr);
             body += "\",";
-            append_json(batch[i].second, body);
+            append_json_string(batch[i].second, body);
             body += ']';
         }
         body += "]}]}";

@@ -1,0 +1,13 @@
+#pragma once
+// JSON string literals for the event lines and the Loki push body.
+#include <string>
+#include <string_view>
+
+namespace em {
+
+/// Appends `s` as a JSON string literal: quotes; escapes for ", \ and control bytes; bytes
+/// >= 0x80 that do not form well-formed UTF-8 written as \u00XX of the byte, so the line
+/// stays valid JSON whatever the input (a receiver such as Loki never rejects a batch).
+void append_json_string(std::string_view s, std::string& out);
+
+}  // namespace em
