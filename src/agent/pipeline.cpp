@@ -25,12 +25,11 @@ void Pipeline::on_dns_packet(const PacketMeta& meta, const PacketInfo& p) {
             count("dns.truncated_captures");
             return;
         }
-        auto msg = decode_dns(p.payload, p.payload_len);
-        if (!msg) {
+        if (!decode_dns_into(p.payload, p.payload_len, msg_)) {
             count("dns.malformed");
             return;
         }
-        on_dns(meta, *msg);
+        on_dns(meta, msg_);
         return;
     }
     if (p.proto != kProtoTcp) return;
@@ -40,12 +39,11 @@ void Pipeline::on_dns_packet(const PacketMeta& meta, const PacketInfo& p) {
     uint64_t skipped = tcp_.skipped_segments();
     tcp_.feed(key, p.tcp_seq, syn, end, p.payload, p.payload_len,
               [&](const uint8_t* data, size_t len) {
-                  auto msg = decode_dns(data, len);
-                  if (!msg) {
+                  if (!decode_dns_into(data, len, msg_)) {
                       count("dns.malformed");
                       return;
                   }
-                  on_dns(meta, *msg);
+                  on_dns(meta, msg_);
               });
     if (uint64_t n = tcp_.skipped_segments() - skipped) batch_.count("dns.tcp_skipped_segments", n);
 }
@@ -66,7 +64,8 @@ void Pipeline::on_dns(const PacketMeta& meta, const DnsMessage& msg) {
         return;
     }
     if (!msg.response) {
-        RecentKey key{name_buf_, msg.qtype};
+        const uint64_t key =
+            std::hash<std::string>()(name_buf_) * 0x9E3779B97F4A7C15ull + msg.qtype;
         if (is_local_resolver(meta)) {
             if (recent_local_.size() >= kMaxRecentLocal) tick(meta.time_ms);
             if (recent_local_.size() < kMaxRecentLocal) recent_local_[key] = meta.time_ms;

@@ -63,16 +63,6 @@ class Pipeline {
     void tick(int64_t now_ms);
 
   private:
-    struct RecentKey {
-        std::string name;
-        uint16_t type;
-        friend bool operator==(const RecentKey&, const RecentKey&) = default;
-    };
-    struct RecentHash {
-        size_t operator()(const RecentKey& k) const {
-            return std::hash<std::string>()(k.name) * 31 + k.type;
-        }
-    };
     void count(const char* counter) { batch_.count(counter); }
 
     PipelineConfig cfg_;
@@ -81,7 +71,10 @@ class Pipeline {
     Batch batch_;
     AnswerCache cache_;
     TcpDnsStreams tcp_;
-    std::unordered_map<RecentKey, int64_t, RecentHash> recent_local_;  // → last time (ms)
+    // (name, type) asked of a local resolver → last time (ms). Keyed by a 64-bit hash: a
+    // collision could at worst take one query for a forward, once in 2^64.
+    std::unordered_map<uint64_t, int64_t> recent_local_;
+    DnsMessage msg_;  // decoded into, storage reused
     std::string name_buf_, line_;
     std::vector<std::string> names_;
     std::vector<ResolvedAddress> resolved_;

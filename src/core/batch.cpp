@@ -5,22 +5,36 @@
 
 namespace em {
 
-DomainDelta& Batch::domain(std::string_view name) {
+DomainDelta& Batch::domain(std::string_view name, bool& folded) {
+    folded = false;
     if (!folder_ || folder_->limit() == 0 || DomainFolder::is_folded(name)) return domains_[name];
     if (DomainDelta* known = domains_.find_mutable(name)) return *known;
+    // A name folded a moment ago (its query, now its answer): skip the public suffix lookup.
+    FoldMemo& memo = fold_memo_[std::hash<std::string_view>()(name) % fold_memo_.size()];
+    if (memo.target && memo.name == name) {
+        folded = true;
+        return *memo.target;
+    }
     // A new name: counted under its registrable domain until that has the limit of names.
     std::string_view base = folder_->base(name);
-    uint32_t& names = names_per_base_[std::string(base)];
+    auto it = names_per_base_.find(base);
+    if (it == names_per_base_.end()) it = names_per_base_.emplace(std::string(base), 0).first;
+    uint32_t& names = it->second;
     if (names >= folder_->limit()) {
-        counters_["dnsmasq.folded_queries"] += 1;
-        return domains_[DomainFolder::folded_name(base)];
+        folded = true;
+        DomainDelta& target = domains_[DomainFolder::folded_name(base)];
+        memo.name.assign(name);
+        memo.target = &target;
+        return target;
     }
     ++names;
     return domains_[name];
 }
 
 DomainDelta& Batch::add_query(std::string_view name, int64_t t) {
-    DomainDelta& d = domain(name);
+    bool folded = false;
+    DomainDelta& d = domain(name, folded);
+    if (folded) counters_["dnsmasq.folded_queries"] += 1;
     d.queries += 1;
     d.last_seen = std::max(d.last_seen, t);
     return d;
@@ -46,7 +60,8 @@ void Batch::add_answer_to(DomainDelta& d, const IpAddress& ip, int64_t t) {
 
 bool Batch::add_answer(std::string_view name, const IpAddress& ip, int64_t t) {
     if (ip.is_loopback() || ip.is_unspecified()) return false;
-    add_answer_to(domain(name), ip, t);
+    bool folded = false;
+    add_answer_to(domain(name, folded), ip, t);
     return true;
 }
 
@@ -69,10 +84,14 @@ void Batch::merge(Batch&& other) {
         ips_ = std::move(other.ips_);
         counters_ = std::move(other.counters_);
         names_per_base_ = std::move(other.names_per_base_);
+        fold_memo_ = std::move(other.fold_memo_);
+        for (auto& m : other.fold_memo_) m.target = nullptr;
         return;
     }
     for (const auto& [name, od] : other.domains_) {
-        DomainDelta& d = domain(name);
+        bool folded = false;
+        DomainDelta& d = domain(name, folded);
+        if (folded) counters_["dnsmasq.folded_queries"] += od.queries;
         d.queries += od.queries;
         d.last_seen = std::max(d.last_seen, od.last_seen);
         for (auto& a : od.answers) add_answer_to(d, a.ip, a.last_seen);

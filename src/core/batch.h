@@ -3,6 +3,7 @@
 // the ledger folds it into the committed totals in one transaction together with the
 // cursors that produced it. Not thread-safe: each reader thread fills its own and the
 // batches are merged before the commit.
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -75,7 +76,12 @@ class Batch {
     const std::map<std::string, uint64_t>& counters() const { return counters_; }
 
   private:
-    DomainDelta& domain(std::string_view name);
+    /// The delta a name's counts go to; `folded` tells whether that is its "*.<base>" line.
+    DomainDelta& domain(std::string_view name, bool& folded);
+    struct FoldMemo {
+        std::string name;
+        DomainDelta* target = nullptr;
+    };
     void fold_pending() const {
         auto& [ip, t] = pending_[pending_head_];
         IpDelta& d = ips_[ip];
@@ -91,7 +97,13 @@ class Batch {
 
     size_t max_ips_per_domain_;
     const DomainFolder* folder_;
-    std::unordered_map<std::string, uint32_t> names_per_base_;  // only with a folder
+    struct NameHash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+    };
+    // Names per registrable domain (only with a folder); looked up without a copy.
+    std::unordered_map<std::string, uint32_t, NameHash, std::equal_to<>> names_per_base_;
+    std::array<FoldMemo, 256> fold_memo_;  // recently folded names (direct-mapped)
     uint64_t id_;
     DomainTable<DomainDelta> domains_;
     // Folded lazily (see add_flow), hence mutable: the logical content is ips_ + pending_.

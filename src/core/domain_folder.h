@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include <libpsl.h>
 
@@ -35,6 +36,13 @@ class DomainFolder {
     std::unique_ptr<psl_ctx_t, Deleter<psl_free>> psl_;
     size_t limit_;
     mutable std::string buf_;  // NUL-terminated copy for libpsl
+    // parent domain → length of its children's registrable domain (see base()); bounded.
+    static constexpr size_t kMaxParents = 65536;
+    struct Hash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+    };
+    mutable std::unordered_map<std::string, size_t, Hash, std::equal_to<>> parent_base_;
 };
 
 }  // namespace em

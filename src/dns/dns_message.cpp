@@ -30,31 +30,49 @@ void append_label_byte(std::string& out, uint8_t c) {
         out += '\\';
         out += static_cast<char>(c);
     } else if (c <= 0x20 || c >= 0x7f) {
-        out += fmt::format("\\{:03d}", c);
+        const char esc[4] = {'\\', static_cast<char>('0' + c / 100),
+                             static_cast<char>('0' + c / 10 % 10), static_cast<char>('0' + c % 10)};
+        out.append(esc, 4);
     } else {
         out += static_cast<char>(c);
     }
 }
 
+// True for bytes that go into a name as they are (lower case letters, digits, '-', '_', ...).
+bool plain_byte(uint8_t c) {
+    return c > 0x20 && c < 0x7f && !(c >= 'A' && c <= 'Z') && c != '.' && c != ';' && c != '(' &&
+           c != ')' && c != '\\';
+}
+
 // A name from an uncompressed wire-format dname (as ldns stores it): labels joined by dots,
 // lower case, no trailing dot; the root is ".". nullopt when the labels overrun the data.
-std::optional<std::string> normalise_dname(const ldns_rdf* rdf) {
-    if (rdf == nullptr || ldns_rdf_get_type(rdf) != LDNS_RDF_TYPE_DNAME) return std::nullopt;
+// Written into `out` (its capacity reused); false when malformed.
+bool normalise_dname(const ldns_rdf* rdf, std::string& out) {
+    out.clear();
+    if (rdf == nullptr || ldns_rdf_get_type(rdf) != LDNS_RDF_TYPE_DNAME) return false;
     const uint8_t* p = ldns_rdf_data(rdf);
     size_t size = ldns_rdf_size(rdf);
-    if (p == nullptr || size == 0) return std::nullopt;
-    std::string out;
+    if (p == nullptr || size == 0) return false;
+    out.reserve(size);
     size_t i = 0;
     while (i < size && p[i] != 0) {
         size_t label = p[i];
-        if (label > 63 || size - i - 1 < label) return std::nullopt;
+        if (label > 63 || size - i - 1 < label) return false;
         if (!out.empty()) out += '.';
-        for (size_t k = 1; k <= label; ++k) append_label_byte(out, p[i + k]);
+        // Copy runs of plain bytes at once; escape or fold the others.
+        size_t k = 1;
+        while (k <= label) {
+            size_t run = k;
+            while (run <= label && plain_byte(p[i + run])) ++run;
+            out.append(reinterpret_cast<const char*>(p + i + k), run - k);
+            if (run <= label) append_label_byte(out, p[i + run++]);
+            k = run;
+        }
         i += label + 1;
     }
-    if (i >= size) return std::nullopt;           // no terminating root label
-    if (out.empty()) return std::string(1, '.');  // (assigning "." trips GCC 12 -Wrestrict)
-    return out;
+    if (i >= size) return false;          // no terminating root label
+    if (out.empty()) out.push_back('.');  // the root
+    return true;
 }
 
 std::optional<IpAddress> address_of(const ldns_rr* rr, uint16_t type) {
@@ -94,6 +112,12 @@ int target_field(uint16_t type) {
 }  // namespace
 
 Result<DnsMessage> decode_dns(const uint8_t* data, size_t len) {
+    DnsMessage msg;
+    if (auto r = decode_dns_into(data, len, msg); !r) return r.error();
+    return msg;
+}
+
+Result<void> decode_dns_into(const uint8_t* data, size_t len, DnsMessage& msg) {
     if (data == nullptr || len < 12) {
         return Error{fmt::format("truncated header ({} of 12 bytes)", data ? len : 0)};
     }
@@ -104,46 +128,45 @@ Result<DnsMessage> decode_dns(const uint8_t* data, size_t len) {
         const char* what = ldns_get_errorstr_by_id(st);
         return Error{fmt::format("malformed message: {}", what ? what : "unknown error")};
     }
-    DnsMessage msg;
     msg.id = ldns_pkt_id(pkt.get());
     msg.response = ldns_pkt_qr(pkt.get());
     msg.opcode = static_cast<uint8_t>(ldns_pkt_get_opcode(pkt.get()));
     msg.rcode = static_cast<uint8_t>(ldns_pkt_get_rcode(pkt.get()));
     msg.truncated = ldns_pkt_tc(pkt.get());
     msg.question_count = ldns_pkt_qdcount(pkt.get());
+    msg.qname.clear();
+    msg.qtype = 0;
 
     const ldns_rr_list* question = ldns_pkt_question(pkt.get());
     if (question != nullptr && ldns_rr_list_rr_count(question) > 0) {
         const ldns_rr* q = ldns_rr_list_rr(question, 0);
-        auto name = normalise_dname(ldns_rr_owner(q));
-        if (!name) return Error{"bad name in question"};
-        msg.qname = std::move(*name);
+        if (!normalise_dname(ldns_rr_owner(q), msg.qname)) return Error{"bad name in question"};
         msg.qtype = static_cast<uint16_t>(ldns_rr_get_type(q));
     }
 
+    // Records are reused from the previous message decoded into `msg` (their strings keep
+    // their capacity): this runs per packet.
     const ldns_rr_list* answer = ldns_pkt_answer(pkt.get());
     size_t count = answer ? ldns_rr_list_rr_count(answer) : 0;
-    msg.answers.reserve(count);
+    msg.answers.resize(count);
     for (size_t i = 0; i < count; ++i) {
         const ldns_rr* rr = ldns_rr_list_rr(answer, i);
-        DnsRecord rec;
-        auto name = normalise_dname(ldns_rr_owner(rr));
-        if (!name) return Error{fmt::format("bad owner name in answer {}", i + 1)};
-        rec.name = std::move(*name);
+        DnsRecord& rec = msg.answers[i];
+        if (!normalise_dname(ldns_rr_owner(rr), rec.name))
+            return Error{fmt::format("bad owner name in answer {}", i + 1)};
         rec.type = static_cast<uint16_t>(ldns_rr_get_type(rr));
         rec.ttl = ldns_rr_ttl(rr);
+        rec.address.reset();
+        rec.target.clear();
         if (rec.type == kTypeA || rec.type == kTypeAaaa) {
             rec.address = address_of(rr, rec.type);
         } else if (int f = target_field(rec.type); f >= 0) {
-            if (ldns_rr_rd_count(rr) > static_cast<size_t>(f)) {
-                auto target = normalise_dname(ldns_rr_rdf(rr, static_cast<size_t>(f)));
-                if (!target) return Error{fmt::format("bad target name in answer {}", i + 1)};
-                rec.target = std::move(*target);
-            }
+            if (ldns_rr_rd_count(rr) > static_cast<size_t>(f) &&
+                !normalise_dname(ldns_rr_rdf(rr, static_cast<size_t>(f)), rec.target))
+                return Error{fmt::format("bad target name in answer {}", i + 1)};
         }
-        msg.answers.push_back(std::move(rec));
     }
-    return msg;
+    return {};
 }
 
 std::vector<ResolvedAddress> resolve_answers(const DnsMessage& msg,

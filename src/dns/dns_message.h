@@ -36,6 +36,9 @@ struct DnsMessage {
 /// Decodes one DNS message (no TCP length prefix). Errors say what was wrong
 /// ("truncated header", "bad name in question", ...), never crash on any input.
 Result<DnsMessage> decode_dns(const uint8_t* data, size_t len);
+/// The same into `out`, reusing its storage (the per-packet path); on error `out` holds a
+/// partly decoded message and must not be used.
+Result<void> decode_dns_into(const uint8_t* data, size_t len, DnsMessage& out);
 
 /// The A/AAAA addresses that answer `msg.qname`, following the CNAME chain from it through
 /// the answer section (bounded, loop-safe); `chain` (optional) receives the names on the way,

@@ -15,7 +15,7 @@ for p in dig tcpdump iptables; do command -v $p >/dev/null || { echo "skipped: n
 
 make_topology
 in_up ip addr add 203.0.113.7/32 dev lo
-echo "listen-address=2001:db8:1::1" | start_upstream_dnsmasq
+start_upstream_dnsmasq <<<"listen-address=2001:db8:1::1"
 : >"$WORK/config.toml"
 
 AGENTS=()
