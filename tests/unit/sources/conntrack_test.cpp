@@ -274,7 +274,7 @@ int tcp_connect(const std::string& dst, uint16_t port, const std::string& bind_t
     SockAddr to(dst, port);
     UniqueFd s(::socket(to.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!s.valid()) return errno;
-    timeval timeout{2, 0};
+    timeval timeout{10, 0};  // a first SYN can be lost while the veth comes up
     setsockopt(s.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
     if (!bind_to.empty()) {
         SockAddr from(bind_to, 0);
