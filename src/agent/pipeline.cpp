@@ -96,6 +96,7 @@ void Pipeline::on_flow(const PacketMeta& meta) {
     count("flows");
     cache_.lookup(meta.dst, meta.time_ms, names_);
     if (names_.empty()) count("flows.direct");
+    batch_.add_flow_port(meta.dst, meta.proto, meta.dport, names_.empty());
     if (sink_) {
         line_.clear();
         format_flow_event(meta, names_, names_.empty(), line_);
@@ -110,7 +111,8 @@ Batch Pipeline::take_batch() {
 }
 
 bool Pipeline::flush_wanted() const {
-    return batch_.domains().size() + batch_.ips().size() >= cfg_.max_batch_keys;
+    return batch_.domains().size() + batch_.ips().size() + batch_.flow_ports().size() >=
+           cfg_.max_batch_keys;
 }
 
 void Pipeline::reconfigure(const PipelineConfig& cfg) {

@@ -86,7 +86,13 @@ void Batch::merge(Batch&& other) {
         names_per_base_ = std::move(other.names_per_base_);
         fold_memo_ = std::move(other.fold_memo_);
         for (auto& m : other.fold_memo_) m.target = nullptr;
+        ports_ = std::move(other.ports_);
         return;
+    }
+    for (const auto& [k, v] : other.ports_) {
+        FlowPortDelta& d = ports_[k];
+        d.flows += v.flows;
+        d.direct += v.direct;
     }
     for (const auto& [name, od] : other.domains_) {
         bool folded = false;

@@ -29,6 +29,24 @@ struct DomainDelta {
     std::vector<AnsweredIp> answers;  // at most the per-domain cap, most recent kept
 };
 
+/// Per destination, protocol and port: flows and how many of them no DNS answer explained
+/// (the agent's `direct`). Only the agent fills these; consolidate has no ports.
+struct FlowPortKey {
+    IpAddress ip;
+    uint8_t proto = 0;
+    uint16_t port = 0;
+    friend bool operator==(const FlowPortKey&, const FlowPortKey&) = default;
+};
+struct FlowPortKeyHash {
+    size_t operator()(const FlowPortKey& k) const {
+        return k.ip.hash() ^ (size_t{k.proto} << 16 | k.port) * 0x9E3779B97F4A7C15ull;
+    }
+};
+struct FlowPortDelta {
+    uint64_t flows = 0;
+    uint64_t direct = 0;
+};
+
 struct IpDelta {
     uint64_t flows = 0;
     int64_t last_seen = 0;
@@ -63,6 +81,17 @@ class Batch {
         return true;
     }
     void count(const std::string& counter, uint64_t n = 1) { counters_[counter] += n; }
+    /// Records the protocol and port of a flow to `dst` (added with add_flow) and whether it
+    /// was direct. Loopback destinations are ignored, as by add_flow.
+    void add_flow_port(const IpAddress& dst, uint8_t proto, uint16_t port, bool direct) {
+        if (dst.is_loopback()) return;
+        FlowPortDelta& d = ports_[FlowPortKey{dst, proto, port}];
+        d.flows += 1;
+        d.direct += direct;
+    }
+    const std::unordered_map<FlowPortKey, FlowPortDelta, FlowPortKeyHash>& flow_ports() const {
+        return ports_;
+    }
 
     void merge(Batch&& other);
     bool empty() const { return domains_.empty() && ips().empty(); }
@@ -112,6 +141,7 @@ class Batch {
     mutable size_t pending_head_ = 0;
     mutable size_t pending_n_ = 0;
     std::map<std::string, uint64_t> counters_;
+    std::unordered_map<FlowPortKey, FlowPortDelta, FlowPortKeyHash> ports_;
 };
 
 /// Lower-cases `name` and drops one trailing dot, writing into `out` (reused buffer).

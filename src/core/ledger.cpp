@@ -8,7 +8,8 @@ namespace em {
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// 1: the first schema. 2: flow_ports (the agent's ports and direct flows per destination).
+constexpr int kSchemaVersion = 2;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
@@ -21,6 +22,9 @@ CREATE TABLE IF NOT EXISTS domain_ips(
     PRIMARY KEY(name, ip)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ips(
     ip BLOB PRIMARY KEY, count INTEGER NOT NULL, last_seen INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS flow_ports(
+    ip BLOB NOT NULL, proto INTEGER NOT NULL, port INTEGER NOT NULL, count INTEGER NOT NULL,
+    direct INTEGER NOT NULL, PRIMARY KEY(ip, proto, port)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS cursors(source TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 INSERT OR IGNORE INTO meta VALUES('commit_generation', 0), ('rendered_generation', -1);
@@ -112,6 +116,10 @@ Result<void> Ledger::prepare() {
          "INSERT INTO counters VALUES(?1, ?2) ON CONFLICT(name) DO UPDATE SET "
          "value = value + excluded.value"},
         {&get_cursor_, "SELECT value FROM cursors WHERE source = ?1"},
+        {&upsert_port_,
+         "INSERT INTO flow_ports VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(ip, proto, port) DO "
+         "UPDATE SET count = count + excluded.count, direct = direct + excluded.direct"},
+        {&ports_of_ip_, "SELECT count(*) FROM flow_ports WHERE ip = ?1"},
     };
     for (auto& item : items) {
         auto st = db_.prepare(item.sql);
@@ -262,6 +270,28 @@ Result<void> Ledger::commit(const Batch& batch, const std::map<std::string, std:
     });
     if (!status) return status;
     last_over_cap_ = over_cap;
+    // Ports: at most kMaxPortsPerIp rows per address; further ports go to port 0 ("other").
+    for (const auto& [k, d] : batch.flow_ports()) {
+        if (max_ips_) {
+            auto known = has_ip(k.ip);
+            if (!known) return known.error();
+            if (!*known) continue;  // the address itself was over the cap
+        }
+        uint16_t port = k.port;
+        if (port != 0) {
+            ports_of_ip_.bind_blob(1, k.ip.key());
+            int rc = ports_of_ip_.step();
+            int64_t n = rc == SQLITE_ROW ? ports_of_ip_.int64(0) : 0;
+            ports_of_ip_.reset();
+            if (n >= kMaxPortsPerIp) port = 0;
+        }
+        upsert_port_.bind_blob(1, k.ip.key())
+            .bind(2, int64_t{k.proto})
+            .bind(3, int64_t{port})
+            .bind(4, static_cast<int64_t>(d.flows))
+            .bind(5, static_cast<int64_t>(d.direct));
+        if (auto r = db_.run(upsert_port_); !r) return r;
+    }
     for (auto [name, value] : {std::pair{"domains.over_cap", over_cap_queries},
                                std::pair{"ips.over_cap", over_cap_flows}}) {
         if (!value) continue;
@@ -333,6 +363,21 @@ Result<void> Ledger::for_each_ip(const std::function<void(const IpRow&)>& fn) {
     }
     if (rc != SQLITE_DONE) return db_.error("cannot read addresses");
     return {};
+}
+
+Result<void> Ledger::for_each_port(const std::function<void(const PortRow&)>& fn) {
+    auto st = db_.prepare(
+        "SELECT ip, proto, port, count, direct FROM flow_ports ORDER BY ip, proto, port");
+    if (!st) return st.error();
+    for (;;) {
+        int rc = st->step();
+        if (rc == SQLITE_DONE) return {};
+        if (rc != SQLITE_ROW) return db_.error("cannot read flow_ports");
+        auto ip = IpAddress::from_key(st->blob(0));
+        if (!ip) continue;
+        fn(PortRow{*ip, static_cast<uint8_t>(st->int64(1)), static_cast<uint16_t>(st->int64(2)),
+                   st->int64(3), st->int64(4)});
+    }
 }
 
 Result<std::map<std::string, int64_t>> Ledger::counters() {

@@ -32,6 +32,15 @@ struct IpRow {
     int64_t last_seen;
 };
 
+/// The agent's ports per destination (port 0 with proto: "other ports" beyond the bound).
+struct PortRow {
+    IpAddress ip;
+    uint8_t proto;
+    uint16_t port;
+    int64_t count;
+    int64_t direct;
+};
+
 class Ledger {
   public:
     /// Opens or creates the database at `path`; migrates older schemas.
@@ -65,6 +74,9 @@ class Ledger {
     /// Rows sorted numerically, IPv4 first.
     Result<void> for_each_ip(const std::function<void(const IpRow&)>& fn);
     Result<std::map<std::string, int64_t>> counters();
+    /// Rows sorted by address, protocol, port.
+    Result<void> for_each_port(const std::function<void(const PortRow&)>& fn);
+    static constexpr int64_t kMaxPortsPerIp = 16;
 
   private:
     Ledger(sql::Database db, size_t cap) : db_(std::move(db)), max_ips_per_domain_(cap) {}
@@ -80,7 +92,8 @@ class Ledger {
     Result<int64_t> count_rows(const char* table);
     Result<bool> has_ip(const IpAddress& ip);
     sql::Statement domain_exists_, names_under_base_, upsert_domain_, upsert_domain_ip_,
-        prune_domain_ips_, upsert_ip_, upsert_cursor_, add_counter_, get_cursor_, ip_exists_;
+        prune_domain_ips_, upsert_ip_, upsert_cursor_, add_counter_, get_cursor_, ip_exists_,
+        upsert_port_, ports_of_ip_;
 };
 
 }  // namespace em

@@ -143,6 +143,11 @@ TEST(Pipeline, LocalResolverForwardIsNotASecondClientQuery) {
     EXPECT_EQ(f.counter("flows.loopback"), 1u);
     Batch b = f.p.take_batch();
     EXPECT_EQ(b.ips().size(), 2u);
+    const auto& ports = b.flow_ports();
+    auto port = ports.find(FlowPortKey{ip("203.0.113.5"), kProtoTcp, 443});
+    ASSERT_NE(port, ports.end());
+    EXPECT_EQ(port->second.flows, 2u);
+    EXPECT_EQ(port->second.direct, 1u);  // the second one, after the answer expired
     EXPECT_TRUE(f.p.batch().empty());
 }
 

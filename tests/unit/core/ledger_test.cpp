@@ -231,3 +231,30 @@ TEST_F(LedgerTest, CapsRefuseNewKeysButKeepCountingKnownOnes) {
 }
 
 }  // namespace em
+
+namespace em {
+
+TEST_F(LedgerTest, PortsPerDestinationAreBounded) {
+    Ledger l = open();
+    Batch b;
+    for (uint16_t p = 1; p <= 20; ++p) {
+        b.add_flow(ip("192.0.2.1"), 100);
+        b.add_flow_port(ip("192.0.2.1"), 6, p, p % 2 == 0);
+    }
+    b.add_flow(ip("127.0.0.1"), 100);
+    b.add_flow_port(ip("127.0.0.1"), 6, 80, true);  // loopback: ignored
+    ASSERT_TRUE(l.commit(b, {}).ok());
+    int64_t rows = 0, flows = 0, direct = 0, other = 0;
+    ASSERT_TRUE(l.for_each_port([&](const PortRow& r) {
+                     ++rows;
+                     flows += r.count;
+                     direct += r.direct;
+                     if (r.port == 0) other = r.count;
+                 }).ok());
+    EXPECT_EQ(flows, 20);
+    EXPECT_EQ(direct, 10);
+    EXPECT_LE(rows, Ledger::kMaxPortsPerIp + 1);
+    EXPECT_EQ(other, 20 - Ledger::kMaxPortsPerIp);
+}
+
+}  // namespace em
