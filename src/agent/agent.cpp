@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <mutex>
 
 #include "agent/flow_tracker.h"
 #include "common/files.h"
@@ -270,6 +271,32 @@ Result<void> run_agent(const AgentSettings& given, const ReloadSettings& reload)
     if (!source) return source.error();
     LiveSource& src = **source;
 
+    // The endpoint reads the files and the ledger itself; from the loop it gets the live
+    // counters of the source and the pipeline, refreshed every second.
+    std::mutex live_mu;
+    std::map<std::string, uint64_t> live;
+    std::unique_ptr<HttpServer> server;
+    if (s.serve) {
+        ServeConfig sc = *s.serve;
+        sc.output_dir = s.output_dir;
+        sc.state_dir = s.state_dir;
+        auto started = HttpServer::start(sc, [&] {
+            std::lock_guard lock(live_mu);
+            return live;
+        });
+        if (!started) return Error{"serve: " + started.error().message};
+        server = std::move(*started);
+        log_info("agent: serving the files on {}", sc.listen);
+    }
+    auto refresh_live = [&] {
+        auto c = src.counters();
+        c["agent.cache_entries"] = k.pipeline().cache().entries();
+        c["agent.cache_evicted"] = k.pipeline().cache().evicted();
+        std::lock_guard lock(live_mu);
+        live = std::move(c);
+    };
+    refresh_live();
+
     UniqueFd ep(epoll_create1(EPOLL_CLOEXEC));
     if (!ep.valid()) return errno_error("epoll_create1");
     auto watch = [&](int fd) -> Result<void> {
@@ -338,6 +365,7 @@ Result<void> run_agent(const AgentSettings& given, const ReloadSettings& reload)
             src.tick();
             k.pipeline().tick(unix_now() * 1000);
             next_tick = now + 1000;
+            refresh_live();
             const size_t limit = size_t(s.memory_limit_mb) << 20;
             over_memory = limit && resident_bytes() > limit / 10 * 8;
         }
@@ -361,6 +389,7 @@ Result<void> run_agent(const AgentSettings& given, const ReloadSettings& reload)
     }
     // Final: read what is left, commit, export, remove the capture rules.
     if (failure.ok()) (void)src.drain(k.pipeline());
+    if (server) server->stop();
     auto committed = k.commit(src.counters());
     auto removed = src.shutdown();
     if (!failure) return failure;

@@ -10,11 +10,13 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "agent/live_source.h"
 #include "agent/pipeline.h"
 #include "common/result.h"
+#include "exporters/http/server.h"
 
 namespace em {
 
@@ -32,7 +34,8 @@ struct AgentSettings {
     // Resident memory ceiling: above 80 % of it the agent commits at once (the batch is the
     // part that grows with traffic) and, if still above, halves the answer cache's bound.
     int memory_limit_mb = 256;
-    int max_domains = 500000;  // ledger bounds (Ledger::set_caps)
+    std::optional<ServeConfig> serve;  // the collector's endpoint, served by the agent too
+    int max_domains = 500000;          // ledger bounds (Ledger::set_caps)
     int max_ips = 500000;
 };
 

@@ -35,6 +35,7 @@ Result<AgentSettings> settings_for(CLI::App* sub, const AgentFlags& f) {
     s.max_names_per_domain = cfg.max_names_per_domain;
     s.lock_timeout_ms = cfg.lock_timeout_ms;
     s.max_domains = cfg.max_domains;
+    if (cfg.serve_in_agent) s.serve = cfg.serve;
     s.max_ips = cfg.max_ips;
     auto given = [&](const char* flag) {
         return sub->get_option_no_throw(flag) && sub->count(flag) > 0;

@@ -5,6 +5,7 @@
 #include <fmt/core.h>
 
 #include "cli/agent_cmd.h"
+#include "cli/collector_cmd.h"
 #include "cli/config.h"
 #include "cli/consolidate.h"
 #include "common/log.h"
@@ -44,7 +45,10 @@ int run_cli(int argc, char** argv) {
     bool verbose = false;
     add_consolidate(app, flags, verbose);
     auto agent_flags = add_agent_commands(app);
-    for (auto* sub : {app.get_subcommand("agent"), app.get_subcommand("replay")})
+    auto collector_flags = add_collector_commands(app);
+    for (auto* sub :
+         {app.get_subcommand("agent"), app.get_subcommand("replay"), app.get_subcommand("serve"),
+          app.get_subcommand("collect"), app.get_subcommand("report")})
         sub->add_flag("-v,--verbose", verbose, "log what is done at info level");
     try {
         app.parse(argc, argv);
@@ -54,6 +58,7 @@ int run_cli(int argc, char** argv) {
     if (verbose) set_log_level(LogLevel::info);
 
     if (int rc = run_agent_commands(app, *agent_flags); rc >= 0) return rc;
+    if (int rc = run_collector_commands(app, *collector_flags); rc >= 0) return rc;
     CLI::App* sub = app.get_subcommand("consolidate");
     if (sub->parsed()) {
         // Defaults < config file < flags given on the command line.

@@ -88,6 +88,43 @@ Result<void> parse_agent_table(const toml::table& t, const std::string& path, Ag
     return {};
 }
 
+Result<void> parse_serve_table(const toml::table& t, const std::string& path,
+                               ConsolidateConfig& c) {
+    for (auto&& entry : t) {
+        const std::string key(entry.first.str());
+        const toml::node& node = entry.second;
+        auto text = [&](std::string& out) -> Result<void> {
+            const auto* v = node.as_string();
+            if (!v) return Error{where(path, node) + ": serve." + key + " must be a string"};
+            out = v->get();
+            return {};
+        };
+        auto boolean = [&](bool& out) -> Result<void> {
+            const auto* v = node.as_boolean();
+            if (!v) return Error{where(path, node) + ": serve." + key + " must be true or false"};
+            out = v->get();
+            return {};
+        };
+        Result<void> r;
+        if (key == "listen")
+            r = text(c.serve.listen);
+        else if (key == "token_file")
+            r = text(c.serve.token_file);
+        else if (key == "tls_cert")
+            r = text(c.serve.tls_cert);
+        else if (key == "tls_key")
+            r = text(c.serve.tls_key);
+        else if (key == "plain_http")
+            r = boolean(c.serve.plain_http);
+        else if (key == "in_agent")
+            r = boolean(c.serve_in_agent);
+        else
+            r = Error{where(path, node) + ": unknown key serve." + key};
+        if (!r) return r;
+    }
+    return {};
+}
+
 }  // namespace
 
 Result<void> load_config(const std::string& path, bool required, ConsolidateConfig& cfg) {
@@ -158,6 +195,8 @@ Result<void> parse_config(std::string_view text, const std::string& path, Consol
             r = integer(cfg.max_names_per_domain, 0, 100000000);
         else if (key == "agent" && node.is_table())
             r = parse_agent_table(*node.as_table(), path, cfg.agent);
+        else if (key == "serve" && node.is_table())
+            r = parse_serve_table(*node.as_table(), path, cfg);
         else
             r = Error{where(path, node) + ": unknown key " + key};
         if (!r) return r;

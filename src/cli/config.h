@@ -7,6 +7,7 @@
 
 #include "agent/agent.h"
 #include "common/result.h"
+#include "exporters/http/server.h"
 
 namespace em {
 
@@ -29,6 +30,10 @@ struct ConsolidateConfig {
     // The [agent] table: settings of `egress-monitor agent` (its output_dir, state_dir and
     // the per-domain bounds come from the keys above).
     AgentSettings agent;
+    // The [serve] table: the HTTP(S) endpoint of `egress-monitor serve`, and of the agent
+    // when `serve_in_agent` is true.
+    ServeConfig serve;
+    bool serve_in_agent = false;
 };
 
 /// Reads `path` into `cfg`. A missing file is fine unless `required`; unknown keys, wrong

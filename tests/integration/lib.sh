@@ -23,10 +23,11 @@ cleanup() {
     ip netns del "$NS_CL" 2>/dev/null || true
     ip netns del "$NS_UP" 2>/dev/null || true
     [ -n "$SYSCTL_SAVED" ] && sysctl -qw net.netfilter.nf_log_all_netns="$SYSCTL_SAVED"
+    # KEEP_WORK=1: a copy of the work directory stays in /tmp/kept-work for a post-mortem.
+    if [ -n "${KEEP_WORK:-}" ]; then rm -rf /tmp/kept-work; cp -r "$WORK" /tmp/kept-work || true; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-[ -n "${KEEP_WORK:-}" ] && trap "cp -r \"\$WORK\" /tmp/kept-work; cleanup" EXIT
 
 in_up() { ip netns exec "$NS_UP" "$@"; }
 in_cl() { ip netns exec "$NS_CL" "$@"; }

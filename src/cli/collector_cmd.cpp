@@ -1,0 +1,182 @@
+#include "cli/collector_cmd.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+
+#include <cstdio>
+
+#include "agent/agent.h"
+#include "cli/config.h"
+#include "collector/collector.h"
+#include "collector/fetch.h"
+#include "common/log.h"
+#include "common/time.h"
+#include "exporters/http/server.h"
+
+namespace em {
+
+struct CollectorFlags {
+    // serve
+    std::string config = "/etc/egress-monitor/config.toml";
+    std::string listen, token_file, tls_cert, tls_key, output_dir, state_dir;
+    bool plain_http = false;
+    // collect / report
+    std::string collector_config = "/etc/egress-collector/collector.toml";
+    std::string inventory = "/etc/egress-collector/inventory.toml";
+    bool once = false;
+    std::string interval = "5m";
+    int parallel = 16;
+    std::string timeout = "10s";
+    int retries = 2;
+    std::string format = "text";
+};
+
+namespace {
+
+// Blocks the stop signals and waits up to `ms` for one; true when one came.
+bool wait_for_stop(int ms) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+    int fd = signalfd(-1, &set, SFD_CLOEXEC);
+    if (fd < 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    bool got = poll(&p, 1, ms) == 1;
+    close(fd);
+    return got;
+}
+
+int run_serve(CLI::App* sub, const CollectorFlags& f) {
+    ConsolidateConfig cfg;
+    if (auto r = load_config(f.config, sub->count("--config") > 0, cfg); !r) {
+        log_error("serve: {}", r.error().message);
+        return 2;
+    }
+    ServeConfig sc = cfg.serve;
+    sc.output_dir = cfg.output_dir;
+    sc.state_dir = cfg.state_dir;
+    auto given = [&](const char* flag) { return sub->count(flag) > 0; };
+    if (given("--listen")) sc.listen = f.listen;
+    if (given("--token-file")) sc.token_file = f.token_file;
+    if (given("--tls-cert")) sc.tls_cert = f.tls_cert;
+    if (given("--tls-key")) sc.tls_key = f.tls_key;
+    if (given("--plain-http")) sc.plain_http = f.plain_http;
+    if (given("--output-dir")) sc.output_dir = f.output_dir;
+    if (given("--state-dir")) sc.state_dir = f.state_dir;
+    wait_for_stop(0);  // block the signals before the server's threads start
+    auto server = HttpServer::start(sc);
+    if (!server) {
+        log_error("serve: {}", server.error().message);
+        return 1;
+    }
+    log_info("serve: {} on {}", sc.plain_http ? "HTTP" : "HTTPS", sc.listen);
+    while (!wait_for_stop(60000)) {
+    }
+    (*server)->stop();
+    return 0;
+}
+
+int run_collect(CLI::App* sub, const CollectorFlags& f) {
+    auto hosts = load_inventory(f.inventory);
+    if (!hosts) {
+        log_error("collect: {}", hosts.error().message);
+        return 2;
+    }
+    auto collector = Collector::open(f.collector_config, sub->count("--config") > 0);
+    if (!collector) {
+        log_error("collect: {}", collector.error().message);
+        return 2;
+    }
+    FetchOptions opt;
+    opt.parallel = f.parallel;
+    opt.retries = f.retries;
+    auto timeout = parse_duration_ms(f.timeout);
+    auto interval = parse_duration_ms(f.interval);
+    if (!timeout || !interval) {
+        log_error("collect: {}", (!timeout ? timeout.error() : interval.error()).message);
+        return 2;
+    }
+    opt.timeout_ms = static_cast<int>(*timeout);
+    wait_for_stop(0);
+    for (;;) {
+        auto results = fetch_all(*hosts, opt, (*collector)->etags());
+        auto sum = (*collector)->run_cycle(*hosts, results, unix_now());
+        if (!sum) {
+            log_error("collect: {}", sum.error().message);
+            return 1;
+        }
+        log_info(
+            "collect: {} hosts: {} fetched, {} unchanged, {} failed, {} rejected; alerts: {} "
+            "opened, {} resolved, {} open",
+            sum->hosts, sum->fetched, sum->not_modified, sum->failed, sum->rejected,
+            sum->alerts_opened, sum->alerts_resolved, sum->alerts_open);
+        if (f.once) return 0;
+        if (wait_for_stop(static_cast<int>(*interval))) return 0;
+    }
+}
+
+int run_report(CLI::App* sub, const CollectorFlags& f) {
+    auto collector = Collector::open(f.collector_config, sub->count("--config") > 0);
+    if (!collector) {
+        log_error("report: {}", collector.error().message);
+        return 2;
+    }
+    auto text = (*collector)->report(f.format == "json");
+    if (!text) {
+        log_error("report: {}", text.error().message);
+        return 1;
+    }
+    std::fwrite(text->data(), 1, text->size(), stdout);
+    return 0;
+}
+
+}  // namespace
+
+std::shared_ptr<CollectorFlags> add_collector_commands(CLI::App& app) {
+    auto f = std::make_shared<CollectorFlags>();
+    auto* serve = app.add_subcommand(
+        "serve",
+        "Serve unique-domains.log, unique-ips.log, a summary and metrics to collectors "
+        "over HTTPS (read-only, bearer token)");
+    serve->add_option("--listen", f->listen, "ADDR:PORT (default 0.0.0.0:8443)");
+    serve->add_option("--token-file", f->token_file, "file whose first line is the bearer token");
+    serve->add_option("--tls-cert", f->tls_cert, "PEM certificate (chain)");
+    serve->add_option("--tls-key", f->tls_key, "PEM private key");
+    serve->add_flag("--plain-http", f->plain_http, "serve without TLS (explicitly insecure)");
+    serve->add_option("--output-dir", f->output_dir, "where the two files are");
+    serve->add_option("--state-dir", f->state_dir, "the ledger (read-only, for the metrics)");
+    serve->add_option("--config", f->config, "TOML config ([serve] table)")->capture_default_str();
+
+    auto* collect =
+        app.add_subcommand("collect",
+                           "Fetch the two files from every host of the inventory, keep history, "
+                           "analyse and alert");
+    collect->add_option("--inventory", f->inventory, "hosts (TOML)")->capture_default_str();
+    collect->add_option("--config", f->collector_config, "history, rules and alerts (TOML)")
+        ->capture_default_str();
+    collect->add_flag("--once", f->once, "one cycle, then exit");
+    collect->add_option("--interval", f->interval, "time between cycles")->capture_default_str();
+    collect->add_option("--parallel", f->parallel, "fetches at once")->capture_default_str();
+    collect->add_option("--timeout", f->timeout, "per fetch attempt")->capture_default_str();
+    collect->add_option("--retries", f->retries, "after a failed attempt")->capture_default_str();
+
+    auto* report = app.add_subcommand("report", "Print open alerts and per-host summaries");
+    report->add_option("--config", f->collector_config, "collector config (TOML)")
+        ->capture_default_str();
+    report->add_option("--format", f->format, "text or json")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->capture_default_str();
+    return f;
+}
+
+int run_collector_commands(CLI::App& app, const CollectorFlags& f) {
+    if (CLI::App* sub = app.get_subcommand("serve"); sub->parsed()) return run_serve(sub, f);
+    if (CLI::App* sub = app.get_subcommand("collect"); sub->parsed()) return run_collect(sub, f);
+    if (CLI::App* sub = app.get_subcommand("report"); sub->parsed()) return run_report(sub, f);
+    return -1;
+}
+
+}  // namespace em

@@ -1,0 +1,216 @@
+#include "collector/alerts.h"
+
+#include <unordered_map>
+#include <unordered_set>
+
+#include "common/json.h"
+#include "common/log.h"
+#include "common/time.h"
+
+namespace em {
+
+namespace {
+
+constexpr const char* kCols =
+    "host, rule, key, state, first_seen, last_seen, occurrences, changed, message";
+
+AlertRecord read_alert(sql::Statement& st) {
+    AlertRecord a;
+    a.host = st.text(0);
+    a.rule = st.text(1);
+    a.key = st.text(2);
+    a.open = st.text(3) == "open";
+    a.first_seen = st.int64(4);
+    a.last_seen = st.int64(5);
+    a.occurrences = st.int64(6);
+    a.changed = st.int64(7);
+    a.message = st.text(8);
+    return a;
+}
+
+}  // namespace
+
+Result<AlertBook> AlertBook::create(sql::Database& db) {
+    AlertBook b(db);
+    struct Item {
+        sql::Statement* st;
+        std::string sql;
+    };
+    Item items[] = {
+        {&b.open_of_scope_,
+         "SELECT key, occurrences FROM alerts WHERE host = ?1 AND rule = ?2 AND state = 'open'"},
+        // A new or re-opened alert keeps its first_seen; `changed` marks the transition.
+        {&b.upsert_,
+         "INSERT INTO alerts VALUES(?1, ?2, ?3, 'open', ?4, ?4, 1, ?5, ?4) "
+         "ON CONFLICT(host, rule, key) DO UPDATE SET "
+         "changed = CASE WHEN state = 'open' THEN changed ELSE excluded.changed END, "
+         "state = 'open', last_seen = excluded.last_seen, occurrences = occurrences + 1, "
+         "message = excluded.message RETURNING occurrences"},
+        {&b.set_resolved_,
+         "UPDATE alerts SET state = 'resolved', changed = ?4 "
+         "WHERE host = ?1 AND rule = ?2 AND key = ?3 AND state = 'open' RETURNING message"},
+        {&b.open_all_, std::string("SELECT ") + kCols +
+                           " FROM alerts WHERE state = 'open' ORDER BY host, rule, key"},
+        {&b.open_host_, std::string("SELECT ") + kCols +
+                            " FROM alerts WHERE state = 'open' AND host = ?1 "
+                            "ORDER BY host, rule, key"},
+        {&b.everything_, std::string("SELECT ") + kCols + " FROM alerts ORDER BY host, rule, key"},
+        {&b.count_open_, "SELECT count(*) FROM alerts WHERE state = 'open'"},
+    };
+    for (auto& item : items) {
+        auto st = db.prepare(item.sql.c_str());
+        if (!st) return st.error();
+        *item.st = std::move(st.value());
+    }
+    return b;
+}
+
+Result<void> AlertBook::reconcile(const std::string& host, const std::vector<std::string>& tags,
+                                  std::string_view rule, const std::vector<Finding>& findings,
+                                  int64_t now, std::vector<AlertEvent>& events) {
+    std::unordered_set<std::string> open;
+    open_of_scope_.bind(1, host).bind(2, rule);
+    int rc;
+    while ((rc = open_of_scope_.step()) == SQLITE_ROW) open.emplace(open_of_scope_.text(0));
+    open_of_scope_.reset();
+    if (rc != SQLITE_DONE) return db_->error("cannot read alerts of " + host);
+
+    std::unordered_set<std::string_view> seen;
+    for (const Finding& f : findings) {
+        if (!seen.insert(f.key).second) continue;
+        upsert_.bind(1, host).bind(2, rule).bind(3, f.key).bind(4, now).bind(5, f.message);
+        rc = upsert_.step();
+        int64_t occurrences = rc == SQLITE_ROW ? upsert_.int64(0) : 0;
+        upsert_.reset();
+        if (rc != SQLITE_ROW) return db_->error("cannot record an alert of " + host);
+        if (!open.count(f.key))
+            events.push_back(AlertEvent{now, host, std::string(rule), f.key, true, f.message, tags,
+                                        occurrences});
+    }
+    for (const std::string& key : open)
+        if (!seen.count(key))
+            if (auto r = resolve(host, tags, rule, key, now, "", events); !r) return r;
+    return {};
+}
+
+Result<void> AlertBook::resolve(const std::string& host, const std::vector<std::string>& tags,
+                                std::string_view rule, const std::string& key, int64_t now,
+                                const std::string& why, std::vector<AlertEvent>& events) {
+    set_resolved_.bind(1, host).bind(2, rule).bind(3, key).bind(4, now);
+    // With RETURNING, SQLite makes every change in the first step; a row means it was open.
+    int rc = set_resolved_.step();
+    const bool was_open = rc == SQLITE_ROW;
+    std::string message;
+    if (was_open) message = set_resolved_.text(0);
+    set_resolved_.reset();
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return db_->error("cannot resolve an alert of " + host);
+    if (was_open)
+        events.push_back(AlertEvent{now, host, std::string(rule), key, false,
+                                    why.empty() ? "no longer seen: " + message : why, tags, 0});
+    return {};
+}
+
+static Result<std::vector<AlertRecord>> read_all(sql::Database& db, sql::Statement& st) {
+    std::vector<AlertRecord> out;
+    int rc;
+    while ((rc = st.step()) == SQLITE_ROW) out.push_back(read_alert(st));
+    st.reset();
+    if (rc != SQLITE_DONE) return db.error("cannot read alerts");
+    return out;
+}
+
+Result<std::vector<AlertRecord>> AlertBook::open_alerts(const std::string& host,
+                                                        std::string_view rule) {
+    auto all = host.empty() ? read_all(*db_, open_all_)
+                            : (open_host_.bind(1, host), read_all(*db_, open_host_));
+    if (!all || rule.empty()) return all;
+    std::vector<AlertRecord> out;
+    for (auto& a : *all)
+        if (a.rule == rule) out.push_back(std::move(a));
+    return out;
+}
+
+Result<std::vector<AlertRecord>> AlertBook::all_alerts() { return read_all(*db_, everything_); }
+
+Result<int64_t> AlertBook::open_count() {
+    int rc = count_open_.step();
+    int64_t n = rc == SQLITE_ROW ? count_open_.int64(0) : 0;
+    count_open_.reset();
+    if (rc != SQLITE_ROW) return db_->error("cannot count alerts");
+    return n;
+}
+
+std::string alert_json(const AlertEvent& e, bool with_text) {
+    std::string out = "{\"time\":";
+    append_json_string(format_rfc3339(e.time), out);
+    out += ",\"host\":";
+    append_json_string(e.host, out);
+    out += ",\"rule\":";
+    append_json_string(e.rule, out);
+    out += ",\"key\":";
+    append_json_string(e.key, out);
+    out += e.open ? ",\"state\":\"open\"" : ",\"state\":\"resolved\"";
+    out += ",\"message\":";
+    append_json_string(e.message, out);
+    out += ",\"tags\":[";
+    for (size_t i = 0; i < e.tags.size(); ++i) {
+        if (i) out += ',';
+        append_json_string(e.tags[i], out);
+    }
+    out += ']';
+    if (with_text) {
+        out += ",\"text\":";
+        append_json_string(alert_line(e), out);
+    }
+    out += '}';
+    return out;
+}
+
+std::string alert_line(const AlertEvent& e) {
+    std::string out = format_rfc3339(e.time);
+    out += e.open ? " OPEN " : " RESOLVED ";
+    out += e.rule + ' ' + e.host + ' ' + e.key + ": " + e.message;
+    if (!e.tags.empty()) {
+        out += " [";
+        for (size_t i = 0; i < e.tags.size(); ++i) out += (i ? "," : "") + e.tags[i];
+        out += ']';
+    }
+    return out;
+}
+
+void AlertDispatcher::add(std::unique_ptr<AlertSink> sink) {
+    sinks_.push_back(Entry{std::move(sink), 0, 0});
+}
+
+void AlertDispatcher::dispatch(const std::vector<AlertEvent>& events) {
+    for (Entry& s : sinks_) {
+        int consecutive = 0;
+        for (const AlertEvent& e : events) {
+            if (consecutive >= 3) {
+                ++s.failed;
+                continue;
+            }
+            if (auto r = s.sink->emit(e); r) {
+                ++s.sent;
+                consecutive = 0;
+            } else {
+                ++s.failed;
+                if (++consecutive == 3)
+                    log_warn("alert sink {}: {} (3 failures in a row: skipping it this cycle)",
+                             s.sink->name(), r.error().message);
+                else
+                    log_warn("alert sink {}: {}", s.sink->name(), r.error().message);
+            }
+        }
+    }
+}
+
+std::vector<AlertDispatcher::Counts> AlertDispatcher::counts() const {
+    std::vector<Counts> out;
+    for (const Entry& s : sinks_)
+        out.push_back(Counts{std::string(s.sink->name()), s.sent, s.failed});
+    return out;
+}
+
+}  // namespace em

@@ -1,0 +1,124 @@
+#pragma once
+// Alerts: deduplicated per (host, rule, key) in the history database, each open or resolved,
+// with first/last seen and the number of evaluations that raised it. Rules hand in what they
+// see; the book turns that into transitions (opened, resolved), which alone go to the sinks.
+//
+// Sinks: stdout (one human line), a JSON lines file (appended), syslog (LOG_AUTH |
+// LOG_WARNING), a webhook (HTTP POST of the JSON object plus a Slack-style "text"). A failing
+// sink is counted and logged, never fatal.
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "core/sqlite.h"
+
+namespace em {
+
+/// A condition a rule sees now. `key` is the domain, address or host it is about.
+struct Finding {
+    std::string key;
+    std::string message;
+};
+
+struct AlertRecord {
+    std::string host, rule, key;
+    bool open = true;
+    int64_t first_seen = 0, last_seen = 0, occurrences = 0;
+    int64_t changed = 0;  // time of the last transition
+    std::string message;
+};
+
+/// A transition: an alert opened (or re-opened) or resolved.
+struct AlertEvent {
+    int64_t time = 0;
+    std::string host, rule, key;
+    bool open = true;
+    std::string message;
+    std::vector<std::string> tags;
+    int64_t occurrences = 0;
+};
+
+class AlertBook {
+  public:
+    /// Uses the `alerts` table of `db` (created by HistoryStore). `db` must outlive the book.
+    static Result<AlertBook> create(sql::Database& db);
+
+    /// Makes the open alerts of (host, rule) exactly `findings`: a finding not open opens (an
+    /// event), one already open gets last_seen = now and one more occurrence, and an open
+    /// alert of that scope not among the findings resolves (an event). Duplicate keys in
+    /// `findings` count once.
+    Result<void> reconcile(const std::string& host, const std::vector<std::string>& tags,
+                           std::string_view rule, const std::vector<Finding>& findings, int64_t now,
+                           std::vector<AlertEvent>& events);
+    /// Resolves one alert if it is open.
+    Result<void> resolve(const std::string& host, const std::vector<std::string>& tags,
+                         std::string_view rule, const std::string& key, int64_t now,
+                         const std::string& why, std::vector<AlertEvent>& events);
+
+    /// Open alerts: of every host (host empty), or of one host; of every rule (rule empty) or
+    /// one. Ordered by host, rule, key.
+    Result<std::vector<AlertRecord>> open_alerts(const std::string& host = "",
+                                                 std::string_view rule = "");
+    Result<std::vector<AlertRecord>> all_alerts();
+    Result<int64_t> open_count();
+
+  private:
+    explicit AlertBook(sql::Database& db) : db_(&db) {}
+    sql::Database* db_;
+    sql::Statement open_of_scope_, upsert_, set_resolved_, open_all_, open_host_, everything_,
+        count_open_;
+};
+
+/// {"time","host","rule","key","state","message","tags"} (+ "text" when `with_text`), one
+/// line, no newline.
+std::string alert_json(const AlertEvent& e, bool with_text = false);
+/// "2026-11-22T11:35:35Z OPEN new_domain web1 evil.example: <message> [prod,web]".
+std::string alert_line(const AlertEvent& e);
+
+class AlertSink {
+  public:
+    virtual ~AlertSink() = default;
+    virtual std::string_view name() const = 0;
+    virtual Result<void> emit(const AlertEvent& e) = 0;
+};
+
+std::unique_ptr<AlertSink> make_stdout_sink(std::FILE* out = stdout);
+/// Appends to `path` (created 0640 when missing); each line is written with one write(2).
+Result<std::unique_ptr<AlertSink>> make_jsonl_sink(const std::string& path);
+/// openlog("egress-collector", LOG_PID, LOG_AUTH); each event at LOG_AUTH | LOG_WARNING.
+std::unique_ptr<AlertSink> make_syslog_sink();
+
+struct WebhookOptions {
+    std::string url;      // http://host[:port]/path or https://...
+    std::string ca_file;  // https: verify against this CA bundle instead of the system's
+    int timeout_ms = 5000;
+};
+/// Checks the URL; nothing is contacted until an event is emitted.
+Result<std::unique_ptr<AlertSink>> make_webhook_sink(const WebhookOptions& opt);
+
+/// Fans events out to the sinks. A sink that fails three times in a row within one
+/// dispatch() is skipped for the rest of it (so a dead webhook cannot stall a cycle by its
+/// timeout once per event); skipped events count as failed.
+class AlertDispatcher {
+  public:
+    void add(std::unique_ptr<AlertSink> sink);
+    void dispatch(const std::vector<AlertEvent>& events);
+    struct Counts {
+        std::string sink;
+        uint64_t sent = 0, failed = 0;
+    };
+    std::vector<Counts> counts() const;
+
+  private:
+    struct Entry {
+        std::unique_ptr<AlertSink> sink;
+        uint64_t sent = 0, failed = 0;
+    };
+    std::vector<Entry> sinks_;
+};
+
+}  // namespace em

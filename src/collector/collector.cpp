@@ -1,0 +1,384 @@
+#include "collector/collector.h"
+
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <future>
+#include <optional>
+
+#include "collector/alerts.h"
+#include "collector/history.h"
+#include "collector/report.h"
+#include "collector/rules.h"
+#include "collector/snapshot.h"
+#include "common/log.h"
+#include "common/time.h"
+
+namespace em {
+
+namespace {
+
+constexpr std::string_view kRejected = "rejected";
+constexpr int64_t kPruneEvery = 86400;
+
+// A host's fetch result, hashed and parsed (on the worker thread).
+struct Prepared {
+    enum class Kind { failed, not_modified, unchanged, rejected, snapshot } kind = Kind::failed;
+    std::string error;  // failed, rejected
+    FileMeta meta;
+    std::optional<Snapshot> snapshot;
+};
+
+// What the worker may read of a host's stored row.
+struct StoredFiles {
+    std::string domains_hash, ips_hash;
+    bool has_snapshot = false;
+};
+
+Prepared prepare(FetchResult r, const std::string& host, const StoredFiles* stored) {
+    Prepared p;
+    if (!r.ok) {
+        p.error = r.error.empty() ? "fetch failed" : std::move(r.error);
+        return p;
+    }
+    p.meta.domains_etag = std::move(r.domains_etag);
+    p.meta.ips_etag = std::move(r.ips_etag);
+    if (r.not_modified) {
+        p.kind = Prepared::Kind::not_modified;
+        return p;
+    }
+    p.meta.domains_hash = sha256_hex(r.domains);
+    p.meta.ips_hash = sha256_hex(r.ips);
+    if (stored && stored->has_snapshot && stored->domains_hash == p.meta.domains_hash &&
+        stored->ips_hash == p.meta.ips_hash) {
+        p.kind = Prepared::Kind::unchanged;
+        return p;
+    }
+    auto snap = parse_snapshot(r.domains, r.ips, host);
+    if (!snap) {
+        p.kind = Prepared::Kind::rejected;
+        p.error = snap.error().message;
+        return p;
+    }
+    p.kind = Prepared::Kind::snapshot;
+    p.snapshot = std::move(snap.value());
+    return p;
+}
+
+class CollectorImpl : public Collector {
+  public:
+    CollectorImpl(std::unique_ptr<HistoryStore> store, AlertBook book, const CollectorConfig& c)
+        : store_(std::move(store)),
+          book_(std::move(book)),
+          config_(c),
+          rare_(c.rules.rare),
+          stale_(c.rules.stale),
+          volume_(c.rules.volume_spike) {}
+
+    Result<void> setup(std::vector<std::unique_ptr<AlertSink>> extra);
+    std::map<std::string, std::pair<std::string, std::string>> etags() override;
+    Result<CycleSummary> run_cycle(const std::vector<HostSpec>& hosts,
+                                   const std::vector<FetchResult>& results, int64_t now) override;
+    Result<CycleSummary> run_cycle(const std::vector<HostSpec>& hosts, const FetchSource& results,
+                                   int64_t now) override;
+    Result<std::string> report(bool json) override {
+        return render_report(*store_, book_, json, unix_now());
+    }
+
+  private:
+    Result<void> apply(const HostSpec& spec, Prepared& p, int64_t now, CycleSummary& sum);
+    Result<void> finish_cycle(const std::vector<HostSpec>& hosts, int64_t now, CycleSummary& sum);
+    Result<void> resolve_disabled(int64_t now, std::vector<AlertEvent>& events);
+    void dispatch(const std::vector<AlertEvent>& events, CycleSummary& sum);
+
+    std::unique_ptr<HistoryStore> store_;
+    AlertBook book_;
+    CollectorConfig config_;
+    std::vector<std::unique_ptr<HostRule>> host_rules_;  // evaluated on changed hosts
+    RareRule rare_;
+    StaleRule stale_;
+    VolumeSpikeRule volume_;
+    AlertDispatcher sinks_;
+    std::vector<std::string> disabled_;
+    std::string warning_;
+    bool first_cycle_ = true;
+};
+
+Result<void> CollectorImpl::setup(std::vector<std::unique_ptr<AlertSink>> extra) {
+    const RulesConfig& r = config_.rules;
+    auto enable = [&](bool on, std::string_view name, auto make) {
+        if (on)
+            host_rules_.push_back(make());
+        else
+            disabled_.emplace_back(name);
+    };
+    enable(r.new_domain.enabled, "new_domain",
+           [&] { return std::make_unique<NewDomainRule>(r.new_domain); });
+    enable(r.direct_ip.enabled, "direct_ip",
+           [&] { return std::make_unique<DirectIpRule>(r.direct_ip); });
+    enable(r.tunnel.enabled, "tunnel", [&] { return std::make_unique<TunnelRule>(r.tunnel); });
+    if (r.public_resolver.enabled) {
+        // The shipped list may be absent (a build run from the source tree): then the rule is
+        // off with a warning. A list named in the config must load.
+        const bool named = !r.public_resolver.list.empty();
+        const std::string path = named ? r.public_resolver.list : kDefaultResolverList;
+        if (!named && ::access(path.c_str(), R_OK) != 0) {
+            log_warn(
+                "public resolver list {} not found: rule public_resolver is off "
+                "(set rules.public_resolver.list)",
+                path);
+            disabled_.emplace_back("public_resolver");
+        } else {
+            auto list = ResolverList::load(path);
+            if (!list) return list.error();
+            host_rules_.push_back(std::make_unique<PublicResolverRule>(std::move(list.value())));
+        }
+    } else {
+        disabled_.emplace_back("public_resolver");
+    }
+    if (!r.volume_spike.enabled) disabled_.emplace_back("volume_spike");
+    if (!r.rare.enabled) disabled_.emplace_back(RareRule::kName);
+    if (!r.stale.enabled) disabled_.emplace_back(StaleRule::kName);
+
+    const AlertsConfig& a = config_.alerts;
+    if (a.to_stdout) sinks_.add(make_stdout_sink());
+    if (!a.jsonl.empty()) {
+        auto s = make_jsonl_sink(a.jsonl);
+        if (!s) return s.error();
+        sinks_.add(std::move(s.value()));
+    }
+    if (a.syslog) sinks_.add(make_syslog_sink());
+    if (!a.webhook.empty()) {
+        auto s = make_webhook_sink(
+            WebhookOptions{a.webhook, a.webhook_ca_file, static_cast<int>(a.webhook_timeout_ms)});
+        if (!s) return s.error();
+        sinks_.add(std::move(s.value()));
+    }
+    for (auto& s : extra) sinks_.add(std::move(s));
+    return {};
+}
+
+std::map<std::string, std::pair<std::string, std::string>> CollectorImpl::etags() {
+    std::map<std::string, std::pair<std::string, std::string>> out;
+    auto hosts = store_->hosts();
+    if (!hosts) {
+        log_warn("{}", hosts.error().message);
+        return out;
+    }
+    for (auto& h : *hosts)
+        if (!h.domains_etag.empty() || !h.ips_etag.empty())
+            out.emplace(h.name, std::pair{h.domains_etag, h.ips_etag});
+    return out;
+}
+
+void CollectorImpl::dispatch(const std::vector<AlertEvent>& events, CycleSummary& sum) {
+    if (events.empty()) return;
+    for (const auto& e : events) ++(e.open ? sum.alerts_opened : sum.alerts_resolved);
+    uint64_t before = 0, after = 0;
+    for (const auto& c : sinks_.counts()) before += c.failed;
+    sinks_.dispatch(events);
+    for (const auto& c : sinks_.counts()) after += c.failed;
+    sum.sink_failures += after - before;
+}
+
+Result<CycleSummary> CollectorImpl::run_cycle(const std::vector<HostSpec>& hosts,
+                                              const std::vector<FetchResult>& results,
+                                              int64_t now) {
+    if (results.size() != hosts.size())
+        return Error{
+            fmt::format("run_cycle: {} hosts but {} fetch results", hosts.size(), results.size())};
+    return run_cycle(hosts, FetchSource([&](size_t i) { return results[i]; }), now);
+}
+
+Result<CycleSummary> CollectorImpl::run_cycle(const std::vector<HostSpec>& hosts,
+                                              const FetchSource& results, int64_t now) {
+    CycleSummary sum;
+    sum.hosts = hosts.size();
+    std::map<std::string, StoredFiles> stored;
+    {
+        auto rows = store_->hosts();
+        if (!rows) return rows.error();
+        for (auto& h : *rows)
+            stored[h.name] = StoredFiles{h.domains_hash, h.ips_hash, h.first_fetch != 0};
+    }
+    if (first_cycle_) {
+        if (!warning_.empty()) log_warn("{}", warning_);
+        std::vector<AlertEvent> events;
+        Transaction tx(*store_);
+        if (auto r = tx.begin(); !r) return r.error();
+        if (auto r = resolve_disabled(now, events); !r) return r.error();
+        if (auto r = tx.commit(); !r) return r.error();
+        dispatch(events, sum);
+        first_cycle_ = false;
+    }
+    rare_.begin_cycle(*store_);
+
+    // Host i + 1 is fetched from the source, hashed and parsed on a worker while host i is
+    // applied: at most two hosts' files are in memory.
+    auto start = [&](size_t i) {
+        auto it = stored.find(hosts[i].name);
+        const StoredFiles* s = it == stored.end() ? nullptr : &it->second;
+        return std::async(std::launch::async, [&results, &hosts, i, s] {
+            FetchResult r = results(i);
+            if (r.host != hosts[i].name && !r.host.empty())
+                log_warn("fetch result for {} given for host {}", r.host, hosts[i].name);
+            return prepare(std::move(r), hosts[i].name, s);
+        });
+    };
+    std::future<Prepared> next;
+    if (!hosts.empty()) next = start(0);
+    for (size_t i = 0; i < hosts.size(); ++i) {
+        Prepared p = next.get();
+        if (i + 1 < hosts.size()) next = start(i + 1);
+        if (auto r = apply(hosts[i], p, now, sum); !r) {
+            if (next.valid()) next.wait();
+            return r.error();
+        }
+    }
+    if (auto r = finish_cycle(hosts, now, sum); !r) return r.error();
+    auto open = book_.open_count();
+    if (!open) return open.error();
+    sum.alerts_open = static_cast<size_t>(*open);
+    return sum;
+}
+
+Result<void> CollectorImpl::apply(const HostSpec& spec, Prepared& p, int64_t now,
+                                  CycleSummary& sum) {
+    using Kind = Prepared::Kind;
+    std::vector<AlertEvent> events;
+    HostState state;
+    std::optional<IngestOutcome> outcome;
+    Transaction tx(*store_);
+    if (auto r = tx.begin(); !r) return r.error();
+    auto host = store_->host(spec.name, spec.tags, now);
+    if (!host) return host.error();
+    HostRecord& h = *host;
+    auto reconcile = [&](std::string_view rule, const std::vector<Finding>& f) {
+        return book_.reconcile(h.name, h.tags, rule, f, now, events);
+    };
+    const std::vector<Finding> none;
+    switch (p.kind) {
+        case Kind::failed:
+            ++sum.failed;
+            log_warn("{}", p.error);  // starts with the host and its transport
+            if (auto r = store_->record_failure(h, now, p.error); !r) return r;
+            break;
+        case Kind::rejected: {
+            ++sum.rejected;
+            log_warn("{}: snapshot rejected: {}", h.name, p.error);
+            if (auto r = store_->record_failure(h, now, "rejected: " + p.error); !r) return r;
+            std::string msg = "snapshot rejected, history not updated: " + p.error;
+            if (msg.size() > 2000) msg.resize(2000);
+            if (auto r = reconcile(kRejected, {Finding{h.name, msg}}); !r) return r;
+            break;
+        }
+        case Kind::not_modified:
+        case Kind::unchanged:
+            ++(p.kind == Kind::not_modified ? sum.not_modified : sum.fetched);
+            // The files are the accepted ones: no rejection stands, no spike in this fetch.
+            if (auto r = store_->record_unchanged(h, now, &p.meta); !r) return r;
+            if (auto r = reconcile(kRejected, none); !r) return r;
+            if (config_.rules.volume_spike.enabled)
+                if (auto r = reconcile(volume_.name(), none); !r) return r;
+            break;
+        case Kind::snapshot: {
+            ++sum.fetched;
+            auto oc = store_->ingest(h, std::move(*p.snapshot), p.meta, now, state);
+            p.snapshot.reset();
+            if (!oc) return oc.error();
+            outcome = std::move(oc.value());
+            HostContext ctx{h, state, *outcome, *store_, now};
+            std::vector<Finding> findings;
+            for (const auto& rule : host_rules_) {
+                findings.clear();
+                rule->evaluate(ctx, findings);
+                if (auto r = reconcile(rule->name(), findings); !r) return r;
+            }
+            if (config_.rules.volume_spike.enabled) {
+                findings.clear();
+                volume_.evaluate(ctx, findings);
+                if (auto r = reconcile(volume_.name(), findings); !r) return r;
+            }
+            if (auto r = reconcile(kRejected, none); !r) return r;
+            break;
+        }
+    }
+    if (auto r = tx.commit(); !r) return r;
+    if (outcome && config_.rules.rare.enabled) rare_.note(h, state, *outcome, *store_);
+    dispatch(events, sum);
+    return {};
+}
+
+Result<void> CollectorImpl::finish_cycle(const std::vector<HostSpec>& hosts, int64_t now,
+                                         CycleSummary& sum) {
+    std::vector<AlertEvent> events;
+    Transaction tx(*store_);
+    if (auto r = tx.begin(); !r) return r;
+    if (config_.rules.rare.enabled)
+        if (auto r = rare_.finish(*store_, book_, now, events); !r) return r;
+    if (auto r = store_->checkpoint_fleet(); !r) return r;
+    if (config_.rules.stale.enabled) {
+        std::vector<Finding> findings;
+        for (const auto& spec : hosts) {
+            auto h = store_->host(spec.name, spec.tags, now);
+            if (!h) return h.error();
+            findings.clear();
+            stale_.evaluate(*h, now, findings);
+            if (auto r = book_.reconcile(h->name, h->tags, StaleRule::kName, findings, now, events);
+                !r)
+                return r;
+        }
+    }
+    if (config_.history.retention_days > 0) {
+        auto last = store_->meta("deltas.pruned");
+        if (!last) return last.error();
+        if (!*last || now - **last >= kPruneEvery) {
+            if (auto r = store_->prune_deltas(now - config_.history.retention_days * 86400); !r)
+                return r;
+            if (auto r = store_->set_meta("deltas.pruned", now); !r) return r;
+        }
+    }
+    if (auto r = tx.commit(); !r) return r;
+    dispatch(events, sum);
+    return {};
+}
+
+Result<void> CollectorImpl::resolve_disabled(int64_t now, std::vector<AlertEvent>& events) {
+    auto hosts = store_->hosts();
+    if (!hosts) return hosts.error();
+    std::map<std::string, std::vector<std::string>> tags;
+    for (auto& h : *hosts) tags[h.name] = std::move(h.tags);
+    for (const auto& rule : disabled_) {
+        auto open = book_.open_alerts("", rule);
+        if (!open) return open.error();
+        for (const auto& a : *open)
+            if (auto r = book_.resolve(a.host, tags[a.host], rule, a.key, now,
+                                       "rule " + rule + " disabled", events);
+                !r)
+                return r;
+    }
+    return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Collector>> Collector::create(
+    const CollectorConfig& config, std::vector<std::unique_ptr<AlertSink>> extra_sinks) {
+    auto store = HistoryStore::open(config.history.path);
+    if (!store) return store.error();
+    auto book = AlertBook::create(store.value()->db());
+    if (!book) return book.error();
+    auto c =
+        std::make_unique<CollectorImpl>(std::move(store.value()), std::move(book.value()), config);
+    if (auto r = c->setup(std::move(extra_sinks)); !r) return r.error();
+    return std::unique_ptr<Collector>(std::move(c));
+}
+
+Result<std::unique_ptr<Collector>> Collector::open(const std::string& config_path,
+                                                   bool config_required) {
+    auto config = load_collector_config(config_path, config_required);
+    if (!config) return config.error();
+    return create(*config);
+}
+
+}  // namespace em

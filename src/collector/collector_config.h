@@ -1,0 +1,39 @@
+#pragma once
+// The collector's settings: the [history], [rules.*] and [alerts] sections of its TOML
+// config (documented in collector.h). Other top-level keys and sections belong to the rest
+// of `collect` (inventory, fetching) and are left alone here; inside these sections an
+// unknown key or a wrong type is an error naming the file and line.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "collector/rules.h"
+#include "common/result.h"
+
+namespace em {
+
+struct HistoryConfig {
+    std::string path = "/var/lib/egress-collector/history.sqlite";
+    int64_t retention_days = 90;  // deltas older than this are deleted (0: kept forever)
+};
+
+struct AlertsConfig {
+    bool to_stdout = true;  // `stdout`
+    std::string jsonl;      // path; empty: off
+    bool syslog = false;
+    std::string webhook;  // URL; empty: off
+    std::string webhook_ca_file;
+    int64_t webhook_timeout_ms = 5000;
+};
+
+struct CollectorConfig {
+    HistoryConfig history;
+    RulesConfig rules;
+    AlertsConfig alerts;
+};
+
+Result<CollectorConfig> parse_collector_config(std::string_view text, const std::string& path);
+/// A missing file gives the defaults unless `required`.
+Result<CollectorConfig> load_collector_config(const std::string& path, bool required);
+
+}  // namespace em

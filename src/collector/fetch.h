@@ -1,0 +1,100 @@
+#pragma once
+// Fetching the two files from every host of the inventory, in parallel, with timeouts and
+// retries. Transports:
+//   https://host:port   GET /v1/unique-domains.log and /v1/unique-ips.log with the host's
+//                       bearer token, verified against its CA file (or the system CAs);
+//                       If-None-Match with the previous ETags; the Digest header checked
+//                       when present (a mismatch rejects the snapshot as tampered)
+//   http://...          the same without TLS (only when the inventory says so explicitly)
+//   ssh                 `ssh -o BatchMode=yes -o ConnectTimeout=N -o StrictHostKeyChecking=yes
+//                       [-o UserKnownHostsFile=F] [-p P] [-i KEY] TARGET cat -- PATH` with the
+//                       system's ssh, once per file (no ETags: always fetched whole)
+//
+// Inventory (TOML):
+//   [[host]]
+//   name = "web1"                      # unique
+//   url = "https://web1.example:8443"  # or: ssh = "monitor@web1.example"
+//   token_file = "/etc/egress-collector/web1.token"
+//   ca_file = "/etc/egress-collector/ca.pem"        # optional
+//   insecure_http = true               # required for an http:// url
+//   ssh_port = 22, ssh_key = "...", remote_dir = "/var/log/egress-monitor"   # optional
+//   ssh_known_hosts = "/etc/egress-collector/known_hosts"                    # optional
+//   tags = ["prod", "web"]
+// token_file, ca_file and insecure_http belong to url hosts, the ssh_* keys and remote_dir
+// to ssh hosts; a key of the other transport is an error. Names: [A-Za-z0-9._-], 1..253.
+//
+// Errors of a fetch start with the host and its transport and say what failed last:
+//   "web1 (https://web1:8443): timed out after 3 attempts"
+//   "web1 (https://web1:8443): unauthorized (token rejected)"
+//   "db2 (ssh monitor@db2): remote error (exit status 1): cat: ...: No such file or directory"
+// Not retried (the same answer would come back): an unreadable token file, 401, other 4xx
+// but 408/429, TLS certificate verification, oversized, tampered, ssh authentication or host
+// key failures, a remote command failing. Retried: connection failures and timeouts, 5xx,
+// 408/429, ssh exit status 255.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace em {
+
+struct HostSpec {
+    std::string name;
+    std::string url;  // https:// or http://
+    std::string ssh;  // [user@]host
+    int ssh_port = 22;
+    std::string ssh_key;
+    std::string remote_dir = "/var/log/egress-monitor";
+    std::string ssh_known_hosts;  // UserKnownHostsFile; empty: ssh's default
+    std::string token_file;
+    std::string ca_file;
+    bool insecure_http = false;  // allows an http:// url
+    std::vector<std::string> tags;
+};
+
+/// An http(s) URL split for the client: `path` is the prefix before /v1/... without a
+/// trailing slash (often empty). IPv6 literals in brackets; no credentials, query or fragment.
+struct HostUrl {
+    std::string scheme;  // "https" or "http"
+    std::string host;    // without brackets
+    int port = 0;        // the scheme's default when absent
+    std::string path;
+};
+Result<HostUrl> parse_host_url(const std::string& url);
+
+/// Reads and validates the inventory: unknown keys, missing name/transport, duplicate
+/// names, both url and ssh, bad URLs are errors naming the file and line.
+Result<std::vector<HostSpec>> load_inventory(const std::string& path);
+Result<std::vector<HostSpec>> parse_inventory(std::string_view text, const std::string& path);
+
+struct FetchOptions {
+    int parallel = 16;
+    int timeout_ms = 10000;         // per attempt, for both files together (connect, TLS, read)
+    int retries = 2;                // after the first attempt; backoff 0.5 s, 1 s, ...
+    int backoff_ms = 500;           // before the first retry; doubles for each further one
+    size_t max_bytes = 256u << 20;  // per file; larger is an error (oversized)
+};
+
+struct FetchResult {
+    std::string host;
+    bool ok = false;
+    std::string error;          // when !ok: what failed, with the host and transport
+    bool not_modified = false;  // both files answered 304
+    std::string domains, ips;   // the bodies (empty when not_modified)
+    std::string domains_etag, ips_etag;
+    int attempts = 0;
+    int64_t fetched_at_ms = 0;
+};
+
+/// Fetches every host (in parallel, at most `parallel` at once, on threads of its own that
+/// are joined before it returns; a host takes at most (1 + retries) * timeout_ms plus the
+/// backoffs). `etags`: host → previous
+/// (domains ETag, ips ETag) for conditional requests. Results in inventory order.
+std::vector<FetchResult> fetch_all(
+    const std::vector<HostSpec>& hosts, const FetchOptions& opt,
+    const std::map<std::string, std::pair<std::string, std::string>>& etags = {});
+
+}  // namespace em

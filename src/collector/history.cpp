@@ -1,0 +1,492 @@
+#include "collector/history.h"
+
+#include <fmt/core.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+
+#include "common/log.h"
+
+namespace em {
+
+namespace {
+
+// kSteps[v] migrates schema version v to v + 1, inside one transaction.
+constexpr const char* kSteps[] = {
+    R"sql(
+CREATE TABLE hosts(
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, tags TEXT NOT NULL DEFAULT '',
+    added INTEGER NOT NULL, first_fetch INTEGER NOT NULL DEFAULT 0,
+    last_attempt INTEGER NOT NULL DEFAULT 0, last_ok INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '', last_change INTEGER NOT NULL DEFAULT 0,
+    last_reset INTEGER NOT NULL DEFAULT 0,
+    domains_etag TEXT NOT NULL DEFAULT '', ips_etag TEXT NOT NULL DEFAULT '',
+    domains_hash TEXT NOT NULL DEFAULT '', ips_hash TEXT NOT NULL DEFAULT '',
+    domains INTEGER NOT NULL DEFAULT 0, ips INTEGER NOT NULL DEFAULT 0);
+-- id = host id * 2 + (0 domains, 1 addresses). A rowid table: the rows are large blobs.
+CREATE TABLE snapshots(id INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE first_seen(
+    host INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, first_seen INTEGER NOT NULL,
+    PRIMARY KEY(host, kind, key)) WITHOUT ROWID;
+-- Keyed by time within a host so that a fetch's deltas are appended, not scattered.
+CREATE TABLE deltas(
+    host INTEGER NOT NULL, time INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,
+    delta INTEGER NOT NULL, PRIMARY KEY(host, time, kind, key)) WITHOUT ROWID;
+CREATE TABLE fleet(
+    domain TEXT PRIMARY KEY, hosts INTEGER NOT NULL, base_len INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE events(host INTEGER NOT NULL, time INTEGER NOT NULL, kind TEXT NOT NULL,
+    detail TEXT NOT NULL);
+CREATE INDEX events_by_host ON events(host, time);
+CREATE TABLE alerts(
+    host TEXT NOT NULL, rule TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL,
+    first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, occurrences INTEGER NOT NULL,
+    message TEXT NOT NULL, changed INTEGER NOT NULL,
+    PRIMARY KEY(host, rule, key)) WITHOUT ROWID;
+CREATE INDEX alerts_open ON alerts(host, rule) WHERE state = 'open';
+CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+)sql",
+};
+constexpr int kSchemaVersion = sizeof kSteps / sizeof kSteps[0];
+
+std::string join_tags(const std::vector<std::string>& tags) {
+    std::string out;
+    for (const auto& t : tags) {
+        if (!out.empty()) out += '\n';
+        out += t;
+    }
+    return out;
+}
+
+std::vector<std::string> split_tags(std::string_view s) {
+    std::vector<std::string> out;
+    while (!s.empty()) {
+        size_t nl = s.find('\n');
+        out.emplace_back(s.substr(0, nl));
+        if (nl == std::string_view::npos) break;
+        s.remove_prefix(nl + 1);
+    }
+    return out;
+}
+
+std::string_view unfolded(std::string_view name) {
+    return DomainFolder::is_folded(name) ? name.substr(2) : name;
+}
+
+}  // namespace
+
+std::string sha256_hex(std::string_view data) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (EVP_Digest(data.data(), data.size(), md, &n, EVP_sha256(), nullptr) != 1) return "";
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out(n * 2, '0');
+    for (unsigned i = 0; i < n; ++i) {
+        out[2 * i] = kHex[md[i] >> 4];
+        out[2 * i + 1] = kHex[md[i] & 15];
+    }
+    return out;
+}
+
+HistoryStore::HistoryStore(sql::Database db, std::string path, DomainFolder folder)
+    : db_(std::move(db)), path_(std::move(path)), folder_(std::move(folder)) {}
+
+HistoryStore::~HistoryStore() = default;
+
+Result<std::unique_ptr<HistoryStore>> HistoryStore::open(const std::string& path) {
+    auto db = sql::Database::open(path);
+    if (!db) return db.error();
+    auto folder = DomainFolder::create(0);
+    if (!folder) return folder.error();
+    std::unique_ptr<HistoryStore> s(
+        new HistoryStore(std::move(db.value()), path, std::move(folder.value())));
+    // page_size only takes effect on a new database, before WAL: large pages suit the
+    // snapshot blobs. A 64 MiB cache keeps the fleet table and B-tree interiors resident.
+    if (auto r = s->db_.exec("PRAGMA page_size=16384; PRAGMA journal_mode=WAL; "
+                             "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536; "
+                             "PRAGMA foreign_keys=OFF;");
+        !r)
+        return r.error();
+    if (auto r = s->migrate(); !r) return r.error();
+    if (auto r = s->prepare(); !r) return r.error();
+    if (auto r = s->load_fleet(); !r) return r.error();
+    return s;
+}
+
+Result<void> HistoryStore::migrate() {
+    auto st = db_.prepare("PRAGMA user_version");
+    if (!st) return st.error();
+    if (st->step() != SQLITE_ROW) return db_.error("cannot read schema version");
+    int64_t version = st->int64(0);
+    st->reset();
+    if (version > kSchemaVersion)
+        return Error{fmt::format("{} has schema version {}, newer than this program's {}", path_,
+                                 version, kSchemaVersion)};
+    for (; version < kSchemaVersion; ++version) {
+        std::string sql = std::string("BEGIN IMMEDIATE;") + kSteps[version] +
+                          fmt::format("PRAGMA user_version={};COMMIT;", version + 1);
+        if (auto r = db_.exec(sql.c_str()); !r) {
+            (void)db_.exec("ROLLBACK");
+            return Error{fmt::format("migrating {} to schema version {}: {}", path_, version + 1,
+                                     r.error().message)};
+        }
+    }
+    return {};
+}
+
+Result<void> HistoryStore::prepare() {
+    struct Item {
+        sql::Statement* st;
+        const char* sql;
+    };
+    static constexpr const char* kHostCols =
+        "id, name, tags, added, first_fetch, last_attempt, last_ok, last_error, last_change, "
+        "last_reset, domains_etag, ips_etag, domains_hash, ips_hash, domains, ips";
+    const std::string get_host = fmt::format("SELECT {} FROM hosts WHERE name = ?1", kHostCols);
+    const std::string all_hosts = fmt::format("SELECT {} FROM hosts ORDER BY name", kHostCols);
+    Item items[] = {
+        {&get_host_, get_host.c_str()},
+        {&all_hosts_, all_hosts.c_str()},
+        {&add_host_, "INSERT INTO hosts(name, tags, added) VALUES(?1, ?2, ?3)"},
+        {&set_tags_, "UPDATE hosts SET tags = ?2 WHERE id = ?1"},
+        {&set_host_,
+         "UPDATE hosts SET first_fetch = ?2, last_attempt = ?3, last_ok = ?4, last_error = ?5, "
+         "last_change = ?6, last_reset = ?7, domains_etag = ?8, ips_etag = ?9, "
+         "domains_hash = ?10, ips_hash = ?11, domains = ?12, ips = ?13 WHERE id = ?1"},
+        {&get_state_, "SELECT data FROM snapshots WHERE id = ?1"},
+        {&put_state_, "INSERT OR REPLACE INTO snapshots(id, data) VALUES(?1, ?2)"},
+        {&add_first_seen_, "INSERT OR IGNORE INTO first_seen VALUES(?1, ?2, ?3, ?4)"},
+        {&add_delta_, "INSERT OR REPLACE INTO deltas VALUES(?1, ?2, ?3, ?4, ?5)"},
+        {&fleet_put_, "INSERT OR REPLACE INTO fleet VALUES(?1, ?2, ?3)"},
+        {&fleet_del_, "DELETE FROM fleet WHERE domain = ?1"},
+        {&fleet_all_, "SELECT domain, hosts, base_len FROM fleet"},
+        {&add_event_, "INSERT INTO events VALUES(?1, ?2, ?3, ?4)"},
+        {&get_events_,
+         "SELECT time, kind, detail FROM events WHERE host = ?1 ORDER BY time DESC LIMIT ?2"},
+        {&get_meta_, "SELECT value FROM meta WHERE key = ?1"},
+        {&put_meta_, "INSERT OR REPLACE INTO meta VALUES(?1, ?2)"},
+    };
+    for (auto& item : items) {
+        auto st = db_.prepare(item.sql);
+        if (!st) return st.error();
+        *item.st = std::move(st.value());
+    }
+    return {};
+}
+
+Result<void> HistoryStore::load_fleet() {
+    fleet_.clear();
+    int rc;
+    while ((rc = fleet_all_.step()) == SQLITE_ROW)
+        fleet_.emplace(std::string(fleet_all_.text(0)),
+                       FleetEntry{fleet_all_.int64(1), static_cast<size_t>(fleet_all_.int64(2))});
+    fleet_all_.reset();
+    if (rc != SQLITE_DONE) return db_.error("cannot read the fleet table");
+    auto st = db_.prepare("SELECT count(*) FROM hosts WHERE first_fetch != 0");
+    if (!st) return st.error();
+    if (st->step() != SQLITE_ROW) return db_.error("cannot count hosts");
+    fleet_size_ = st->int64(0);
+    auto ingested = meta("ingest.seq");
+    auto checkpointed = meta("fleet.seq");
+    if (!ingested) return ingested.error();
+    if (!checkpointed) return checkpointed.error();
+    ingest_seq_ = ingested->value_or(0);
+    if (checkpointed->value_or(0) != ingest_seq_) return rebuild_fleet();
+    return {};
+}
+
+Result<void> HistoryStore::rebuild_fleet() {
+    log_warn(
+        "{}: the fleet table is behind the snapshots (a cycle was interrupted): "
+        "rebuilding it",
+        path_);
+    auto all = hosts();
+    if (!all) return all.error();
+    for (const auto& [name, e] : fleet_) fleet_dirty_.insert(name);  // rows to delete
+    fleet_.clear();
+    for (const auto& h : *all) {
+        if (h.first_fetch == 0) continue;
+        auto st = load_state(h.id, true, false);
+        if (!st) return st.error();
+        for (const auto& d : st->domains)
+            if (d.stats.present) fleet_add(d.name);
+    }
+    fleet_undo_.clear();
+    if (auto r = begin(); !r) return r;
+    if (auto r = checkpoint_fleet(); !r) {
+        rollback();
+        return r;
+    }
+    return commit();
+}
+
+Result<void> HistoryStore::checkpoint_fleet() {
+    std::vector<std::string_view> names(fleet_dirty_.begin(), fleet_dirty_.end());
+    std::sort(names.begin(), names.end());  // B-tree order: each page is touched once
+    for (std::string_view name : names) {
+        auto it = fleet_.find(name);
+        Result<void> r;
+        if (it == fleet_.end()) {
+            fleet_del_.bind(1, name);
+            r = db_.run(fleet_del_);
+        } else {
+            fleet_put_.bind(1, name)
+                .bind(2, it->second.hosts)
+                .bind(3, static_cast<int64_t>(it->second.base_len));
+            r = db_.run(fleet_put_);
+        }
+        if (!r) return r;
+    }
+    if (auto r = set_meta("fleet.seq", ingest_seq_); !r) return r;
+    checkpointed_ = true;
+    return {};
+}
+
+Result<void> HistoryStore::begin() {
+    if (auto r = db_.exec("BEGIN IMMEDIATE"); !r) return r;
+    in_tx_ = true;
+    checkpointed_ = false;
+    fleet_undo_.clear();
+    fleet_size_undo_ = 0;
+    tx_ingest_seq_ = ingest_seq_;
+    return {};
+}
+
+Result<void> HistoryStore::commit() {
+    if (auto r = db_.exec("COMMIT"); !r) return r;
+    in_tx_ = false;
+    if (checkpointed_) fleet_dirty_.clear();
+    checkpointed_ = false;
+    fleet_undo_.clear();
+    fleet_size_undo_ = 0;
+    return {};
+}
+
+void HistoryStore::rollback() {
+    if (!in_tx_) return;
+    (void)db_.exec("ROLLBACK");
+    in_tx_ = false;
+    for (auto it = fleet_undo_.rbegin(); it != fleet_undo_.rend(); ++it) {
+        auto f = fleet_.find(it->first);
+        if (it->second > 0) {
+            if (f != fleet_.end() && --f->second.hosts <= 0) fleet_.erase(f);
+        } else if (f != fleet_.end()) {
+            ++f->second.hosts;
+        } else {
+            fleet_.emplace(it->first, FleetEntry{1, folder_.base(unfolded(it->first)).size()});
+        }
+    }
+    fleet_undo_.clear();
+    fleet_size_ -= fleet_size_undo_;
+    fleet_size_undo_ = 0;
+    ingest_seq_ = tx_ingest_seq_;
+    checkpointed_ = false;
+}
+
+static HostRecord read_host(sql::Statement& st) {
+    HostRecord h;
+    h.id = st.int64(0);
+    h.name = st.text(1);
+    h.tags = split_tags(st.text(2));
+    h.added = st.int64(3);
+    h.first_fetch = st.int64(4);
+    h.last_attempt = st.int64(5);
+    h.last_ok = st.int64(6);
+    h.last_error = st.text(7);
+    h.last_change = st.int64(8);
+    h.last_reset = st.int64(9);
+    h.domains_etag = st.text(10);
+    h.ips_etag = st.text(11);
+    h.domains_hash = st.text(12);
+    h.ips_hash = st.text(13);
+    h.domains = st.int64(14);
+    h.ips = st.int64(15);
+    return h;
+}
+
+Result<HostRecord> HistoryStore::host(const std::string& name, const std::vector<std::string>& tags,
+                                      int64_t now) {
+    get_host_.bind(1, name);
+    int rc = get_host_.step();
+    std::optional<HostRecord> h;
+    if (rc == SQLITE_ROW) h = read_host(get_host_);
+    get_host_.reset();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_.error("cannot read host " + name);
+    const std::string joined = join_tags(tags);
+    if (!h) {
+        add_host_.bind(1, name).bind(2, joined).bind(3, now);
+        if (auto r = db_.run(add_host_); !r) return r.error();
+        HostRecord created;
+        created.id = sqlite3_last_insert_rowid(db_.get());
+        created.name = name;
+        created.tags = tags;
+        created.added = now;
+        return created;
+    }
+    if (h->tags != tags) {
+        set_tags_.bind(1, h->id).bind(2, joined);
+        if (auto r = db_.run(set_tags_); !r) return r.error();
+        h->tags = tags;
+    }
+    return *h;
+}
+
+Result<std::vector<HostRecord>> HistoryStore::hosts() {
+    std::vector<HostRecord> out;
+    int rc;
+    while ((rc = all_hosts_.step()) == SQLITE_ROW) out.push_back(read_host(all_hosts_));
+    all_hosts_.reset();
+    if (rc != SQLITE_DONE) return db_.error("cannot list hosts");
+    return out;
+}
+
+Result<void> HistoryStore::write_host(const HostRecord& h) {
+    set_host_.bind(1, h.id)
+        .bind(2, h.first_fetch)
+        .bind(3, h.last_attempt)
+        .bind(4, h.last_ok)
+        .bind(5, h.last_error)
+        .bind(6, h.last_change)
+        .bind(7, h.last_reset)
+        .bind(8, h.domains_etag)
+        .bind(9, h.ips_etag)
+        .bind(10, h.domains_hash)
+        .bind(11, h.ips_hash)
+        .bind(12, h.domains)
+        .bind(13, h.ips);
+    if (auto r = db_.run(set_host_); !r) return Error{"host " + h.name + ": " + r.error().message};
+    return {};
+}
+
+Result<void> HistoryStore::record_failure(HostRecord& h, int64_t now, const std::string& error) {
+    h.last_attempt = now;
+    h.last_error = error;
+    return write_host(h);
+}
+
+Result<void> HistoryStore::record_unchanged(HostRecord& h, int64_t now, const FileMeta* meta) {
+    h.last_attempt = now;
+    h.last_ok = now;
+    h.last_error.clear();
+    // A 304 may come without ETags: keep the stored ones then.
+    if (meta && !meta->domains_etag.empty()) h.domains_etag = meta->domains_etag;
+    if (meta && !meta->ips_etag.empty()) h.ips_etag = meta->ips_etag;
+    return write_host(h);
+}
+
+Result<std::string> HistoryStore::read_state(int64_t host_id, char kind) {
+    get_state_.bind(1, host_id * 2 + (kind == 'i' ? 1 : 0));
+    int rc = get_state_.step();
+    std::string out;
+    if (rc == SQLITE_ROW) out = get_state_.blob(0);
+    get_state_.reset();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_.error("cannot read a host's state");
+    return out;
+}
+
+Result<void> HistoryStore::write_state(const HostRecord& h, char kind, const std::string& blob) {
+    put_state_.bind(1, h.id * 2 + (kind == 'i' ? 1 : 0)).bind_blob(2, blob);
+    if (auto r = db_.run(put_state_); !r) return Error{"host " + h.name + ": " + r.error().message};
+    return {};
+}
+
+Result<HostState> HistoryStore::load_state(int64_t host_id, bool domains, bool ips) {
+    HostState s;
+    if (domains) {
+        auto blob = read_state(host_id, 'd');
+        if (!blob) return blob.error();
+        auto d = decode_domains(*blob);
+        if (!d) return Error{fmt::format("{}: host id {}: {}", path_, host_id, d.error().message)};
+        s.domains = std::move(d.value());
+    }
+    if (ips) {
+        auto blob = read_state(host_id, 'i');
+        if (!blob) return blob.error();
+        auto i = decode_ips(*blob);
+        if (!i) return Error{fmt::format("{}: host id {}: {}", path_, host_id, i.error().message)};
+        s.ips = std::move(i.value());
+    }
+    return s;
+}
+
+int64_t HistoryStore::fleet_hosts(std::string_view domain) const {
+    auto it = fleet_.find(domain);
+    return it == fleet_.end() ? 0 : it->second.hosts;
+}
+
+std::vector<std::pair<std::string, int64_t>> HistoryStore::fleet_rare(int64_t max_hosts) const {
+    std::vector<std::pair<std::string, int64_t>> out;
+    for (const auto& [name, e] : fleet_)
+        if (e.hosts > 0 && e.hosts <= max_hosts) out.emplace_back(name, e.hosts);
+    return out;
+}
+
+std::string_view HistoryStore::base(std::string_view name) const {
+    auto it = fleet_.find(name);
+    if (it != fleet_.end() && it->second.base_len <= name.size())
+        return name.substr(name.size() - it->second.base_len);
+    return folder_.base(unfolded(name));
+}
+
+size_t HistoryStore::fleet_add(const std::string& domain) {
+    auto it = fleet_.find(domain);
+    if (it == fleet_.end())
+        it = fleet_.emplace(domain, FleetEntry{0, folder_.base(unfolded(domain)).size()}).first;
+    ++it->second.hosts;
+    fleet_undo_.emplace_back(domain, 1);
+    fleet_dirty_.insert(domain);
+    return it->second.base_len;
+}
+
+void HistoryStore::fleet_remove(const std::string& domain) {
+    auto it = fleet_.find(domain);
+    if (it == fleet_.end()) {
+        log_warn("{}: the fleet counts have no {}: not decremented", path_, domain);
+        return;
+    }
+    fleet_undo_.emplace_back(domain, -1);
+    fleet_dirty_.insert(domain);
+    if (--it->second.hosts <= 0) fleet_.erase(it);
+}
+
+Result<std::optional<int64_t>> HistoryStore::meta(const std::string& key) {
+    get_meta_.bind(1, key);
+    int rc = get_meta_.step();
+    std::optional<int64_t> out;
+    if (rc == SQLITE_ROW) out = get_meta_.int64(0);
+    get_meta_.reset();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_.error("cannot read meta " + key);
+    return out;
+}
+
+Result<void> HistoryStore::set_meta(const std::string& key, int64_t value) {
+    put_meta_.bind(1, key).bind(2, value);
+    return db_.run(put_meta_);
+}
+
+Result<void> HistoryStore::prune_deltas(int64_t before) {
+    // Per host: a range of the (host, time, ...) key, not a scan of the whole table.
+    auto st = db_.prepare("DELETE FROM deltas WHERE host = ?1 AND time < ?2");
+    if (!st) return st.error();
+    auto all = hosts();
+    if (!all) return all.error();
+    for (const auto& h : *all) {
+        st->bind(1, h.id).bind(2, before);
+        if (auto r = db_.run(*st); !r) return r;
+    }
+    return {};
+}
+
+Result<std::vector<std::tuple<int64_t, std::string, std::string>>> HistoryStore::events(
+    int64_t host_id, size_t limit) {
+    std::vector<std::tuple<int64_t, std::string, std::string>> out;
+    get_events_.bind(1, host_id).bind(2, static_cast<int64_t>(limit));
+    int rc;
+    while ((rc = get_events_.step()) == SQLITE_ROW)
+        out.emplace_back(get_events_.int64(0), std::string(get_events_.text(1)),
+                         std::string(get_events_.text(2)));
+    get_events_.reset();
+    if (rc != SQLITE_DONE) return db_.error("cannot read events");
+    return out;
+}
+
+}  // namespace em

@@ -1,0 +1,58 @@
+#pragma once
+// What the collector remembers of one host's two files between cycles: every key the host
+// has ever shown (the current lines plus "ghosts", keys known before that are no longer in
+// the files), each with its last counter value and a running summary of its deltas. Kept
+// per host as two compact blobs (varints, shared name prefixes), so a cycle reads, diffs
+// and rewrites a host in memory instead of touching a row per key.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/ip_address.h"
+#include "common/result.h"
+
+namespace em {
+
+/// Per-key history of one host.
+struct KeyStats {
+    int64_t count = 0;       // the counter as last read (0 after a reset, until read again)
+    int64_t last_seen = 0;   // Unix seconds, from the file
+    int64_t first_seen = 0;  // Unix seconds: when the collector first saw the key here
+    int64_t deltas = 0;      // how many growths were recorded (not counting the first snapshot)
+    int64_t delta_sum = 0;   // their sum, saturating at INT64_MAX
+    bool present = true;     // false: a ghost (known before, not in the current files)
+};
+
+struct DomainState {
+    std::string name;
+    KeyStats stats;
+    std::vector<IpAddress> ips;  // as in the file's last line for the name
+    // Length of the name's registrable domain (its last base_len bytes), from the public
+    // suffix list when the key was first seen; 0 = not known.
+    uint16_t base_len = 0;
+};
+
+struct IpState {
+    IpAddress ip;
+    KeyStats stats;
+};
+
+/// All keys of one host, sorted like the files (names by bytes, addresses numerically).
+struct HostState {
+    std::vector<DomainState> domains;
+    std::vector<IpState> ips;
+};
+
+/// The blobs. Decoding checks every length and the sort order: a damaged blob is an error,
+/// never a crash.
+std::string encode_domains(const std::vector<DomainState>& domains);
+std::string encode_ips(const std::vector<IpState>& ips);
+Result<std::vector<DomainState>> decode_domains(std::string_view blob);
+Result<std::vector<IpState>> decode_ips(std::string_view blob);
+
+/// Binary searches in a sorted state; nullptr when absent.
+const DomainState* find_domain(const HostState& s, std::string_view name);
+const IpState* find_ip(const HostState& s, const IpAddress& ip);
+
+}  // namespace em

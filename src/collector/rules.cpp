@@ -1,0 +1,278 @@
+#include "collector/rules.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <bit>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+#include "common/time.h"
+#include "core/domain_folder.h"
+
+namespace em {
+
+namespace {
+
+constexpr int64_t kDay = 86400;
+
+std::string_view unfolded(std::string_view name) {
+    return DomainFolder::is_folded(name) ? name.substr(2) : name;
+}
+
+// `name` equals `suffix` or lies under it.
+bool at_or_under(std::string_view name, std::string_view suffix) {
+    if (name.size() == suffix.size()) return name == suffix;
+    return name.size() > suffix.size() && name.ends_with(suffix) &&
+           name[name.size() - suffix.size() - 1] == '.';
+}
+
+}  // namespace
+
+std::optional<Cidr> Cidr::parse(std::string_view text) {
+    size_t slash = text.find('/');
+    auto ip = IpAddress::parse(text.substr(0, slash));
+    if (!ip) return std::nullopt;
+    const int max = ip->is_v4() ? 32 : 128;
+    int prefix = max;
+    if (slash != std::string_view::npos) {
+        std::string_view p = text.substr(slash + 1);
+        auto r = std::from_chars(p.data(), p.data() + p.size(), prefix);
+        if (p.empty() || r.ec != std::errc() || r.ptr != p.data() + p.size() || prefix < 0 ||
+            prefix > max)
+            return std::nullopt;
+    }
+    uint8_t bytes[16] = {};
+    std::memcpy(bytes, ip->bytes(), max / 8);
+    for (int bit = prefix; bit < max; ++bit)
+        bytes[bit / 8] &= static_cast<uint8_t>(~(0x80 >> (bit % 8)));
+    Cidr c;
+    c.prefix = prefix;
+    if (ip->is_v4())
+        c.net = IpAddress::v4((uint32_t{bytes[0]} << 24) | (uint32_t{bytes[1]} << 16) |
+                              (uint32_t{bytes[2]} << 8) | bytes[3]);
+    else
+        c.net = IpAddress::v6(bytes);
+    return c;
+}
+
+bool Cidr::contains(const IpAddress& ip) const {
+    if (ip.is_v4() != net.is_v4() || !ip.is_set()) return false;
+    const uint8_t* a = ip.bytes();
+    const uint8_t* b = net.bytes();
+    int full = prefix / 8;
+    if (std::memcmp(a, b, static_cast<size_t>(full)) != 0) return false;
+    int rest = prefix % 8;
+    if (rest == 0) return true;
+    auto mask = static_cast<uint8_t>(0xff << (8 - rest));
+    return (a[full] & mask) == (b[full] & mask);
+}
+
+// ---- new_domain ----
+
+bool NewDomainRule::allowed(std::string_view name) const {
+    name = unfolded(name);
+    for (const auto& a : c_.allow) {
+        if (a.starts_with("*.")) {
+            if (at_or_under(name, std::string_view(a).substr(2))) return true;
+        } else if (a == name) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void NewDomainRule::evaluate(const HostContext& ctx, std::vector<Finding>& out) const {
+    const int64_t first = ctx.host.first_fetch;
+    const int64_t learning_end = first + c_.learning_days * kDay;
+    if (first == 0 || ctx.now < learning_end) return;
+    // A key is in the baseline when it was seen by the end of the learning period (the
+    // first snapshot always is).
+    auto post_learning = [&](const KeyStats& s) {
+        return s.first_seen >= learning_end && s.first_seen > first;
+    };
+    std::vector<const DomainState*> candidates;
+    for (const auto& d : ctx.state.domains)
+        if (d.stats.present && post_learning(d.stats) && !allowed(d.name)) candidates.push_back(&d);
+    if (candidates.empty()) return;
+    // A candidate's registrable domain is known when some baseline name is it or lies under
+    // it. Few candidates (the usual case): a scan per candidate; many: a set of every
+    // baseline name's parent domains.
+    std::vector<std::string_view> baseline;
+    for (const auto& d : ctx.state.domains)
+        if (!post_learning(d.stats)) baseline.push_back(unfolded(d.name));
+    std::unordered_set<std::string_view> parents;
+    if (candidates.size() > 8)
+        for (std::string_view n : baseline)
+            for (;;) {
+                parents.insert(n);
+                size_t dot = n.find('.');
+                if (dot == std::string_view::npos) break;
+                n.remove_prefix(dot + 1);
+            }
+    auto known = [&](std::string_view base) {
+        if (candidates.size() > 8) return parents.count(base) > 0;
+        return std::any_of(baseline.begin(), baseline.end(),
+                           [&](std::string_view n) { return at_or_under(n, base); });
+    };
+    for (const DomainState* d : candidates) {
+        std::string_view base = ctx.store.base(d->name);
+        if (known(base)) continue;
+        out.push_back(Finding{
+            d->name, fmt::format("new domain, first seen {} after the {}-day learning period; "
+                                 "{} is not among the names the host used before ({} queries)",
+                                 format_rfc3339(d->stats.first_seen), c_.learning_days, base,
+                                 d->stats.count)});
+    }
+}
+
+// ---- direct_ip ----
+
+namespace {
+
+// The addresses a host's domains resolve to, as a flat open-addressing set: tens of
+// thousands per host and cycle, so no node allocations and no memcmp calls.
+class IpSet {
+  public:
+    explicit IpSet(size_t n) : slots_(std::bit_ceil(2 * n + 16)) {}
+    void insert(const IpAddress& ip) {
+        Slot k = slot(ip);
+        for (size_t i = index(ip);; i = (i + 1) & (slots_.size() - 1)) {
+            if (slots_[i].family == 0) {
+                slots_[i] = k;
+                return;
+            }
+            if (slots_[i] == k) return;
+        }
+    }
+    bool contains(const IpAddress& ip) const {
+        Slot k = slot(ip);
+        for (size_t i = index(ip);; i = (i + 1) & (slots_.size() - 1)) {
+            if (slots_[i].family == 0) return false;
+            if (slots_[i] == k) return true;
+        }
+    }
+
+  private:
+    struct Slot {
+        uint64_t hi = 0, lo = 0;
+        uint8_t family = 0;  // 0: empty
+        friend bool operator==(const Slot&, const Slot&) = default;
+    };
+    static Slot slot(const IpAddress& ip) {
+        Slot s;
+        std::memcpy(&s.hi, ip.bytes(), 8);
+        std::memcpy(&s.lo, ip.bytes() + 8, 8);
+        s.family = ip.is_v4() ? 4 : 6;
+        return s;
+    }
+    size_t index(const IpAddress& ip) const { return ip.hash() & (slots_.size() - 1); }
+    std::vector<Slot> slots_;
+};
+
+}  // namespace
+
+void DirectIpRule::evaluate(const HostContext& ctx, std::vector<Finding>& out) const {
+    size_t n = 0;
+    for (const auto& d : ctx.state.domains) n += d.ips.size();
+    IpSet listed(n);
+    for (const auto& d : ctx.state.domains)
+        if (d.stats.present)
+            for (const auto& ip : d.ips) listed.insert(ip);
+    for (const auto& e : ctx.state.ips) {
+        if (!e.stats.present || e.ip.is_loopback() || e.ip.is_unspecified()) continue;
+        if (listed.contains(e.ip)) continue;
+        if (std::any_of(c_.allow_cidrs.begin(), c_.allow_cidrs.end(),
+                        [&](const Cidr& c) { return c.contains(e.ip); }))
+            continue;
+        out.push_back(Finding{e.ip.to_string(),
+                              fmt::format("{} connections to an address no domain of this host "
+                                          "resolved to (last {})",
+                                          e.stats.count, format_rfc3339(e.stats.last_seen))});
+    }
+}
+
+// ---- tunnel ----
+
+double TunnelRule::entropy(std::string_view s) {
+    if (s.empty()) return 0;
+    uint32_t freq[256] = {};
+    for (unsigned char c : s) ++freq[c];
+    double h = 0;
+    const double n = static_cast<double>(s.size());
+    for (uint32_t f : freq) {
+        if (!f) continue;
+        double p = f / n;
+        h -= p * std::log2(p);
+    }
+    return h;
+}
+
+void TunnelRule::evaluate(const HostContext& ctx, std::vector<Finding>& out) const {
+    struct PerBase {
+        int64_t names = 0;
+        std::string reason;  // the first label problem or folded line seen
+    };
+    std::unordered_map<std::string_view, PerBase> bases;
+    for (const auto& d : ctx.state.domains) {
+        if (!d.stats.present) continue;
+        std::string_view base = d.base_len && d.base_len <= d.name.size()
+                                    ? std::string_view(d.name).substr(d.name.size() - d.base_len)
+                                    : ctx.store.base(d.name);
+        PerBase& pb = bases[base];
+        ++pb.names;
+        if (!pb.reason.empty()) continue;
+        if (DomainFolder::is_folded(d.name)) {
+            pb.reason = fmt::format(
+                "folded line {} ({} queries): the agent saw more names under "
+                "{} than its limit",
+                d.name, d.stats.count, base);
+            continue;
+        }
+        std::string_view rest = d.name;
+        while (!rest.empty() && pb.reason.empty()) {
+            size_t dot = rest.find('.');
+            std::string_view label = rest.substr(0, dot);
+            rest = dot == std::string_view::npos ? std::string_view() : rest.substr(dot + 1);
+            if (static_cast<int64_t>(label.size()) > c_.max_label) {
+                pb.reason = fmt::format("label of {} characters in {}", label.size(), d.name);
+            } else if (label.size() >= 20) {
+                double h = entropy(label);
+                if (h > c_.min_entropy_bits)
+                    pb.reason = fmt::format(
+                        "label {} in {} has {:.2f} bits of entropy per "
+                        "character",
+                        label, d.name, h);
+            }
+        }
+    }
+    for (auto& [base, pb] : bases) {
+        std::string message;
+        if (pb.names > c_.max_names_per_domain)
+            message = fmt::format("{} names under {} (more than {})", pb.names, base,
+                                  c_.max_names_per_domain);
+        if (!pb.reason.empty()) message += (message.empty() ? "" : "; ") + pb.reason;
+        if (!message.empty()) out.push_back(Finding{std::string(base), std::move(message)});
+    }
+}
+
+// ---- volume_spike ----
+
+void VolumeSpikeRule::evaluate(const HostContext& ctx, std::vector<Finding>& out) const {
+    for (const KeyChange& c : ctx.outcome.changes) {
+        if (c.prev_deltas < c_.min_history || c.delta < c_.min_delta) continue;
+        const double mean =
+            static_cast<double>(c.prev_delta_sum) / static_cast<double>(c.prev_deltas);
+        if (static_cast<double>(c.delta) <= c_.factor * mean) continue;
+        std::string key =
+            c.kind == 'd' ? ctx.state.domains[c.index].name : ctx.state.ips[c.index].ip.to_string();
+        out.push_back(Finding{
+            std::move(key),
+            fmt::format("grew by {} in one fetch, {:.1f} times its mean growth "
+                        "of {:.1f} over {} earlier fetches",
+                        c.delta, static_cast<double>(c.delta) / mean, mean, c.prev_deltas)});
+    }
+}
+
+}  // namespace em

@@ -1,0 +1,262 @@
+// The rules that need more than one host's snapshot or a data file: public_resolver (its
+// list), rare (the fleet), stale (every host of the inventory).
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+
+#include "collector/rules.h"
+#include "common/time.h"
+#include "core/domain_folder.h"
+
+namespace em {
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+        s.remove_suffix(1);
+    return s;
+}
+
+bool valid_host_name(std::string_view s) {
+    if (s.empty() || s.size() > 253 || s.front() == '.' || s.back() == '.') return false;
+    for (char c : s)
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'))
+            return false;
+    return s.find("..") == std::string_view::npos;
+}
+
+}  // namespace
+
+// ---- public_resolver ----
+
+Result<ResolverList> ResolverList::load(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return errno_error("cannot read the public resolver list " + path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.size() > (4u << 20)) return Error{path + ": resolver list larger than 4 MiB"};
+    return parse(text, path);
+}
+
+Result<ResolverList> ResolverList::parse(std::string_view text, const std::string& path) {
+    ResolverList list;
+    size_t lineno = 0;
+    while (!text.empty()) {
+        ++lineno;
+        size_t nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+        std::string_view label;
+        if (size_t hash = line.find('#'); hash != std::string_view::npos) {
+            label = trim(line.substr(hash + 1));
+            line = line.substr(0, hash);
+        }
+        line = trim(line);
+        if (line.empty()) continue;
+        size_t sp = line.find_first_of(" \t");
+        std::string_view kind = line.substr(0, sp);
+        std::string_view value =
+            sp == std::string_view::npos ? std::string_view() : trim(line.substr(sp));
+        auto bad = [&](std::string_view why) {
+            return Error{fmt::format("{}:{}: {}", path, lineno, why)};
+        };
+        if (value.empty() || value.find_first_of(" \t") != std::string_view::npos)
+            return bad("want \"ip ADDRESS  # label\" or \"host NAME  # label\"");
+        std::string lab(label.empty() ? value : label);
+        if (kind == "ip") {
+            auto ip = IpAddress::parse(value);
+            if (!ip) return bad(fmt::format("bad address \"{}\"", value));
+            list.ips_[*ip] = lab;
+        } else if (kind == "host") {
+            if (!valid_host_name(value))
+                return bad(
+                    fmt::format("bad host name \"{}\" (lower case, no trailing dot)", value));
+            list.hosts_[std::string(value)] = lab;
+        } else {
+            return bad(fmt::format("unknown entry kind \"{}\": want ip or host", kind));
+        }
+    }
+    return list;
+}
+
+const std::string* ResolverList::match_ip(const IpAddress& ip) const {
+    auto it = ips_.find(ip);
+    return it == ips_.end() ? nullptr : &it->second;
+}
+
+const std::string* ResolverList::match_host(std::string_view name) const {
+    for (;;) {
+        auto it = hosts_.find(name);
+        if (it != hosts_.end()) return &it->second;
+        size_t dot = name.find('.');
+        if (dot == std::string_view::npos) return nullptr;
+        name.remove_prefix(dot + 1);
+    }
+}
+
+void PublicResolverRule::evaluate(const HostContext& ctx, std::vector<Finding>& out) const {
+    for (const auto& e : ctx.state.ips) {
+        if (!e.stats.present) continue;
+        if (const std::string* label = list_.match_ip(e.ip))
+            out.push_back(Finding{e.ip.to_string(),
+                                  fmt::format("{} connections to a public DNS resolver ({}): DNS "
+                                              "around the host's resolver",
+                                              e.stats.count, *label)});
+    }
+    for (const auto& d : ctx.state.domains) {
+        if (!d.stats.present) continue;
+        std::string_view n = d.name;
+        if (DomainFolder::is_folded(n)) n.remove_prefix(2);
+        if (const std::string* label = list_.match_host(n))
+            out.push_back(Finding{d.name, fmt::format("{} queries for a DNS-over-HTTPS/TLS "
+                                                      "resolver name ({})",
+                                                      d.stats.count, *label)});
+    }
+}
+
+// ---- rare ----
+
+void RareRule::begin_cycle(const HistoryStore& store) {
+    fleet_before_ = store.fleet_size();
+    noted_.clear();
+    dropped_.clear();
+    scanned_ = false;
+}
+
+void RareRule::note(const HostRecord& h, const HostState& s, const IngestOutcome& oc,
+                    const HistoryStore& store) {
+    Noted& n = noted_[h.name];
+    n = Noted{};
+    n.complete = oc.first;
+    for (size_t i : oc.fleet_added) {
+        const std::string& name = s.domains[i].name;
+        int64_t c = store.fleet_hosts(name);
+        if (c > 0 && c <= c_.max_hosts) n.added.push_back(name);
+    }
+    for (size_t i : oc.fleet_removed) {
+        const std::string& name = s.domains[i].name;
+        n.removed.insert(name);
+        int64_t c = store.fleet_hosts(name);
+        if (c > 0 && c <= c_.max_hosts) dropped_.insert(name);
+    }
+}
+
+Finding RareRule::finding(const std::string& domain, int64_t holders, int64_t fleet) const {
+    return Finding{domain, fmt::format("listed by {} of {} hosts (at most {} is rare)", holders,
+                                       fleet, c_.max_hosts)};
+}
+
+Result<void> RareRule::finish(HistoryStore& store, AlertBook& book, int64_t now,
+                              std::vector<AlertEvent>& events) {
+    scanned_ = false;
+    const int64_t fleet = store.fleet_size();
+    auto hosts = store.hosts();
+    if (!hosts) return hosts.error();
+    std::map<std::string, const HostRecord*> by_name;
+    for (const auto& h : *hosts) by_name[h.name] = &h;
+    auto tags_of = [&](const std::string& name) {
+        auto it = by_name.find(name);
+        return it == by_name.end() ? std::vector<std::string>() : it->second->tags;
+    };
+    auto open = book.open_alerts("", kName);
+    if (!open) return open.error();
+    auto rare = [&](const std::string& name) {
+        int64_t n = store.fleet_hosts(name);
+        return n > 0 && n <= c_.max_hosts;
+    };
+    auto resolve = [&](const AlertRecord& a, const std::string& why) {
+        return book.resolve(a.host, tags_of(a.host), kName, a.key, now, why, events);
+    };
+
+    if (fleet < c_.min_fleet) {
+        for (const auto& a : *open)
+            if (auto r = resolve(
+                    a, fmt::format("the fleet has {} hosts, fewer than {}", fleet, c_.min_fleet));
+                !r)
+                return r;
+        return {};
+    }
+
+    const int64_t settings = (c_.max_hosts << 32) | (c_.min_fleet & 0xffffffff);
+    auto stored = store.meta("rare.settings");
+    if (!stored) return stored.error();
+    const bool dropped = std::any_of(dropped_.begin(), dropped_.end(), rare);
+    bool scan = dropped || !*stored || **stored != settings;
+    if (fleet_before_ < c_.min_fleet) scan = true;
+
+    auto findings_of = [&](const std::vector<std::string>& names) {
+        std::vector<Finding> out;
+        for (const auto& name : names)
+            if (rare(name)) out.push_back(finding(name, store.fleet_hosts(name), fleet));
+        return out;
+    };
+    if (scan) {
+        // A host whose first snapshot came in this cycle had every domain noted (when rare
+        // at that moment); unless a domain became rare later by a drop, that is complete.
+        for (const auto& h : *hosts) {
+            if (h.first_fetch == 0) continue;
+            auto it = noted_.find(h.name);
+            std::vector<std::string> names;
+            if (!dropped && it != noted_.end() && it->second.complete) {
+                names = it->second.added;
+            } else {
+                scanned_ = true;
+                auto state = store.load_state(h.id, true, false);
+                if (!state) return state.error();
+                for (const auto& d : state->domains)
+                    if (d.stats.present && rare(d.name)) names.push_back(d.name);
+            }
+            if (auto r = book.reconcile(h.name, h.tags, kName, findings_of(names), now, events); !r)
+                return r;
+        }
+    } else {
+        // Open alerts stay while their domain is still on the host and still rare.
+        std::map<std::string, std::vector<std::string>> still;
+        for (const auto& a : *open) {
+            auto it = noted_.find(a.host);
+            if (it != noted_.end()) {
+                if (!it->second.removed.count(a.key)) still[a.host].push_back(a.key);
+            } else if (!rare(a.key)) {
+                int64_t n = store.fleet_hosts(a.key);
+                if (auto r = resolve(a, fmt::format("now listed by {} of {} hosts", n, fleet)); !r)
+                    return r;
+            }
+        }
+        for (auto& [host, n] : noted_) {
+            std::vector<std::string> names = std::move(still[host]);
+            names.insert(names.end(), n.added.begin(), n.added.end());
+            if (auto r =
+                    book.reconcile(host, tags_of(host), kName, findings_of(names), now, events);
+                !r)
+                return r;
+        }
+    }
+    return store.set_meta("rare.settings", settings);
+}
+
+// ---- stale ----
+
+void StaleRule::evaluate(const HostRecord& h, int64_t now, std::vector<Finding>& out) const {
+    // Age counts only while fetches fail: a host fetched well in this cycle is never stale
+    // by age, so max_age_minutes = 0 alerts on the first failed fetch.
+    const int64_t ref = h.last_ok ? h.last_ok : h.added;
+    const bool failing = !h.last_error.empty() || !h.last_ok;
+    if (failing && now - ref >= c_.max_age_minutes * 60) {
+        std::string since = h.last_ok ? "since " + format_rfc3339(h.last_ok)
+                                      : "since the host was added " + format_rfc3339(h.added);
+        std::string why = h.last_error.empty() ? "" : "; last error: " + h.last_error;
+        out.push_back(Finding{h.name, fmt::format("unreachable: no good fetch {} ({} minutes){}",
+                                                  since, (now - ref) / 60, why)});
+    } else if (h.last_ok && h.last_change && now - h.last_change >= c_.unchanged_minutes * 60) {
+        out.push_back(Finding{
+            h.name, fmt::format("files stopped changing: unchanged since {} ({} minutes) while "
+                                "fetches succeed: the monitor may be tampered with or dead",
+                                format_rfc3339(h.last_change), (now - h.last_change) / 60)});
+    }
+}
+
+}  // namespace em

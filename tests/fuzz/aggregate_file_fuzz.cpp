@@ -1,0 +1,39 @@
+// Fuzzes the collector's strict parser of the two aggregate files. The input is the
+// domains file, a NUL byte, then the addresses file. Any bytes must be accepted or rejected
+// without a crash; an accepted pair must be canonical (rendering the result gives back the
+// exact bytes) and must parse again to the same snapshot; tighter limits may reject it but
+// never change what is accepted.
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+#include "collector/snapshot.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    std::string_view in(reinterpret_cast<const char*>(data), size);
+    size_t nul = in.find('\0');
+    std::string_view domains = in.substr(0, nul);
+    std::string_view ips = nul == std::string_view::npos ? std::string_view() : in.substr(nul + 1);
+
+    auto s = em::parse_snapshot(domains, ips, "fuzz");
+    em::SnapshotLimits tight;
+    tight.max_bytes = 512;
+    tight.max_lines = 4;
+    tight.max_line_bytes = 64;
+    tight.max_reported = 2;
+    auto t = em::parse_snapshot(domains, ips, "fuzz", tight);
+    if (!s.ok()) {
+        if (t.ok()) std::abort();  // tighter limits cannot accept what the defaults reject
+        if (s.error().message.empty()) std::abort();
+        return 0;
+    }
+    if (t.ok() && !(*t == *s)) std::abort();
+
+    std::string d = em::render_domains_file(s->domains);
+    std::string i = em::render_ips_file(s->ips);
+    if (d != domains || i != ips) std::abort();
+    auto again = em::parse_snapshot(d, i, "fuzz");
+    if (!again.ok() || !(*again == *s)) std::abort();
+    return 0;
+}

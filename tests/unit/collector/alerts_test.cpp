@@ -1,0 +1,276 @@
+// The same options as Debian's compiled libcpp-httplib (see loki.cpp).
+#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
+#define CPPHTTPLIB_OPENSSL_SUPPORT
+#endif
+#ifndef CPPHTTPLIB_ZLIB_SUPPORT
+#define CPPHTTPLIB_ZLIB_SUPPORT
+#endif
+#ifndef CPPHTTPLIB_BROTLI_SUPPORT
+#define CPPHTTPLIB_BROTLI_SUPPORT
+#endif
+#include "collector/alerts.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "collector/history.h"
+
+namespace em {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int64_t kT0 = 1795347335;  // 2026-11-22T11:35:35Z
+
+class AlertsTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        dir_ = fs::temp_directory_path() /
+               ("em-alerts-" + std::to_string(::getpid()) + "-" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::remove_all(dir_);
+        fs::create_directories(dir_);
+        auto s = HistoryStore::open((dir_ / "history.sqlite").string());
+        ASSERT_TRUE(s.ok()) << s.error().message;
+        store_ = std::move(s.value());
+        auto b = AlertBook::create(store_->db());
+        ASSERT_TRUE(b.ok()) << b.error().message;
+        book_.emplace(std::move(b.value()));
+    }
+    void TearDown() override {
+        book_.reset();
+        store_.reset();
+        fs::remove_all(dir_);
+    }
+    std::vector<AlertEvent> reconcile(const std::string& host, const char* rule,
+                                      std::vector<Finding> f, int64_t now) {
+        std::vector<AlertEvent> events;
+        auto r = book_->reconcile(host, {"prod"}, rule, f, now, events);
+        EXPECT_TRUE(r.ok()) << r.error().message;
+        return events;
+    }
+    AlertRecord only(const std::string& host, const char* rule, const std::string& key) {
+        auto all = book_->all_alerts();
+        EXPECT_TRUE(all.ok());
+        for (auto& a : *all)
+            if (a.host == host && a.rule == rule && a.key == key) return a;
+        ADD_FAILURE() << "no alert " << host << " " << rule << " " << key;
+        return {};
+    }
+    fs::path dir_;
+    std::unique_ptr<HistoryStore> store_;
+    std::optional<AlertBook> book_;
+};
+
+TEST_F(AlertsTest, OnlyTransitionsAreEmittedAndAlertsAreDeduplicated) {
+    auto ev =
+        reconcile("web1", "direct_ip",
+                  {{"203.0.113.9", "first"}, {"203.0.113.9", "dup"}, {"2001:db8::5", "x"}}, kT0);
+    ASSERT_EQ(ev.size(), 2u);
+    EXPECT_TRUE(ev[0].open);
+    EXPECT_EQ(ev[0].key, "203.0.113.9");
+    EXPECT_EQ(ev[0].tags, std::vector<std::string>{"prod"});
+    EXPECT_EQ(*book_->open_count(), 2);
+
+    // Raised again: no event, one more occurrence, message and last_seen updated.
+    ev =
+        reconcile("web1", "direct_ip", {{"203.0.113.9", "second"}, {"2001:db8::5", "x"}}, kT0 + 60);
+    EXPECT_TRUE(ev.empty());
+    AlertRecord a = only("web1", "direct_ip", "203.0.113.9");
+    EXPECT_TRUE(a.open);
+    EXPECT_EQ(a.occurrences, 2);
+    EXPECT_EQ(a.first_seen, kT0);
+    EXPECT_EQ(a.last_seen, kT0 + 60);
+    EXPECT_EQ(a.changed, kT0);
+    EXPECT_EQ(a.message, "second");
+
+    // Another rule's scope is independent.
+    EXPECT_EQ(reconcile("web1", "public_resolver", {}, kT0 + 60).size(), 0u);
+    EXPECT_EQ(*book_->open_count(), 2);
+
+    // Gone: resolved, once.
+    ev = reconcile("web1", "direct_ip", {{"2001:db8::5", "x"}}, kT0 + 120);
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_FALSE(ev[0].open);
+    EXPECT_EQ(ev[0].key, "203.0.113.9");
+    EXPECT_EQ(ev[0].message, "no longer seen: second");
+    EXPECT_TRUE(reconcile("web1", "direct_ip", {{"2001:db8::5", "x"}}, kT0 + 180).empty());
+    a = only("web1", "direct_ip", "203.0.113.9");
+    EXPECT_FALSE(a.open);
+    EXPECT_EQ(a.changed, kT0 + 120);
+
+    // Back again: re-opened (an event), same row, first_seen kept.
+    ev =
+        reconcile("web1", "direct_ip", {{"203.0.113.9", "third"}, {"2001:db8::5", "x"}}, kT0 + 240);
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_TRUE(ev[0].open);
+    a = only("web1", "direct_ip", "203.0.113.9");
+    EXPECT_EQ(a.first_seen, kT0);
+    EXPECT_EQ(a.occurrences, 3);
+    EXPECT_EQ(a.changed, kT0 + 240);
+}
+
+TEST_F(AlertsTest, ResolveOnlyEmitsForOpenAlerts) {
+    reconcile("web1", "stale", {{"web1", "unreachable"}}, kT0);
+    std::vector<AlertEvent> ev;
+    ASSERT_TRUE(book_->resolve("web1", {}, "stale", "web1", kT0 + 1, "why", ev).ok());
+    ASSERT_TRUE(book_->resolve("web1", {}, "stale", "web1", kT0 + 2, "why", ev).ok());
+    ASSERT_TRUE(book_->resolve("web2", {}, "stale", "web2", kT0 + 2, "why", ev).ok());
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(ev[0].message, "why");
+    EXPECT_EQ(*book_->open_count(), 0);
+}
+
+TEST(AlertFormatTest, JsonAndLine) {
+    AlertEvent e{kT0,  "web1",          "new_domain",    "evil\"x.example",
+                 true, "new \\ domain", {"prod", "web"}, 1};
+    EXPECT_EQ(alert_json(e), R"({"time":"2026-11-22T11:35:35Z","host":"web1","rule":"new_domain",)"
+                             R"("key":"evil\"x.example","state":"open","message":"new \\ domain",)"
+                             R"("tags":["prod","web"]})");
+    EXPECT_EQ(alert_line(e),
+              "2026-11-22T11:35:35Z OPEN new_domain web1 evil\"x.example: new \\ domain "
+              "[prod,web]");
+    e.open = false;
+    e.tags.clear();
+    EXPECT_NE(alert_json(e, true).find(R"("state":"resolved","message":"new \\ domain","tags":[],)"
+                                       R"("text":"2026-11-22T11:35:35Z RESOLVED new_domain web1)"),
+              std::string::npos);
+}
+
+TEST_F(AlertsTest, JsonLinesSinkAppends) {
+    const std::string path = (dir_ / "alerts.jsonl").string();
+    AlertEvent e{kT0, "web1", "stale", "web1", true, "unreachable", {}, 1};
+    for (int round = 0; round < 2; ++round) {
+        auto sink = make_jsonl_sink(path);
+        ASSERT_TRUE(sink.ok()) << sink.error().message;
+        ASSERT_TRUE((*sink)->emit(e).ok());
+        e.open = false;
+    }
+    std::ifstream in(path);
+    std::string l1, l2, l3;
+    ASSERT_TRUE(std::getline(in, l1));
+    ASSERT_TRUE(std::getline(in, l2));
+    EXPECT_FALSE(std::getline(in, l3));
+    EXPECT_EQ(l1, R"({"time":"2026-11-22T11:35:35Z","host":"web1","rule":"stale","key":"web1",)"
+                  R"("state":"open","message":"unreachable","tags":[]})");
+    EXPECT_NE(l2.find(R"("state":"resolved")"), std::string::npos);
+    EXPECT_EQ(fs::status(path).permissions() & fs::perms::all,
+              fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+    EXPECT_FALSE(make_jsonl_sink((dir_ / "missing" / "x.jsonl").string()).ok());
+}
+
+TEST_F(AlertsTest, StdoutSinkWritesOneLine) {
+    std::FILE* f = std::tmpfile();
+    ASSERT_NE(f, nullptr);
+    auto sink = make_stdout_sink(f);
+    ASSERT_TRUE(sink->emit(AlertEvent{kT0, "web1", "rare", "x.com", true, "rare", {}, 1}).ok());
+    std::rewind(f);
+    char buf[256] = {};
+    ASSERT_NE(std::fgets(buf, sizeof buf, f), nullptr);
+    EXPECT_STREQ(buf, "2026-11-22T11:35:35Z OPEN rare web1 x.com: rare\n");
+    std::fclose(f);
+}
+
+// A local webhook receiver.
+class Receiver {
+  public:
+    explicit Receiver(int status) {
+        server_.Post("/hook", [this, status](const httplib::Request& req, httplib::Response& res) {
+            std::lock_guard lk(mu_);
+            bodies_.push_back(req.body);
+            content_type_ = req.get_header_value("Content-Type");
+            res.status = status;
+        });
+        port_ = server_.bind_to_any_port("127.0.0.1");
+        thread_ = std::thread([this] { server_.listen_after_bind(); });
+        while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ~Receiver() {
+        server_.stop();
+        thread_.join();
+    }
+    int port() const { return port_; }
+    std::vector<std::string> bodies() {
+        std::lock_guard lk(mu_);
+        return bodies_;
+    }
+    std::string content_type() {
+        std::lock_guard lk(mu_);
+        return content_type_;
+    }
+
+  private:
+    httplib::Server server_;
+    int port_ = 0;
+    std::thread thread_;
+    std::mutex mu_;
+    std::vector<std::string> bodies_;
+    std::string content_type_;
+};
+
+TEST(WebhookTest, PostsTheJsonObjectWithSlackText) {
+    Receiver rx(200);
+    auto sink = make_webhook_sink(
+        WebhookOptions{"http://127.0.0.1:" + std::to_string(rx.port()) + "/hook", "", 2000});
+    ASSERT_TRUE(sink.ok()) << sink.error().message;
+    AlertEvent e{kT0, "web1", "direct_ip", "203.0.113.9", true, "no DNS", {"prod"}, 1};
+    ASSERT_TRUE((*sink)->emit(e).ok());
+    auto bodies = rx.bodies();
+    ASSERT_EQ(bodies.size(), 1u);
+    EXPECT_EQ(bodies[0], alert_json(e, true));
+    EXPECT_NE(bodies[0].find(R"("text":"2026-11-22T11:35:35Z OPEN direct_ip web1 203.0.113.9)"),
+              std::string::npos);
+    EXPECT_EQ(rx.content_type(), "application/json");
+}
+
+TEST(WebhookTest, FailuresAreErrorsAndTheDispatcherGivesUpAfterThree) {
+    Receiver rx(500);
+    auto sink = make_webhook_sink(
+        WebhookOptions{"http://127.0.0.1:" + std::to_string(rx.port()) + "/hook", "", 2000});
+    ASSERT_TRUE(sink.ok());
+    AlertEvent e{kT0, "web1", "stale", "web1", true, "m", {}, 1};
+    auto r = (*sink)->emit(e);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message.find("HTTP 500"), std::string::npos);
+
+    AlertDispatcher d;
+    d.add(std::move(sink.value()));
+    d.dispatch(std::vector<AlertEvent>(5, e));
+    EXPECT_EQ(rx.bodies().size(), 4u);  // one above, then three before giving up
+    ASSERT_EQ(d.counts().size(), 1u);
+    EXPECT_EQ(d.counts()[0].failed, 5u);
+    EXPECT_EQ(d.counts()[0].sent, 0u);
+}
+
+TEST(WebhookTest, UnreachableAndBadUrls) {
+    // A port nobody listens on (bound, then closed).
+    int port;
+    {
+        httplib::Server s;
+        port = s.bind_to_any_port("127.0.0.1");
+    }
+    auto sink = make_webhook_sink(
+        WebhookOptions{"http://127.0.0.1:" + std::to_string(port) + "/hook", "", 500});
+    ASSERT_TRUE(sink.ok());
+    EXPECT_FALSE((*sink)->emit(AlertEvent{}).ok());
+    for (const char* bad : {"ftp://x/y", "http://", "http://h:0/", "http://h:99999/",
+                            "http://u:p@h/", "http://h x/", "no-scheme"})
+        EXPECT_FALSE(make_webhook_sink(WebhookOptions{bad, "", 1000}).ok()) << bad;
+    EXPECT_TRUE(
+        make_webhook_sink(WebhookOptions{"https://[2001:db8::1]:8443/x?token=1", "", 1000}).ok());
+    EXPECT_FALSE(
+        make_webhook_sink(WebhookOptions{"https://hooks.example/x", "/nonexistent/ca.pem", 1000})
+            .ok());
+}
+
+}  // namespace
+
+}  // namespace em

@@ -1,0 +1,328 @@
+#include "collector/collector.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "collector/snapshot.h"
+
+namespace em {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int64_t kT0 = 1795347335;  // 2026-11-22T11:35:35Z
+
+IpAddress ip(const char* s) { return *IpAddress::parse(s); }
+
+class Capture : public AlertSink {
+  public:
+    explicit Capture(std::vector<AlertEvent>* out) : out_(out) {}
+    std::string_view name() const override { return "capture"; }
+    Result<void> emit(const AlertEvent& e) override {
+        out_->push_back(e);
+        return {};
+    }
+
+  private:
+    std::vector<AlertEvent>* out_;
+};
+
+// "rule host key open|resolved" per event, sorted.
+std::vector<std::string> summary(const std::vector<AlertEvent>& ev) {
+    std::vector<std::string> out;
+    for (const auto& e : ev)
+        out.push_back(e.rule + " " + e.host + " " + e.key + (e.open ? " open" : " resolved"));
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+using Lines = std::vector<std::string>;
+
+FetchResult good(const std::string& host, std::vector<DomainEntry> d, std::vector<IpEntry> i) {
+    FetchResult r;
+    r.host = host;
+    r.ok = true;
+    r.domains = render_domains_file(d);
+    r.ips = render_ips_file(i);
+    r.domains_etag = "\"d-" + std::to_string(r.domains.size()) + "\"";
+    r.ips_etag = "\"i-" + std::to_string(r.ips.size()) + "\"";
+    return r;
+}
+FetchResult failed(const std::string& host) {
+    FetchResult r;
+    r.host = host;
+    r.error = host + ": connect: connection refused";
+    return r;
+}
+FetchResult not_modified(const std::string& host) {
+    FetchResult r;
+    r.host = host;
+    r.ok = true;
+    r.not_modified = true;
+    return r;
+}
+
+class CollectorTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        dir_ = fs::temp_directory_path() /
+               ("em-collector-" + std::to_string(::getpid()) + "-" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::remove_all(dir_);
+        fs::create_directories(dir_);
+        config_.history.path = (dir_ / "history.sqlite").string();
+        config_.alerts.to_stdout = false;
+        config_.rules.new_domain.learning_days = 0;
+        config_.rules.public_resolver.list =
+            std::string(EM_TEST_DATA) + "/../../packaging/public-resolvers.txt";
+        config_.rules.rare.min_fleet = 100;
+        hosts_ = {HostSpec{}, HostSpec{}};
+        hosts_[0].name = "web1";
+        hosts_[0].tags = {"prod", "web"};
+        hosts_[1].name = "web2";
+    }
+    void TearDown() override {
+        collector_.reset();
+        fs::remove_all(dir_);
+    }
+    void start() {
+        std::vector<std::unique_ptr<AlertSink>> sinks;
+        sinks.push_back(std::make_unique<Capture>(&events_));
+        auto c = Collector::create(config_, std::move(sinks));
+        ASSERT_TRUE(c.ok()) << c.error().message;
+        collector_ = std::move(c.value());
+    }
+    CycleSummary cycle(std::vector<FetchResult> results, int64_t now) {
+        events_.clear();
+        auto s = collector_->run_cycle(hosts_, results, now);
+        EXPECT_TRUE(s.ok()) << s.error().message;
+        return s.ok() ? *s : CycleSummary{};
+    }
+    fs::path dir_;
+    CollectorConfig config_;
+    std::vector<HostSpec> hosts_;
+    std::unique_ptr<Collector> collector_;
+    std::vector<AlertEvent> events_;
+};
+
+TEST_F(CollectorTest, CycleAppliesRejectsAndResolves) {
+    start();
+    auto web1 = [](bool with_resolver, bool with_new) {
+        std::vector<DomainEntry> d{{"api.example.com", 40, kT0, {ip("192.0.2.10")}}};
+        if (with_new) d.push_back({"evil.example.net", 2, kT0 + 100, {ip("198.51.100.7")}});
+        std::vector<IpEntry> i{{ip("192.0.2.10"), 12, kT0}, {ip("203.0.113.9"), 3, kT0}};
+        if (with_new) i.insert(i.begin() + 1, IpEntry{ip("198.51.100.7"), 1, kT0 + 100});
+        if (with_resolver) i.insert(i.begin(), IpEntry{ip("8.8.8.8"), 5, kT0});
+        return good("web1", d, i);
+    };
+    FetchResult bad = good("web2", {}, {});
+    bad.domains = "Bad.Example 1 2026-11-22T11:35:35Z -\n";
+    auto s = cycle({web1(true, false), bad}, kT0);
+    EXPECT_EQ(s.hosts, 2u);
+    EXPECT_EQ(s.fetched, 1u);
+    EXPECT_EQ(s.rejected, 1u);
+    EXPECT_EQ(summary(events_),
+              (Lines{"direct_ip web1 203.0.113.9 open", "direct_ip web1 8.8.8.8 open",
+                     "public_resolver web1 8.8.8.8 open", "rejected web2 web2 open"}));
+    EXPECT_EQ(s.alerts_opened, 4u);
+    EXPECT_EQ(s.alerts_open, 4u);
+    for (const auto& e : events_) {
+        if (e.host == "web1") {
+            EXPECT_EQ(e.tags, (std::vector<std::string>{"prod", "web"}));
+        }
+    }
+    EXPECT_EQ(collector_->etags().at("web1").first, web1(true, false).domains_etag);
+    EXPECT_EQ(collector_->etags().count("web2"), 0u);
+
+    // 304 and a failure: nothing changes.
+    s = cycle({not_modified("web1"), failed("web2")}, kT0 + 60);
+    EXPECT_EQ(s.not_modified, 1u);
+    EXPECT_EQ(s.failed, 1u);
+    EXPECT_TRUE(events_.empty());
+    // The same bytes again without an ETag (ssh): unchanged, nothing changes either.
+    s = cycle({web1(true, false), failed("web2")}, kT0 + 90);
+    EXPECT_EQ(s.fetched, 1u);
+    EXPECT_TRUE(events_.empty());
+
+    // The resolver address is gone, a new domain appears (learning_days = 0), web2 is fixed.
+    s = cycle({web1(false, true), good("web2", {{"ok.example.org", 1, kT0, {}}}, {})}, kT0 + 120);
+    EXPECT_EQ(summary(events_),
+              (Lines{"direct_ip web1 8.8.8.8 resolved", "new_domain web1 evil.example.net open",
+                     "public_resolver web1 8.8.8.8 resolved", "rejected web2 web2 resolved"}));
+    EXPECT_EQ(s.alerts_open, 2u);
+
+    auto text = collector_->report(false);
+    ASSERT_TRUE(text.ok());
+    EXPECT_NE(text->find("open alerts: 2"), std::string::npos) << *text;
+    EXPECT_NE(text->find("new_domain      web1                 evil.example.net: new domain"),
+              std::string::npos)
+        << *text;
+    EXPECT_NE(text->find("web2                 last ok 2026-11-22T11:37:35Z domains       1  ips "
+                         "      0  open alerts    0"),
+              std::string::npos)
+        << *text;
+    auto json = collector_->report(true);
+    ASSERT_TRUE(json.ok());
+    EXPECT_NE(
+        json->find(R"({"host":"web1","rule":"direct_ip","key":"203.0.113.9","state":"open",)"
+                   R"("first_seen":"2026-11-22T11:35:35Z","last_seen":"2026-11-22T11:37:35Z",)"
+                   R"("occurrences":2,)"),
+        std::string::npos)
+        << *json;
+    EXPECT_NE(
+        json->find(R"({"name":"web2","tags":[],"first_fetch":"2026-11-22T11:37:35Z",)"
+                   R"("last_ok":"2026-11-22T11:37:35Z","last_attempt":"2026-11-22T11:37:35Z",)"
+                   R"("last_change":"2026-11-22T11:37:35Z","last_reset":null,"last_error":"",)"
+                   R"("domains":1,"ips":0,"open_alerts":0})"),
+        std::string::npos)
+        << *json;
+}
+
+TEST_F(CollectorTest, VolumeSpikeResolvesAtTheNextFetch) {
+    config_.rules.volume_spike = VolumeSpikeConfig{true, 3.0, 3, 50};
+    start();
+    hosts_.resize(1);
+    int64_t count = 100, t = kT0;
+    auto fetch = [&](int64_t by) {
+        count += by;
+        t += 300;
+        return good("web1", {{"api.example.com", count, t, {}}}, {});
+    };
+    for (int i = 0; i < 4; ++i) {
+        FetchResult r = fetch(10);
+        cycle({r}, t);
+    }
+    EXPECT_TRUE(events_.empty());
+    FetchResult spike = fetch(100);
+    cycle({spike}, t);
+    EXPECT_EQ(summary(events_), (Lines{"volume_spike web1 api.example.com open"}));
+    cycle({not_modified("web1")}, t + 300);
+    EXPECT_EQ(summary(events_), (Lines{"volume_spike web1 api.example.com resolved"}));
+}
+
+TEST_F(CollectorTest, StaleHostsAndResets) {
+    start();
+    hosts_.resize(1);
+    cycle({good("web1", {{"a.example.com", 50, kT0, {}}, {"b.example.org", 50, kT0, {}}}, {})},
+          kT0);
+    cycle({failed("web1")}, kT0 + 29 * 60);
+    EXPECT_TRUE(events_.empty());
+    cycle({failed("web1")}, kT0 + 31 * 60);
+    EXPECT_EQ(summary(events_), (Lines{"stale web1 web1 open"}));
+    EXPECT_NE(events_[0].message.find("connection refused"), std::string::npos);
+    // Back with a reinstalled agent: counters restart; nothing is "new".
+    cycle({good("web1", {{"a.example.com", 2, kT0 + 40 * 60, {}}}, {})}, kT0 + 40 * 60);
+    EXPECT_EQ(summary(events_), (Lines{"stale web1 web1 resolved"}));
+    cycle({good("web1", {{"a.example.com", 3, kT0, {}}, {"b.example.org", 1, kT0, {}}}, {})},
+          kT0 + 50 * 60);
+    EXPECT_TRUE(events_.empty());
+    auto json = collector_->report(true);
+    ASSERT_TRUE(json.ok());
+    EXPECT_NE(json->find(R"("last_reset":"2026-11-22T12:15:35Z")"), std::string::npos) << *json;
+    // Fetches keep working but the files never change again.
+    cycle({not_modified("web1")}, kT0 + 50 * 60 + 1440 * 60);
+    EXPECT_EQ(summary(events_), (Lines{"stale web1 web1 open"}));
+    EXPECT_NE(events_[0].message.find("files stopped changing"), std::string::npos);
+}
+
+TEST_F(CollectorTest, DisabledRulesResolveTheirAlerts) {
+    start();
+    hosts_.resize(1);
+    cycle({good("web1", {}, {{ip("203.0.113.9"), 1, kT0}})}, kT0);
+    EXPECT_EQ(summary(events_), (Lines{"direct_ip web1 203.0.113.9 open"}));
+    collector_.reset();
+    config_.rules.direct_ip.enabled = false;
+    start();
+    cycle({not_modified("web1")}, kT0 + 60);
+    EXPECT_EQ(summary(events_), (Lines{"direct_ip web1 203.0.113.9 resolved"}));
+}
+
+TEST_F(CollectorTest, JsonLinesSinkFromConfig) {
+    config_.alerts.jsonl = (dir_ / "alerts.jsonl").string();
+    start();
+    hosts_.resize(1);
+    cycle({good("web1", {}, {{ip("203.0.113.9"), 1, kT0}})}, kT0);
+    std::ifstream in(config_.alerts.jsonl);
+    std::string line;
+    ASSERT_TRUE(std::getline(in, line));
+    EXPECT_EQ(line,
+              R"x({"time":"2026-11-22T11:35:35Z","host":"web1","rule":"direct_ip",)x"
+              R"x("key":"203.0.113.9","state":"open","message":"1 connections to an address )x"
+              R"x(no domain of this host resolved to (last 2026-11-22T11:35:35Z)",)x"
+              R"x("tags":["prod","web"]})x");
+}
+
+TEST(CollectorConfigTest, ParsesSectionsAndNamesBadLines) {
+    auto c = parse_collector_config(R"(
+inventory = "/etc/egress-collector/hosts.toml"   # not ours: left alone
+[history]
+path = "/tmp/h.sqlite"
+[rules.new_domain]
+learning_days = 3
+allow = ["*.debian.org", "example.com"]
+[rules.direct_ip]
+allow_cidrs = ["10.0.0.0/8", "2001:db8::/32"]
+[rules.tunnel]
+min_entropy_bits = 3
+[rules.rare]
+enabled = false
+[alerts]
+stdout = false
+webhook = "https://hooks.example/x"
+)",
+                                    "c.toml");
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    EXPECT_EQ(c->history.path, "/tmp/h.sqlite");
+    EXPECT_EQ(c->rules.new_domain.learning_days, 3);
+    EXPECT_EQ(c->rules.new_domain.allow.size(), 2u);
+    EXPECT_EQ(c->rules.direct_ip.allow_cidrs.size(), 2u);
+    EXPECT_DOUBLE_EQ(c->rules.tunnel.min_entropy_bits, 3.0);
+    EXPECT_EQ(c->rules.tunnel.max_names_per_domain, 500);
+    EXPECT_FALSE(c->rules.rare.enabled);
+    EXPECT_FALSE(c->alerts.to_stdout);
+    EXPECT_EQ(c->alerts.webhook_timeout_ms, 5000);
+
+    struct Case {
+        const char* text;
+        const char* error;
+    } cases[] = {
+        {"[rules.tunnel]\nmax_lable = 3\n", "c.toml:2: unknown key rules.tunnel.max_lable"},
+        {"[rules.tunnels]\n", "c.toml:1: unknown rule rules.tunnels"},
+        {"[rules.stale]\n\nmax_age_minutes = \"30\"\n",
+         "c.toml:3: rules.stale.max_age_minutes must be an integer in"},
+        {"[rules.volume_spike]\nfactor = 0.5\n", "c.toml:2: rules.volume_spike.factor must be in"},
+        {"[rules.direct_ip]\nallow_cidrs = [\"10.0.0.0/40\"]\n", "bad network \"10.0.0.0/40\""},
+        {"[alerts]\nsyslog = 1\n", "c.toml:2: alerts.syslog must be true or false"},
+        {"history = 3\n", "c.toml:1: history must be a table"},
+        {"[history\n", "c.toml:1:"},
+    };
+    for (const auto& k : cases) {
+        auto r = parse_collector_config(k.text, "c.toml");
+        ASSERT_FALSE(r.ok()) << k.text;
+        EXPECT_NE(r.error().message.find(k.error), std::string::npos)
+            << k.text << " -> " << r.error().message;
+    }
+}
+
+TEST(CollectorOpenTest, MissingOptionalConfigAndBadResolverList) {
+    auto dir = fs::temp_directory_path() / ("em-collector-open-" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    std::ofstream(dir / "c.toml") << "[history]\npath = \"" << (dir / "h.sqlite").string()
+                                  << "\"\n[rules.public_resolver]\nlist = \""
+                                  << (dir / "missing.txt").string() << "\"\n";
+    auto c = Collector::open((dir / "c.toml").string(), true);
+    ASSERT_FALSE(c.ok());
+    EXPECT_NE(c.error().message.find("missing.txt"), std::string::npos);
+    auto m = Collector::open((dir / "absent.toml").string(), true);
+    EXPECT_FALSE(m.ok());
+    fs::remove_all(dir);
+}
+
+}  // namespace
+
+}  // namespace em

@@ -1,0 +1,669 @@
+// The same options as Debian's compiled libcpp-httplib (see loki.cpp).
+#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
+#define CPPHTTPLIB_OPENSSL_SUPPORT
+#endif
+#ifndef CPPHTTPLIB_ZLIB_SUPPORT
+#define CPPHTTPLIB_ZLIB_SUPPORT
+#endif
+#ifndef CPPHTTPLIB_BROTLI_SUPPORT
+#define CPPHTTPLIB_BROTLI_SUPPORT
+#endif
+#include "collector/fetch.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <mutex>
+#include <thread>
+
+#include "common/process.h"
+
+namespace em {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+int64_t ms_since(Clock::time_point t0) {
+    return std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
+}
+
+class TempDir {
+  public:
+    TempDir() {
+        char tmpl[] = "/tmp/em-fetch-test-XXXXXX";
+        path_ = ::mkdtemp(tmpl);
+    }
+    ~TempDir() { std::filesystem::remove_all(path_); }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::string& path() const { return path_; }
+    std::string write(const std::string& name, const std::string& text) const {
+        std::string p = path_ + "/" + name;
+        std::ofstream(p, std::ios::binary) << text;
+        return p;
+    }
+
+  private:
+    std::string path_;
+};
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// ---- inventory ----
+
+std::string inventory_error(std::string_view text) {
+    auto r = parse_inventory(text, "inv.toml");
+    if (r) return "(parsed)";
+    return r.error().message;
+}
+
+TEST(Inventory, ParsesBothTransports) {
+    auto r = parse_inventory(R"(
+[[host]]
+name = "web1"
+url = "https://web1.example:8443/agent/"
+token_file = "/etc/c/web1.token"
+ca_file = "/etc/c/ca.pem"
+tags = ["prod", "web"]
+
+[[host]]
+name = "db-2.dc1"
+ssh = "monitor@db2.example"
+ssh_port = 2222
+ssh_key = "/etc/c/id_ed25519"
+ssh_known_hosts = "/etc/c/known_hosts"
+remote_dir = "/srv/egress/"
+
+[[host]]
+name = "lab"
+url = "http://[2001:db8::1]:8080"
+insecure_http = true
+token_file = "/etc/c/lab.token"
+)",
+                             "inv.toml");
+    ASSERT_TRUE(r) << r.error().message;
+    ASSERT_EQ(r->size(), 3u);
+    const auto& w = (*r)[0];
+    EXPECT_EQ(w.name, "web1");
+    EXPECT_EQ(w.url, "https://web1.example:8443/agent/");
+    EXPECT_EQ(w.token_file, "/etc/c/web1.token");
+    EXPECT_EQ(w.ca_file, "/etc/c/ca.pem");
+    EXPECT_EQ(w.tags, (std::vector<std::string>{"prod", "web"}));
+    EXPECT_TRUE(w.ssh.empty());
+    const auto& d = (*r)[1];
+    EXPECT_EQ(d.ssh, "monitor@db2.example");
+    EXPECT_EQ(d.ssh_port, 2222);
+    EXPECT_EQ(d.ssh_key, "/etc/c/id_ed25519");
+    EXPECT_EQ(d.ssh_known_hosts, "/etc/c/known_hosts");
+    EXPECT_EQ(d.remote_dir, "/srv/egress");
+    EXPECT_TRUE(d.url.empty());
+    EXPECT_TRUE((*r)[2].insecure_http);
+    EXPECT_EQ((*r)[1].remote_dir, "/srv/egress");
+
+    auto u = parse_host_url(w.url);
+    ASSERT_TRUE(u);
+    EXPECT_EQ(u->scheme, "https");
+    EXPECT_EQ(u->host, "web1.example");
+    EXPECT_EQ(u->port, 8443);
+    EXPECT_EQ(u->path, "/agent");
+    auto v6 = parse_host_url((*r)[2].url);
+    ASSERT_TRUE(v6);
+    EXPECT_EQ(v6->host, "2001:db8::1");
+    EXPECT_EQ(v6->port, 8080);
+    EXPECT_EQ(parse_host_url("https://h")->port, 443);
+}
+
+TEST(Inventory, DefaultsForSsh) {
+    auto r = parse_inventory("[[host]]\nname = \"a\"\nssh = \"a.example\"\n", "inv.toml");
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ((*r)[0].ssh_port, 22);
+    EXPECT_EQ((*r)[0].remote_dir, "/var/log/egress-monitor");
+}
+
+TEST(Inventory, ErrorsNameFileAndLine) {
+    struct Case {
+        const char* text;
+        const char* want;
+    };
+    const Case cases[] = {
+        {"[[host]]\nname = \"a\"\nssh = \"a\"\ncolour = \"red\"\n",
+         "inv.toml:4: unknown key host.colour"},
+        {"[[host]]\nname = \"a\"\nssh = \"a\"\n[other]\nx = 1\n", "inv.toml:4: unknown key other"},
+        {"[host]\nname = \"a\"\nssh = \"a\"\n", "inv.toml:1: host must be an array of tables"},
+        {"[[host]]\nname = 7\nssh = \"a\"\n", "inv.toml:2: host.name must be a string"},
+        {"[[host]]\nname = \"a\"\nssh = \"a\"\nssh_port = \"22\"\n",
+         "inv.toml:4: host.ssh_port must be an integer in [1, 65535]"},
+        {"[[host]]\nname = \"a\"\nssh = \"a\"\nssh_port = 70000\n",
+         "inv.toml:4: host.ssh_port must be an integer"},
+        {"[[host]]\nname = \"a\"\nssh = \"a\"\ntags = [\"x\", 1]\n",
+         "inv.toml:4: host.tags must be an array of strings"},
+        {"[[host]]\nname = \"a\"\nurl = \"http://a\"\ntoken_file = \"/t\"\ninsecure_http = "
+         "\"yes\"\n",
+         "inv.toml:5: host.insecure_http must be true or false"},
+        {"[[host]]\nssh = \"a\"\n", "inv.toml:1: host without a name"},
+        {"[[host]]\nname = \"a/b\"\nssh = \"a\"\n", "inv.toml:2: host.name 'a/b'"},
+        {"[[host]]\nname = \"a\"\n", "inv.toml:1: host 'a' needs url or ssh"},
+        {"[[host]]\nname = \"a\"\nurl = \"https://a\"\ntoken_file = \"/t\"\nssh = \"a\"\n",
+         "inv.toml:5: host 'a' has both url and ssh"},
+        {"[[host]]\nname = \"a\"\nssh = \"a\"\n\n[[host]]\nname = \"a\"\nssh = \"b\"\n",
+         "inv.toml:5: duplicate host name 'a' (first at line 1)"},
+        {"[[host]]\nname = \"a\"\nurl = \"ftp://a\"\ntoken_file = \"/t\"\n",
+         "inv.toml:3: host 'a': bad url 'ftp://a'"},
+        {"[[host]]\nname = \"a\"\nurl = \"https://u:p@a\"\ntoken_file = \"/t\"\n",
+         "inv.toml:3: host 'a': bad url"},
+        {"[[host]]\nname = \"a\"\nurl = \"https://a:99999\"\ntoken_file = \"/t\"\n",
+         "port must be a number"},
+        {"[[host]]\nname = \"a\"\nurl = \"http://a\"\ntoken_file = \"/t\"\n",
+         "inv.toml:3: host 'a': plain http:// needs insecure_http = true"},
+        {"[[host]]\nname = \"a\"\nurl = \"http://a\"\ntoken_file = \"/t\"\ninsecure_http = "
+         "false\n",
+         "plain http:// needs insecure_http = true"},
+        {"[[host]]\nname = \"a\"\nurl = \"https://a\"\n",
+         "inv.toml:1: host 'a': url hosts need "
+         "token_file"},
+        {"[[host]]\nname = \"a\"\nssh = \"a\"\ntoken_file = \"/t\"\n",
+         "inv.toml:4: host 'a': token_file applies to url hosts only"},
+        {"[[host]]\nname = \"a\"\nurl = \"https://a\"\ntoken_file = \"/t\"\nssh_port = 22\n",
+         "inv.toml:5: host 'a': ssh_port applies to ssh hosts only"},
+        {"[[host]]\nname = \"a\"\nssh = \"-oProxyCommand=x\"\n", "inv.toml:3: host.ssh"},
+        {"[[host]]\nname = \"a\"\nssh = \"a\"\nremote_dir = \"rel\"\n",
+         "inv.toml:4: host.remote_dir must be an absolute path"},
+        {"[[host]]\nname = \"a\"\nssh = \"a\"\nssh_key = \"\"\n",
+         "inv.toml:4: host.ssh_key must not be empty"},
+        {"# nothing\n", "inv.toml: no [[host]]"},
+        {"[[host]]\nname = \"a\nssh = \"a\"\n", "inv.toml:2:"},  // TOML syntax
+    };
+    for (const auto& c : cases) {
+        std::string err = inventory_error(c.text);
+        EXPECT_NE(err.find(c.want), std::string::npos)
+            << "input:\n"
+            << c.text << "\nwant: " << c.want << "\ngot:  " << err;
+    }
+}
+
+TEST(Inventory, LoadNamesTheFile) {
+    auto r = load_inventory("/nonexistent/inventory.toml");
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("/nonexistent/inventory.toml"), std::string::npos);
+    TempDir dir;
+    auto ok = load_inventory(dir.write("inv.toml", "[[host]]\nname = \"a\"\nssh = \"a\"\n"));
+    ASSERT_TRUE(ok) << ok.error().message;
+    EXPECT_EQ((*ok)[0].name, "a");
+}
+
+// ---- bounded commands ----
+
+TEST(RunCommandBounded, ExitStatusAndOutput) {
+    auto r = run_command_bounded({"sh", "-c", "echo out; echo err >&2; exit 3"}, {});
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->exit_status, 3);
+    EXPECT_EQ(r->out, "out\n");
+    EXPECT_EQ(r->err, "err\n");
+    EXPECT_FALSE(r->success());
+    EXPECT_FALSE(run_command_bounded({"no-such-program-em"}, {}));
+}
+
+TEST(RunCommandBounded, TimeoutKillsTheWholeGroup) {
+    CommandLimits lim;
+    lim.timeout_ms = 200;
+    auto t0 = Clock::now();
+    // The background sleep keeps stdout open: only the group kill ends the wait.
+    auto r = run_command_bounded({"sh", "-c", "sleep 10 & sleep 10"}, lim);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_TRUE(r->timed_out);
+    EXPECT_EQ(r->term_signal, SIGKILL);
+    EXPECT_LT(ms_since(t0), 2000);
+}
+
+TEST(RunCommandBounded, StdoutBeyondTheBoundKills) {
+    CommandLimits lim;
+    lim.max_stdout = 1000;
+    lim.timeout_ms = 5000;
+    auto r = run_command_bounded({"sh", "-c", "while :; do echo xxxxxxxxxxxxxxxx; done"}, lim);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_TRUE(r->oversized);
+    EXPECT_FALSE(r->timed_out);
+    EXPECT_EQ(r->out.size(), 1000u);
+}
+
+// ---- HTTPS against a real server ----
+
+std::string sha256_b64(std::string_view data) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+    unsigned char out[128];
+    int n = EVP_EncodeBlock(out, md, static_cast<int>(len));
+    return std::string(reinterpret_cast<char*>(out), static_cast<size_t>(n));
+}
+
+// Two self-signed certificates for 127.0.0.1, made once by the openssl CLI.
+struct Certs {
+    TempDir dir;
+    std::string cert, key, other_cert, other_key;
+    std::string error;
+
+    Certs() {
+        for (const char* name : {"server", "other"}) {
+            std::string c = dir.path() + "/" + name + ".pem";
+            std::string k = dir.path() + "/" + name + ".key";
+            auto r = run_command({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                                  "-keyout", k, "-out", c, "-subj", "/CN=localhost", "-addext",
+                                  "subjectAltName=IP:127.0.0.1", "-days", "1"});
+            if (!r) error = r.error().message;
+            (std::string(name) == "server" ? cert : other_cert) = c;
+            (std::string(name) == "server" ? key : other_key) = k;
+        }
+    }
+};
+
+const Certs& certs() {
+    static Certs c;
+    return c;
+}
+
+// The agent's endpoint as the fetcher sees it; configure the members, then start().
+class TestServer {
+  public:
+    std::string token = "s3cret";
+    std::string domains = "example.com 3 2024-05-01T10:00:00Z 192.0.2.1\n";
+    std::string ips = "192.0.2.1 3 2024-05-01T10:00:00Z\n";
+    std::string domains_etag = "\"d-1\"", ips_etag = "\"i-1\"";
+    int sleep_ms = 0;
+    bool digest = true;
+    bool bad_digest = false;
+    bool chunked = false;
+    std::atomic<int> requests{0};
+
+    explicit TestServer(bool tls = true) {
+        if (tls)
+            srv_ = std::make_unique<httplib::SSLServer>(certs().cert.c_str(), certs().key.c_str());
+        else
+            srv_ = std::make_unique<httplib::Server>();
+    }
+    ~TestServer() {
+        {
+            std::lock_guard lk(mu_);
+            stopping_ = true;
+        }
+        cv_.notify_all();
+        srv_->stop();
+        if (thread_.joinable()) thread_.join();
+    }
+    TestServer(const TestServer&) = delete;
+    TestServer& operator=(const TestServer&) = delete;
+
+    void start() {
+        srv_->Get(R"(/v1/(unique-domains\.log|unique-ips\.log))",
+                  [this](const httplib::Request& req, httplib::Response& res) { serve(req, res); });
+        port_ = srv_->bind_to_any_port("127.0.0.1");
+        ASSERT_GT(port_, 0);
+        thread_ = std::thread([this] { srv_->listen_after_bind(); });
+        for (int i = 0; i < 200 && !srv_->is_running(); ++i)
+            std::this_thread::sleep_for(milliseconds(5));
+    }
+    std::string url() const {
+        return std::string(dynamic_cast<httplib::SSLServer*>(srv_.get()) ? "https" : "http") +
+               "://127.0.0.1:" + std::to_string(port_);
+    }
+
+  private:
+    void serve(const httplib::Request& req, httplib::Response& res) {
+        ++requests;
+        if (sleep_ms > 0) {
+            std::unique_lock lk(mu_);
+            cv_.wait_for(lk, milliseconds(sleep_ms), [&] { return stopping_; });
+        }
+        if (req.get_header_value("Authorization") != "Bearer " + token) {
+            res.status = 401;
+            res.set_content("unauthorized\n", "text/plain");
+            return;
+        }
+        bool is_domains = req.matches[1] == "unique-domains.log";
+        const std::string& body = is_domains ? domains : ips;
+        const std::string& etag = is_domains ? domains_etag : ips_etag;
+        res.set_header("ETag", etag);
+        if (req.get_header_value("If-None-Match") == etag) {
+            res.status = 304;
+            return;
+        }
+        if (digest)
+            res.set_header("Digest", "sha-256=" + sha256_b64(bad_digest ? body + "x" : body));
+        if (chunked) {
+            res.set_chunked_content_provider("text/plain", [body](size_t, httplib::DataSink& s) {
+                for (size_t off = 0; off < body.size(); off += 1000)
+                    if (!s.write(body.data() + off, std::min<size_t>(1000, body.size() - off)))
+                        return false;
+                s.done();
+                return true;
+            });
+            return;
+        }
+        res.set_content(body, "text/plain");
+    }
+
+    std::unique_ptr<httplib::Server> srv_;
+    std::thread thread_;
+    int port_ = 0;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool stopping_ = false;
+};
+
+class FetchHttps : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        ASSERT_TRUE(certs().error.empty()) << certs().error;
+        token_file_ = dir_.write("token", "s3cret\nsecond line ignored\n");
+        opt_.timeout_ms = 2000;
+        opt_.retries = 2;
+        opt_.backoff_ms = 20;
+    }
+    HostSpec host(const TestServer& s, const std::string& name = "web1") const {
+        HostSpec h;
+        h.name = name;
+        h.url = s.url();
+        h.token_file = token_file_;
+        h.ca_file = certs().cert;
+        return h;
+    }
+    FetchResult fetch_one(
+        const HostSpec& h,
+        const std::map<std::string, std::pair<std::string, std::string>>& etags = {}) const {
+        auto r = fetch_all({h}, opt_, etags);
+        EXPECT_EQ(r.size(), 1u);
+        return r.empty() ? FetchResult{} : r[0];
+    }
+
+    TempDir dir_;
+    std::string token_file_;
+    FetchOptions opt_;
+};
+
+TEST_F(FetchHttps, BodiesAndEtags) {
+    TestServer s;
+    s.start();
+    auto r = fetch_one(host(s));
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.host, "web1");
+    EXPECT_FALSE(r.not_modified);
+    EXPECT_EQ(r.domains, s.domains);
+    EXPECT_EQ(r.ips, s.ips);
+    EXPECT_EQ(r.domains_etag, "\"d-1\"");
+    EXPECT_EQ(r.ips_etag, "\"i-1\"");
+    EXPECT_EQ(r.attempts, 1);
+    EXPECT_GT(r.fetched_at_ms, 1700000000000);
+    EXPECT_EQ(s.requests, 2);
+}
+
+TEST_F(FetchHttps, BothUnchangedIsNotModified) {
+    TestServer s;
+    s.start();
+    auto r = fetch_one(host(s), {{"web1", {"\"d-1\"", "\"i-1\""}}});
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_TRUE(r.not_modified);
+    EXPECT_TRUE(r.domains.empty());
+    EXPECT_TRUE(r.ips.empty());
+    EXPECT_EQ(r.domains_etag, "\"d-1\"");
+    EXPECT_EQ(r.ips_etag, "\"i-1\"");
+}
+
+TEST_F(FetchHttps, OneChangedFetchesBothWhole) {
+    TestServer s;
+    s.start();
+    auto r = fetch_one(host(s), {{"web1", {"\"d-1\"", "\"i-0\""}}});
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_FALSE(r.not_modified);
+    EXPECT_EQ(r.domains, s.domains);
+    EXPECT_EQ(r.ips, s.ips);
+    EXPECT_EQ(s.requests, 3);  // domains 304, ips 200, domains again unconditionally
+}
+
+TEST_F(FetchHttps, WrongTokenIsNotRetried) {
+    TestServer s;
+    s.token = "other";
+    s.start();
+    auto h = host(s);
+    auto r = fetch_one(h);
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.error, "web1 (" + h.url + "): unauthorized (token rejected)");
+    EXPECT_EQ(r.attempts, 1);
+    EXPECT_EQ(s.requests, 1);
+}
+
+TEST_F(FetchHttps, UnreadableTokenFileIsNamed) {
+    TestServer s;
+    s.start();
+    auto h = host(s);
+    h.token_file = dir_.path() + "/missing.token";
+    auto r = fetch_one(h);
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.error.rfind("web1 (" + h.url + "): cannot read token file " + h.token_file, 0), 0u)
+        << r.error;
+    EXPECT_EQ(s.requests, 0);
+}
+
+TEST_F(FetchHttps, SlowServerTimesOutAndRetries) {
+    TestServer s;
+    s.sleep_ms = 3000;
+    s.start();
+    opt_.timeout_ms = 250;
+    auto h = host(s);
+    auto t0 = Clock::now();
+    auto r = fetch_one(h);
+    auto took = ms_since(t0);
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.error, "web1 (" + h.url + "): timed out after 3 attempts");
+    EXPECT_EQ(r.attempts, 3);
+    EXPECT_EQ(s.requests, 3);
+    EXPECT_GE(took, 3 * 250 + 20 + 40);
+    EXPECT_LT(took, 3 * 250 + 20 + 40 + 1000);
+}
+
+TEST_F(FetchHttps, OversizedBodyIsRejected) {
+    for (bool chunked : {false, true}) {
+        TestServer s;
+        s.domains = std::string(5000, 'a') + "\n";
+        s.chunked = chunked;
+        s.start();
+        opt_.max_bytes = 4096;
+        auto r = fetch_one(host(s));
+        EXPECT_FALSE(r.ok);
+        EXPECT_NE(r.error.find("oversized: unique-domains.log larger than 4096 bytes"),
+                  std::string::npos)
+            << r.error;
+        EXPECT_EQ(r.attempts, 1);
+        EXPECT_TRUE(r.domains.empty());
+    }
+}
+
+TEST_F(FetchHttps, DigestMismatchIsTampered) {
+    TestServer s;
+    s.bad_digest = true;
+    s.start();
+    auto h = host(s);
+    auto r = fetch_one(h);
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.error, "web1 (" + h.url + "): tampered: digest mismatch on unique-domains.log");
+    EXPECT_EQ(r.attempts, 1);
+}
+
+TEST_F(FetchHttps, ChunkedWithDigestAndNoDigestBothPass) {
+    TestServer s;
+    s.chunked = true;
+    s.domains = std::string(3000, 'b') + "\n";
+    s.start();
+    auto r = fetch_one(host(s));
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.domains, s.domains);
+
+    TestServer plain;
+    plain.digest = false;
+    plain.start();
+    auto r2 = fetch_one(host(plain));
+    ASSERT_TRUE(r2.ok) << r2.error;
+    EXPECT_EQ(r2.ips, plain.ips);
+}
+
+TEST_F(FetchHttps, WrongCaIsATlsErrorNotRetried) {
+    TestServer s;
+    s.start();
+    auto h = host(s);
+    h.ca_file = certs().other_cert;
+    auto r = fetch_one(h);
+    EXPECT_FALSE(r.ok);
+    EXPECT_NE(r.error.find("web1 (" + h.url + "): TLS: server certificate verification failed"),
+              std::string::npos)
+        << r.error;
+    EXPECT_EQ(r.attempts, 1);
+    EXPECT_EQ(s.requests, 0);
+
+    h.ca_file.clear();  // the system CAs do not know a self-signed certificate either
+    r = fetch_one(h);
+    EXPECT_FALSE(r.ok);
+    EXPECT_NE(r.error.find("TLS: server certificate verification failed (against the system CAs)"),
+              std::string::npos)
+        << r.error;
+}
+
+TEST_F(FetchHttps, ConnectionRefusedIsRetried) {
+    int port = 0;
+    {
+        TestServer s;  // a port that was just free
+        s.start();
+        port = std::stoi(s.url().substr(s.url().rfind(':') + 1));
+    }
+    HostSpec h;
+    h.name = "gone";
+    h.url = "https://127.0.0.1:" + std::to_string(port);
+    h.token_file = token_file_;
+    auto r = fetch_one(h);
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.attempts, 3);
+    EXPECT_EQ(r.error.rfind("gone (" + h.url + "): GET /v1/unique-domains.log: ", 0), 0u)
+        << r.error;
+    EXPECT_NE(r.error.find(" after 3 attempts"), std::string::npos) << r.error;
+}
+
+TEST_F(FetchHttps, PlainHttpOnlyWhenAllowed) {
+    TestServer s(false);
+    s.start();
+    HostSpec h;
+    h.name = "lab";
+    h.url = s.url();
+    h.token_file = token_file_;
+    auto r = fetch_one(h);
+    EXPECT_FALSE(r.ok);
+    EXPECT_NE(r.error.find("insecure_http"), std::string::npos) << r.error;
+    EXPECT_EQ(s.requests, 0);
+    h.insecure_http = true;
+    r = fetch_one(h);
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.domains, s.domains);
+}
+
+TEST_F(FetchHttps, HostsInParallelResultsInOrder) {
+    TestServer s;
+    s.sleep_ms = 250;
+    s.start();
+    TestServer locked;
+    locked.token = "nope";
+    locked.start();
+    std::vector<HostSpec> hosts;
+    for (const char* name : {"h1", "h2", "h3", "h4"}) hosts.push_back(host(s, name));
+    hosts.insert(hosts.begin() + 2, host(locked, "denied"));
+    opt_.parallel = 8;
+    auto t0 = Clock::now();
+    auto r = fetch_all(hosts, opt_);
+    auto took = ms_since(t0);
+    ASSERT_EQ(r.size(), 5u);
+    const char* want[] = {"h1", "h2", "denied", "h3", "h4"};
+    for (size_t i = 0; i < 5; ++i) {
+        EXPECT_EQ(r[i].host, want[i]);
+        EXPECT_EQ(r[i].ok, i != 2) << r[i].error;
+    }
+    EXPECT_EQ(r[3].domains, s.domains);
+    EXPECT_NE(r[2].error.find("unauthorized"), std::string::npos);
+    // Each host takes two sleeps of 250 ms; one after another would be 2 s.
+    EXPECT_LT(took, 1000);
+
+    // One worker: the same results, one host after another.
+    opt_.parallel = 1;
+    hosts.erase(hosts.begin() + 1, hosts.end() - 1);  // h1, h4
+    t0 = Clock::now();
+    r = fetch_all(hosts, opt_);
+    took = ms_since(t0);
+    ASSERT_EQ(r.size(), 2u);
+    EXPECT_EQ(r[0].host, "h1");
+    EXPECT_EQ(r[1].host, "h4");
+    EXPECT_TRUE(r[0].ok && r[1].ok);
+    EXPECT_GE(took, 4 * 250);
+}
+
+// ---- SSH: driven by tests/integration/collector_ssh.sh ----
+
+const char* env(const char* name) {
+    const char* v = std::getenv(name);
+    return v && *v ? v : nullptr;
+}
+
+TEST(CollectorSsh, FetchFromEnv) {
+    const char* target = env("EM_SSH_TARGET");
+    if (!target) GTEST_SKIP() << "EM_SSH_TARGET not set (run by collector_ssh.sh)";
+    HostSpec h;
+    h.name = "sshhost";
+    h.ssh = target;
+    if (const char* p = env("EM_SSH_PORT")) h.ssh_port = std::atoi(p);
+    if (const char* k = env("EM_SSH_KEY")) h.ssh_key = k;
+    if (const char* d = env("EM_SSH_DIR")) h.remote_dir = d;
+    if (const char* k = env("EM_SSH_KNOWN_HOSTS")) h.ssh_known_hosts = k;
+    FetchOptions opt;
+    opt.timeout_ms = env("EM_SSH_TIMEOUT_MS") ? std::atoi(env("EM_SSH_TIMEOUT_MS")) : 10000;
+    opt.retries = env("EM_SSH_RETRIES") ? std::atoi(env("EM_SSH_RETRIES")) : 1;
+    opt.backoff_ms = 200;
+    if (const char* m = env("EM_SSH_MAX_BYTES")) opt.max_bytes = std::strtoull(m, nullptr, 10);
+
+    auto t0 = Clock::now();
+    auto r = fetch_all({h}, opt);
+    auto took = ms_since(t0);
+    ASSERT_EQ(r.size(), 1u);
+    std::cout << "fetch took " << took << " ms, " << r[0].attempts << " attempt(s)"
+              << (r[0].ok ? "" : ", error: " + r[0].error) << "\n";
+    if (const char* max = env("EM_SSH_MAX_MS")) {
+        EXPECT_LT(took, std::atoll(max));
+    }
+    if (const char* a = env("EM_SSH_EXPECT_ATTEMPTS")) {
+        EXPECT_EQ(r[0].attempts, std::atoi(a));
+    }
+    if (const char* want = env("EM_SSH_EXPECT_ERROR")) {
+        EXPECT_FALSE(r[0].ok);
+        EXPECT_EQ(r[0].error.rfind("sshhost (ssh " + h.ssh, 0), 0u) << r[0].error;
+        EXPECT_NE(r[0].error.find(want), std::string::npos) << r[0].error;
+        return;
+    }
+    ASSERT_TRUE(r[0].ok) << r[0].error;
+    EXPECT_FALSE(r[0].not_modified);
+    if (const char* f = env("EM_SSH_EXPECT_DOMAINS")) {
+        EXPECT_EQ(r[0].domains, read_file(f));
+    }
+    if (const char* f = env("EM_SSH_EXPECT_IPS")) {
+        EXPECT_EQ(r[0].ips, read_file(f));
+    }
+}
+
+}  // namespace
+}  // namespace em

@@ -1,0 +1,301 @@
+#include "collector/history.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace em {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int64_t kT0 = 1795347335;  // 2026-11-22T11:35:35Z
+constexpr int64_t kHour = 3600;
+
+IpAddress ip(const char* s) { return *IpAddress::parse(s); }
+
+DomainEntry dom(const std::string& name, int64_t count, std::vector<IpAddress> ips = {}) {
+    return DomainEntry{name, count, kT0, std::move(ips)};
+}
+IpEntry ipe(const char* addr, int64_t count) { return IpEntry{ip(addr), count, kT0}; }
+
+class HistoryTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        dir_ = fs::temp_directory_path() /
+               ("em-history-" + std::to_string(::getpid()) + "-" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::remove_all(dir_);
+        fs::create_directories(dir_);
+        reopen();
+    }
+    void TearDown() override {
+        store_.reset();
+        fs::remove_all(dir_);
+    }
+    void reopen() {
+        store_.reset();
+        auto s = HistoryStore::open((dir_ / "history.sqlite").string());
+        ASSERT_TRUE(s.ok()) << s.error().message;
+        store_ = std::move(s.value());
+    }
+    // Applies a snapshot of `host` at `now` in its own transaction.
+    IngestOutcome ingest(const std::string& host, Snapshot snap, int64_t now) {
+        Transaction tx(*store_);
+        EXPECT_TRUE(tx.begin().ok());
+        auto h = store_->host(host, {"prod"}, now);
+        EXPECT_TRUE(h.ok());
+        FileMeta meta{"d" + std::to_string(now), "i" + std::to_string(now), "etag-d", "etag-i"};
+        state_ = HostState{};
+        auto oc = store_->ingest(*h, std::move(snap), meta, now, state_);
+        EXPECT_TRUE(oc.ok()) << oc.error().message;
+        EXPECT_TRUE(tx.commit().ok());
+        return oc.ok() ? std::move(oc.value()) : IngestOutcome{};
+    }
+    // Rows of a query as "a|b|c" strings.
+    std::vector<std::string> rows(const char* sql) {
+        sqlite3_stmt* raw = nullptr;
+        EXPECT_EQ(sqlite3_prepare_v2(store_->db().get(), sql, -1, &raw, nullptr), SQLITE_OK);
+        sql::StmtPtr st(raw);
+        std::vector<std::string> out;
+        while (sqlite3_step(raw) == SQLITE_ROW) {
+            std::string row;
+            for (int c = 0; c < sqlite3_column_count(raw); ++c) {
+                auto t = reinterpret_cast<const char*>(sqlite3_column_text(raw, c));
+                row += (c ? "|" : "") + std::string(t ? t : "NULL");
+            }
+            out.push_back(row);
+        }
+        return out;
+    }
+    HostRecord host(const std::string& name) {
+        auto h = store_->host(name, {"prod"}, 0);
+        EXPECT_TRUE(h.ok());
+        return *h;
+    }
+
+    fs::path dir_;
+    std::unique_ptr<HistoryStore> store_;
+    HostState state_;
+};
+
+TEST_F(HistoryTest, FirstSnapshotIsTheBaseline) {
+    auto oc =
+        ingest("web1",
+               Snapshot{{dom("a.example.com", 10, {ip("192.0.2.1")}), dom("b.example.org", 3)},
+                        {ipe("192.0.2.1", 7)}},
+               kT0);
+    EXPECT_TRUE(oc.first);
+    EXPECT_TRUE(oc.changes.empty());
+    EXPECT_EQ(oc.new_keys, 0u);
+    EXPECT_TRUE(rows("SELECT * FROM first_seen").empty());
+    EXPECT_TRUE(rows("SELECT * FROM deltas").empty());
+    HostRecord h = host("web1");
+    EXPECT_EQ(h.first_fetch, kT0);
+    EXPECT_EQ(h.last_ok, kT0);
+    EXPECT_EQ(h.last_change, kT0);
+    EXPECT_EQ(h.domains, 2);
+    EXPECT_EQ(h.ips, 1);
+    EXPECT_EQ(h.domains_etag, "etag-d");
+    EXPECT_EQ(h.tags, std::vector<std::string>{"prod"});
+    EXPECT_EQ(store_->fleet_hosts("a.example.com"), 1);
+    EXPECT_EQ(store_->fleet_size(), 1);
+    ASSERT_EQ(state_.domains.size(), 2u);
+    EXPECT_EQ(state_.domains[0].stats.first_seen, kT0);
+    EXPECT_EQ(state_.domains[0].ips, std::vector<IpAddress>{ip("192.0.2.1")});
+}
+
+TEST_F(HistoryTest, LaterSnapshotsRecordDeltasAndFirstSeen) {
+    ingest("web1", Snapshot{{dom("a.example.com", 10)}, {ipe("192.0.2.1", 7)}}, kT0);
+    auto oc = ingest("web1",
+                     Snapshot{{dom("a.example.com", 15), dom("new.example.net", 3)},
+                              {ipe("192.0.2.1", 7), ipe("2001:db8::1", 2)}},
+                     kT0 + kHour);
+    EXPECT_FALSE(oc.first);
+    EXPECT_FALSE(oc.domains_reset || oc.ips_reset);
+    EXPECT_EQ(oc.new_keys, 2u);
+    ASSERT_EQ(oc.changes.size(), 3u);  // a.example.com +5, new.example.net +3, 2001:db8::1 +2
+    EXPECT_EQ(oc.changes[0].delta, 5);
+    EXPECT_FALSE(oc.changes[0].new_key);
+    EXPECT_TRUE(oc.changes[1].new_key);
+    EXPECT_EQ(
+        rows("SELECT kind, key, first_seen FROM first_seen ORDER BY kind, key"),
+        (std::vector<std::string>{"d|new.example.net|1795350935", "i|2001:db8::1|1795350935"}));
+    EXPECT_EQ(
+        rows("SELECT time, kind, key, delta FROM deltas ORDER BY kind, key"),
+        (std::vector<std::string>{"1795350935|d|a.example.com|5", "1795350935|d|new.example.net|3",
+                                  "1795350935|i|2001:db8::1|2"}));
+    // The unchanged address has no delta; the changed key carries its delta history.
+    ingest("web1",
+           Snapshot{{dom("a.example.com", 35), dom("new.example.net", 3)},
+                    {ipe("192.0.2.1", 7), ipe("2001:db8::1", 2)}},
+           kT0 + 2 * kHour);
+    ASSERT_EQ(state_.domains[0].name, "a.example.com");
+    EXPECT_EQ(state_.domains[0].stats.deltas, 2);
+    EXPECT_EQ(state_.domains[0].stats.delta_sum, 25);
+    EXPECT_EQ(rows("SELECT count(*) FROM deltas WHERE key = 'a.example.com'"),
+              std::vector<std::string>{"2"});
+}
+
+TEST_F(HistoryTest, CounterGoingBackwardsIsAResetCountedFromZero) {
+    ingest("web1", Snapshot{{dom("a.example.com", 100), dom("b.example.com", 50)}, {}}, kT0);
+    ingest("web1", Snapshot{{dom("a.example.com", 120), dom("b.example.com", 60)}, {}},
+           kT0 + kHour);
+    // The agent was reinstalled: a.example.com starts again; b.example.com is not seen yet.
+    auto oc = ingest("web1", Snapshot{{dom("a.example.com", 4)}, {}}, kT0 + 2 * kHour);
+    EXPECT_TRUE(oc.domains_reset);
+    EXPECT_FALSE(oc.ips_reset);
+    EXPECT_NE(oc.reset_detail.find("a.example.com went from 120 to 4"), std::string::npos);
+    ASSERT_EQ(oc.changes.size(), 1u);
+    EXPECT_EQ(oc.changes[0].delta, 4);  // from zero
+    EXPECT_EQ(host("web1").last_reset, kT0 + 2 * kHour);
+    EXPECT_EQ(rows("SELECT kind FROM events"), std::vector<std::string>{"reset"});
+    EXPECT_EQ(store_->fleet_hosts("b.example.com"), 0);  // not listed now
+    // b.example.com comes back: known before the reset, so not first seen again.
+    oc = ingest("web1", Snapshot{{dom("a.example.com", 6), dom("b.example.com", 1)}, {}},
+                kT0 + 3 * kHour);
+    EXPECT_FALSE(oc.domains_reset);
+    EXPECT_EQ(oc.new_keys, 0u);
+    ASSERT_EQ(oc.changes.size(), 2u);
+    EXPECT_EQ(oc.changes[0].delta, 2);
+    EXPECT_EQ(oc.changes[1].delta, 1);
+    EXPECT_FALSE(oc.changes[1].new_key);
+    EXPECT_TRUE(rows("SELECT * FROM first_seen").empty());
+    EXPECT_EQ(store_->fleet_hosts("b.example.com"), 1);
+}
+
+TEST_F(HistoryTest, MostKeysGoneIsAReset) {
+    Snapshot first;
+    for (int i = 0; i < 10; ++i) first.domains.push_back(dom("d" + std::to_string(i) + ".com", 5));
+    ingest("web1", std::move(first), kT0);
+    // Only 4 of 10 remain, all with the same counts: a reinstall that happened to reach them.
+    Snapshot second;
+    for (int i = 0; i < 4; ++i) second.domains.push_back(dom("d" + std::to_string(i) + ".com", 5));
+    auto oc = ingest("web1", std::move(second), kT0 + kHour);
+    EXPECT_TRUE(oc.domains_reset);
+    EXPECT_NE(oc.reset_detail.find("6 of 10 keys gone"), std::string::npos);
+    EXPECT_EQ(oc.changes.size(), 4u);  // every count is a delta from zero
+    // Losing fewer than half is not a reset (the agent never drops keys, but one file may
+    // have been edited): no deltas for unchanged counts.
+    Snapshot third;
+    for (int i = 0; i < 3; ++i) third.domains.push_back(dom("d" + std::to_string(i) + ".com", 5));
+    oc = ingest("web1", std::move(third), kT0 + 2 * kHour);
+    EXPECT_FALSE(oc.domains_reset);
+    EXPECT_TRUE(oc.changes.empty());
+}
+
+TEST_F(HistoryTest, RollbackLeavesNothingBehind) {
+    {
+        Transaction tx(*store_);
+        ASSERT_TRUE(tx.begin().ok());
+        auto h = store_->host("web1", {}, kT0);
+        ASSERT_TRUE(h.ok());
+        HostState st;
+        auto oc = store_->ingest(*h, Snapshot{{dom("a.example.com", 1)}, {}}, FileMeta{}, kT0, st);
+        ASSERT_TRUE(oc.ok());
+        EXPECT_EQ(store_->fleet_hosts("a.example.com"), 1);
+        EXPECT_EQ(store_->fleet_size(), 1);
+    }  // no commit
+    EXPECT_EQ(store_->fleet_hosts("a.example.com"), 0);
+    EXPECT_EQ(store_->fleet_size(), 0);
+    EXPECT_TRUE(rows("SELECT * FROM hosts").empty());
+    EXPECT_TRUE(rows("SELECT * FROM snapshots").empty());
+    EXPECT_TRUE(rows("SELECT * FROM fleet").empty());
+}
+
+TEST_F(HistoryTest, FleetCountsHostsAndSurvivesReopen) {
+    ingest("web1", Snapshot{{dom("common.com", 1), dom("only1.com", 1)}, {}}, kT0);
+    ingest("web2", Snapshot{{dom("common.com", 1)}, {}}, kT0);
+    EXPECT_EQ(store_->fleet_hosts("common.com"), 2);
+    EXPECT_EQ(store_->fleet_rare(1),
+              (std::vector<std::pair<std::string, int64_t>>{{"only1.com", 1}}));
+    EXPECT_EQ(state_.domains[0].base_len, std::string("common.com").size());
+    // No checkpoint yet (an interrupted cycle): reopening rebuilds the table from snapshots.
+    EXPECT_TRUE(rows("SELECT * FROM fleet").empty());
+    reopen();
+    EXPECT_EQ(rows("SELECT domain, hosts, base_len FROM fleet ORDER BY domain"),
+              (std::vector<std::string>{"common.com|2|10", "only1.com|1|9"}));
+    EXPECT_EQ(store_->fleet_hosts("common.com"), 2);
+    EXPECT_EQ(store_->fleet_size(), 2);
+    EXPECT_EQ(store_->base("x.y.common.com"), "common.com");
+    EXPECT_EQ(store_->base("*.flood.co.uk"), "flood.co.uk");
+    // web1 drops only1.com (and keeps common.com, so this is not a reset); a checkpoint
+    // writes the table.
+    ingest("web1", Snapshot{{dom("common.com", 1)}, {}}, kT0 + kHour);
+    EXPECT_EQ(store_->fleet_hosts("only1.com"), 0);
+    ASSERT_TRUE(store_->begin().ok());
+    ASSERT_TRUE(store_->checkpoint_fleet().ok());
+    ASSERT_TRUE(store_->commit().ok());
+    EXPECT_EQ(rows("SELECT domain, hosts FROM fleet"), std::vector<std::string>{"common.com|2"});
+    EXPECT_EQ(rows("SELECT value FROM meta WHERE key IN ('fleet.seq', 'ingest.seq')"),
+              (std::vector<std::string>{"3", "3"}));
+    reopen();
+    EXPECT_EQ(store_->fleet_hosts("common.com"), 2);
+    EXPECT_EQ(store_->fleet_hosts("only1.com"), 0);
+}
+
+TEST_F(HistoryTest, StateBlobsRoundTripAndRejectDamage) {
+    std::vector<DomainState> d(2);
+    d[0].name = "a.example.com";
+    d[0].stats = KeyStats{5, kT0, kT0 - 100, 2, 9, true};
+    d[0].ips = {ip("192.0.2.1"), ip("2001:db8::1")};
+    d[1].name = "a.example.com.cdn.net";
+    d[1].stats = KeyStats{0, 0, kT0, 0, 0, false};
+    std::string blob = encode_domains(d);
+    auto back = decode_domains(blob);
+    ASSERT_TRUE(back.ok()) << back.error().message;
+    ASSERT_EQ(back->size(), 2u);
+    EXPECT_EQ((*back)[1].name, "a.example.com.cdn.net");
+    EXPECT_EQ((*back)[0].stats.first_seen, kT0 - 100);
+    EXPECT_EQ((*back)[0].stats.delta_sum, 9);
+    EXPECT_FALSE((*back)[1].stats.present);
+    EXPECT_EQ((*back)[0].ips, d[0].ips);
+    for (size_t cut = 1; cut < blob.size(); ++cut)
+        EXPECT_FALSE(decode_domains(blob.substr(0, cut)).ok()) << cut;
+    std::string flipped = blob;
+    flipped[0] = 9;
+    EXPECT_FALSE(decode_domains(flipped).ok());
+
+    std::vector<IpState> i{{ip("192.0.2.1"), KeyStats{1, kT0, kT0, 0, 0, true}},
+                           {ip("2001:db8::1"), KeyStats{7, kT0, kT0, 1, 7, true}}};
+    auto ib = decode_ips(encode_ips(i));
+    ASSERT_TRUE(ib.ok());
+    EXPECT_EQ((*ib)[1].ip, ip("2001:db8::1"));
+    EXPECT_EQ((*ib)[1].stats.count, 7);
+    std::swap(i[0], i[1]);  // out of order
+    EXPECT_FALSE(decode_ips(encode_ips(i)).ok());
+}
+
+TEST_F(HistoryTest, RefusesANewerSchema) {
+    ASSERT_TRUE(store_->db().exec("PRAGMA user_version=99").ok());
+    store_.reset();
+    auto s = HistoryStore::open((dir_ / "history.sqlite").string());
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.error().message.find("newer"), std::string::npos);
+}
+
+TEST_F(HistoryTest, FailuresAndUnchangedFetchesKeepTheSnapshot) {
+    ingest("web1", Snapshot{{dom("a.example.com", 1)}, {}}, kT0);
+    HostRecord h = host("web1");
+    ASSERT_TRUE(store_->record_failure(h, kT0 + 60, "web1: connection refused").ok());
+    h = host("web1");
+    EXPECT_EQ(h.last_attempt, kT0 + 60);
+    EXPECT_EQ(h.last_ok, kT0);
+    EXPECT_EQ(h.last_error, "web1: connection refused");
+    FileMeta no_etags;
+    ASSERT_TRUE(store_->record_unchanged(h, kT0 + 120, &no_etags).ok());
+    h = host("web1");
+    EXPECT_EQ(h.last_ok, kT0 + 120);
+    EXPECT_EQ(h.last_change, kT0);
+    EXPECT_EQ(h.last_error, "");
+    EXPECT_EQ(h.domains_etag, "etag-d");  // a 304 without ETags keeps the stored ones
+    auto st = store_->load_state(h.id);
+    ASSERT_TRUE(st.ok());
+    EXPECT_EQ(st->domains.size(), 1u);
+}
+
+}  // namespace
+
+}  // namespace em

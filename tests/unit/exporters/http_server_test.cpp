@@ -1,0 +1,404 @@
+// Debian's compiled libcpp-httplib: the header must see the library's build options.
+#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
+#define CPPHTTPLIB_OPENSSL_SUPPORT
+#endif
+#ifndef CPPHTTPLIB_ZLIB_SUPPORT
+#define CPPHTTPLIB_ZLIB_SUPPORT
+#endif
+#ifndef CPPHTTPLIB_BROTLI_SUPPORT
+#define CPPHTTPLIB_BROTLI_SUPPORT
+#endif
+#include "exporters/http/server.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "core/ledger.h"
+#include "exporters/aggregate_files.h"
+
+namespace em {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kToken = "s3cret-token-0123456789";
+constexpr const char* kDomains =
+    "api.github.com 42 2026-11-22T11:30:55Z 140.82.112.5,140.82.112.6\n"
+    "b.test 1 2026-11-22T11:35:35Z -\n";
+constexpr const char* kIps = "140.82.112.5 17 2026-11-22T11:31:02Z\n";
+
+void write(const fs::path& p, const std::string& content) {
+    std::ofstream(p, std::ios::binary | std::ios::trunc) << content;
+}
+
+std::string sha256(const std::string& s, bool base64) {
+    unsigned char md[32];
+    unsigned int len = 0;
+    EVP_Digest(s.data(), s.size(), md, &len, EVP_sha256(), nullptr);
+    if (base64) {
+        unsigned char out[64];
+        int n = EVP_EncodeBlock(out, md, 32);
+        return std::string(reinterpret_cast<char*>(out), static_cast<size_t>(n));
+    }
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string h;
+    for (unsigned char c : md) {
+        h += kHex[c >> 4];
+        h += kHex[c & 15];
+    }
+    return h;
+}
+
+class HttpServerTest : public ::testing::Test {
+  protected:
+    // One self-signed certificate for the whole suite: RSA key generation is the slow part.
+    static void SetUpTestSuite() {
+        tls_ = fs::temp_directory_path() / ("em-http-tls-" + std::to_string(::getpid()));
+        fs::create_directories(tls_);
+        std::string cmd =
+            "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost "
+            "-addext subjectAltName=IP:127.0.0.1,DNS:localhost -days 1 -keyout " +
+            (tls_ / "key.pem").string() + " -out " + (tls_ / "cert.pem").string() +
+            " >/dev/null 2>&1";
+        ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    }
+    static void TearDownTestSuite() { fs::remove_all(tls_); }
+
+    void SetUp() override {
+        dir_ = fs::temp_directory_path() /
+               ("em-http-" + std::to_string(::getpid()) + "-" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::remove_all(dir_);
+        fs::create_directories(dir_ / "out");
+        fs::create_directories(dir_ / "state");
+        write(dir_ / "token", std::string(kToken) + "\n");
+        fs::permissions(dir_ / "token", fs::perms::owner_read | fs::perms::owner_write);
+        write(dir_ / "out" / kDomainsFile, kDomains);
+        write(dir_ / "out" / kIpsFile, kIps);
+        cfg_.listen = "127.0.0.1:0";
+        cfg_.token_file = (dir_ / "token").string();
+        cfg_.tls_cert = (tls_ / "cert.pem").string();
+        cfg_.tls_key = (tls_ / "key.pem").string();
+        cfg_.output_dir = (dir_ / "out").string();
+        cfg_.state_dir = (dir_ / "state").string();
+    }
+    void TearDown() override {
+        server_.reset();
+        fs::remove_all(dir_);
+    }
+
+    void start(LiveCounters live = {}) {
+        auto s = HttpServer::start(cfg_, std::move(live));
+        ASSERT_TRUE(s.ok()) << s.error().message;
+        server_ = std::move(*s);
+        ASSERT_GT(server_->port(), 0);
+    }
+    std::string start_error() {
+        auto s = HttpServer::start(cfg_);
+        return s.ok() ? "" : s.error().message;
+    }
+    std::unique_ptr<httplib::SSLClient> client(const char* token = kToken) {
+        auto c = std::make_unique<httplib::SSLClient>("127.0.0.1", server_->port());
+        c->set_ca_cert_path((tls_ / "cert.pem").c_str());
+        c->enable_server_certificate_verification(true);
+        c->set_connection_timeout(2);
+        c->set_read_timeout(2);
+        if (token) c->set_bearer_token_auth(token);
+        return c;
+    }
+
+    static inline fs::path tls_;
+    fs::path dir_;
+    ServeConfig cfg_;
+    std::unique_ptr<HttpServer> server_;
+};
+
+}  // namespace
+
+TEST(HttpServer, EqualConstantTime) {
+    EXPECT_TRUE(equal_constant_time("", ""));
+    EXPECT_TRUE(equal_constant_time("abc", "abc"));
+    EXPECT_FALSE(equal_constant_time("abc", "abd"));
+    EXPECT_FALSE(equal_constant_time("abc", "bbc"));
+    EXPECT_FALSE(equal_constant_time("abc", "abcd"));
+    EXPECT_FALSE(equal_constant_time("", "a"));
+    EXPECT_FALSE(equal_constant_time(std::string("a\0b", 3), std::string("a\0c", 3)));
+}
+
+TEST_F(HttpServerTest, ServesFilesWithEtagAndDigest) {
+    start();
+    auto c = client();
+    // The client accepts compressed bodies: the files still go out as they are on disk.
+    auto r = c->Get("/v1/unique-domains.log", {{"Accept-Encoding", "br, gzip, deflate"}});
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, kDomains);
+    EXPECT_EQ(r->get_header_value("ETag"), "\"" + sha256(kDomains, false).substr(0, 32) + "\"");
+    EXPECT_EQ(r->get_header_value("Digest"), "sha-256=" + sha256(kDomains, true));
+    EXPECT_EQ(r->get_header_value("Content-Type"), "text/plain; charset=utf-8");
+    EXPECT_EQ(r->get_header_value("Cache-Control"), "no-cache");
+    EXPECT_EQ(r->get_header_value("Content-Encoding"), "");
+    EXPECT_EQ(r->get_header_value("Content-Length"), std::to_string(std::strlen(kDomains)));
+
+    auto ips = c->Get("/v1/unique-ips.log");
+    ASSERT_TRUE(ips);
+    EXPECT_EQ(ips->status, 200);
+    EXPECT_EQ(ips->body, kIps);
+    EXPECT_EQ(ips->get_header_value("Digest"), "sha-256=" + sha256(kIps, true));
+
+    auto head = c->Head("/v1/unique-ips.log");
+    ASSERT_TRUE(head);
+    EXPECT_EQ(head->status, 200);
+    EXPECT_EQ(head->body, "");
+    EXPECT_EQ(head->get_header_value("ETag"), ips->get_header_value("ETag"));
+}
+
+TEST_F(HttpServerTest, EmptyAndMissingFiles) {
+    write(dir_ / "out" / kIpsFile, "");
+    fs::remove(dir_ / "out" / kDomainsFile);
+    start();
+    auto c = client();
+    auto r = c->Get("/v1/unique-ips.log");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "");
+    EXPECT_EQ(r->get_header_value("Digest"), "sha-256=" + sha256("", true));
+    auto missing = c->Get("/v1/unique-domains.log");
+    ASSERT_TRUE(missing);
+    EXPECT_EQ(missing->status, 404);
+}
+
+TEST_F(HttpServerTest, IfNoneMatchGives304UntilTheFileChanges) {
+    start();
+    auto c = client();
+    auto first = c->Get("/v1/unique-domains.log");
+    ASSERT_TRUE(first);
+    std::string etag = first->get_header_value("ETag");
+    ASSERT_EQ(etag.size(), 34u);
+
+    for (const std::string& inm : {etag, "W/" + etag, "\"0123\", " + etag, std::string("*")}) {
+        auto r = c->Get("/v1/unique-domains.log", {{"If-None-Match", inm}});
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 304) << inm;
+        EXPECT_EQ(r->body, "");
+        EXPECT_EQ(r->get_header_value("ETag"), etag);
+    }
+    auto other = c->Get("/v1/unique-domains.log", {{"If-None-Match", "\"0123\""}});
+    ASSERT_TRUE(other);
+    EXPECT_EQ(other->status, 200);
+
+    // Replaced the way the agent does it (rename): the new content, a new ETag.
+    std::string next = std::string(kDomains) + "c.test 1 2026-11-22T11:35:35Z -\n";
+    write(dir_ / "out" / "tmp", next);
+    fs::rename(dir_ / "out" / "tmp", dir_ / "out" / kDomainsFile);
+    auto changed = c->Get("/v1/unique-domains.log", {{"If-None-Match", etag}});
+    ASSERT_TRUE(changed);
+    EXPECT_EQ(changed->status, 200);
+    EXPECT_EQ(changed->body, next);
+    EXPECT_NE(changed->get_header_value("ETag"), etag);
+}
+
+TEST_F(HttpServerTest, NeedsTheBearerToken) {
+    start();
+    std::string near = kToken;
+    near.back() ^= 1;  // differs only in the last byte
+    for (const char* token : {static_cast<const char*>(nullptr), "wrong", near.c_str(), ""}) {
+        auto c = client(token);
+        for (const char* path : {"/v1/unique-domains.log", "/v1/summary.json", "/metrics"}) {
+            auto r = c->Get(path);
+            ASSERT_TRUE(r);
+            EXPECT_EQ(r->status, 401) << path << " with " << (token ? token : "(none)");
+            EXPECT_EQ(r->get_header_value("WWW-Authenticate"), "Bearer");
+            EXPECT_EQ(r->body.find("api.github.com"), std::string::npos);
+        }
+    }
+    auto basic = client(nullptr);
+    auto r = basic->Get("/v1/unique-ips.log", {{"Authorization", std::string("Basic ") + kToken}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401);
+    auto lower =
+        basic->Get("/v1/unique-ips.log", {{"Authorization", std::string("bearer ") + kToken}});
+    ASSERT_TRUE(lower);
+    EXPECT_EQ(lower->status, 200);
+
+    auto health = client(nullptr)->Get("/healthz");
+    ASSERT_TRUE(health);
+    EXPECT_EQ(health->status, 200);
+    EXPECT_EQ(health->body, "ok\n");
+}
+
+TEST_F(HttpServerTest, MethodsAndPaths) {
+    start();
+    auto c = client();
+    auto post = c->Post("/v1/unique-domains.log", "x", "text/plain");
+    ASSERT_TRUE(post);
+    EXPECT_EQ(post->status, 405);
+    EXPECT_EQ(post->get_header_value("Allow"), "GET, HEAD");
+    auto del = client(nullptr)->Delete("/healthz");
+    ASSERT_TRUE(del);
+    EXPECT_EQ(del->status, 405);
+    auto unknown = c->Get("/v1/other.log");
+    ASSERT_TRUE(unknown);
+    EXPECT_EQ(unknown->status, 404);
+    auto dot = c->Get("/v1/unique-domainsXlog");  // the route is not a loose pattern
+    ASSERT_TRUE(dot);
+    EXPECT_EQ(dot->status, 404);
+}
+
+TEST_F(HttpServerTest, MetricsAndSummaryCarryLedgerAndLiveCounters) {
+    auto l = Ledger::open((dir_ / "state" / "ledger.sqlite").string(), 4);
+    ASSERT_TRUE(l.ok()) << l.error().message;
+    Batch b(4);
+    b.count("dnsmasq.parse_errors", 5);
+    b.count("nflog.dropped", 2);
+    ASSERT_TRUE(l->commit(b, {}).ok());
+    start([] { return std::map<std::string, uint64_t>{{"live.events", 7}}; });
+    auto c = client();
+
+    auto m = c->Get("/metrics");  // the ledger stays open, as in the running agent
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->status, 200);
+    const std::string& t = m->body;
+    for (const char* want : {
+             "# TYPE egress_monitor_counter counter\n",
+             "# HELP egress_monitor_counter ",
+             "\negress_monitor_counter{name=\"dnsmasq.parse_errors\"} 5\n",
+             "\negress_monitor_counter{name=\"nflog.dropped\"} 2\n",
+             "\negress_monitor_counter{name=\"live.events\"} 7\n",
+             "\negress_monitor_commit_generation 1\n",
+             "\negress_monitor_up 1\n",
+             "\negress_monitor_ledger_readable 1\n",
+             "\negress_monitor_file_lines{file=\"unique-domains.log\"} 2\n",
+             "\negress_monitor_file_lines{file=\"unique-ips.log\"} 1\n",
+             "\negress_monitor_file_age_seconds{file=\"unique-ips.log\"} ",
+             "# TYPE egress_monitor_file_age_seconds gauge\n",
+         })
+        EXPECT_NE(t.find(want), std::string::npos) << want << "\nin:\n" << t;
+
+    // A second commit is seen by the next request (a fresh read-only connection each time).
+    Batch b2(4);
+    b2.count("nflog.dropped", 1);
+    ASSERT_TRUE(l->commit(b2, {}).ok());
+    auto s = c->Get("/v1/summary.json");
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->status, 200);
+    EXPECT_EQ(s->get_header_value("Content-Type"), "application/json");
+    EXPECT_EQ(s->body.rfind("{\"generated\":\"20", 0), 0u) << s->body;
+    for (const char* want : {
+             "\"files\":{\"unique-domains.log\":{\"lines\":2,\"bytes\":97,\"age_seconds\":",
+             "\"unique-ips.log\":{\"lines\":1,\"bytes\":37,\"age_seconds\":",
+             "\"commit_generation\":2",
+             "\"counters\":{\"dnsmasq.parse_errors\":5,\"live.events\":7,\"nflog.dropped\":3}",
+         })
+        EXPECT_NE(s->body.find(want), std::string::npos) << want << "\nin: " << s->body;
+}
+
+TEST_F(HttpServerTest, MissingLedgerIsNoCounters) {
+    start();
+    auto m = client()->Get("/metrics");
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->status, 200);
+    EXPECT_NE(m->body.find("\negress_monitor_ledger_readable 0\n"), std::string::npos);
+    EXPECT_EQ(m->body.find("egress_monitor_counter{"), std::string::npos);
+    EXPECT_FALSE(fs::exists(dir_ / "state" / "ledger.sqlite"));  // read-only: not created
+}
+
+TEST_F(HttpServerTest, PlainHttp) {
+    cfg_.plain_http = true;
+    cfg_.tls_cert.clear();
+    cfg_.tls_key.clear();
+    start();
+    httplib::Client c("127.0.0.1", server_->port());
+    c.set_connection_timeout(2);
+    c.set_read_timeout(2);
+    auto denied = c.Get("/v1/unique-ips.log");
+    ASSERT_TRUE(denied);
+    EXPECT_EQ(denied->status, 401);
+    c.set_bearer_token_auth(kToken);
+    auto r = c.Get("/v1/unique-ips.log");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, kIps);
+}
+
+TEST_F(HttpServerTest, ListensOnIpv6Loopback) {
+    cfg_.plain_http = true;
+    cfg_.listen = "[::1]:0";
+    auto s = HttpServer::start(cfg_);
+    if (!s.ok()) GTEST_SKIP() << "no IPv6 loopback here: " << s.error().message;
+    httplib::Client c("::1", (*s)->port());
+    c.set_connection_timeout(2);
+    auto r = c.Get("/healthz");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(HttpServerTest, StartErrorsNameTheCulprit) {
+    cfg_.tls_cert = (dir_ / "nope.pem").string();
+    EXPECT_NE(start_error().find("cannot read TLS certificate (tls_cert) " + cfg_.tls_cert +
+                                 ": No such file or directory"),
+              std::string::npos)
+        << start_error();
+
+    write(dir_ / "garbage.pem", "not a certificate\n");
+    cfg_.tls_cert = (dir_ / "garbage.pem").string();
+    EXPECT_NE(start_error().find("TLS certificate " + cfg_.tls_cert + " is not a valid PEM"),
+              std::string::npos)
+        << start_error();
+
+    cfg_.tls_cert = (tls_ / "cert.pem").string();
+    cfg_.tls_key = (dir_ / "garbage.pem").string();
+    EXPECT_NE(start_error().find("TLS key " + cfg_.tls_key), std::string::npos) << start_error();
+    cfg_.tls_key = (tls_ / "key.pem").string();
+
+    write(dir_ / "token", " \n");
+    EXPECT_EQ(start_error(),
+              "token file " + cfg_.token_file + " is empty (the token is its first line)");
+    write(dir_ / "token", "");
+    EXPECT_NE(start_error().find("is empty"), std::string::npos);
+    cfg_.token_file = (dir_ / "missing-token").string();
+    EXPECT_NE(start_error().find("cannot read token file " + cfg_.token_file), std::string::npos);
+    cfg_.token_file.clear();
+    EXPECT_NE(start_error().find("token_file"), std::string::npos);
+    cfg_.token_file = (dir_ / "token").string();
+    write(dir_ / "token", std::string(kToken) + "\n");
+
+    cfg_.listen = "127.0.0.1";
+    EXPECT_NE(start_error().find("bad listen address '127.0.0.1'"), std::string::npos);
+    cfg_.listen = "::1:8443";
+    EXPECT_NE(start_error().find("[ADDR]:PORT"), std::string::npos);
+    cfg_.listen = "127.0.0.1:70000";
+    EXPECT_NE(start_error().find("port must be"), std::string::npos);
+
+    // The port is taken: no silent sharing.
+    cfg_.listen = "127.0.0.1:0";
+    start();
+    cfg_.listen = "127.0.0.1:" + std::to_string(server_->port());
+    EXPECT_NE(start_error().find("cannot listen on " + cfg_.listen), std::string::npos)
+        << start_error();
+}
+
+TEST_F(HttpServerTest, TokenFileTrimmedToItsFirstLine) {
+    write(dir_ / "token", std::string("  ") + kToken + " \r\nsecond line\n");
+    fs::permissions(dir_ / "token", fs::perms::owner_read | fs::perms::group_read);
+    ::testing::internal::CaptureStderr();
+    start();
+    std::string warned = ::testing::internal::GetCapturedStderr();
+    EXPECT_NE(
+        warned.find("token file " + cfg_.token_file + " is readable by group or others (mode 440)"),
+        std::string::npos)
+        << warned;
+    auto r = client()->Get("/v1/unique-ips.log");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+}
+
+}  // namespace em
