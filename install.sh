@@ -105,11 +105,12 @@ fi
 if [ "$mode" = agent ]; then
     say "installing files under ${root:-/} (agent mode)"
     for d in /etc/egress-monitor /var/lib/egress-monitor /var/log/egress-monitor /usr/local/sbin \
-        /etc/systemd/system; do
+        /usr/share/egress-monitor /etc/systemd/system; do
         ensure_dir "$d"
     done
     chmod 0750 "$root/var/lib/egress-monitor" "$root/var/log/egress-monitor"
     install_file "$binary" /usr/local/sbin/egress-monitor 0755
+    install_file "$here/packaging/public-resolvers.txt" /usr/share/egress-monitor/public-resolvers.txt 0644
     sed "s|@KERNEL_LOG@|$kernel_log|" "$here/packaging/config.toml.in" | write_file /etc/egress-monitor/config.toml 0644
     install_file "$here/packaging/egress-monitor-agent.service" /etc/systemd/system/egress-monitor-agent.service 0644
     [ "$real" -eq 1 ] || { say "installed (agent mode, files only)"; exit 0; }
@@ -162,11 +163,13 @@ fi
 say "installing files under ${root:-/} (cron mode)"
 for d in /etc/egress-monitor /usr/local/lib/egress-monitor /var/lib/egress-monitor \
     /var/log/egress-monitor /var/log/dnsmasq /etc/dnsmasq.d /etc/cron.d /etc/logrotate.d \
-    /usr/local/sbin; do
+    /usr/local/sbin /usr/share/egress-monitor; do
     ensure_dir "$d"
 done
 chmod 0750 "$root/var/lib/egress-monitor" "$root/var/log/egress-monitor"
 install_file "$binary" /usr/local/sbin/egress-monitor 0755
+# The collector's public_resolver rule reads this list (egress-monitor collect, any host).
+install_file "$here/packaging/public-resolvers.txt" /usr/share/egress-monitor/public-resolvers.txt 0644
 install_file "$here/packaging/consolidate.sh" /usr/local/lib/egress-monitor/consolidate.sh 0755
 install_file "$here/packaging/load-firewall.sh" /usr/local/lib/egress-monitor/load-firewall.sh 0755
 install_file "$here/packaging/egress-log.nft" /etc/egress-monitor/egress-log.nft 0644

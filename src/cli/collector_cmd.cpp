@@ -102,8 +102,13 @@ int run_collect(CLI::App* sub, const CollectorFlags& f) {
     opt.timeout_ms = static_cast<int>(*timeout);
     wait_for_stop(0);
     for (;;) {
-        auto results = fetch_all(*hosts, opt, (*collector)->etags());
-        auto sum = (*collector)->run_cycle(*hosts, results, unix_now());
+        // Fetched in parallel, applied in inventory order as they come: at most
+        // 2 × parallel hosts' files are held at once, whatever the fleet's size.
+        const auto etags = (*collector)->etags();
+        FetchStream stream(*hosts, opt, etags);
+        auto sum = (*collector)
+                       ->run_cycle(*hosts, FetchSource([&](size_t i) { return stream.take(i); }),
+                                   unix_now());
         if (!sum) {
             log_error("collect: {}", sum.error().message);
             return 1;
@@ -119,7 +124,15 @@ int run_collect(CLI::App* sub, const CollectorFlags& f) {
 }
 
 int run_report(CLI::App* sub, const CollectorFlags& f) {
-    auto collector = Collector::open(f.collector_config, sub->count("--config") > 0);
+    auto config = load_collector_config(f.collector_config, sub->count("--config") > 0);
+    if (!config) {
+        log_error("report: {}", config.error().message);
+        return 2;
+    }
+    // A report only reads: no alert goes out from it, so no sink is opened.
+    config->alerts = AlertsConfig{};
+    config->alerts.to_stdout = false;
+    auto collector = Collector::create(*config);
     if (!collector) {
         log_error("report: {}", collector.error().message);
         return 2;

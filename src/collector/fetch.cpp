@@ -434,36 +434,92 @@ FetchResult fetch_host(const HostSpec& h, const FetchOptions& opt,
 
 }  // namespace
 
-std::vector<FetchResult> fetch_all(
-    const std::vector<HostSpec>& hosts, const FetchOptions& opt,
-    const std::map<std::string, std::pair<std::string, std::string>>& etags) {
-    // A server closing a TLS connection under a write must not kill the collector (OpenSSL
-    // writes without MSG_NOSIGNAL). Only when nobody chose a disposition.
+namespace {
+
+// A server closing a TLS connection under a write must not kill the collector (OpenSSL
+// writes without MSG_NOSIGNAL). Only when nobody chose a disposition.
+void ignore_sigpipe() {
     struct sigaction old {};
     if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL)
         ::signal(SIGPIPE, SIG_IGN);
+}
 
-    std::vector<FetchResult> results(hosts.size());
-    std::atomic<size_t> next{0};
-    const std::pair<std::string, std::string> none;
-    auto work = [&] {
-        for (size_t i; (i = next.fetch_add(1)) < hosts.size();) {
-            auto it = etags.find(hosts[i].name);
-            results[i] = fetch_host(hosts[i], opt, it == etags.end() ? none : it->second);
-        }
-    };
-    size_t workers = std::min(static_cast<size_t>(std::max(1, opt.parallel)), hosts.size());
-    std::vector<std::thread> threads;
-    threads.reserve(workers);
+}  // namespace
+
+FetchStream::FetchStream(const std::vector<HostSpec>& hosts, const FetchOptions& opt,
+                         const std::map<std::string, std::pair<std::string, std::string>>& etags,
+                         size_t window)
+    : hosts_(hosts), opt_(opt), etags_(etags) {
+    ignore_sigpipe();
+    const size_t parallel = static_cast<size_t>(std::max(1, opt.parallel));
+    window_ = std::max(window ? window : 2 * parallel, size_t{1});
+    const size_t workers = std::min({parallel, window_, hosts.size()});
+    threads_.reserve(workers);
     for (size_t k = 0; k < workers; ++k) {
         try {
-            threads.emplace_back(work);
+            threads_.emplace_back([this] { work(); });
         } catch (const std::system_error&) {
             break;  // fewer threads; those running take every host
         }
     }
-    if (threads.empty()) work();
-    for (auto& t : threads) t.join();
+}
+
+FetchStream::~FetchStream() {
+    {
+        std::lock_guard lock(mu_);
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+}
+
+void FetchStream::work() {
+    const std::pair<std::string, std::string> none;
+    std::unique_lock lock(mu_);
+    for (;;) {
+        cv_.wait(lock,
+                 [&] { return stopping_ || next_ >= hosts_.size() || next_ < taken_ + window_; });
+        if (stopping_ || next_ >= hosts_.size()) return;
+        const size_t i = next_++;
+        if (done_.size() < i - taken_ + 1) done_.resize(i - taken_ + 1);
+        lock.unlock();
+        auto it = etags_.find(hosts_[i].name);
+        FetchResult r = fetch_host(hosts_[i], opt_, it == etags_.end() ? none : it->second);
+        lock.lock();
+        done_[i - taken_] = std::move(r);
+        cv_.notify_all();
+    }
+}
+
+FetchResult FetchStream::take(size_t i) {
+    std::unique_lock lock(mu_);
+    if (i != taken_ || i >= hosts_.size()) {
+        FetchResult r;
+        r.error = fmt::format("fetch stream: host {} taken out of order", i);
+        return r;
+    }
+    if (threads_.empty()) {  // no thread could be started: fetch here
+        lock.unlock();
+        auto it = etags_.find(hosts_[i].name);
+        ++taken_;
+        return fetch_host(hosts_[i], opt_,
+                          it == etags_.end() ? std::pair<std::string, std::string>{} : it->second);
+    }
+    cv_.wait(lock, [&] { return !done_.empty() && done_.front().has_value(); });
+    FetchResult r = std::move(*done_.front());
+    done_.pop_front();
+    ++taken_;
+    cv_.notify_all();
+    return r;
+}
+
+std::vector<FetchResult> fetch_all(
+    const std::vector<HostSpec>& hosts, const FetchOptions& opt,
+    const std::map<std::string, std::pair<std::string, std::string>>& etags) {
+    FetchStream stream(hosts, opt, etags, hosts.size());
+    std::vector<FetchResult> results;
+    results.reserve(hosts.size());
+    for (size_t i = 0; i < hosts.size(); ++i) results.push_back(stream.take(i));
     return results;
 }
 

@@ -31,10 +31,15 @@
 // but 408/429, TLS certificate verification, oversized, tampered, ssh authentication or host
 // key failures, a remote command failing. Retried: connection failures and timeouts, 5xx,
 // 408/429, ssh exit status 255.
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "common/result.h"
@@ -96,5 +101,36 @@ struct FetchResult {
 std::vector<FetchResult> fetch_all(
     const std::vector<HostSpec>& hosts, const FetchOptions& opt,
     const std::map<std::string, std::pair<std::string, std::string>>& etags = {});
+
+/// The same fetches, handed out one at a time in inventory order with bounded memory: at
+/// most `window` hosts' files (default 2 × parallel) are fetched and not yet taken; the
+/// workers wait for take() to catch up. `hosts`, `opt` and `etags` must outlive the stream.
+/// take(i) must be called for i = 0, 1, ... from one thread; the destructor stops the
+/// workers after their current fetch and joins them.
+class FetchStream {
+  public:
+    FetchStream(const std::vector<HostSpec>& hosts, const FetchOptions& opt,
+                const std::map<std::string, std::pair<std::string, std::string>>& etags,
+                size_t window = 0);
+    ~FetchStream();
+    FetchStream(const FetchStream&) = delete;
+    FetchStream& operator=(const FetchStream&) = delete;
+    FetchResult take(size_t i);
+
+  private:
+    void work();
+
+    const std::vector<HostSpec>& hosts_;
+    const FetchOptions& opt_;
+    const std::map<std::string, std::pair<std::string, std::string>>& etags_;
+    size_t window_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    size_t next_ = 0;                              // next index a worker takes
+    size_t taken_ = 0;                             // results handed out
+    std::deque<std::optional<FetchResult>> done_;  // index taken_ + k
+    bool stopping_ = false;
+    std::vector<std::thread> threads_;
+};
 
 }  // namespace em

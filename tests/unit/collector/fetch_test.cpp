@@ -614,6 +614,30 @@ TEST_F(FetchHttps, HostsInParallelResultsInOrder) {
     EXPECT_GE(took, 4 * 250);
 }
 
+TEST_F(FetchHttps, StreamHandsOutInOrderWithinItsWindow) {
+    TestServer s;
+    s.start();
+    std::vector<HostSpec> hosts;
+    for (int i = 0; i < 12; ++i) hosts.push_back(host(s, "h" + std::to_string(i)));
+    opt_.parallel = 4;
+    const std::map<std::string, std::pair<std::string, std::string>> etags;
+    FetchStream stream(hosts, opt_, etags, 3);
+    for (size_t i = 0; i < hosts.size(); ++i) {
+        // A slow consumer: the workers must wait for it, never fetching more than the
+        // window's 3 hosts (2 requests each) past what was taken.
+        std::this_thread::sleep_for(milliseconds(30));
+        EXPECT_LE(s.requests.load(), static_cast<int>(2 * (i + 3))) << "at host " << i;
+        FetchResult r = stream.take(i);
+        EXPECT_EQ(r.host, hosts[i].name);
+        EXPECT_TRUE(r.ok) << r.error;
+        EXPECT_EQ(r.ips, s.ips);
+    }
+    EXPECT_EQ(s.requests.load(), 24);
+    // Out of order is an error result, not a hang.
+    FetchStream other(hosts, opt_, etags);
+    EXPECT_FALSE(other.take(5).ok);
+}
+
 // ---- SSH: driven by tests/integration/collector_ssh.sh ----
 
 const char* env(const char* name) {
