@@ -39,8 +39,10 @@
 #include "common/log.h"
 #include "common/time.h"
 #include "common/unique_fd.h"
+#include "core/ledger.h"
 #include "core/sqlite.h"
 #include "exporters/aggregate_files.h"
+#include "exporters/jsonl/events.h"
 
 namespace em {
 
@@ -282,9 +284,10 @@ struct LedgerView {
     std::string error;
     std::map<std::string, int64_t> counters;
     std::map<std::string, int64_t> generations;
+    std::vector<PortRow> ports;  // with_ports only; empty for a cron-mode ledger
 };
 
-LedgerView read_ledger(const std::string& path) {
+LedgerView read_ledger(const std::string& path, bool with_ports = false) {
     LedgerView v;
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0 && errno == ENOENT) return v;
@@ -320,6 +323,27 @@ LedgerView read_ledger(const std::string& path) {
                "'rendered_generation')",
                v.generations))
         return fail("cannot read");
+    if (with_ports) {
+        // flow_ports exists from ledger schema 2 on, and only the agent fills it.
+        sqlite3_stmt* st_raw = nullptr;
+        if (sqlite3_prepare_v2(raw,
+                               "SELECT ip, proto, port, count, direct FROM flow_ports "
+                               "ORDER BY ip, proto, port",
+                               -1, &st_raw, nullptr) == SQLITE_OK) {
+            sql::StmtPtr stmt(st_raw);
+            while (sqlite3_step(st_raw) == SQLITE_ROW) {
+                auto key =
+                    std::string_view(static_cast<const char*>(sqlite3_column_blob(st_raw, 0)),
+                                     static_cast<size_t>(sqlite3_column_bytes(st_raw, 0)));
+                auto ip = IpAddress::from_key(key);
+                if (!ip) continue;
+                v.ports.push_back(
+                    PortRow{*ip, static_cast<uint8_t>(sqlite3_column_int64(st_raw, 1)),
+                            static_cast<uint16_t>(sqlite3_column_int64(st_raw, 2)),
+                            sqlite3_column_int64(st_raw, 3), sqlite3_column_int64(st_raw, 4)});
+            }
+        }
+    }
     sqlite3_exec(raw, "COMMIT", nullptr, nullptr, nullptr);
     v.present = true;
     return v;
@@ -498,15 +522,15 @@ struct HttpServer::Impl {
         return out;
     }
 
-    LedgerView ledger() const {
-        LedgerView v = read_ledger(cfg.state_dir + "/ledger.sqlite");
+    LedgerView ledger(bool with_ports = false) const {
+        LedgerView v = read_ledger(cfg.state_dir + "/ledger.sqlite", with_ports);
         if (!v.error.empty()) log_warn("metrics: {}", v.error);
         return v;
     }
 
     void summary(httplib::Response& res) {
         int64_t now = unix_now();
-        LedgerView lv = ledger();
+        LedgerView lv = ledger(true);
         std::string out = "{\"generated\":\"" + format_rfc3339(now) + "\",\"files\":{";
         bool first = true;
         for (const char* name : kFiles) {
@@ -543,6 +567,25 @@ struct HttpServer::Impl {
             first = false;
             append_json_string(k, out);
             out += ':' + std::to_string(v);
+        }
+        // The agent's flows per destination: which protocols and ports, and how many of
+        // them no DNS answer explained ("direct").
+        out += "},\"destinations\":{";
+        for (size_t i = 0; i < lv.ports.size();) {
+            const IpAddress& ip = lv.ports[i].ip;
+            if (i) out += ',';
+            append_json_string(ip.to_string(), out);
+            out += ":[";
+            for (size_t j = i; i < lv.ports.size() && lv.ports[i].ip == ip; ++i) {
+                const PortRow& p = lv.ports[i];
+                if (i != j) out += ',';
+                out += "{\"proto\":";
+                append_json_string(proto_name(p.proto), out);
+                out += ",\"port\":" + std::to_string(p.port) +
+                       ",\"count\":" + std::to_string(p.count) +
+                       ",\"direct\":" + std::to_string(p.direct) + "}";
+            }
+            out += ']';
         }
         out += "}}\n";
         res.set_header("Cache-Control", "no-cache");

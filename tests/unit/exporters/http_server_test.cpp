@@ -286,6 +286,12 @@ TEST_F(HttpServerTest, MetricsAndSummaryCarryLedgerAndLiveCounters) {
     // A second commit is seen by the next request (a fresh read-only connection each time).
     Batch b2(4);
     b2.count("nflog.dropped", 1);
+    auto web = IpAddress::parse("192.0.2.10"), v6 = IpAddress::parse("2001:db8::20");
+    ASSERT_TRUE(web && v6);
+    b2.add_flow_port(*web, 6, 443, false);
+    b2.add_flow_port(*web, 6, 443, true);
+    b2.add_flow_port(*web, 17, 53, false);
+    b2.add_flow_port(*v6, 6, 22, true);
     ASSERT_TRUE(l->commit(b2, {}).ok());
     auto s = c->Get("/v1/summary.json");
     ASSERT_TRUE(s);
@@ -297,6 +303,9 @@ TEST_F(HttpServerTest, MetricsAndSummaryCarryLedgerAndLiveCounters) {
              "\"unique-ips.log\":{\"lines\":1,\"bytes\":37,\"age_seconds\":",
              "\"commit_generation\":2",
              "\"counters\":{\"dnsmasq.parse_errors\":5,\"live.events\":7,\"nflog.dropped\":3}",
+             "\"destinations\":{\"192.0.2.10\":[{\"proto\":\"tcp\",\"port\":443,\"count\":2,"
+             "\"direct\":1},{\"proto\":\"udp\",\"port\":53,\"count\":1,\"direct\":0}],"
+             "\"2001:db8::20\":[{\"proto\":\"tcp\",\"port\":22,\"count\":1,\"direct\":1}]}}\n",
          })
         EXPECT_NE(s->body.find(want), std::string::npos) << want << "\nin: " << s->body;
 }
