@@ -258,7 +258,13 @@ class HttpFetcher {
                     (host_.ca_file.empty() ? std::string("the system store") : host_.ca_file));
             // httplib reports a read that timed out as a failed read.
             if (ms_left(deadline) <= 10) return retry("timed out");
-            return retry(what + ": " + httplib::to_string(err));
+            // httplib's names are terse ("Connection"): say what failed in words.
+            const char* words = err == httplib::Error::Connection      ? "cannot connect"
+                                : err == httplib::Error::Read          ? "read failed"
+                                : err == httplib::Error::Write         ? "write failed"
+                                : err == httplib::Error::SSLConnection ? "TLS handshake failed"
+                                                                       : "request failed";
+            return retry(fmt::format("{}: {} ({})", what, words, httplib::to_string(err)));
         }
         switch (status) {
             case 200: {
