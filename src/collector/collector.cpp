@@ -27,15 +27,20 @@ struct Prepared {
     std::string error;  // failed, rejected
     FileMeta meta;
     std::optional<Snapshot> snapshot;
+    std::optional<HostState> stored_state;  // snapshot: the host's state, read on the worker
 };
 
 // What the worker may read of a host's stored row.
 struct StoredFiles {
     std::string domains_hash, ips_hash;
     bool has_snapshot = false;
+    int64_t id = 0;
 };
 
-Prepared prepare(FetchResult r, const std::string& host, const StoredFiles* stored) {
+// `reader`: where the stored state of a host with a new snapshot is read from (null: the
+// writer reads it in ingest).
+Prepared prepare(FetchResult r, const std::string& host, const StoredFiles* stored,
+                 StateReader* reader) {
     Prepared p;
     if (!r.ok) {
         p.error = r.error.empty() ? "fetch failed" : std::move(r.error);
@@ -62,6 +67,11 @@ Prepared prepare(FetchResult r, const std::string& host, const StoredFiles* stor
     }
     p.kind = Prepared::Kind::snapshot;
     p.snapshot = std::move(snap.value());
+    if (reader && stored && stored->has_snapshot && stored->id) {
+        // Decoding the stored state is a third of a host's ingest; done here it overlaps
+        // the writer's work on the previous host. A failed read is left to the writer.
+        if (auto st = reader->load(stored->id)) p.stored_state = std::move(st.value());
+    }
     return p;
 }
 
@@ -92,6 +102,7 @@ class CollectorImpl : public Collector {
     void dispatch(const std::vector<AlertEvent>& events, CycleSummary& sum);
 
     std::unique_ptr<HistoryStore> store_;
+    std::unique_ptr<StateReader> reader_;  // used by the worker, one host at a time
     AlertBook book_;
     CollectorConfig config_;
     std::vector<std::unique_ptr<HostRule>> host_rules_;  // evaluated on changed hosts
@@ -199,7 +210,7 @@ Result<CycleSummary> CollectorImpl::run_cycle(const std::vector<HostSpec>& hosts
         auto rows = store_->hosts();
         if (!rows) return rows.error();
         for (auto& h : *rows)
-            stored[h.name] = StoredFiles{h.domains_hash, h.ips_hash, h.first_fetch != 0};
+            stored[h.name] = StoredFiles{h.domains_hash, h.ips_hash, h.first_fetch != 0, h.id};
     }
     if (first_cycle_) {
         if (!warning_.empty()) log_warn("{}", warning_);
@@ -212,17 +223,24 @@ Result<CycleSummary> CollectorImpl::run_cycle(const std::vector<HostSpec>& hosts
         first_cycle_ = false;
     }
     rare_.begin_cycle(*store_);
+    if (!reader_) {
+        auto r = StateReader::open(store_->path());
+        if (r)
+            reader_ = std::move(r.value());
+        else  // not fatal: the writer reads the states itself
+            log_warn("{} (host states are read by the writer)", r.error().message);
+    }
 
     // Host i + 1 is fetched from the source, hashed and parsed on a worker while host i is
     // applied: at most two hosts' files are in memory.
     auto start = [&](size_t i) {
         auto it = stored.find(hosts[i].name);
         const StoredFiles* s = it == stored.end() ? nullptr : &it->second;
-        return std::async(std::launch::async, [&results, &hosts, i, s] {
+        return std::async(std::launch::async, [&results, &hosts, i, s, this] {
             FetchResult r = results(i);
             if (r.host != hosts[i].name && !r.host.empty())
                 log_warn("fetch result for {} given for host {}", r.host, hosts[i].name);
-            return prepare(std::move(r), hosts[i].name, s);
+            return prepare(std::move(r), hosts[i].name, s, reader_.get());
         });
     };
     std::future<Prepared> next;
@@ -283,7 +301,8 @@ Result<void> CollectorImpl::apply(const HostSpec& spec, Prepared& p, int64_t now
             break;
         case Kind::snapshot: {
             ++sum.fetched;
-            auto oc = store_->ingest(h, std::move(*p.snapshot), p.meta, now, state);
+            auto oc = store_->ingest(h, std::move(*p.snapshot), p.meta, now, state,
+                                     p.stored_state ? &*p.stored_state : nullptr);
             p.snapshot.reset();
             if (!oc) return oc.error();
             outcome = std::move(oc.value());

@@ -87,6 +87,43 @@ std::string sha256_hex(std::string_view data) {
     return out;
 }
 
+namespace {
+
+constexpr const char* kGetState = "SELECT data FROM snapshots WHERE id = ?1";
+
+// One kind's blob of a host with `get` (kGetState); empty when none is stored.
+Result<std::string> read_blob(sql::Database& db, sql::Statement& get, int64_t host_id, char kind) {
+    get.bind(1, host_id * 2 + (kind == 'i' ? 1 : 0));
+    int rc = get.step();
+    std::string out;
+    if (rc == SQLITE_ROW) out = get.blob(0);
+    get.reset();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db.error("cannot read a host's state");
+    return out;
+}
+
+Result<HostState> load_host_state(sql::Database& db, sql::Statement& get, const std::string& path,
+                                  int64_t host_id, bool domains, bool ips) {
+    HostState s;
+    if (domains) {
+        auto blob = read_blob(db, get, host_id, 'd');
+        if (!blob) return blob.error();
+        auto d = decode_domains(*blob);
+        if (!d) return Error{fmt::format("{}: host id {}: {}", path, host_id, d.error().message)};
+        s.domains = std::move(d.value());
+    }
+    if (ips) {
+        auto blob = read_blob(db, get, host_id, 'i');
+        if (!blob) return blob.error();
+        auto i = decode_ips(*blob);
+        if (!i) return Error{fmt::format("{}: host id {}: {}", path, host_id, i.error().message)};
+        s.ips = std::move(i.value());
+    }
+    return s;
+}
+
+}  // namespace
+
 HistoryStore::HistoryStore(sql::Database db, std::string path, DomainFolder folder)
     : db_(std::move(db)), path_(std::move(path)), folder_(std::move(folder)) {}
 
@@ -152,7 +189,7 @@ Result<void> HistoryStore::prepare() {
          "UPDATE hosts SET first_fetch = ?2, last_attempt = ?3, last_ok = ?4, last_error = ?5, "
          "last_change = ?6, last_reset = ?7, domains_etag = ?8, ips_etag = ?9, "
          "domains_hash = ?10, ips_hash = ?11, domains = ?12, ips = ?13 WHERE id = ?1"},
-        {&get_state_, "SELECT data FROM snapshots WHERE id = ?1"},
+        {&get_state_, kGetState},
         {&put_state_, "INSERT OR REPLACE INTO snapshots(id, data) VALUES(?1, ?2)"},
         {&add_first_seen_, "INSERT OR IGNORE INTO first_seen VALUES(?1, ?2, ?3, ?4)"},
         {&add_delta_, "INSERT OR REPLACE INTO deltas VALUES(?1, ?2, ?3, ?4, ?5)"},
@@ -374,13 +411,7 @@ Result<void> HistoryStore::record_unchanged(HostRecord& h, int64_t now, const Fi
 }
 
 Result<std::string> HistoryStore::read_state(int64_t host_id, char kind) {
-    get_state_.bind(1, host_id * 2 + (kind == 'i' ? 1 : 0));
-    int rc = get_state_.step();
-    std::string out;
-    if (rc == SQLITE_ROW) out = get_state_.blob(0);
-    get_state_.reset();
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_.error("cannot read a host's state");
-    return out;
+    return read_blob(db_, get_state_, host_id, kind);
 }
 
 Result<void> HistoryStore::write_state(const HostRecord& h, char kind, const std::string& blob) {
@@ -390,22 +421,21 @@ Result<void> HistoryStore::write_state(const HostRecord& h, char kind, const std
 }
 
 Result<HostState> HistoryStore::load_state(int64_t host_id, bool domains, bool ips) {
-    HostState s;
-    if (domains) {
-        auto blob = read_state(host_id, 'd');
-        if (!blob) return blob.error();
-        auto d = decode_domains(*blob);
-        if (!d) return Error{fmt::format("{}: host id {}: {}", path_, host_id, d.error().message)};
-        s.domains = std::move(d.value());
-    }
-    if (ips) {
-        auto blob = read_state(host_id, 'i');
-        if (!blob) return blob.error();
-        auto i = decode_ips(*blob);
-        if (!i) return Error{fmt::format("{}: host id {}: {}", path_, host_id, i.error().message)};
-        s.ips = std::move(i.value());
-    }
-    return s;
+    return load_host_state(db_, get_state_, path_, host_id, domains, ips);
+}
+
+Result<std::unique_ptr<StateReader>> StateReader::open(const std::string& path) {
+    auto db = sql::Database::open(path, true);
+    if (!db) return db.error();
+    std::unique_ptr<StateReader> r(new StateReader(std::move(db.value()), path));
+    auto st = r->db_.prepare(kGetState);
+    if (!st) return st.error();
+    r->get_ = std::move(st.value());
+    return r;
+}
+
+Result<HostState> StateReader::load(int64_t host_id) {
+    return load_host_state(db_, get_, path_, host_id, true, true);
 }
 
 int64_t HistoryStore::fleet_hosts(std::string_view domain) const {

@@ -112,8 +112,10 @@ class HistoryStore {
     /// Reset: a key's counter below the stored value, or more than half of the present keys
     /// gone, in one file. Then that file's counters start again from zero (every count is
     /// its delta), an event is recorded, and keys known before stay known (no first_seen).
+    /// `preloaded`: the host's stored state read beforehand (StateReader), consumed; null:
+    /// read here.
     Result<IngestOutcome> ingest(HostRecord& h, Snapshot&& snap, const FileMeta& meta, int64_t now,
-                                 HostState& state);
+                                 HostState& state, HostState* preloaded = nullptr);
 
     /// The stored state of a host (empty when none).
     Result<HostState> load_state(int64_t host_id, bool domains = true, bool ips = true);
@@ -185,6 +187,21 @@ class HistoryStore {
     sql::Statement fleet_put_, fleet_del_, fleet_all_;
     sql::Statement add_event_, get_events_;
     sql::Statement get_meta_, put_meta_;
+};
+
+/// A second, read-only connection to the store that reads and decodes host states off the
+/// writer's thread (WAL: it sees the last committed state, so only for hosts the writer is
+/// not changing). Used by one thread at a time.
+class StateReader {
+  public:
+    static Result<std::unique_ptr<StateReader>> open(const std::string& path);
+    Result<HostState> load(int64_t host_id);
+
+  private:
+    StateReader(sql::Database db, std::string path) : db_(std::move(db)), path_(std::move(path)) {}
+    sql::Database db_;
+    std::string path_;
+    sql::Statement get_;
 };
 
 /// Rolls back on destruction unless committed.

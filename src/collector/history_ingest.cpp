@@ -143,10 +143,10 @@ KindResult merge(std::vector<State>& old, std::vector<Entry>& fresh, char kind, 
 }  // namespace
 
 Result<IngestOutcome> HistoryStore::ingest(HostRecord& h, Snapshot&& snap, const FileMeta& meta,
-                                           int64_t now, HostState& state) {
+                                           int64_t now, HostState& state, HostState* preloaded) {
     IngestOutcome oc;
     oc.first = h.first_fetch == 0;
-    auto old = load_state(h.id);
+    Result<HostState> old = preloaded ? Result<HostState>(std::move(*preloaded)) : load_state(h.id);
     if (!old) return old.error();
     KindResult d = merge(old->domains, snap.domains, 'd', oc.first, now, state.domains, oc,
                          "unique-domains.log");

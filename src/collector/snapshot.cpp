@@ -132,55 +132,6 @@ std::optional<int64_t> parse_time(std::string_view s) {
     return days_from_civil(year, mon, day) * 86400 + int64_t{hour} * 3600 + min * 60 + sec;
 }
 
-// RFC 5952 text of an IPv6 address exactly as glibc's inet_ntop writes it (the agent's
-// IpAddress::to_string): the longest run of two or more zero groups (the first on a tie) is
-// "::", and ::a.b.c.d / ::ffff:a.b.c.d keep the dotted quad. inet_ntop itself goes through
-// sprintf and would be a third of the parse time. Returns the length written (<= 45).
-size_t format_v6(const uint8_t* b, char* out) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    unsigned w[8];
-    for (int i = 0; i < 8; ++i) w[i] = unsigned{b[2 * i]} << 8 | b[2 * i + 1];
-    int best = -1, best_len = 0, cur = -1, cur_len = 0;
-    for (int i = 0; i <= 8; ++i) {
-        if (i < 8 && w[i] == 0) {
-            if (cur < 0) cur = i, cur_len = 0;
-            ++cur_len;
-        } else if (cur >= 0) {
-            if (cur_len > best_len) best = cur, best_len = cur_len;
-            cur = -1;
-        }
-    }
-    if (best_len < 2) best = -1;
-    char* p = out;
-    for (int i = 0; i < 8; ++i) {
-        if (best >= 0 && i >= best && i < best + best_len) {
-            if (i == best) *p++ = ':';
-            continue;
-        }
-        if (i) *p++ = ':';
-        if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && w[5] == 0xffff))) {
-            for (int k = 12; k < 16; ++k) {
-                if (k > 12) *p++ = '.';
-                unsigned v = b[k];
-                if (v >= 100) *p++ = static_cast<char>('0' + v / 100);
-                if (v >= 10) *p++ = static_cast<char>('0' + v / 10 % 10);
-                *p++ = static_cast<char>('0' + v % 10);
-            }
-            return static_cast<size_t>(p - out);
-        }
-        bool started = false;
-        for (int shift = 12; shift >= 0; shift -= 4) {
-            unsigned nib = (w[i] >> shift) & 15;
-            if (nib || started || shift == 0) {
-                *p++ = kHex[nib];
-                started = true;
-            }
-        }
-    }
-    if (best >= 0 && best + best_len == 8) *p++ = ':';
-    return static_cast<size_t>(p - out);
-}
-
 // An address exactly as the agent writes it: IpAddress::to_string() gives back the same
 // text (no leading zeros in a quad; RFC 5952 lower case, compressed, for IPv6).
 std::optional<IpAddress> parse_ip(std::string_view s) {
@@ -193,8 +144,8 @@ std::optional<IpAddress> parse_ip(std::string_view s) {
                 return std::nullopt;
         return ip;
     }
-    char buf[48];
-    if (std::string_view(buf, format_v6(ip->bytes(), buf)) != s) return std::nullopt;
+    char buf[IpAddress::kMaxText];
+    if (std::string_view(buf, ip->format(buf)) != s) return std::nullopt;
     return ip;
 }
 

@@ -34,8 +34,11 @@ class IpAddress {
     /// 0.0.0.0 and ::.
     bool is_unspecified() const;
 
-    /// Dotted quad, or RFC 5952 for IPv6.
+    /// Dotted quad, or RFC 5952 for IPv6: byte for byte what glibc's inet_ntop writes.
     std::string to_string() const;
+    /// The same text into `out` (at least kMaxText bytes, not NUL-terminated); its length.
+    static constexpr size_t kMaxText = 46;
+    size_t format(char* out) const;
     /// family byte (4 or 6) followed by 4 or 16 address bytes.
     std::string key() const;
     const uint8_t* bytes() const { return bytes_.data(); }

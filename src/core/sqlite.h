@@ -59,7 +59,8 @@ class Statement {
 
 class Database {
   public:
-    static Result<Database> open(const std::string& path);
+    /// Opens (creating it unless `read_only`) the database at `path`.
+    static Result<Database> open(const std::string& path, bool read_only = false);
     Result<void> exec(const char* sql);
     Result<Statement> prepare(const char* sql);
     /// Runs a statement that returns no rows, resetting it afterwards.
