@@ -1,14 +1,3 @@
-// Debian's libcpp-httplib is a compiled library built with these three options; the header
-// must see the same ones or the class layouts differ from the library's (see loki.cpp).
-#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
-#define CPPHTTPLIB_OPENSSL_SUPPORT
-#endif
-#ifndef CPPHTTPLIB_ZLIB_SUPPORT
-#define CPPHTTPLIB_ZLIB_SUPPORT
-#endif
-#ifndef CPPHTTPLIB_BROTLI_SUPPORT
-#define CPPHTTPLIB_BROTLI_SUPPORT
-#endif
 #include <fcntl.h>
 #include <fmt/core.h>
 #include <httplib.h>
@@ -18,6 +7,7 @@
 #include <charconv>
 
 #include "collector/alerts.h"
+#include "common/http_url.h"
 #include "common/ip_address.h"
 #include "common/unique_fd.h"
 
@@ -71,58 +61,12 @@ class SyslogSink : public AlertSink {
     }
 };
 
-struct Url {
-    std::string scheme, host, path;
-    int port = 0;
-};
+using Url = HttpUrl;
 
+// The webhook's URL: any path (default "/"), a query string allowed.
 Result<Url> parse_url(const std::string& url) {
-    auto bad = [&](std::string_view why) {
-        return Error{fmt::format("bad webhook URL '{}': {}", url, why)};
-    };
-    for (char c : url)
-        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
-            return bad("contains white space or control characters");
-    size_t sep = url.find("://");
-    if (sep == std::string::npos) return bad("want http://host[:port]/path or https://...");
-    Url out;
-    out.scheme = url.substr(0, sep);
-    if (out.scheme != "http" && out.scheme != "https") return bad("scheme must be http or https");
-    std::string_view rest = std::string_view(url).substr(sep + 3);
-    size_t slash = rest.find_first_of("/?#");
-    std::string_view authority = rest.substr(0, slash);
-    out.path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
-    if (out.path.find('#') != std::string::npos) return bad("fragments are not supported");
-    if (out.path.front() != '/') out.path.insert(0, "/");
-    if (authority.find('@') != std::string_view::npos)
-        return bad("credentials in the URL are not supported");
-    std::string_view port;
-    if (!authority.empty() && authority.front() == '[') {
-        size_t close = authority.find(']');
-        if (close == std::string_view::npos) return bad("unterminated [IPv6 address]");
-        auto ip = IpAddress::parse(authority.substr(1, close - 1));
-        if (!ip || !ip->is_v6()) return bad("not an IPv6 address in brackets");
-        out.host = std::string(authority.substr(1, close - 1));
-        std::string_view after = authority.substr(close + 1);
-        if (!after.empty() && after.front() != ':') return bad("junk after ]");
-        if (!after.empty()) port = after.substr(1);
-        if (!after.empty() && port.empty()) return bad("empty port");
-    } else {
-        size_t colon = authority.find(':');
-        out.host = std::string(authority.substr(0, colon));
-        if (colon != std::string_view::npos) {
-            port = authority.substr(colon + 1);
-            if (port.empty()) return bad("empty port");
-        }
-    }
-    if (out.host.empty()) return bad("no host");
-    out.port = out.scheme == "https" ? 443 : 80;
-    if (!port.empty()) {
-        auto r = std::from_chars(port.data(), port.data() + port.size(), out.port);
-        if (r.ec != std::errc() || r.ptr != port.data() + port.size() || out.port < 1 ||
-            out.port > 65535)
-            return bad("port must be a number from 1 to 65535");
-    }
+    auto out = parse_http_url(url, "webhook URL", true);
+    if (out && out->path.empty()) out->path = "/";
     return out;
 }
 

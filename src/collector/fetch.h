@@ -42,6 +42,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/http_url.h"
 #include "common/result.h"
 
 namespace em {
@@ -60,14 +61,8 @@ struct HostSpec {
     std::vector<std::string> tags;
 };
 
-/// An http(s) URL split for the client: `path` is the prefix before /v1/... without a
-/// trailing slash (often empty). IPv6 literals in brackets; no credentials, query or fragment.
-struct HostUrl {
-    std::string scheme;  // "https" or "http"
-    std::string host;    // without brackets
-    int port = 0;        // the scheme's default when absent
-    std::string path;
-};
+/// A host's URL split for the client (common/http_url.h).
+using HostUrl = HttpUrl;
 Result<HostUrl> parse_host_url(const std::string& url);
 
 /// Reads and validates the inventory: unknown keys, missing name/transport, duplicate

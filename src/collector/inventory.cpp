@@ -161,74 +161,7 @@ Result<HostSpec> parse_host(const toml::table& t, const std::string& path) {
 
 }  // namespace
 
-Result<HostUrl> parse_host_url(const std::string& url) {
-    auto bad = [&](std::string_view why) {
-        return Error{fmt::format("bad url '{}': {}", url, why)};
-    };
-    for (char c : url)
-        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
-            return bad("contains white space or control characters");
-    HostUrl out;
-    std::string_view rest;
-    if (url.starts_with("https://")) {
-        out.scheme = "https";
-        rest = std::string_view(url).substr(8);
-    } else if (url.starts_with("http://")) {
-        out.scheme = "http";
-        rest = std::string_view(url).substr(7);
-    } else {
-        return bad("want https://host[:port][/path] (or http:// with insecure_http)");
-    }
-    if (rest.find_first_of("?#") != std::string_view::npos)
-        return bad("query strings and fragments are not supported");
-    size_t slash = rest.find('/');
-    std::string_view authority = rest.substr(0, slash);
-    std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
-    if (authority.find('@') != std::string_view::npos)
-        return bad("credentials in the URL are not supported (use token_file)");
-
-    std::string_view port;
-    bool has_port = false;
-    if (!authority.empty() && authority.front() == '[') {
-        size_t close = authority.find(']');
-        if (close == std::string_view::npos) return bad("unterminated [IPv6 address]");
-        std::string_view literal = authority.substr(1, close - 1);
-        auto ip = IpAddress::parse(literal);
-        if (!ip || !ip->is_v6()) return bad("not an IPv6 address in brackets");
-        out.host = std::string(literal);
-        std::string_view after = authority.substr(close + 1);
-        if (!after.empty()) {
-            if (after.front() != ':') return bad("junk after ]");
-            port = after.substr(1);
-            has_port = true;
-        }
-    } else {
-        size_t colon = authority.find(':');
-        out.host = std::string(authority.substr(0, colon));
-        if (colon != std::string_view::npos) {
-            port = authority.substr(colon + 1);
-            has_port = true;
-            if (port.find(':') != std::string_view::npos)
-                return bad("an IPv6 address must be written in brackets");
-        }
-        for (char c : out.host)
-            if (!is_host_char(c)) return bad("bad character in host name");
-    }
-    if (out.host.empty()) return bad("no host");
-    if (has_port) {
-        int value = 0;
-        auto r = std::from_chars(port.data(), port.data() + port.size(), value);
-        if (port.empty() || r.ec != std::errc() || r.ptr != port.data() + port.size() ||
-            value < 1 || value > 65535)
-            return bad("port must be a number from 1 to 65535");
-        out.port = value;
-    } else {
-        out.port = out.scheme == "https" ? 443 : 80;
-    }
-    while (!path.empty() && path.back() == '/') path.remove_suffix(1);
-    out.path = std::string(path);
-    return out;
-}
+Result<HostUrl> parse_host_url(const std::string& url) { return parse_http_url(url, "url"); }
 
 Result<std::vector<HostSpec>> parse_inventory(std::string_view text, const std::string& path) {
     toml::table t;

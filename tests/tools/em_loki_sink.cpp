@@ -1,15 +1,6 @@
 // em-loki-sink: a stand-in for Loki's push endpoint in the tests — accepts
 // POST /loki/api/v1/push and appends each body as one line to FILE; answers 204.
 //   em-loki-sink ADDR PORT FILE
-#ifndef CPPHTTPLIB_OPENSSL_SUPPORT  // the same options Debian's libcpp-httplib was built with
-#define CPPHTTPLIB_OPENSSL_SUPPORT
-#endif
-#ifndef CPPHTTPLIB_ZLIB_SUPPORT
-#define CPPHTTPLIB_ZLIB_SUPPORT
-#endif
-#ifndef CPPHTTPLIB_BROTLI_SUPPORT
-#define CPPHTTPLIB_BROTLI_SUPPORT
-#endif
 #include <httplib.h>
 
 #include <cstdio>

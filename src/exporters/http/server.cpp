@@ -1,14 +1,3 @@
-// Debian's libcpp-httplib is a compiled library built with these three options; the header
-// must see the same ones or the class layouts differ from the library's.
-#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
-#define CPPHTTPLIB_OPENSSL_SUPPORT
-#endif
-#ifndef CPPHTTPLIB_ZLIB_SUPPORT
-#define CPPHTTPLIB_ZLIB_SUPPORT
-#endif
-#ifndef CPPHTTPLIB_BROTLI_SUPPORT
-#define CPPHTTPLIB_BROTLI_SUPPORT
-#endif
 #include "exporters/http/server.h"
 
 #include <fcntl.h>

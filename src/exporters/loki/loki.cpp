@@ -1,14 +1,3 @@
-// Debian's libcpp-httplib is a compiled library built with these three options; the header
-// must see the same ones or the class layouts differ from the library's.
-#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
-#define CPPHTTPLIB_OPENSSL_SUPPORT
-#endif
-#ifndef CPPHTTPLIB_ZLIB_SUPPORT
-#define CPPHTTPLIB_ZLIB_SUPPORT
-#endif
-#ifndef CPPHTTPLIB_BROTLI_SUPPORT
-#define CPPHTTPLIB_BROTLI_SUPPORT
-#endif
 #include "exporters/loki/loki.h"
 
 #include "common/json.h"
@@ -64,75 +53,9 @@ void set_timeouts(httplib::ClientImpl& client, int ms) {
 }  // namespace
 
 Result<LokiUrl> parse_loki_url(const std::string& url) {
-    auto bad = [&](std::string_view why) {
-        return Error{fmt::format("bad Loki URL '{}': {}", url, why)};
-    };
-    for (char c : url)
-        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
-            return bad("contains white space or control characters");
-    size_t sep = url.find("://");
-    if (sep == std::string::npos) return bad("want http://host[:port][/path] or https://...");
-    LokiUrl out;
-    out.scheme = url.substr(0, sep);
-    std::transform(out.scheme.begin(), out.scheme.end(), out.scheme.begin(),
-                   [](char c) { return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c; });
-    if (out.scheme != "http" && out.scheme != "https") return bad("scheme must be http or https");
-
-    std::string_view rest = std::string_view(url).substr(sep + 3);
-    if (rest.find_first_of("?#") != std::string_view::npos)
-        return bad("query strings and fragments are not supported");
-    size_t slash = rest.find('/');
-    std::string_view authority = rest.substr(0, slash);
-    std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
-    if (authority.find('@') != std::string_view::npos)
-        return bad("credentials in the URL are not supported");
-
-    std::string_view port;
-    bool has_port = false;
-    if (!authority.empty() && authority.front() == '[') {
-        size_t close = authority.find(']');
-        if (close == std::string_view::npos) return bad("unterminated [IPv6 address]");
-        std::string_view literal = authority.substr(1, close - 1);
-        auto ip = IpAddress::parse(literal);
-        if (!ip || !ip->is_v6()) return bad("not an IPv6 address in brackets");
-        out.host = std::string(literal);
-        std::string_view after = authority.substr(close + 1);
-        if (!after.empty()) {
-            if (after.front() != ':') return bad("junk after ]");
-            port = after.substr(1);
-            has_port = true;
-        }
-    } else {
-        size_t colon = authority.find(':');
-        out.host = std::string(authority.substr(0, colon));
-        if (colon != std::string_view::npos) {
-            port = authority.substr(colon + 1);
-            has_port = true;
-            if (port.find(':') != std::string_view::npos)
-                return bad("an IPv6 address must be written in brackets");
-        }
-        for (char c : out.host) {
-            bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '.' || c == '-' || c == '_';
-            if (!ok) return bad("bad character in host name");
-        }
-    }
-    if (out.host.empty()) return bad("no host");
-
-    if (has_port) {
-        int value = 0;
-        auto r = std::from_chars(port.data(), port.data() + port.size(), value);
-        if (port.empty() || r.ec != std::errc() || r.ptr != port.data() + port.size() ||
-            value < 1 || value > 65535)
-            return bad("port must be a number from 1 to 65535");
-        out.port = value;
-    } else {
-        out.port = out.scheme == "https" ? 443 : 80;
-    }
-
-    while (!path.empty() && path.back() == '/') path.remove_suffix(1);
-    out.path = std::string(path);
-    if (!path.ends_with(kPushPath)) out.path += kPushPath;
+    auto out = parse_http_url(url, "Loki URL");
+    if (!out) return out;
+    if (!std::string_view(out->path).ends_with(kPushPath)) out->path += kPushPath;
     return out;
 }
 

@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "common/http_url.h"
 #include "common/result.h"
 
 namespace httplib {
@@ -36,14 +37,9 @@ struct LokiConfig {
     int retry_base_ms = 100;  // backoff before the 1st, 2nd, 3rd retry: x1, x4, x16
 };
 
-/// A Loki URL taken apart: scheme "http" or "https", host (an IPv6 literal without its
-/// brackets), port (80/443 when not given), and the full push path (the URL's path with
-/// /loki/api/v1/push appended unless it already ends with it).
-struct LokiUrl {
-    std::string scheme, host;
-    int port = 0;
-    std::string path;
-};
+/// A Loki URL taken apart (common/http_url.h); `path` is the full push path (the URL's path
+/// with /loki/api/v1/push appended unless it already ends with it).
+using LokiUrl = HttpUrl;
 /// Errors name the URL and what is wrong with it.
 Result<LokiUrl> parse_loki_url(const std::string& url);
 
