@@ -37,71 +37,18 @@ std::string find_program(const std::string& program) {
 Result<std::string> run_command(const std::vector<std::string>& argv, std::string_view input) {
     std::string what = argv.empty() ? std::string("(nothing)") : argv[0];
     for (size_t i = 1; i < argv.size() && i < 4; ++i) what += " " + argv[i];
-    std::string exe = argv.empty() ? "" : find_program(argv[0]);
-    if (exe.empty()) return Error{what + ": program not found"};
-    int in[2], out[2], err[2];
-    if (::pipe2(in, O_CLOEXEC) != 0) return errno_error(what + ": pipe");
-    UniqueFd in_r(in[0]), in_w(in[1]);
-    if (::pipe2(out, O_CLOEXEC) != 0) return errno_error(what + ": pipe");
-    UniqueFd out_r(out[0]), out_w(out[1]);
-    if (::pipe2(err, O_CLOEXEC) != 0) return errno_error(what + ": pipe");
-    UniqueFd err_r(err[0]), err_w(err[1]);
-
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in_r.get(), 0);
-    posix_spawn_file_actions_adddup2(&fa, out_w.get(), 1);
-    posix_spawn_file_actions_adddup2(&fa, err_w.get(), 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    pid_t pid = 0;
-    int rc = ::posix_spawn(&pid, exe.c_str(), &fa, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) return errno_error(what + ": spawn", rc);
-    in_r.reset();
-    out_w.reset();
-    err_w.reset();
-
-    // Feed stdin and collect stdout/stderr without deadlocking on full pipes.
-    std::string out_text, err_text;
-    size_t written = 0;
-    if (input.empty()) in_w.reset();
-    ::signal(SIGPIPE, SIG_IGN);
-    while (out_r.valid() || err_r.valid()) {
-        pollfd p[3] = {
-            {out_r.get(), POLLIN, 0}, {err_r.get(), POLLIN, 0}, {in_w.get(), POLLOUT, 0}};
-        if (::poll(p, 3, -1) < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        char buf[4096];
-        for (int i = 0; i < 2; ++i) {
-            if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-            ssize_t n = ::read(p[i].fd, buf, sizeof buf);
-            if (n > 0) {
-                (i == 0 ? out_text : err_text).append(buf, static_cast<size_t>(n));
-            } else if (n == 0 || errno != EINTR) {
-                (i == 0 ? out_r : err_r).reset();
-            }
-        }
-        if (in_w.valid() && (p[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
-            ssize_t n = ::write(in_w.get(), input.data() + written, input.size() - written);
-            if (n > 0) written += static_cast<size_t>(n);
-            if (n < 0 && errno != EINTR && errno != EAGAIN) in_w.reset();
-            if (written == input.size()) in_w.reset();
-        }
-    }
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return out_text;
+    CommandLimits unbounded;
+    unbounded.max_stderr = std::numeric_limits<size_t>::max();
+    auto r = run_command_bounded(argv, unbounded, input);
+    if (!r) return r.error();  // it names the program
+    if (r->exit_status == 0) return std::move(r->out);
+    std::string& err_text = r->err;
     while (!err_text.empty() && (err_text.back() == '\n' || err_text.back() == ' '))
         err_text.pop_back();
     for (char& c : err_text)
         if (c == '\n') c = ' ';
-    std::string how = WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
-                                        : "killed by signal " + std::to_string(WTERMSIG(status));
+    std::string how = r->term_signal ? "killed by signal " + std::to_string(r->term_signal)
+                                     : "exit status " + std::to_string(r->exit_status);
     return Error{what + " failed (" + how + ")" + (err_text.empty() ? "" : ": " + err_text)};
 }
 
