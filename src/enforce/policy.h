@@ -1,0 +1,74 @@
+#pragma once
+// From audit to policy: firewall rules that accept exactly the egress the monitor saw
+// (`egress-monitor rules`). The input is what the agent's ledger or the two aggregate files
+// hold; the output is one nftables table, or iptables-restore input for IPv4 or IPv6.
+//
+// What is accepted: every observed destination address, with the protocols and ports the
+// agent recorded for it (flow_ports: port 0 means "other ports beyond the bound", so every
+// port of that protocol); an address with no recorded ports (cron mode, or the two files
+// only) is accepted on every port. Addresses named by a domain's answers go into one named
+// set per domain (nft) and carry the domain in their comments; the rest are "direct".
+// Loopback and established/related traffic are accepted first; the chain's policy drops
+// the rest (or only counts it with `policy = "log"`, to try a policy before enforcing it).
+//
+// Names and other text from the input never reach the ruleset unquoted: comments keep only
+// [A-Za-z0-9._:*/@+-] and spaces and replace everything else with '_', at most 100 bytes; set names
+// are generated (d0001_v4, ...), never derived from the input. Output is deterministic: the same
+// input gives the same bytes.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/ip_address.h"
+#include "common/result.h"
+
+namespace em {
+
+struct PolicyPort {
+    uint8_t proto = 0;  // 6 tcp, 17 udp, 1 icmp, 58 icmpv6, ...
+    uint16_t port = 0;  // 0: any port of proto
+    int64_t count = 0;
+};
+
+struct PolicyAddress {
+    IpAddress ip;
+    int64_t count = 0;
+    int64_t last_seen = 0;
+    std::vector<PolicyPort> ports;  // empty: not known (any protocol, any port)
+};
+
+struct PolicyDomain {
+    std::string name;
+    int64_t count = 0;
+    int64_t last_seen = 0;
+    std::vector<IpAddress> ips;
+};
+
+struct PolicyInput {
+    std::vector<PolicyDomain> domains;  // sorted by name
+    std::vector<PolicyAddress> ips;     // sorted numerically
+    std::string source;                 // where it came from, for the header comment
+};
+
+/// Reads the agent's (or consolidate's) ledger, `STATE_DIR/ledger.sqlite`, read-only.
+Result<PolicyInput> load_policy_from_ledger(const std::string& state_dir);
+/// Reads unique-domains.log and unique-ips.log of `dir`, strictly (the collector's parser).
+Result<PolicyInput> load_policy_from_files(const std::string& dir);
+
+enum class PolicyFormat { nft, iptables, ip6tables };
+
+struct PolicyOptions {
+    PolicyFormat format = PolicyFormat::nft;
+    int64_t min_count = 1;  // addresses with fewer flows are left out (so are their ports)
+    int64_t since = 0;      // addresses last seen before this (Unix seconds) are left out
+    std::string table = "egress_monitor_allow";  // nft table / iptables chain name
+    bool log_only = false;  // the final rule logs and accepts instead of dropping
+};
+
+/// The ruleset text. Errors only for a bad table name.
+Result<std::string> render_policy(const PolicyInput& in, const PolicyOptions& opt);
+
+/// `text` reduced to what may stand inside a quoted comment (see above).
+std::string safe_comment(std::string_view text);
+
+}  // namespace em

@@ -1,0 +1,85 @@
+// Where `egress-monitor rules` reads what was observed: the ledger or the two files.
+#include <fmt/core.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "collector/snapshot.h"
+#include "core/ledger.h"
+#include "enforce/policy.h"
+
+namespace em {
+
+namespace {
+
+Result<std::string> read_whole(const std::string& path, size_t limit) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) return Error{fmt::format("cannot read {}: {}", path, std::strerror(errno))};
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    std::string text = ss.str();
+    if (text.size() > limit) return Error{fmt::format("{}: larger than {} bytes", path, limit)};
+    return text;
+}
+
+}  // namespace
+
+Result<PolicyInput> load_policy_from_ledger(const std::string& state_dir) {
+    const std::string path = state_dir + "/ledger.sqlite";
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+        return Error{
+            fmt::format("no ledger at {}: {} (run the agent or consolidate first, or "
+                        "use --files)",
+                        path, std::strerror(errno))};
+    auto ledger = Ledger::open(path, 1 << 20);
+    if (!ledger) return ledger.error();
+    PolicyInput in;
+    in.source = path;
+    if (auto r = ledger->for_each_domain([&](const DomainRow& d) {
+            in.domains.push_back(PolicyDomain{std::string(d.name), d.count, d.last_seen,
+                                              d.ips ? *d.ips : std::vector<IpAddress>{}});
+        });
+        !r)
+        return r.error();
+    std::map<IpAddress, std::vector<PolicyPort>> ports;
+    if (auto r = ledger->for_each_port([&](const PortRow& p) {
+            ports[p.ip].push_back(PolicyPort{p.proto, p.port, p.count});
+        });
+        !r)
+        return r.error();
+    if (auto r = ledger->for_each_ip([&](const IpRow& row) {
+            PolicyAddress a{row.ip, row.count, row.last_seen, {}};
+            if (auto it = ports.find(row.ip); it != ports.end()) a.ports = std::move(it->second);
+            in.ips.push_back(std::move(a));
+        });
+        !r)
+        return r.error();
+    return in;
+}
+
+Result<PolicyInput> load_policy_from_files(const std::string& dir) {
+    SnapshotLimits limits;
+    const std::string dpath = dir + "/unique-domains.log", ipath = dir + "/unique-ips.log";
+    auto dtext = read_whole(dpath, limits.max_bytes);
+    if (!dtext) return dtext.error();
+    auto itext = read_whole(ipath, limits.max_bytes);
+    if (!itext) return itext.error();
+    auto domains = parse_domains_file(*dtext, dir, limits);
+    if (!domains) return domains.error();
+    auto ips = parse_ips_file(*itext, dir, limits);
+    if (!ips) return ips.error();
+    PolicyInput in;
+    in.source = dir;
+    for (auto& d : *domains)
+        in.domains.push_back(
+            PolicyDomain{std::move(d.name), d.count, d.last_seen, std::move(d.ips)});
+    for (auto& i : *ips) in.ips.push_back(PolicyAddress{i.ip, i.count, i.last_seen, {}});
+    return in;
+}
+
+}  // namespace em

@@ -1,0 +1,141 @@
+#include "enforce/policy.h"
+
+#include <gtest/gtest.h>
+
+namespace em {
+
+namespace {
+
+IpAddress ip(const char* text) { return *IpAddress::parse(text); }
+
+PolicyInput sample() {
+    PolicyInput in;
+    in.source = "test";
+    in.domains = {
+        {"api.example.test", 5, 1000, {ip("192.0.2.10"), ip("192.0.2.11"), ip("2001:db8::10")}},
+        {"cdn.example.test", 2, 1000, {ip("192.0.2.11")}},
+        {"gone.example.test", 1, 1000, {ip("192.0.2.99")}},  // never connected to
+    };
+    in.ips = {
+        {ip("192.0.2.10"), 3, 1000, {{6, 443, 3}}},
+        {ip("192.0.2.11"), 1, 500, {{6, 443, 1}, {6, 80, 1}}},
+        {ip("198.51.100.1"), 4, 1000, {{17, 53, 3}, {6, 53, 1}}},
+        {ip("203.0.113.7"), 2, 1000, {{6, 22, 1}, {6, 0, 1}}},  // port 0: "other ports"
+        {ip("127.0.0.1"), 9, 1000, {}},
+        {ip("2001:db8::10"), 1, 1000, {{6, 443, 1}}},
+        {ip("2001:db8::99"), 1, 1000, {}},  // no ports known
+    };
+    return in;
+}
+
+}  // namespace
+
+TEST(Policy, NftSetsPerDomainExactPortsDirectAndDrop) {
+    auto text = render_policy(sample(), PolicyOptions{});
+    ASSERT_TRUE(text.ok()) << text.error().message;
+    const std::string& t = *text;
+    for (const char* want : {
+             "table inet egress_monitor_allow\ndelete table inet egress_monitor_allow\n",
+             // 192.0.2.10 and .11 were reached on different ports: two sets, nothing widened.
+             "    set d0001_v4 {\n        type ipv4_addr\n        comment \"api.example.test\"\n"
+             "        elements = { 192.0.2.10 }\n",
+             "    set d0001_v4_2 {\n        type ipv4_addr\n        comment \"api.example.test\"\n"
+             "        elements = { 192.0.2.11 }\n",
+             "    set d0001_v6 {\n        type ipv6_addr\n",
+             "        ip daddr @d0001_v4 tcp dport 443 accept comment \"api.example.test\"\n",
+             "        ip daddr @d0001_v4_2 tcp dport { 80,443 } accept comment "
+             "\"api.example.test\"\n",
+             "        ip6 daddr @d0001_v6 tcp dport 443 accept comment \"api.example.test\"\n",
+             "        ip daddr @d0002_v4 tcp dport { 80,443 } accept comment "
+             "\"cdn.example.test\"\n",
+             "        ip daddr 198.51.100.1 tcp dport 53 accept comment \"direct: no DNS answer "
+             "named it\"\n",
+             "        ip daddr 198.51.100.1 udp dport 53 accept",
+             "        ip daddr 203.0.113.7 meta l4proto tcp accept",  // other ports: all of tcp
+             "        ip6 daddr 2001:db8::99 accept comment",
+             "        counter drop comment \"not observed\"\n    }\n}\n",
+             "# 6 addresses (3 named by 2 domains, 3 direct); min count 1\n",
+         })
+        EXPECT_NE(t.find(want), std::string::npos) << want << "\nin:\n" << t;
+    EXPECT_EQ(t.find("127.0.0.1"), std::string::npos);
+    EXPECT_EQ(t.find("gone.example.test"), std::string::npos);
+    EXPECT_EQ(t.find("203.0.113.7 tcp dport 22"), std::string::npos);
+    // Deterministic.
+    EXPECT_EQ(*render_policy(sample(), PolicyOptions{}), t);
+}
+
+TEST(Policy, MinCountSinceAndLogOnly) {
+    PolicyOptions opt;
+    opt.min_count = 2;
+    opt.since = 900;
+    opt.log_only = true;
+    auto t = render_policy(sample(), opt);
+    ASSERT_TRUE(t.ok());
+    EXPECT_NE(t->find("192.0.2.10"), std::string::npos);
+    EXPECT_EQ(t->find("192.0.2.11"), std::string::npos);  // count 1 and seen at 500
+    EXPECT_EQ(t->find("2001:db8::10"), std::string::npos);
+    EXPECT_NE(t->find("log prefix \"egress-monitor-unlisted \""), std::string::npos);
+    EXPECT_EQ(t->find("drop"), std::string::npos);
+}
+
+TEST(Policy, IptablesRestoreInputPerFamily) {
+    PolicyOptions opt;
+    opt.format = PolicyFormat::iptables;
+    opt.table = "EGRESS_ALLOW";
+    auto v4 = render_policy(sample(), opt);
+    ASSERT_TRUE(v4.ok());
+    for (const char* want : {
+             "*filter\n:EGRESS_ALLOW - [0:0]\n-A EGRESS_ALLOW -o lo -j ACCEPT\n",
+             "-A EGRESS_ALLOW -d 192.0.2.11/32 -p tcp -m multiport --dports 80,443 -m comment "
+             "--comment \"api.example.test\" -j ACCEPT\n",
+             "-A EGRESS_ALLOW -d 203.0.113.7/32 -p tcp -m comment",
+             "-A EGRESS_ALLOW -m comment --comment \"not observed\" -j DROP\nCOMMIT\n",
+         })
+        EXPECT_NE(v4->find(want), std::string::npos) << want << "\nin:\n" << *v4;
+    EXPECT_EQ(v4->find("2001:db8"), std::string::npos);
+    opt.format = PolicyFormat::ip6tables;
+    auto v6 = render_policy(sample(), opt);
+    ASSERT_TRUE(v6.ok());
+    EXPECT_NE(v6->find("-A EGRESS_ALLOW -d 2001:db8::10/128 -p tcp --dport 443"),
+              std::string::npos);
+    EXPECT_NE(v6->find("-A EGRESS_ALLOW -d 2001:db8::99/128 -m comment"), std::string::npos);
+    EXPECT_EQ(v6->find("192.0.2"), std::string::npos);
+}
+
+TEST(Policy, ManyPortsSplitIntoMultiportsOfFifteen) {
+    PolicyInput in;
+    PolicyAddress a{ip("192.0.2.1"), 20, 1000, {}};
+    for (uint16_t p = 1; p <= 16; ++p) a.ports.push_back({6, p, 1});
+    in.ips = {a};
+    PolicyOptions opt;
+    opt.format = PolicyFormat::iptables;
+    auto t = render_policy(in, opt);
+    ASSERT_TRUE(t.ok());
+    EXPECT_NE(t->find("--dports 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15 "), std::string::npos) << *t;
+    EXPECT_NE(t->find("--dports 16 -m comment"), std::string::npos) << *t;
+}
+
+TEST(Policy, NothingFromTheInputReachesTheRulesetUnquoted) {
+    PolicyInput in;
+    in.source = "x\"; flush ruleset; #";
+    in.domains = {{"evil\";flush-ruleset;#\\x.test", 1, 1000, {ip("192.0.2.1")}}};
+    in.ips = {{ip("192.0.2.1"), 1, 1000, {}}};
+    for (auto f : {PolicyFormat::nft, PolicyFormat::iptables}) {
+        PolicyOptions opt;
+        opt.format = f;
+        auto t = render_policy(in, opt);
+        ASSERT_TRUE(t.ok());
+        // Only comment lines may mention it (the source, sanitised, in the header).
+        for (size_t at = t->find("flush ruleset"); at != std::string::npos;
+             at = t->find("flush ruleset", at + 1))
+            EXPECT_EQ((*t)[t->rfind('\n', at) + 1], '#') << *t;
+        EXPECT_EQ(t->find("\";"), std::string::npos) << *t;
+        EXPECT_NE(t->find("\"evil__flush-ruleset___x.test\""), std::string::npos) << *t;
+    }
+    EXPECT_EQ(safe_comment(std::string(300, 'a')).size(), 100u);
+    PolicyOptions bad;
+    bad.table = "x; flush ruleset";
+    EXPECT_FALSE(render_policy(in, bad).ok());
+}
+
+}  // namespace em
