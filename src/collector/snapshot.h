@@ -48,7 +48,7 @@ struct Snapshot {
 struct SnapshotLimits {
     size_t max_bytes = 256u << 20;
     size_t max_lines = 2000000;
-    size_t max_line_bytes = 64 * 1024;
+    size_t max_line_bytes = size_t{64} * 1024;
     size_t max_reported = 20;  // problems listed in the error; the rest are counted
 };
 
