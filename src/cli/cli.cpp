@@ -8,6 +8,7 @@
 #include "cli/collector_cmd.h"
 #include "cli/config.h"
 #include "cli/consolidate.h"
+#include "cli/enforce_cmd.h"
 #include "cli/rules_cmd.h"
 #include "common/log.h"
 
@@ -48,9 +49,10 @@ int run_cli(int argc, char** argv) {
     auto agent_flags = add_agent_commands(app);
     auto collector_flags = add_collector_commands(app);
     auto rules_flags = add_rules_command(app);
+    auto enforce_flags = add_enforce_command(app);
     for (auto* sub :
          {app.get_subcommand("agent"), app.get_subcommand("replay"), app.get_subcommand("serve"),
-          app.get_subcommand("collect"), app.get_subcommand("report")})
+          app.get_subcommand("collect"), app.get_subcommand("report"), app.get_subcommand("enforce")})
         sub->add_flag("-v,--verbose", verbose, "log what is done at info level");
     try {
         app.parse(argc, argv);
@@ -62,6 +64,7 @@ int run_cli(int argc, char** argv) {
     if (int rc = run_agent_commands(app, *agent_flags); rc >= 0) return rc;
     if (int rc = run_collector_commands(app, *collector_flags); rc >= 0) return rc;
     if (int rc = run_rules_command(app, *rules_flags); rc >= 0) return rc;
+    if (int rc = run_enforce_command(app, *enforce_flags); rc >= 0) return rc;
     CLI::App* sub = app.get_subcommand("consolidate");
     if (sub->parsed()) {
         // Defaults < config file < flags given on the command line.

@@ -1,0 +1,357 @@
+#include "enforce/enforce.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <fmt/core.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "common/json.h"
+#include "common/log.h"
+#include "common/time.h"
+#include "common/unique_fd.h"
+#include "dns/dns_message.h"
+#include "enforce/engine.h"
+#include "enforce/harden.h"
+#include "packet/packet.h"
+#include "sources/nfqueue/nfqueue.h"
+
+namespace em {
+
+namespace {
+
+enum class QueueKind { inbound_dns, dns, traffic };
+struct QueueRole {
+    QueueKind kind;
+    size_t filter = 0;
+};
+
+int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// The addresses of one filter's cachedHostnames, resolved through the system resolver.
+std::vector<IpAddress> resolve_all(const std::vector<std::string>& names) {
+    std::vector<IpAddress> out;
+    for (const auto& name : names) {
+        addrinfo hints{};
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        addrinfo* res = nullptr;
+        if (getaddrinfo(name.c_str(), nullptr, &hints, &res) != 0) {
+            log_warn("enforce: cannot resolve cached hostname {}", name);
+            continue;
+        }
+        for (addrinfo* a = res; a; a = a->ai_next) {
+            if (a->ai_family == AF_INET) {
+                auto* s = reinterpret_cast<sockaddr_in*>(a->ai_addr);
+                out.push_back(IpAddress::v4(ntohl(s->sin_addr.s_addr)));
+            } else if (a->ai_family == AF_INET6) {
+                auto* s = reinterpret_cast<sockaddr_in6*>(a->ai_addr);
+                out.push_back(IpAddress::v6(s->sin6_addr.s6_addr));
+            }
+        }
+        freeaddrinfo(res);
+    }
+    return out;
+}
+
+// Resolves the cachedHostnames of every filter that has them, every reCacheEvery, on its own
+// thread; the loop picks the results up with take().
+class Recacher {
+  public:
+    explicit Recacher(const EnforceConfig& cfg) : cfg_(cfg), pending_(cfg.filters.size()) {
+        for (size_t f = 0; f < cfg.filters.size(); ++f)
+            if (!cfg.filters[f].cached_hostnames.empty())
+                pending_[f] = resolve_all(cfg.filters[f].cached_hostnames), ready_ = true;
+    }
+    void start() {
+        bool any = false;
+        for (const auto& f : cfg_.filters) any = any || !f.cached_hostnames.empty();
+        if (any) thread_ = std::thread([this] { loop(); });
+    }
+    ~Recacher() {
+        {
+            std::lock_guard lock(mu_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+    void take(Engine& engine) {
+        std::lock_guard lock(mu_);
+        if (!ready_) return;
+        for (size_t f = 0; f < pending_.size(); ++f)
+            if (pending_[f]) engine.set_cached(f, std::move(*pending_[f])), pending_[f].reset();
+        ready_ = false;
+    }
+
+  private:
+    void loop() {
+        std::vector<int64_t> next(cfg_.filters.size(), 0);
+        for (size_t f = 0; f < next.size(); ++f)
+            next[f] = now_ms() + cfg_.filters[f].recache_every_ms;
+        std::unique_lock lock(mu_);
+        while (!stop_) {
+            cv_.wait_for(lock, std::chrono::milliseconds(200));
+            for (size_t f = 0; f < next.size() && !stop_; ++f) {
+                const auto& fc = cfg_.filters[f];
+                if (fc.cached_hostnames.empty() || now_ms() < next[f]) continue;
+                lock.unlock();
+                auto ips = resolve_all(fc.cached_hostnames);
+                lock.lock();
+                pending_[f] = std::move(ips);
+                ready_ = true;
+                next[f] = now_ms() + fc.recache_every_ms;
+            }
+        }
+    }
+
+    const EnforceConfig& cfg_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::vector<std::optional<std::vector<IpAddress>>> pending_;
+    bool ready_ = false, stop_ = false;
+    std::thread thread_;
+};
+
+// The name a PTR lookup gives for `ip`, lower case without a trailing dot; empty if none.
+std::string reverse_name(const IpAddress& ip) {
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+    if (ip.is_v4()) {
+        auto* s = reinterpret_cast<sockaddr_in*>(&ss);
+        s->sin_family = AF_INET;
+        std::memcpy(&s->sin_addr, ip.bytes(), 4);
+        len = sizeof *s;
+    } else {
+        auto* s = reinterpret_cast<sockaddr_in6*>(&ss);
+        s->sin6_family = AF_INET6;
+        std::memcpy(&s->sin6_addr, ip.bytes(), 16);
+        len = sizeof *s;
+    }
+    char host[NI_MAXHOST];
+    if (getnameinfo(reinterpret_cast<sockaddr*>(&ss), len, host, sizeof host, nullptr, 0,
+                    NI_NAMEREQD) != 0)
+        return {};
+    std::string out(host);
+    if (!out.empty() && out.back() == '.') out.pop_back();
+    for (char& c : out)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return out;
+}
+
+class Loop {
+  public:
+    Loop(const EnforceConfig& cfg, std::FILE* log) : cfg_(cfg), engine_(cfg), log_(log) {
+        auto add = [&](const QueuePair& q, QueueKind k, size_t f) {
+            if (q.ipv4) roles_[*q.ipv4] = QueueRole{k, f};
+            if (q.ipv6) roles_[*q.ipv6] = QueueRole{k, f};
+        };
+        add(cfg.inbound_dns_queue, QueueKind::inbound_dns, 0);
+        for (size_t f = 0; f < cfg.filters.size(); ++f) {
+            add(cfg.filters[f].dns_queue, QueueKind::dns, f);
+            add(cfg.filters[f].traffic_queue, QueueKind::traffic, f);
+        }
+    }
+    std::vector<uint16_t> queues() const {
+        std::vector<uint16_t> q;
+        for (const auto& [n, r] : roles_) q.push_back(n);
+        return q;
+    }
+    Engine& engine() { return engine_; }
+    const std::map<std::string, uint64_t>& counts() const { return counts_; }
+
+    bool on_packet(uint16_t queue, const uint8_t* data, size_t len) {
+        now_ = now_ms();
+        auto it = roles_.find(queue);
+        PacketInfo p;
+        std::string why;
+        if (it == roles_.end())
+            return note("unknown", nullptr, queue, nullptr,
+                        {false, "packet from an unconfigured queue"});
+        const QueueRole& role = it->second;
+        if (!decode_ip_packet(data, len, p, why))
+            return note(kind_name(role.kind), nullptr, queue, nullptr,
+                        {false, "undecodable packet"});
+        if (role.kind == QueueKind::traffic)
+            return note("traffic", &p, queue, &role, traffic(role.filter, p));
+        return note(role.kind == QueueKind::dns ? "dns-query" : "dns-response", &p, queue, &role,
+                    dns(role, p));
+    }
+
+  private:
+    static const char* kind_name(QueueKind k) {
+        return k == QueueKind::traffic ? "traffic"
+               : k == QueueKind::dns   ? "dns-query"
+                                       : "dns-response";
+    }
+
+    Verdict traffic(size_t filter, const PacketInfo& p) {
+        Verdict v = engine_.traffic(filter, p.dst, now_);
+        if (v.accept || !cfg_.filters[filter].lookup_unknown_ips) return v;
+        auto cached = ptr_cache_.find(p.dst);
+        if (cached == ptr_cache_.end() || cached->second.second < now_) {
+            // Blocking lookup, cached for allowAnswersFor (or a minute): the packet waits.
+            int64_t keep = std::max<int64_t>(cfg_.filters[filter].allow_answers_for_ms, 60000);
+            cached = ptr_cache_.insert_or_assign(p.dst, std::pair{reverse_name(p.dst), now_ + keep})
+                         .first;
+        }
+        const std::string& name = cached->second.first;
+        if (!name.empty() && engine_.name_allowed(filter, name, now_)) {
+            engine_.allow_address(filter, p.dst, now_ + cfg_.filters[filter].allow_answers_for_ms);
+            return {true, "reverse lookup named an allowed host"};
+        }
+        return v;
+    }
+
+    Verdict dns(const QueueRole& role, const PacketInfo& p) {
+        const uint8_t* data = p.payload;
+        size_t len = p.payload_len;
+        if (p.payload_len < p.payload_wire_len) return {false, "packet cut short"};
+        if (p.proto == kProtoUdp) return dns_message(role, data, len);
+        if (p.proto != kProtoTcp) return {false, "not UDP or TCP"};
+        if (len == 0) return {true, "TCP segment without data"};
+        // Whole length-prefixed messages only; each must pass.
+        Verdict last{false, "empty"};
+        auto split = for_each_tcp_dns_message(data, len, [&](const uint8_t* m, size_t n) {
+            last = dns_message(role, m, n);
+            return last.accept;
+        });
+        if (split == TcpDnsSplit::split)
+            return {false, "DNS over TCP: message split across segments"};
+        return last;
+    }
+
+    Verdict dns_message(const QueueRole& role, const uint8_t* data, size_t len) {
+        if (auto r = decode_dns_into(data, len, msg_); !r) {
+            msg_.qname.clear();
+            return {false, "undecodable DNS message"};
+        }
+        return role.kind == QueueKind::dns ? engine_.query(role.filter, msg_, now_)
+                                           : engine_.response(msg_, now_);
+    }
+
+    bool note(const char* kind, const PacketInfo* p, uint16_t queue, const QueueRole* role,
+              Verdict v) {
+        ++counts_[std::string(kind) + (v.accept ? ".accept" : ".drop")];
+        if (!log_) return v.accept;
+        line_.clear();
+        line_ += "{\"time\":\"" + format_rfc3339_ms(now_) +
+                 "\",\"queue\":" + std::to_string(queue) + ",\"filter\":";
+        if (role && role->kind != QueueKind::inbound_dns)
+            append_json_string(cfg_.filters[role->filter].name, line_);
+        else
+            line_ += "null";
+        line_ += ",\"kind\":\"";
+        line_ += kind;
+        line_ += v.accept ? "\",\"verdict\":\"accept\",\"reason\":"
+                          : "\",\"verdict\":\"drop\",\"reason\":";
+        append_json_string(v.reason, line_);
+        if (p) {
+            line_ += ",\"proto\":" + std::to_string(p->proto) + ",\"src\":\"" + p->src.to_string() +
+                     "\",\"dst\":\"" + p->dst.to_string() +
+                     "\",\"dport\":" + std::to_string(p->dport);
+            if (role && role->kind != QueueKind::traffic && !msg_.qname.empty()) {
+                line_ += ",\"qname\":";
+                append_json_string(msg_.qname, line_);
+            }
+        }
+        line_ += "}\n";
+        std::fwrite(line_.data(), 1, line_.size(), log_);
+        return v.accept;
+    }
+
+    const EnforceConfig& cfg_;
+    Engine engine_;
+    std::FILE* log_;
+    std::map<uint16_t, QueueRole> roles_;
+    std::map<std::string, uint64_t> counts_;
+    std::unordered_map<IpAddress, std::pair<std::string, int64_t>, IpAddressHash> ptr_cache_;
+    DnsMessage msg_;
+    std::string line_;
+    int64_t now_ = 0;
+};
+
+}  // namespace
+
+Result<void> run_enforce(const EnforceConfig& cfg, const EnforceOptions& opt) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGINT, SIGTERM}) sigaddset(&set, s);
+    if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0) return errno_error("sigprocmask");
+    UniqueFd sig(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!sig.valid()) return errno_error("signalfd");
+
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> log_file(nullptr, std::fclose);
+    std::FILE* log = nullptr;
+    if (opt.log_path == "-") {
+        log = stdout;
+    } else if (!opt.log_path.empty()) {
+        log_file.reset(std::fopen(opt.log_path.c_str(), "ae"));
+        if (!log_file) return errno_error("enforce: cannot open " + opt.log_path);
+        log = log_file.get();
+    }
+
+    Loop loop(cfg, log);
+    Recacher recache(cfg);  // the first resolution happens here, before anything is queued
+    recache.take(loop.engine());
+    auto src = NfqueueSource::open(loop.queues(), opt.queue_bypass);
+    if (!src) return src.error();
+    recache.start();
+    if (opt.harden) {
+        if (auto r = drop_capabilities(); !r) return Error{"enforce: " + r.error().message};
+        if (auto r = install_seccomp_allowlist(); !r) return Error{"enforce: " + r.error().message};
+    }
+    log_info("enforce: {} queues bound, {} filters{}", loop.queues().size(), cfg.filters.size(),
+             opt.harden ? "; capabilities dropped but CAP_NET_ADMIN, seccomp allowlist on" : "");
+
+    auto handler = [&](uint16_t q, const uint8_t* d, size_t n) { return loop.on_packet(q, d, n); };
+    int64_t next_tick = now_ms() + 1000;
+    Result<void> failure;
+    for (;;) {
+        pollfd p[2] = {{(*src)->fd(), POLLIN, 0}, {sig.get(), POLLIN, 0}};
+        int rc = ::poll(p, 2, 1000);
+        if (rc < 0 && errno != EINTR) {
+            failure = errno_error("poll");
+            break;
+        }
+        if (p[1].revents & POLLIN) break;
+        if (p[0].revents & POLLIN) {
+            if (auto r = (*src)->drain(handler); !r) {
+                failure = r;
+                break;
+            }
+            if (log) std::fflush(log);
+        }
+        if (int64_t t = now_ms(); t >= next_tick) {
+            recache.take(loop.engine());
+            loop.engine().expire(t);
+            next_tick = t + 1000;
+        }
+    }
+    if (log) std::fflush(log);
+    std::string summary;
+    for (const auto& [k, v] : loop.counts()) summary += fmt::format(" {}={}", k, v);
+    const auto& c = (*src)->counters();
+    log_info("enforce: stopping; verdicts:{}; packets={} overruns={} malformed={}",
+             summary.empty() ? " none" : summary, c.packets, c.overruns, c.malformed);
+    return failure;
+}
+
+}  // namespace em

@@ -1,0 +1,120 @@
+#include "enforce/engine.h"
+
+#include <algorithm>
+
+namespace em {
+
+TcpDnsSplit for_each_tcp_dns_message(const uint8_t* data, size_t len,
+                                     const std::function<bool(const uint8_t*, size_t)>& fn) {
+    while (len > 0) {
+        if (len < 2) return TcpDnsSplit::split;
+        const size_t n = size_t{data[0]} << 8 | data[1];
+        if (n + 2 > len) return TcpDnsSplit::split;
+        if (!fn(data + 2, n)) return TcpDnsSplit::stopped;
+        data += n + 2;
+        len -= n + 2;
+    }
+    return TcpDnsSplit::whole;
+}
+
+Engine::Engine(const EnforceConfig& cfg) {
+    for (const auto& f : cfg.filters) filters_.push_back(State{f, {}, {}, {}});
+}
+
+bool Engine::under(std::string_view name, std::string_view suffix) {
+    if (name.size() == suffix.size()) return name == suffix;
+    return name.size() > suffix.size() && name.ends_with(suffix) &&
+           name[name.size() - suffix.size() - 1] == '.';
+}
+
+bool Engine::name_allowed(size_t filter, std::string_view name, int64_t now_ms) const {
+    const State& s = filters_[filter];
+    if (s.cfg.allow_all_hostnames) return true;
+    for (const auto& h : s.cfg.allowed_hostnames)
+        if (under(name, h)) return true;
+    for (const auto& h : s.cfg.cached_hostnames)
+        if (under(name, h)) return true;
+    // A learnt name (a CNAME target, ...) is allowed exactly, not with what lies under it.
+    auto it = s.names.find(std::string(name));
+    return it != s.names.end() && it->second > now_ms;
+}
+
+Verdict Engine::query(size_t filter, const DnsMessage& msg, int64_t now_ms) const {
+    if (msg.response) return {false, "not a query"};
+    if (msg.question_count != 1 || msg.qname.empty())
+        return {false, msg.question_count == 0 ? "no question" : "more than one question"};
+    if (!name_allowed(filter, msg.qname, now_ms)) return {false, "name not allowed"};
+    return {true, "name allowed"};
+}
+
+int64_t Engine::duration_ms(const State& s, uint32_t ttl) const {
+    const int64_t fixed = s.cfg.allow_answers_for_ms, rec = int64_t{ttl} * 1000;
+    switch (s.cfg.record_ttl) {
+        case RecordTtl::ignore:
+            return fixed;
+        case RecordTtl::shorter:
+            return std::min(fixed, rec);
+        case RecordTtl::longer:
+            return std::max(fixed, rec);
+        case RecordTtl::always:
+            return rec;
+    }
+    return fixed;
+}
+
+Verdict Engine::response(const DnsMessage& msg, int64_t now_ms) {
+    if (!msg.response) return {false, "not a response"};
+    if (msg.question_count != 1 || msg.qname.empty()) return {false, "no single question"};
+    bool any = false;
+    std::vector<std::string> chain;
+    const auto resolved = resolve_answers(msg, &chain);
+    for (size_t f = 0; f < filters_.size(); ++f) {
+        if (!name_allowed(f, msg.qname, now_ms)) continue;
+        any = true;
+        State& s = filters_[f];
+        for (const auto& a : resolved) {
+            if (a.ip.is_loopback() || a.ip.is_unspecified()) continue;
+            int64_t& until = s.addrs[a.ip];
+            until = std::max(until, now_ms + duration_ms(s, a.ttl));
+        }
+        // Targets of the chain and of SRV/MX/NS answers to names of the chain.
+        for (const auto& r : msg.answers) {
+            if (r.target.empty() || r.type == 12) continue;  // PTR targets allow nothing
+            if (std::find(chain.begin(), chain.end(), r.name) == chain.end() && r.name != msg.qname)
+                continue;
+            int64_t& until = s.names[r.target];
+            until = std::max(until, now_ms + duration_ms(s, r.ttl));
+        }
+    }
+    if (!any) return {false, "question not allowed by any filter"};
+    return {true, "answer learnt"};
+}
+
+Verdict Engine::traffic(size_t filter, const IpAddress& dst, int64_t now_ms) const {
+    const State& s = filters_[filter];
+    if (s.cached.count(dst)) return {true, "address of a cached hostname"};
+    auto it = s.addrs.find(dst);
+    if (it == s.addrs.end()) return {false, "no allowed answer named the address"};
+    if (it->second <= now_ms) return {false, "the answer naming the address expired"};
+    return {true, "address from an allowed answer"};
+}
+
+void Engine::allow_address(size_t filter, const IpAddress& ip, int64_t until_ms) {
+    int64_t& until = filters_[filter].addrs[ip];
+    until = std::max(until, until_ms);
+}
+
+void Engine::set_cached(size_t filter, std::vector<IpAddress> ips) {
+    auto& c = filters_[filter].cached;
+    c.clear();
+    for (const auto& ip : ips) c.emplace(ip, true);
+}
+
+void Engine::expire(int64_t now_ms) {
+    for (auto& s : filters_) {
+        std::erase_if(s.addrs, [&](const auto& e) { return e.second <= now_ms; });
+        std::erase_if(s.names, [&](const auto& e) { return e.second <= now_ms; });
+    }
+}
+
+}  // namespace em

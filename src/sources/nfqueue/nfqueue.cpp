@@ -1,0 +1,157 @@
+#include "sources/nfqueue/nfqueue.h"
+
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+extern "C" {
+#include <libnetfilter_queue/libnetfilter_queue.h>
+}
+
+namespace em {
+
+namespace {
+
+constexpr size_t kBufSize = 1 << 20;
+// Room for the verdicts of one read: each is a small message (header + verdict attribute).
+constexpr size_t kOutSize = 1 << 20;
+constexpr size_t kVerdictRoom = 128;
+
+void close_socket(mnl_socket* s) {
+    if (s) mnl_socket_close(s);
+}
+
+}  // namespace
+
+NfqueueSource::NfqueueSource(mnl_socket* s)
+    : sock_(s, close_socket), buf_(new char[kBufSize]), out_(new char[kOutSize]) {}
+
+NfqueueSource::~NfqueueSource() {
+    for (uint16_t q : queues_)
+        (void)config(
+            q, [](nlmsghdr* nlh) { nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_UNBIND); });
+}
+
+int NfqueueSource::fd() const { return mnl_socket_get_fd(sock_.get()); }
+
+Result<void> NfqueueSource::config(uint16_t queue, const std::function<void(nlmsghdr*)>& attrs) {
+    char buf[MNL_SOCKET_BUFFER_SIZE];
+    nlmsghdr* nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, queue);
+    nlh->nlmsg_flags |= NLM_F_ACK;
+    attrs(nlh);
+    if (mnl_socket_sendto(sock_.get(), nlh, nlh->nlmsg_len) < 0)
+        return errno_error("NFQUEUE " + std::to_string(queue) + ": config");
+    // The acknowledgement (or the error) comes back before any packet: nothing is bound yet
+    // for a new queue, and for a bound one packets are read by drain() only.
+    for (;;) {
+        ssize_t n = mnl_socket_recvfrom(sock_.get(), buf, sizeof buf);
+        if (n < 0) return errno_error("NFQUEUE " + std::to_string(queue) + ": config");
+        int rc = mnl_cb_run(buf, static_cast<size_t>(n), 0, portid_, nullptr, nullptr);
+        if (rc < 0) return errno_error("NFQUEUE " + std::to_string(queue) + ": config");
+        if (rc == MNL_CB_STOP) return {};
+    }
+}
+
+Result<std::unique_ptr<NfqueueSource>> NfqueueSource::open(const std::vector<uint16_t>& queues,
+                                                           bool fail_open, size_t rcvbuf,
+                                                           uint32_t maxlen) {
+    mnl_socket* s = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+    if (!s) return errno_error("NFQUEUE: netlink socket");
+    std::unique_ptr<NfqueueSource> src(new NfqueueSource(s));
+    if (mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) < 0) return errno_error("NFQUEUE: bind");
+    src->portid_ = mnl_socket_get_portid(s);
+    int size = static_cast<int>(rcvbuf);
+    int fd = mnl_socket_get_fd(s);
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    for (uint16_t q : queues) {
+        if (auto r = src->config(
+                q, [](nlmsghdr* nlh) { nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND); });
+            !r)
+            return r.error();
+        src->queues_.push_back(q);
+        if (auto r = src->config(
+                q,
+                [&](nlmsghdr* nlh) {
+                    nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, static_cast<int>(maxlen));
+                    uint32_t flags = NFQA_CFG_F_GSO | (fail_open ? NFQA_CFG_F_FAIL_OPEN : 0);
+                    mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
+                    mnl_attr_put_u32(nlh, NFQA_CFG_MASK,
+                                     htonl(NFQA_CFG_F_GSO | NFQA_CFG_F_FAIL_OPEN));
+                    mnl_attr_put_u32(nlh, NFQA_CFG_QUEUE_MAXLEN, htonl(8192));
+                });
+            !r)
+            return r.error();
+    }
+    return src;
+}
+
+Result<void> NfqueueSource::flush_verdicts() {
+    if (out_len_ == 0) return {};
+    ssize_t n = mnl_socket_sendto(sock_.get(), out_.get(), out_len_);
+    out_len_ = 0;
+    if (n < 0) return errno_error("NFQUEUE: sending verdicts");
+    return {};
+}
+
+Result<void> NfqueueSource::drain(const Handler& handler) {
+    struct Ctx {
+        NfqueueSource* self;
+        const Handler* handler;
+    } ctx{this, &handler};
+    auto cb = [](const nlmsghdr* nlh, void* arg) -> int {
+        auto* c = static_cast<Ctx*>(arg);
+        NfqueueSource& self = *c->self;
+        nlattr* attr[NFQA_MAX + 1] = {};
+        if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR]) {
+            ++self.counters_.malformed;
+            return MNL_CB_OK;
+        }
+        const auto* nfg = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
+        const uint16_t queue = ntohs(nfg->res_id);
+        const auto* ph =
+            static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
+        const uint32_t id = ntohl(ph->packet_id);
+        const uint8_t* data = nullptr;
+        size_t len = 0;
+        if (attr[NFQA_PAYLOAD]) {
+            data = static_cast<const uint8_t*>(mnl_attr_get_payload(attr[NFQA_PAYLOAD]));
+            len = mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
+        } else {
+            ++self.counters_.malformed;
+        }
+        ++self.counters_.packets;
+        // A packet that cannot be looked at is dropped: the filter fails closed.
+        const bool accept = data && (*c->handler)(queue, data, len);
+        if (self.out_len_ + kVerdictRoom > kOutSize)
+            if (auto r = self.flush_verdicts(); !r) return MNL_CB_ERROR;
+        nlmsghdr* v = nfq_nlmsg_put(self.out_.get() + self.out_len_, NFQNL_MSG_VERDICT, queue);
+        nfq_nlmsg_verdict_put(v, static_cast<int>(id), accept ? NF_ACCEPT : NF_DROP);
+        self.out_len_ += v->nlmsg_len;
+        return MNL_CB_OK;
+    };
+    for (;;) {
+        ssize_t n = recv(fd(), buf_.get(), kBufSize, MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+            if (errno == ENOBUFS) {
+                ++counters_.overruns;
+                continue;
+            }
+            return errno_error("NFQUEUE: recv");
+        }
+        if (mnl_cb_run(buf_.get(), static_cast<size_t>(n), 0, portid_, cb, &ctx) < 0 && errno != 0)
+            ++counters_.malformed;
+        // Verdicts go out after each read: the packets of this read wait no longer.
+        if (auto r = flush_verdicts(); !r) return r;
+    }
+    return flush_verdicts();
+}
+
+}  // namespace em

@@ -1,0 +1,56 @@
+// Fuzzes what `enforce` reads: its TOML config (first byte even), or (odd) the payload of a
+// DNS-over-TCP segment split into messages, each decoded and judged by an engine as a query
+// and as a response, then traffic to every answered address. Nothing may crash; a verdict
+// must come with a reason; an address may be allowed only after an accepted response.
+#include <cstdint>
+#include <string_view>
+
+#include "dns/dns_message.h"
+#include "enforce/engine.h"
+
+namespace {
+
+const em::EnforceConfig& config() {
+    static const em::EnforceConfig c = [] {
+        auto r = em::parse_enforce_config(R"(
+inboundDNSQueue = { ipv4 = 1 }
+[[filters]]
+name = "f"
+dnsQueue = { ipv4 = 2 }
+trafficQueue = { ipv4 = 3 }
+allowedHostnames = ["example.test", "a"]
+allowAnswersFor = "10s"
+recordTTL = "longer"
+)",
+                                          "fuzz");
+        if (!r) __builtin_trap();
+        return *r;
+    }();
+    return c;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    if (size == 0) return 0;
+    if (data[0] % 2 == 0) {
+        auto r = em::parse_enforce_config(
+            std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1), "fuzz.toml");
+        if (!r && r.error().message.empty()) __builtin_trap();
+        if (r && r->filters.empty()) __builtin_trap();  // a config always has a filter
+        return 0;
+    }
+    em::Engine engine(config());
+    em::for_each_tcp_dns_message(data + 1, size - 1, [&](const uint8_t* m, size_t n) {
+        auto msg = em::decode_dns(m, n);
+        if (!msg) return true;
+        em::Verdict q = engine.query(0, *msg, 0);
+        if (!q.reason || !*q.reason) __builtin_trap();
+        const bool before = !engine.allowed_addresses(0);
+        em::Verdict r = engine.response(*msg, 0);
+        if (!r.accept && before && engine.allowed_addresses(0)) __builtin_trap();
+        for (const auto& a : em::resolve_answers(*msg)) (void)engine.traffic(0, a.ip, 1);
+        return true;
+    });
+    return 0;
+}
