@@ -17,7 +17,10 @@ namespace em {
 
 namespace {
 
-constexpr size_t kBufSize = 1 << 20;
+// One slot holds one packet message: a whole 64 KiB packet plus the attributes.
+constexpr size_t kSlotSize = 68 * 1024;
+constexpr size_t kSlots = 32;
+constexpr size_t kBufSize = kSlotSize * kSlots;
 // Room for the verdicts of one read: each is a small message (header + verdict attribute).
 constexpr size_t kOutSize = 1 << 20;
 constexpr size_t kVerdictRoom = 128;
@@ -28,8 +31,12 @@ void close_socket(mnl_socket* s) {
 
 }  // namespace
 
-NfqueueSource::NfqueueSource(mnl_socket* s)
-    : sock_(s, close_socket), buf_(new char[kBufSize]), out_(new char[kOutSize]) {}
+NfqueueSource::NfqueueSource(mnl_socket* s, bool fail_open)
+    : sock_(s, close_socket),
+      fail_open_(fail_open),
+      buf_(new char[kBufSize]),
+      out_(new char[kOutSize]),
+      next_id_(65536, 0) {}
 
 NfqueueSource::~NfqueueSource() {
     for (uint16_t q : queues_)
@@ -57,19 +64,19 @@ Result<void> NfqueueSource::config(uint16_t queue, const std::function<void(nlms
     }
 }
 
-Result<std::unique_ptr<NfqueueSource>> NfqueueSource::open(const std::vector<uint16_t>& queues,
-                                                           bool fail_open, size_t rcvbuf,
-                                                           uint32_t maxlen) {
+Result<std::unique_ptr<NfqueueSource>> NfqueueSource::open(
+    const std::vector<NfqueueSource::Queue>& queues, bool fail_open, size_t rcvbuf) {
     mnl_socket* s = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
     if (!s) return errno_error("NFQUEUE: netlink socket");
-    std::unique_ptr<NfqueueSource> src(new NfqueueSource(s));
+    std::unique_ptr<NfqueueSource> src(new NfqueueSource(s, fail_open));
     if (mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) < 0) return errno_error("NFQUEUE: bind");
     src->portid_ = mnl_socket_get_portid(s);
     int size = static_cast<int>(rcvbuf);
     int fd = mnl_socket_get_fd(s);
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
         (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-    for (uint16_t q : queues) {
+    for (const Queue& spec : queues) {
+        const uint16_t q = spec.num;
         if (auto r = src->config(
                 q, [](nlmsghdr* nlh) { nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND); });
             !r)
@@ -78,7 +85,7 @@ Result<std::unique_ptr<NfqueueSource>> NfqueueSource::open(const std::vector<uin
         if (auto r = src->config(
                 q,
                 [&](nlmsghdr* nlh) {
-                    nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, static_cast<int>(maxlen));
+                    nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, static_cast<int>(spec.copy));
                     uint32_t flags = NFQA_CFG_F_GSO | (fail_open ? NFQA_CFG_F_FAIL_OPEN : 0);
                     mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
                     mnl_attr_put_u32(nlh, NFQA_CFG_MASK,
@@ -89,6 +96,43 @@ Result<std::unique_ptr<NfqueueSource>> NfqueueSource::open(const std::vector<uin
             return r.error();
     }
     return src;
+}
+
+// Packet ids count up by one per queue. A packet whose message the socket lost (ENOBUFS)
+// would wait in the kernel for ever: the gap before the next id seen is judged at once,
+// dropped (fail closed) or accepted (fail open), unseen either way, and counted.
+// A run of packets of one queue with consecutive ids that follows everything judged before
+// and has one verdict gets one NFQNL_MSG_VERDICT_BATCH (the kernel applies it to every
+// packet of the queue up to its id, so nothing unseen may precede the run).
+void NfqueueSource::put_verdicts() {
+    auto put = [&](uint16_t queue, uint32_t id, bool accept, bool batch) {
+        if (out_len_ + kVerdictRoom > kOutSize) (void)flush_verdicts();
+        nlmsghdr* v = nfq_nlmsg_put(out_.get() + out_len_,
+                                    batch ? NFQNL_MSG_VERDICT_BATCH : NFQNL_MSG_VERDICT, queue);
+        nfq_nlmsg_verdict_put(v, static_cast<int>(id), accept ? NF_ACCEPT : NF_DROP);
+        out_len_ += v->nlmsg_len;
+        ++counters_.verdict_messages;
+    };
+    for (size_t i = 0; i < pending_.size();) {
+        const Pending& first = pending_[i];
+        uint32_t& next = next_id_[first.queue];
+        if (next != 0 && first.id > next) {
+            counters_.unseen += first.id - next;
+            if (first.id - next > 1)
+                put(first.queue, first.id - 1, fail_open_, true);  // all of the gap at once
+            else
+                put(first.queue, next, fail_open_, false);
+        }
+        size_t j = i + 1;
+        while (j < pending_.size() && pending_[j].queue == first.queue &&
+               pending_[j].accept == first.accept && pending_[j].id == pending_[j - 1].id + 1)
+            ++j;
+        const Pending& last = pending_[j - 1];
+        put(last.queue, last.id, last.accept, j - i > 1);
+        next = last.id + 1;
+        i = j;
+    }
+    pending_.clear();
 }
 
 Result<void> NfqueueSource::flush_verdicts() {
@@ -128,28 +172,41 @@ Result<void> NfqueueSource::drain(const Handler& handler) {
         ++self.counters_.packets;
         // A packet that cannot be looked at is dropped: the filter fails closed.
         const bool accept = data && (*c->handler)(queue, data, len);
-        if (self.out_len_ + kVerdictRoom > kOutSize)
-            if (auto r = self.flush_verdicts(); !r) return MNL_CB_ERROR;
-        nlmsghdr* v = nfq_nlmsg_put(self.out_.get() + self.out_len_, NFQNL_MSG_VERDICT, queue);
-        nfq_nlmsg_verdict_put(v, static_cast<int>(id), accept ? NF_ACCEPT : NF_DROP);
-        self.out_len_ += v->nlmsg_len;
+        self.pending_.push_back(Pending{queue, id, accept});
         return MNL_CB_OK;
     };
+    // Each packet is one netlink datagram: recvmmsg takes up to kSlots of them per call, and
+    // their verdicts go out together in one sendto.
+    mmsghdr msgs[kSlots];
+    iovec iov[kSlots];
     for (;;) {
-        ssize_t n = recv(fd(), buf_.get(), kBufSize, MSG_DONTWAIT);
-        if (n < 0) {
+        for (size_t k = 0; k < kSlots; ++k) {
+            iov[k] = {buf_.get() + k * kSlotSize, kSlotSize};
+            msgs[k] = {};
+            msgs[k].msg_hdr.msg_iov = &iov[k];
+            msgs[k].msg_hdr.msg_iovlen = 1;
+        }
+        int got = recvmmsg(fd(), msgs, kSlots, MSG_DONTWAIT, nullptr);
+        if (got < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) break;
             if (errno == ENOBUFS) {
                 ++counters_.overruns;
                 continue;
             }
-            return errno_error("NFQUEUE: recv");
+            return errno_error("NFQUEUE: recvmmsg");
         }
-        if (mnl_cb_run(buf_.get(), static_cast<size_t>(n), 0, portid_, cb, &ctx) < 0 && errno != 0)
-            ++counters_.malformed;
+        pending_.clear();
+        for (int k = 0; k < got; ++k) {
+            if (msgs[k].msg_hdr.msg_flags & MSG_TRUNC) ++counters_.malformed;  // dropped below
+            if (mnl_cb_run(buf_.get() + k * kSlotSize, msgs[k].msg_len, 0, portid_, cb, &ctx) < 0 &&
+                errno != 0)
+                ++counters_.malformed;
+        }
+        put_verdicts();
         // Verdicts go out after each read: the packets of this read wait no longer.
         if (auto r = flush_verdicts(); !r) return r;
+        if (static_cast<size_t>(got) < kSlots) break;  // drained
     }
     return flush_verdicts();
 }

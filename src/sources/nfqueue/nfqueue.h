@@ -22,8 +22,10 @@ namespace em {
 
 struct NfqueueCounters {
     uint64_t packets = 0;
-    uint64_t overruns = 0;   // ENOBUFS
-    uint64_t malformed = 0;  // messages without id or payload
+    uint64_t overruns = 0;          // ENOBUFS
+    uint64_t malformed = 0;         // messages without id or payload
+    uint64_t verdict_messages = 0;  // verdicts sent (a batch verdict covers several packets)
+    uint64_t unseen = 0;            // packets whose message was lost, judged unseen
 };
 
 class NfqueueSource {
@@ -31,10 +33,14 @@ class NfqueueSource {
     /// Returns true to accept the packet, false to drop it. `queue`: its queue number.
     using Handler = std::function<bool(uint16_t queue, const uint8_t* packet, size_t len)>;
 
-    /// Binds `queues` (EBUSY-like errors when another process has one).
-    static Result<std::unique_ptr<NfqueueSource>> open(const std::vector<uint16_t>& queues,
-                                                       bool fail_open, size_t rcvbuf = 8 << 20,
-                                                       uint32_t maxlen = 4096);
+    /// A queue to bind and how many bytes of each packet to copy (headers only: 128).
+    struct Queue {
+        uint16_t num;
+        uint32_t copy = 0xffff;
+    };
+    /// Binds `queues` (an error names the queue another process has).
+    static Result<std::unique_ptr<NfqueueSource>> open(const std::vector<Queue>& queues,
+                                                       bool fail_open, size_t rcvbuf = 8 << 20);
     ~NfqueueSource();
     int fd() const;
     /// Reads everything queued without blocking and sends the verdicts.
@@ -42,15 +48,24 @@ class NfqueueSource {
     const NfqueueCounters& counters() const { return counters_; }
 
   private:
-    explicit NfqueueSource(mnl_socket* s);
+    NfqueueSource(mnl_socket* s, bool fail_open);
     Result<void> config(uint16_t queue, const std::function<void(::nlmsghdr*)>& attrs);
     Result<void> flush_verdicts();
+    void put_verdicts();
 
     std::unique_ptr<mnl_socket, void (*)(mnl_socket*)> sock_;
     uint32_t portid_ = 0;
+    bool fail_open_;
     std::vector<uint16_t> queues_;
     std::unique_ptr<char[]> buf_, out_;
     size_t out_len_ = 0;
+    struct Pending {
+        uint16_t queue;
+        uint32_t id;
+        bool accept;
+    };
+    std::vector<Pending> pending_;   // the verdicts of one read, sent by put_verdicts()
+    std::vector<uint32_t> next_id_;  // per queue number: the id expected next (0: none yet)
     NfqueueCounters counters_;
 };
 
