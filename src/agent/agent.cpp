@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 
+#include "agent/attribution.h"
 #include "agent/flow_tracker.h"
 #include "common/files.h"
 #include "common/log.h"
@@ -76,6 +77,13 @@ class Sink {
             };
         }
         k->pipeline_ = std::make_unique<Pipeline>(s.pipeline, k->folder_.get(), std::move(sink));
+        if (s.attribute_processes && k->pipeline_) {
+            auto a = FlowAttribution::create();
+            if (!a) return Error{"attribute_processes: " + a.error().message};
+            k->attribution_ = std::move(*a);
+            FlowAttribution* at = k->attribution_.get();
+            k->pipeline_->set_attributor([at](const PacketMeta& m) { return at->attribute(m); });
+        }
         return k;
     }
 
@@ -148,6 +156,7 @@ class Sink {
     std::unique_ptr<Ledger> ledger_;
     std::unique_ptr<JsonLinesWriter> events_;
     std::unique_ptr<LokiPusher> loki_;
+    std::unique_ptr<FlowAttribution> attribution_;  // before the pipeline that calls it
     std::unique_ptr<Pipeline> pipeline_;
     std::map<std::string, uint64_t> committed_counters_;
     uint64_t loki_dropped_ = 0;

@@ -37,6 +37,7 @@ struct AgentSettings {
     std::optional<ServeConfig> serve;  // the collector's endpoint, served by the agent too
     int max_domains = 500000;          // ledger bounds (Ledger::set_caps)
     int max_ips = 500000;
+    bool attribute_processes = false;  // FlowAttribution on flow events (attribution.h)
 };
 
 /// Re-reads the settings (SIGHUP); an error keeps the running ones.

@@ -99,7 +99,13 @@ void Pipeline::on_flow(const PacketMeta& meta) {
     batch_.add_flow_port(meta.dst, meta.proto, meta.dport, names_.empty());
     if (sink_) {
         line_.clear();
-        format_flow_event(meta, names_, names_.empty(), line_);
+        if (attributor_) {
+            auto [process, counter] = attributor_(meta);
+            count(counter);
+            format_flow_event(meta, names_, names_.empty(), process, line_);
+        } else {
+            format_flow_event(meta, names_, names_.empty(), line_);
+        }
         sink_(meta.time_ms, line_);
     }
 }

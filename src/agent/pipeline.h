@@ -23,6 +23,7 @@
 #include "dns/dns_message.h"
 #include "dns/tcp_stream.h"
 #include "packet/packet.h"
+#include "process/process_info.h"
 
 namespace em {
 
@@ -51,6 +52,10 @@ class Pipeline {
     void on_dns(const PacketMeta& meta, const DnsMessage& msg);
     /// A new outbound flow.
     void on_flow(const PacketMeta& meta);
+    /// Who made a flow (FlowAttribution::attribute): with one set, flow events carry a
+    /// "process" object and the outcome is counted under the counter it names.
+    using Attributor = std::function<std::pair<const ProcessInfo*, const char*>(const PacketMeta&)>;
+    void set_attributor(Attributor a) { attributor_ = std::move(a); }
 
     /// The observations since the last take, and a fresh batch for the next ones.
     Batch take_batch();
@@ -68,6 +73,7 @@ class Pipeline {
     PipelineConfig cfg_;
     const DomainFolder* folder_;
     EventSink sink_;
+    Attributor attributor_;
     Batch batch_;
     AnswerCache cache_;
     TcpDnsStreams tcp_;

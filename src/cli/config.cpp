@@ -80,6 +80,12 @@ Result<void> parse_agent_table(const toml::table& t, const std::string& path, Ag
             r = integer(a.memory_limit_mb, 0, 1 << 20);
         } else if (key == "forward_window_ms") {
             r = integer(a.pipeline.forward_window_ms, 0, 600000);
+        } else if (key == "attribute_processes") {
+            const auto* b = node.as_boolean();
+            if (!b)
+                return Error{where(path, node) +
+                             ": agent.attribute_processes must be true or false"};
+            a.attribute_processes = b->get();
         } else {
             r = Error{where(path, node) + ": unknown key agent." + key};
         }

@@ -122,6 +122,40 @@ void format_flow_event(const PacketMeta& meta, const std::vector<std::string>& n
     out += '}';
 }
 
+void format_flow_event(const PacketMeta& meta, const std::vector<std::string>& names, bool direct,
+                       const ProcessInfo* p, std::string& out) {
+    format_flow_event(meta, names, direct, out);
+    out.pop_back();  // the closing brace: the process object goes inside
+    out += ",\"process\":";
+    if (!p) {
+        out += "null}";
+        return;
+    }
+    auto text = [&](const char* key, const std::string& v) {
+        out += ",\"";
+        out += key;
+        out += "\":";
+        if (v.empty())
+            out += "null";
+        else
+            append_json_string(v, out);
+    };
+    out += "{\"pid\":";
+    append_uint(static_cast<uint64_t>(p->pid), out);
+    text("comm", p->comm);
+    text("exe", p->exe);
+    text("cmdline", p->cmdline);
+    out += ",\"uid\":";
+    append_uint(p->uid, out);
+    text("user", p->user);
+    out += ",\"ppid\":";
+    append_uint(static_cast<uint64_t>(p->ppid), out);
+    text("parent_comm", p->parent_comm);
+    text("cgroup", p->cgroup);
+    text("container_id", p->container_id);
+    out += "}}";
+}
+
 void format_dns_event(const PacketMeta& meta, const DnsMessage& msg, std::string& out) {
     append_meta("dns", meta, out);
     out += ",\"response\":";

@@ -12,6 +12,7 @@
 #include "common/result.h"
 #include "core/observation.h"
 #include "dns/dns_message.h"
+#include "process/process_info.h"
 
 namespace em {
 
@@ -20,6 +21,11 @@ namespace em {
 /// uid/gid only where known. Appends to `out` without a newline.
 void format_flow_event(const PacketMeta& meta, const std::vector<std::string>& names, bool direct,
                        std::string& out);
+/// The same with a "process" object: {"pid","comm","exe","cmdline","uid","user","ppid",
+/// "parent_comm","cgroup","container_id"} (null where unknown), or "process":null when the
+/// flow could not be attributed.
+void format_flow_event(const PacketMeta& meta, const std::vector<std::string>& names, bool direct,
+                       const ProcessInfo* process, std::string& out);
 /// {"type":"dns",...5-tuple...,"response":true,"id":4711,"qname":"a.example","qtype":"A",
 ///  "rcode":"NOERROR","answers":[{"name":"a.example","type":"A","ttl":300,
 ///  "data":"192.0.2.1"}]}; "rcode" and "answers" only for responses.

@@ -76,6 +76,39 @@ TEST(JsonEvents, FlowEventWithoutOwnerOrNames) {
               "\"names\":[],\"direct\":true}");
 }
 
+TEST(JsonEvents, FlowEventWithProcessObject) {
+    PacketMeta meta;
+    meta.time_ms = 1795514400000;
+    meta.proto = 6;
+    meta.src = ip("10.0.0.5");
+    meta.sport = 1;
+    meta.dst = ip("192.0.2.1");
+    meta.dport = 2;
+    ProcessInfo p;
+    p.pid = 4711;
+    p.comm = "py\"thon";
+    p.exe = "/usr/bin/python3";
+    p.cmdline = "python3 -c x";
+    p.uid = 33;
+    p.user = "www-data";
+    p.ppid = 1;
+    p.parent_comm = "gunicorn";
+    p.cgroup = "/system.slice/docker-abc.scope";
+    std::string out;
+    format_flow_event(meta, {}, true, &p, out);
+    EXPECT_EQ(
+        out,
+        "{\"type\":\"flow\",\"time\":\"2026-11-24T10:00:00.000Z\",\"proto\":\"tcp\","
+        "\"src\":\"10.0.0.5\",\"sport\":1,\"dst\":\"192.0.2.1\",\"dport\":2,\"names\":[],"
+        "\"direct\":true,\"process\":{\"pid\":4711,\"comm\":\"py\\\"thon\",\"exe\":"
+        "\"/usr/bin/python3\",\"cmdline\":\"python3 -c x\",\"uid\":33,\"user\":\"www-data\","
+        "\"ppid\":1,\"parent_comm\":\"gunicorn\",\"cgroup\":\"/system.slice/docker-abc.scope\","
+        "\"container_id\":null}}");
+    out.clear();
+    format_flow_event(meta, {}, true, nullptr, out);
+    EXPECT_TRUE(out.ends_with(",\"direct\":true,\"process\":null}")) << out;
+}
+
 TEST(JsonEvents, DnsResponseWithCnameAndA) {
     PacketMeta meta;
     meta.time_ms = 1795514400007;

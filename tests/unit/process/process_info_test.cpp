@@ -1,0 +1,171 @@
+#include "process/process_info.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "process/socket_owner.h"
+
+namespace em {
+
+namespace fs = std::filesystem;
+
+TEST(ContainerId, FromCgroupPathsOfTheCommonRuntimes) {
+    const std::string id(64, 'a'), id2 = std::string(63, 'b') + "c";
+    EXPECT_EQ(container_id_from_cgroup("/docker/" + id), id);
+    EXPECT_EQ(container_id_from_cgroup("/system.slice/docker-" + id + ".scope"), id);
+    EXPECT_EQ(
+        container_id_from_cgroup(
+            "/system.slice/containerd.service/kubepods-burstable-pod1234.slice:cri-containerd:" +
+            id),
+        id);
+    EXPECT_EQ(container_id_from_cgroup("/kubepods.slice/kubepods-besteffort.slice/"
+                                       "kubepods-besteffort-pod0f1e.slice/cri-containerd-" +
+                                       id + ".scope"),
+              id);
+    EXPECT_EQ(container_id_from_cgroup("/kubepods/burstable/pod3c8f-11/" + id2), id2);
+    EXPECT_EQ(container_id_from_cgroup("/machine.slice/libpod-" + id + ".scope/container"), id);
+    EXPECT_EQ(container_id_from_cgroup("/machine.slice/libpod-conmon-" + id + ".scope"), "");
+    EXPECT_EQ(container_id_from_cgroup("/system.slice/crio-" + id + ".scope"), id);
+    EXPECT_EQ(container_id_from_cgroup("/user.slice/user-1000.slice/session-2.scope"), "");
+    EXPECT_EQ(container_id_from_cgroup("/docker/" + std::string(64, 'G')), "");  // not hex
+    EXPECT_EQ(container_id_from_cgroup(""), "");
+}
+
+TEST(ProcessInfo, ReadsARealChildAndNoticesPidReuse) {
+    int ready[2];
+    ASSERT_EQ(pipe(ready), 0);
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        prctl(PR_SET_NAME, "em-proc-test");
+        char c = 1;
+        (void)!write(ready[1], &c, 1);
+        pause();
+        _exit(0);
+    }
+    char c;
+    ASSERT_EQ(read(ready[0], &c, 1), 1);
+    auto p = read_process(child);
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    EXPECT_EQ(p->pid, child);
+    EXPECT_EQ(p->comm, "em-proc-test");
+    EXPECT_EQ(p->exe, fs::read_symlink("/proc/self/exe").string());
+    EXPECT_EQ(p->ppid, getpid());
+    EXPECT_EQ(p->uid, getuid());
+    EXPECT_FALSE(p->user.empty());
+    EXPECT_FALSE(p->parent_comm.empty());
+    EXPECT_NE(p->start_time, 0u);
+    EXPECT_FALSE(p->cmdline.empty());
+
+    ProcessCache cache(2);
+    ASSERT_TRUE(cache.lookup(child).ok());
+    ASSERT_TRUE(cache.lookup(child).ok());
+    EXPECT_EQ(cache.hits(), 1u);
+    // Gone: still answered from the cache (a short-lived process stays attributed).
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+    EXPECT_FALSE(read_process(child).ok());
+    auto gone = cache.lookup(child);
+    ASSERT_TRUE(gone.ok());
+    EXPECT_EQ(gone->comm, "em-proc-test");
+    close(ready[0]);
+    close(ready[1]);
+}
+
+// A fake /proc: the same pid with another start time is another process.
+TEST(ProcessInfo, CacheRereadsWhenThePidIsReused) {
+    char tmpl[] = "/tmp/em-proc-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    const std::string root = tmpl;
+    auto write_proc = [&](const char* comm, int start) {
+        fs::create_directories(root + "/4711");
+        fs::create_directories(root + "/1");
+        std::ofstream(root + "/4711/stat")
+            << "4711 (" << comm << ") S 1 4711 4711 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 " << start
+            << " 0 0\n";
+        std::ofstream(root + "/4711/comm") << comm << "\n";
+        std::ofstream(root + "/4711/cmdline") << comm << '\0' << "--flag" << '\0';
+        std::ofstream(root + "/4711/status") << "Name:\t" << comm << "\nUid:\t0\t0\t0\t0\n";
+        std::ofstream(root + "/4711/cgroup")
+            << "4:memory:/x\n0::/system.slice/docker-" << std::string(64, 'e') << ".scope\n";
+        std::ofstream(root + "/1/comm") << "init\n";
+    };
+    write_proc("first (a) b", 100);
+    ProcessCache cache(8, root);
+    auto a = cache.lookup(4711);
+    ASSERT_TRUE(a.ok()) << a.error().message;
+    EXPECT_EQ(a->comm, "first (a) b");  // parentheses and spaces in comm
+    EXPECT_EQ(a->cmdline, "first (a) b --flag");
+    EXPECT_EQ(a->parent_comm, "init");
+    EXPECT_EQ(a->container_id, std::string(64, 'e'));
+    EXPECT_EQ(a->cgroup, "/system.slice/docker-" + std::string(64, 'e') + ".scope");
+    write_proc("second", 200);
+    auto b = cache.lookup(4711);
+    ASSERT_TRUE(b.ok());
+    EXPECT_EQ(b->comm, "second");
+    EXPECT_EQ(cache.misses(), 2u);
+    fs::remove_all(root);
+}
+
+// The fallback path: sock_diag finds our own sockets by 5-tuple, the fd scan finds us.
+TEST(SocketLookup, FindsOwnTcpAndUdpSocketsAndTheirProcess) {
+    auto look = SocketLookup::open();
+    ASSERT_TRUE(look.ok()) << look.error().message;
+    auto bound = [](int type, sockaddr_in& a) {
+        int s = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+        a = {};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+        socklen_t len = sizeof a;
+        getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+        return s;
+    };
+    auto inode_of = [](int fd) {
+        struct stat st {};
+        fstat(fd, &st);
+        return static_cast<uint64_t>(st.st_ino);
+    };
+    const IpAddress lo = *IpAddress::parse("127.0.0.1");
+    sockaddr_in srv{}, cli{};
+    int listener = bound(SOCK_STREAM, srv);
+    ASSERT_EQ(listen(listener, 4), 0);
+    int client = bound(SOCK_STREAM, cli);
+    ASSERT_EQ(connect(client, reinterpret_cast<sockaddr*>(&srv), sizeof srv), 0);
+    auto t = look->find(6, lo, ntohs(cli.sin_port), lo, ntohs(srv.sin_port));
+    ASSERT_TRUE(t.ok()) << t.error().message;
+    ASSERT_TRUE(t->has_value());
+    EXPECT_EQ((*t)->inode, inode_of(client));
+    EXPECT_EQ((*t)->uid, getuid());
+
+    // UDP, unconnected: sendto from a bound socket; found by its local port.
+    sockaddr_in u{}, peer{};
+    int udp = bound(SOCK_DGRAM, u);
+    int sink = bound(SOCK_DGRAM, peer);
+    ASSERT_EQ(sendto(udp, "x", 1, 0, reinterpret_cast<sockaddr*>(&peer), sizeof peer), 1);
+    auto d = look->find(17, lo, ntohs(u.sin_port), lo, ntohs(peer.sin_port));
+    ASSERT_TRUE(d.ok()) << d.error().message;
+    ASSERT_TRUE(d->has_value());
+    EXPECT_EQ((*d)->inode, inode_of(udp));
+    // Nothing there: no answer, not an error.
+    auto none = look->find(6, lo, 1, lo, 2);
+    ASSERT_TRUE(none.ok());
+    EXPECT_FALSE(none->has_value());
+
+    InodeIndex index;
+    EXPECT_EQ(index.pid_of(inode_of(client)), getpid());
+    EXPECT_EQ(index.pid_of(inode_of(udp)), getpid());  // from the same scan
+    EXPECT_EQ(index.scans(), 1u);
+    for (int fd : {listener, client, udp, sink}) close(fd);
+}
+
+}  // namespace em
