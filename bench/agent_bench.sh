@@ -31,21 +31,8 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-ip netns add "$NS_S"
-ip netns add "$NS_C"
-ip link add "vbs$$" type veth peer name "vbc$$"
-ip link set "vbs$$" netns "$NS_S"
-ip link set "vbc$$" netns "$NS_C"
-ip netns exec "$NS_S" ip link set lo up
-ip netns exec "$NS_C" ip link set lo up
-ip netns exec "$NS_S" ip addr add 198.51.100.1/24 dev "vbs$$"
-ip netns exec "$NS_C" ip addr add 198.51.100.2/24 dev "vbc$$"
-ip netns exec "$NS_S" ip link set "vbs$$" up
-ip netns exec "$NS_C" ip link set "vbc$$" up
-ip netns exec "$NS_S" ip addr add 203.0.113.0/24 dev lo
-ip netns exec "$NS_C" ip route add default via 198.51.100.1
-# Both ends: generous local port range, fast reuse (refused connects leave no TIME_WAIT).
-ip netns exec "$NS_C" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
+. bench/netns.sh
+make_bench_netns
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 gen() {  # → total attempts of $procs generators running at once

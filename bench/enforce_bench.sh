@@ -36,22 +36,10 @@ cleanup() {
     rm -rf "/etc/netns/$NS_C" "$work"
 }
 trap cleanup EXIT
-ip netns add "$NS_S"
-ip netns add "$NS_C"
-ip link add "vbs$$" type veth peer name "vbc$$"
-ip link set "vbs$$" netns "$NS_S"
-ip link set "vbc$$" netns "$NS_C"
-ip netns exec "$NS_S" ip link set lo up
-ip netns exec "$NS_C" ip link set lo up
-ip netns exec "$NS_S" ip addr add 198.51.100.1/24 dev "vbs$$"
-ip netns exec "$NS_C" ip addr add 198.51.100.2/24 dev "vbc$$"
-ip netns exec "$NS_S" ip link set "vbs$$" up
-ip netns exec "$NS_C" ip link set "vbc$$" up
-ip netns exec "$NS_S" ip addr add 203.0.113.0/24 dev lo
+. bench/netns.sh
+make_bench_netns
 # The datagrams end in a silent drop at the server (no ICMP replies): the same for both runs.
 ip netns exec "$NS_S" iptables -A INPUT -p udp --dport 9 -j DROP
-ip netns exec "$NS_C" ip route add default via 198.51.100.1
-ip netns exec "$NS_C" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
 mkdir -p "/etc/netns/$NS_C"
 printf '203.0.113.1 bench.test\n203.0.113.2 bench.test\n' >"/etc/netns/$NS_C/hosts"
 cat >"$work/enforce.toml" <<CONF
