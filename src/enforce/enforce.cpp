@@ -79,9 +79,11 @@ std::vector<IpAddress> resolve_all(const std::vector<std::string>& names) {
 class Recacher {
   public:
     explicit Recacher(const EnforceConfig& cfg) : cfg_(cfg), pending_(cfg.filters.size()) {
-        for (size_t f = 0; f < cfg.filters.size(); ++f)
-            if (!cfg.filters[f].cached_hostnames.empty())
-                pending_[f] = resolve_all(cfg.filters[f].cached_hostnames), ready_ = true;
+        for (size_t f = 0; f < cfg.filters.size(); ++f) {
+            if (cfg.filters[f].cached_hostnames.empty()) continue;
+            pending_[f] = resolve_all(cfg.filters[f].cached_hostnames);
+            ready_ = true;
+        }
     }
     void start() {
         bool any = false;
@@ -100,7 +102,10 @@ class Recacher {
         std::lock_guard lock(mu_);
         if (!ready_) return;
         for (size_t f = 0; f < pending_.size(); ++f)
-            if (pending_[f]) engine.set_cached(f, std::move(*pending_[f])), pending_[f].reset();
+            if (pending_[f]) {
+                engine.set_cached(f, std::move(*pending_[f]));
+                pending_[f].reset();
+            }
         ready_ = false;
     }
 
