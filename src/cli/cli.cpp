@@ -50,9 +50,9 @@ int run_cli(int argc, char** argv) {
     auto collector_flags = add_collector_commands(app);
     auto rules_flags = add_rules_command(app);
     auto enforce_flags = add_enforce_command(app);
-    for (auto* sub :
-         {app.get_subcommand("agent"), app.get_subcommand("replay"), app.get_subcommand("serve"),
-          app.get_subcommand("collect"), app.get_subcommand("report"), app.get_subcommand("enforce")})
+    for (auto* sub : {app.get_subcommand("agent"), app.get_subcommand("replay"),
+                      app.get_subcommand("serve"), app.get_subcommand("collect"),
+                      app.get_subcommand("report"), app.get_subcommand("enforce")})
         sub->add_flag("-v,--verbose", verbose, "log what is done at info level");
     try {
         app.parse(argc, argv);

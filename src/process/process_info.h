@@ -5,9 +5,9 @@
 //
 // Container ids come from the cgroup path (v2 "0::" line, else the v1 name=systemd or first
 // line): docker (/docker/<64 hex> or docker-<64 hex>.scope), containerd/CRI
-// (cri-containerd-<64 hex>.scope, or "...slice:cri-containerd:<64 hex>"), podman (libpod-<64 hex>.scope, libpod-conmon excluded),
-// CRI-O (crio-<64 hex>.scope), and kubernetes pods (kubepods.../pod<uid>/<64 hex>): the last
-// 64-hex-digit component.
+// (cri-containerd-<64 hex>.scope, or "...slice:cri-containerd:<64 hex>"), podman (libpod-<64
+// hex>.scope, libpod-conmon excluded), CRI-O (crio-<64 hex>.scope), and kubernetes pods
+// (kubepods.../pod<uid>/<64 hex>): the last 64-hex-digit component.
 #include <sys/types.h>
 
 #include <cstdint>

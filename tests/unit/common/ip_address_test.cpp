@@ -54,8 +54,6 @@ TEST(IpAddress, OrdersNumericallyIpv4First) {
     EXPECT_FALSE(IpAddress::from_key("xyz"));
 }
 
-
-
 // to_string is written by hand; it must be byte for byte inet_ntop's text (the files'
 // contract, and what older collectors and ledgers hold): every pattern of zero and non-zero
 // groups (zero runs of every length and place, ties), the dotted-quad forms, random values.
