@@ -28,6 +28,18 @@ Result<void> drop_capabilities() {
     return {};
 }
 
+namespace {
+
+// One argument condition, every field set (libseccomp's SCMP_A* macros leave datum_b out,
+// which clang's -Wmissing-field-initializers rejects). Static storage: one at a time.
+const scmp_arg_cmp* arg(unsigned index, scmp_compare op, scmp_datum_t a, scmp_datum_t b = 0) {
+    static scmp_arg_cmp c;
+    c = scmp_arg_cmp{index, op, a, b};
+    return &c;
+}
+
+}  // namespace
+
 Result<void> install_seccomp_allowlist() {
     std::unique_ptr<void, void (*)(scmp_filter_ctx)> ctx(seccomp_init(SCMP_ACT_ERRNO(EPERM)),
                                                          seccomp_release);
@@ -101,13 +113,14 @@ Result<void> install_seccomp_allowlist() {
         if (seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, sc, 0) != 0)
             return Error{"seccomp: cannot allow syscall " + std::to_string(sc)};
     // Files only for reading (the resolver's /etc/hosts, /etc/resolv.conf, ...).
-    if (seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
-                         SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY)) != 0)
+    if (seccomp_rule_add_array(
+            ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+            arg(2, SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY)) != 0)
         return Error{"seccomp: cannot allow openat for reading"};
     // Sockets of the families the verdict loop and the resolver use.
     for (int family : {AF_UNIX, AF_INET, AF_INET6, AF_NETLINK})
-        if (seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-                             SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(family))) != 0)
+        if (seccomp_rule_add_array(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+                                   arg(0, SCMP_CMP_EQ, static_cast<scmp_datum_t>(family))) != 0)
             return Error{"seccomp: cannot allow socket"};
     if (int rc = seccomp_load(ctx.get()); rc != 0)
         return Error{"seccomp: loading the filter failed: " + std::string(strerror(-rc))};
