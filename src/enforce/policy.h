@@ -9,7 +9,7 @@
 // only) is accepted on every port. Addresses named by a domain's answers go into one named
 // set per domain (nft) and carry the domain in their comments; the rest are "direct".
 // Loopback and established/related traffic are accepted first; the chain's policy drops
-// the rest (or only counts it with `policy = "log"`, to try a policy before enforcing it).
+// the rest (or, with `log_only` / `--log-only`, logs it and lets it pass, to try a policy first).
 //
 // Names and other text from the input never reach the ruleset unquoted: comments keep only
 // [A-Za-z0-9._:*/@+-] and spaces and replace everything else with '_', at most 100 bytes; set names
