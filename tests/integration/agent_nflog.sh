@@ -44,13 +44,18 @@ start_agent() {
     AGENT=$!
     PIDS+=("$AGENT")
     local i
+    # Ready when this agent says it captures (its signals are handled from then on): a table
+    # and files left by a killed predecessor prove nothing about the new one.
     for i in $(seq 100); do
-        in_cl nft list table inet egress_monitor >/dev/null 2>&1 && [ -s "$OUT/unique-ips.log" -o -e "$OUT/unique-ips.log" ] && return 0
+        [ "$(grep -c 'agent: capturing with' "$WORK/agent.log" 2>/dev/null)" -gt "$started" ] &&
+            in_cl nft list table inet egress_monitor >/dev/null 2>&1 && [ -e "$OUT/unique-ips.log" ] &&
+            { started=$((started + 1)); return 0; }
         kill -0 "$AGENT" 2>/dev/null || { cat "$WORK/agent.log"; fail "agent exited at start"; }
         sleep 0.1
     done
     fail "agent did not install its table"
 }
+started=0
 start_agent
 sleep 0.5
 
