@@ -71,6 +71,50 @@ bool Batch::add_answer(DomainDelta& d, const IpAddress& ip, int64_t t) {
     return true;
 }
 
+size_t ProcessUseHash::operator()(const ProcessUseView& k) const {
+    std::hash<std::string_view> h;
+    size_t x = static_cast<unsigned char>(k.kind);
+    for (std::string_view part : {k.dest, k.exe, k.user, k.container})
+        x = (x ^ h(part)) * 0x9E3779B97F4A7C15ull;
+    return x;
+}
+
+void Batch::add_use(const ProcessUseView& key, const ProcessUseDelta& delta) {
+    ProcessUseView k = key;
+    // A domain this batch would fold (its registrable domain has the limit of names and the
+    // name is not one of them) goes where its queries went, so a flood of random subdomains
+    // from one process stays one key.
+    if (k.kind == 'd' && folder_ && folder_->limit() > 0 && !DomainFolder::is_folded(k.dest) &&
+        !domains_.find(k.dest)) {
+        std::string_view base = folder_->base(k.dest);
+        auto it = names_per_base_.find(base);
+        if (it != names_per_base_.end() && it->second >= folder_->limit()) {
+            folded_scratch_ = DomainFolder::folded_name(base);
+            k.dest = folded_scratch_;
+        }
+    }
+    auto it = uses_.find(k);
+    if (it == uses_.end()) {
+        uses_.emplace(ProcessUseKey{k.kind, std::string(k.dest), std::string(k.exe),
+                                    std::string(k.user), std::string(k.container)},
+                      delta);
+        return;
+    }
+    ProcessUseDelta& d = it->second;
+    d.first_seen = std::min(d.first_seen, delta.first_seen);
+    d.last_seen = std::max(d.last_seen, delta.last_seen);
+    d.count += delta.count;
+}
+
+void Batch::add_process_use(char kind, std::string_view dest, std::string_view exe,
+                            std::string_view user, std::string_view container, int64_t t) {
+    if ((kind != 'd' && kind != 'i') || dest.empty()) {
+        counters_["process_use.invalid"] += 1;
+        return;
+    }
+    add_use(ProcessUseView{kind, dest, exe, user, container}, ProcessUseDelta{1, t, t});
+}
+
 uint64_t Batch::next_id() {
     static std::atomic<uint64_t> counter{0};  // identity only; no state hangs off it
     return ++counter;
@@ -87,6 +131,7 @@ void Batch::merge(Batch&& other) {
         fold_memo_ = std::move(other.fold_memo_);
         for (auto& m : other.fold_memo_) m.target = nullptr;
         ports_ = std::move(other.ports_);
+        uses_ = std::move(other.uses_);
         return;
     }
     for (const auto& [k, v] : other.ports_) {
@@ -109,6 +154,9 @@ void Batch::merge(Batch&& other) {
         d.last_seen = std::max(d.last_seen, od.last_seen);
     });
     for (auto& [k, v] : other.counters_) counters_[k] += v;
+    // After the domains: a name merged above is known here and so not folded.
+    for (const auto& [k, v] : other.uses_)
+        add_use(ProcessUseView{k.kind, k.dest, k.exe, k.user, k.container}, v);
 }
 
 bool normalize_domain(std::string_view name, std::string& out) {

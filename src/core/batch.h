@@ -52,6 +52,46 @@ struct IpDelta {
     int64_t last_seen = 0;
 };
 
+/// Who used a destination (see Batch::add_process_use). `kind` is 'd' (a domain queried) or
+/// 'i' (an address a flow was opened to); `dest` the domain or the address text.
+struct ProcessUseKey {
+    char kind = 0;
+    std::string dest, exe, user, container;
+    friend bool operator==(const ProcessUseKey&, const ProcessUseKey&) = default;
+};
+/// The same key without copies, to look one up.
+struct ProcessUseView {
+    char kind = 0;
+    std::string_view dest, exe, user, container;
+};
+struct ProcessUseHash {
+    using is_transparent = void;
+    size_t operator()(const ProcessUseView& k) const;
+    size_t operator()(const ProcessUseKey& k) const {
+        return (*this)(ProcessUseView{k.kind, k.dest, k.exe, k.user, k.container});
+    }
+};
+struct ProcessUseEq {
+    using is_transparent = void;
+    static ProcessUseView view(const ProcessUseKey& k) {
+        return {k.kind, k.dest, k.exe, k.user, k.container};
+    }
+    static const ProcessUseView& view(const ProcessUseView& k) { return k; }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+        const ProcessUseView &x = view(a), &y = view(b);
+        return x.kind == y.kind && x.dest == y.dest && x.exe == y.exe && x.user == y.user &&
+               x.container == y.container;
+    }
+};
+struct ProcessUseDelta {
+    uint64_t count = 0;
+    int64_t first_seen = 0;  // within the batch
+    int64_t last_seen = 0;
+};
+using ProcessUseMap =
+    std::unordered_map<ProcessUseKey, ProcessUseDelta, ProcessUseHash, ProcessUseEq>;
+
 class Batch {
   public:
     /// With a `folder`, new names beyond its limit per registrable domain within this batch
@@ -93,8 +133,24 @@ class Batch {
         return ports_;
     }
 
+    /// Who used a destination: kind 'd' (a domain the process queried) or 'i' (an address it
+    /// opened a flow to); exe is the executable path (or "[comm]" when unknown), user the user
+    /// name, container the container id ("" for the host).
+    /// Counts and first/last seen per (kind, dest, exe, user, container). Other kinds and an
+    /// empty dest are ignored (counted under "process_use.invalid"). With a folder, a domain
+    /// new to this batch whose registrable domain already has the folder's limit of names is
+    /// recorded under "*.<registrable domain>", as add_query does. The ledger canonicalises
+    /// addresses and leaves out loopback ones; the batch stores the text as given.
+    void add_process_use(char kind, std::string_view dest, std::string_view exe,
+                         std::string_view user, std::string_view container, int64_t t);
+    const ProcessUseMap& process_uses() const { return uses_; }
+
+    /// Keys held (domains + addresses + ports + process uses): what bounds a batch's memory;
+    /// a caller commits early once this passes its limit.
+    size_t keys() const { return domains_.size() + ips().size() + ports_.size() + uses_.size(); }
+
     void merge(Batch&& other);
-    bool empty() const { return domains_.empty() && ips().empty(); }
+    bool empty() const { return domains_.empty() && ips().empty() && uses_.empty(); }
     size_t max_ips_per_domain() const { return max_ips_per_domain_; }
 
     const DomainTable<DomainDelta>& domains() const { return domains_; }
@@ -121,6 +177,7 @@ class Batch {
     }
     static constexpr size_t kPipeline = 8;
     void add_answer_to(DomainDelta& d, const IpAddress& ip, int64_t t);
+    void add_use(const ProcessUseView& k, const ProcessUseDelta& d);
 
     static uint64_t next_id();
 
@@ -142,6 +199,8 @@ class Batch {
     mutable size_t pending_n_ = 0;
     std::map<std::string, uint64_t> counters_;
     std::unordered_map<FlowPortKey, FlowPortDelta, FlowPortKeyHash> ports_;
+    ProcessUseMap uses_;
+    std::string folded_scratch_;  // "*.<base>" of the last folded process use
 };
 
 /// Lower-cases `name` and drops one trailing dot, writing into `out` (reused buffer).

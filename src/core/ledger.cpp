@@ -9,7 +9,9 @@ namespace em {
 namespace {
 
 // 1: the first schema. 2: flow_ports (the agent's ports and direct flows per destination).
-constexpr int kSchemaVersion = 2;
+// 3: process_use (who queried a domain or opened a flow to an address). Every table is
+// created IF NOT EXISTS, so running the schema again migrates any older version.
+constexpr int kSchemaVersion = 3;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
@@ -25,6 +27,10 @@ CREATE TABLE IF NOT EXISTS ips(
 CREATE TABLE IF NOT EXISTS flow_ports(
     ip BLOB NOT NULL, proto INTEGER NOT NULL, port INTEGER NOT NULL, count INTEGER NOT NULL,
     direct INTEGER NOT NULL, PRIMARY KEY(ip, proto, port)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS process_use(
+    kind TEXT NOT NULL, dest TEXT NOT NULL, exe TEXT NOT NULL, user TEXT NOT NULL,
+    container TEXT NOT NULL, count INTEGER NOT NULL, first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL, PRIMARY KEY(kind, dest, exe, user, container)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS cursors(source TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 INSERT OR IGNORE INTO meta VALUES('commit_generation', 0), ('rendered_generation', -1);
@@ -120,6 +126,15 @@ Result<void> Ledger::prepare() {
          "INSERT INTO flow_ports VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(ip, proto, port) DO "
          "UPDATE SET count = count + excluded.count, direct = direct + excluded.direct"},
         {&ports_of_ip_, "SELECT count(*) FROM flow_ports WHERE ip = ?1"},
+        {&process_use_exists_,
+         "SELECT 1 FROM process_use WHERE kind = ?1 AND dest = ?2 AND exe = ?3 AND user = ?4 "
+         "AND container = ?5"},
+        {&upsert_process_use_,
+         "INSERT INTO process_use VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(kind, dest, "
+         "exe, "
+         "user, container) DO UPDATE SET count = count + excluded.count, first_seen = "
+         "min(first_seen, excluded.first_seen), "
+         "last_seen = max(last_seen, excluded.last_seen)"},
     };
     for (auto& item : items) {
         auto st = db_.prepare(item.sql);
@@ -298,6 +313,7 @@ Result<void> Ledger::commit(const Batch& batch, const std::map<std::string, std:
         add_counter_.bind(1, std::string_view(name)).bind(2, static_cast<int64_t>(value));
         if (auto r = db_.run(add_counter_); !r) return r;
     }
+    if (auto r = commit_process_uses(batch, folder); !r) return r;
     for (const auto& [source, text] : cursors) {
         upsert_cursor_.bind(1, source).bind(2, text);
         if (auto r = db_.run(upsert_cursor_); !r) return r;
@@ -309,6 +325,74 @@ Result<void> Ledger::commit(const Batch& batch, const std::map<std::string, std:
     if (auto r = db_.exec("UPDATE meta SET value = value + 1 WHERE key = 'commit_generation'"); !r)
         return r;
     return tx.commit();
+}
+
+Result<void> Ledger::commit_process_uses(const Batch& batch, const DomainFolder* folder) {
+    last_process_use_over_cap_ = 0;
+    if (batch.process_uses().empty()) return {};
+    int64_t rows = 0, refused = 0, invalid = 0;
+    uint64_t refused_count = 0;
+    if (max_process_uses_) {
+        auto n = count_rows("process_use");
+        if (!n) return n.error();
+        rows = *n;
+    }
+    std::string dest;
+    for (const auto& [k, d] : batch.process_uses()) {
+        dest = k.dest;
+        if (k.kind == 'i') {
+            // Canonical text, so the same address is one row however the caller spelt it.
+            auto ip = IpAddress::parse(k.dest);
+            if (!ip || ip->is_loopback() || ip->is_unspecified()) {
+                ++invalid;
+                continue;
+            }
+            dest = ip->to_string();
+        } else if (folder && folder->limit() > 0 && !DomainFolder::is_folded(dest)) {
+            // A name the domains table holds only folded: its use goes to the folded line.
+            auto known = has_domain(dest);
+            if (!known) return known.error();
+            if (!*known) {
+                std::string folded = DomainFolder::folded_name(folder->base(dest));
+                auto f = has_domain(folded);
+                if (!f) return f.error();
+                if (*f) dest = std::move(folded);
+            }
+        }
+        const std::string_view kind(&k.kind, 1);
+        if (max_process_uses_) {
+            process_use_exists_.bind(1, kind).bind(2, dest).bind(3, k.exe).bind(4, k.user).bind(
+                5, k.container);
+            int rc = process_use_exists_.step();
+            process_use_exists_.reset();
+            if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+                return db_.error("cannot look up a process use");
+            if (rc == SQLITE_DONE && rows >= static_cast<int64_t>(max_process_uses_)) {
+                ++refused;
+                refused_count += d.count;
+                continue;
+            }
+            rows += rc == SQLITE_DONE;
+        }
+        upsert_process_use_.bind(1, kind)
+            .bind(2, dest)
+            .bind(3, k.exe)
+            .bind(4, k.user)
+            .bind(5, k.container)
+            .bind(6, static_cast<int64_t>(d.count))
+            .bind(7, d.first_seen)
+            .bind(8, d.last_seen);
+        if (auto r = db_.run(upsert_process_use_); !r) return r;
+    }
+    last_process_use_over_cap_ = refused;
+    for (auto [name, value] :
+         {std::pair{"process_use.over_cap", static_cast<int64_t>(refused_count)},
+          std::pair{"process_use.invalid", invalid}}) {
+        if (!value) continue;
+        add_counter_.bind(1, std::string_view(name)).bind(2, value);
+        if (auto r = db_.run(add_counter_); !r) return r;
+    }
+    return {};
 }
 
 Result<int64_t> Ledger::generation(const char* which) {
@@ -377,6 +461,22 @@ Result<void> Ledger::for_each_port(const std::function<void(const PortRow&)>& fn
         if (!ip) continue;
         fn(PortRow{*ip, static_cast<uint8_t>(st->int64(1)), static_cast<uint16_t>(st->int64(2)),
                    st->int64(3), st->int64(4)});
+    }
+}
+
+Result<void> Ledger::for_each_process_use(const std::function<void(const ProcessUseRow&)>& fn) {
+    auto st = db_.prepare(
+        "SELECT kind, dest, exe, user, container, count, first_seen, last_seen FROM process_use "
+        "ORDER BY kind, dest, exe, user, container");
+    if (!st) return st.error();
+    for (;;) {
+        int rc = st->step();
+        if (rc == SQLITE_DONE) return {};
+        if (rc != SQLITE_ROW) return db_.error("cannot read process_use");
+        std::string_view kind = st->text(0);
+        if (kind.size() != 1) continue;
+        fn(ProcessUseRow{kind[0], st->text(1), st->text(2), st->text(3), st->text(4), st->int64(5),
+                         st->int64(6), st->int64(7)});
     }
 }
 

@@ -41,6 +41,15 @@ struct PortRow {
     int64_t direct;
 };
 
+/// Who used a destination (Batch::add_process_use): kind 'd' (domain queried) or 'i'
+/// (address a flow was opened to, RFC 5952 text); the views last for the callback only.
+struct ProcessUseRow {
+    char kind;
+    std::string_view dest, exe, user, container;
+    int64_t count;
+    int64_t first_seen, last_seen;
+};
+
 class Ledger {
   public:
     /// Opens or creates the database at `path`; migrates older schemas.
@@ -59,11 +68,18 @@ class Ledger {
     /// once the bound is reached is not stored: its counts go to the counters
     /// "domains.over_cap" / "ips.over_cap" (queries / flows), and last_over_cap() tells how
     /// many keys were refused in the last commit, so the caller can report it.
+    /// Also bounds the process-use rows to max_domains + max_ips (none when either is 0).
     void set_caps(size_t max_domains, size_t max_ips) {
         max_domains_ = max_domains;
         max_ips_ = max_ips;
+        max_process_uses_ = max_domains && max_ips ? max_domains + max_ips : 0;
     }
     int64_t last_over_cap() const { return last_over_cap_; }
+    /// Bound on the process-use rows (0: none), after set_caps. A row new to the ledger
+    /// beyond it is not stored: its count goes to the counter "process_use.over_cap", and
+    /// last_process_use_over_cap() tells how many rows the last commit refused.
+    void set_process_use_cap(size_t max_rows) { max_process_uses_ = max_rows; }
+    int64_t last_process_use_over_cap() const { return last_process_use_over_cap_; }
 
     /// Generation of the last commit, and of the last render of the aggregate files.
     Result<int64_t> generation(const char* which);
@@ -77,23 +93,27 @@ class Ledger {
     /// Rows sorted by address, protocol, port.
     Result<void> for_each_port(const std::function<void(const PortRow&)>& fn);
     static constexpr int64_t kMaxPortsPerIp = 16;
+    /// Rows sorted by kind, destination, exe, user, container (byte order).
+    Result<void> for_each_process_use(const std::function<void(const ProcessUseRow&)>& fn);
 
   private:
     Ledger(sql::Database db, size_t cap) : db_(std::move(db)), max_ips_per_domain_(cap) {}
     Result<void> prepare();
     Result<bool> has_domain(std::string_view name);
     Result<int64_t> names_under(std::string_view base);
+    Result<void> commit_process_uses(const Batch& batch, const DomainFolder* folder);
 
     sql::Database db_;
     size_t max_ips_per_domain_;
     int64_t last_folded_ = 0;
     int64_t last_over_cap_ = 0;
-    size_t max_domains_ = 0, max_ips_ = 0;
+    int64_t last_process_use_over_cap_ = 0;
+    size_t max_domains_ = 0, max_ips_ = 0, max_process_uses_ = 0;
     Result<int64_t> count_rows(const char* table);
     Result<bool> has_ip(const IpAddress& ip);
     sql::Statement domain_exists_, names_under_base_, upsert_domain_, upsert_domain_ip_,
         prune_domain_ips_, upsert_ip_, upsert_cursor_, add_counter_, get_cursor_, ip_exists_,
-        upsert_port_, ports_of_ip_;
+        upsert_port_, ports_of_ip_, process_use_exists_, upsert_process_use_;
 };
 
 }  // namespace em

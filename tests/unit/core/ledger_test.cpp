@@ -258,3 +258,160 @@ TEST_F(LedgerTest, PortsPerDestinationAreBounded) {
 }
 
 }  // namespace em
+
+namespace em {
+
+namespace {
+
+std::string uses_of(Ledger& l) {
+    std::string out;
+    auto r = l.for_each_process_use([&](const ProcessUseRow& u) {
+        out += std::string(1, u.kind) + " " + std::string(u.dest) + " " + std::string(u.exe) + " " +
+               std::string(u.user) + " " + std::string(u.container) + " " +
+               std::to_string(u.count) + " " + std::to_string(u.first_seen) + "-" +
+               std::to_string(u.last_seen) + "\n";
+    });
+    EXPECT_TRUE(r.ok());
+    return out;
+}
+
+}  // namespace
+
+TEST(Batch, ProcessUsesCountPerKeyAndMerge) {
+    Batch a, b;
+    a.add_process_use('d', "x.test", "/usr/bin/curl", "root", "", 10);
+    a.add_process_use('d', "x.test", "/usr/bin/curl", "root", "", 5);
+    a.add_process_use('d', "x.test", "/usr/bin/curl", "alice", "", 7);
+    a.add_process_use('q', "x.test", "/usr/bin/curl", "root", "", 7);  // bad kind
+    a.add_process_use('i', "", "/usr/bin/curl", "root", "", 7);        // no destination
+    EXPECT_EQ(a.process_uses().size(), 2u);
+    EXPECT_EQ(a.counters().at("process_use.invalid"), 2u);
+    EXPECT_FALSE(a.empty());
+    b.add_process_use('d', "x.test", "/usr/bin/curl", "root", "", 3);
+    b.add_process_use('i', "192.0.2.1", "[curl]", "root", "c0ffee", 4);
+    a.merge(std::move(b));
+    ASSERT_EQ(a.process_uses().size(), 3u);
+    const auto& d = a.process_uses().at(ProcessUseKey{'d', "x.test", "/usr/bin/curl", "root", ""});
+    EXPECT_EQ(d.count, 3u);
+    EXPECT_EQ(d.first_seen, 3);
+    EXPECT_EQ(d.last_seen, 10);
+    EXPECT_EQ(a.keys(), 3u);  // no domains or flows added, only uses
+
+    Batch only_uses, empty;
+    only_uses.add_process_use('i', "192.0.2.1", "/bin/nc", "bob", "", 1);
+    empty.merge(std::move(only_uses));  // the fast path moves them
+    EXPECT_EQ(empty.process_uses().size(), 1u);
+}
+
+TEST(Batch, ProcessUsesOfFoldedNamesGoToTheFoldedLine) {
+    auto f = DomainFolder::create(2);
+    ASSERT_TRUE(f.ok());
+    Batch b(32, &f.value());
+    for (const char* n : {"a1.x.com", "a2.x.com", "a3.x.com", "a4.x.com"}) {
+        b.add_query(n, 100);
+        b.add_process_use('d', n, "/bin/tunnel", "root", "", 100);
+    }
+    std::map<std::string, uint64_t> got;
+    for (const auto& [k, v] : b.process_uses()) got[k.dest] = v.count;
+    EXPECT_EQ(got,
+              (std::map<std::string, uint64_t>{{"*.x.com", 2}, {"a1.x.com", 1}, {"a2.x.com", 1}}));
+}
+
+TEST_F(LedgerTest, ProcessUsesAccumulateSortedAndCanonical) {
+    Ledger l = open();
+    Batch b1;
+    b1.add_process_use('i', "2001:DB8::0:1", "/usr/bin/curl", "root", "", 200);
+    b1.add_process_use('i', "127.0.0.1", "/usr/bin/curl", "root", "", 200);  // loopback
+    b1.add_process_use('i', "not-an-ip", "/usr/bin/curl", "root", "", 200);
+    b1.add_process_use('d', "b.test", "/usr/bin/wget", "alice", "abc123", 150);
+    b1.add_process_use('d', "a.test", "/usr/bin/curl", "root", "", 100);
+    ASSERT_TRUE(l.commit(b1, {}).ok());
+    Batch b2;
+    b2.add_process_use('d', "a.test", "/usr/bin/curl", "root", "", 90);
+    b2.add_process_use('d', "a.test", "/usr/bin/curl", "root", "", 300);
+    b2.add_process_use('i', "2001:db8::1", "/usr/bin/curl", "root", "", 250);
+    ASSERT_TRUE(l.commit(b2, {}).ok());
+    EXPECT_EQ(uses_of(l),
+              "d a.test /usr/bin/curl root  3 90-300\n"
+              "d b.test /usr/bin/wget alice abc123 1 150-150\n"
+              "i 2001:db8::1 /usr/bin/curl root  2 200-250\n");
+    EXPECT_EQ((*l.counters())["process_use.invalid"], 2);
+}
+
+TEST_F(LedgerTest, ProcessUsesAreBoundedAndFollowFolding) {
+    auto f = DomainFolder::create(1);
+    ASSERT_TRUE(f.ok());
+    Ledger l = open();
+    l.set_caps(10, 10);
+    l.set_process_use_cap(3);
+    Batch b1;
+    b1.add_query("a1.x.com", 100);
+    b1.add_process_use('d', "a1.x.com", "/bin/a", "root", "", 100);
+    b1.add_process_use('d', "a1.x.com", "/bin/b", "root", "", 100);
+    ASSERT_TRUE(l.commit(b1, {}, &f.value()).ok());
+    // A batch of its own does not know a1 took the limit: the ledger folds a2, and its use.
+    Batch b2;
+    b2.add_query("a2.x.com", 200);
+    b2.add_process_use('d', "a2.x.com", "/bin/a", "root", "", 200);
+    ASSERT_TRUE(l.commit(b2, {}, &f.value()).ok());
+    EXPECT_EQ(l.last_process_use_over_cap(), 0);
+    Batch b3;
+    b3.add_process_use('i', "192.0.2.1", "/bin/c", "root", "", 200);  // a 4th row: refused
+    b3.add_process_use('i', "192.0.2.1", "/bin/c", "root", "", 201);
+    b3.add_process_use('d', "a1.x.com", "/bin/b", "root", "", 200);  // known: counted
+    ASSERT_TRUE(l.commit(b3, {}, &f.value()).ok());
+    EXPECT_EQ(l.last_process_use_over_cap(), 1);
+    EXPECT_EQ(uses_of(l),
+              "d *.x.com /bin/a root  1 200-200\n"
+              "d a1.x.com /bin/a root  1 100-100\n"
+              "d a1.x.com /bin/b root  2 100-200\n");
+    EXPECT_EQ((*l.counters())["process_use.over_cap"], 2);
+}
+
+TEST_F(LedgerTest, Version2DatabaseGainsTheProcessUseTable) {
+    const std::string path = (dir_ / "ledger.sqlite").string();
+    {
+        // The version 2 schema as that program created it, with one domain in it.
+        auto db = sql::Database::open(path);
+        ASSERT_TRUE(db.ok());
+        ASSERT_TRUE(db->exec(R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE domains(name TEXT PRIMARY KEY, count INTEGER NOT NULL, last_seen INTEGER NOT NULL,
+    base TEXT NOT NULL DEFAULT '') WITHOUT ROWID;
+CREATE INDEX domains_by_base ON domains(base);
+CREATE TABLE domain_ips(name TEXT NOT NULL, ip BLOB NOT NULL, last_seen INTEGER NOT NULL,
+    PRIMARY KEY(name, ip)) WITHOUT ROWID;
+CREATE TABLE ips(ip BLOB PRIMARY KEY, count INTEGER NOT NULL, last_seen INTEGER NOT NULL)
+    WITHOUT ROWID;
+CREATE TABLE flow_ports(ip BLOB NOT NULL, proto INTEGER NOT NULL, port INTEGER NOT NULL,
+    count INTEGER NOT NULL, direct INTEGER NOT NULL, PRIMARY KEY(ip, proto, port)) WITHOUT ROWID;
+CREATE TABLE cursors(source TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO meta VALUES('commit_generation', 7), ('rendered_generation', 7);
+INSERT INTO domains VALUES('old.test', 4, 1795347335, 'old.test');
+INSERT INTO cursors VALUES('src', 'c7');
+PRAGMA user_version=2;
+)sql")
+                        .ok());
+    }
+    Ledger l = open();
+    EXPECT_EQ(*l.generation("commit_generation"), 7);  // kept, not reset
+    EXPECT_EQ(**l.cursor("src"), "c7");
+    EXPECT_EQ(uses_of(l), "");
+    Batch b;
+    b.add_query("old.test", 1795347400);
+    b.add_process_use('d', "old.test", "/usr/bin/curl", "root", "", 1795347400);
+    ASSERT_TRUE(l.commit(b, {}).ok());
+    EXPECT_EQ(uses_of(l), "d old.test /usr/bin/curl root  1 1795347400-1795347400\n");
+    ASSERT_TRUE(export_aggregate_files(l, dir_.string()).ok());
+    EXPECT_EQ(read(kDomainsFile), "old.test 5 2026-11-22T11:36:40Z -\n");
+    {
+        auto db = sql::Database::open(path);
+        auto st = db->prepare("PRAGMA user_version");
+        ASSERT_TRUE(st.ok());
+        ASSERT_EQ(st->step(), SQLITE_ROW);
+        EXPECT_EQ(st->int64(0), 3);
+    }
+}
+
+}  // namespace em
