@@ -6,7 +6,7 @@
 #   scripts/deps.sh run      what the monitored host needs at run time (install.sh)
 set -eu
 
-build="build-essential cmake pkg-config libsqlite3-dev libsystemd-dev libcli11-dev
+build="build-essential cmake pkg-config clang bpftool libbpf-dev libsqlite3-dev libsystemd-dev libcli11-dev
 libtomlplusplus-dev libfmt-dev zlib1g-dev libgtest-dev libpsl-dev publicsuffix libmnl-dev
 libnetfilter-log-dev libnetfilter-conntrack-dev libldns-dev libpcap-dev libcpp-httplib-dev
 libssl-dev libnetfilter-queue-dev libseccomp-dev libcap-dev"

@@ -328,10 +328,12 @@ Result<void> run_agent(const AgentSettings& given, const ReloadSettings& reload)
     while (!stop) {
         int64_t now = monotonic_ms();
         int timeout = static_cast<int>(std::max<int64_t>(0, std::min(next_flush, next_tick) - now));
+        const int max_wait = src.max_wait_ms();
+        if (max_wait >= 0) timeout = std::min(timeout, max_wait);
         epoll_event evs[8];
         int n = epoll_wait(ep.get(), evs, 8, timeout);
         if (n < 0 && errno != EINTR) return errno_error("epoll_wait");
-        bool drained = false;
+        bool drained = max_wait >= 0;  // a batching source is read on every wake-up
         for (int i = 0; i < n; ++i) {
             if (evs[i].data.fd != signals->get()) {
                 drained = true;

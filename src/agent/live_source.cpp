@@ -157,10 +157,16 @@ class PcapLive final : public LiveSource {
 
 Result<std::unique_ptr<LiveSource>> make_live_source(const LiveSourceOptions& o) {
     if (o.source == "nflog") return NflogLive::create(o);
+    if (o.source == "ebpf") {
+        auto ebpf = make_ebpf_source(o);
+        if (ebpf) return ebpf;
+        log_warn("ebpf source unavailable ({}); falling back to nflog", ebpf.error().message);
+        return NflogLive::create(o);
+    }
     if (o.source == "conntrack") return ConntrackLive::create(o);
     if (o.source.rfind("pcap:", 0) == 0 && o.source.size() > 5)
         return PcapLive::create(o.source.substr(5));
-    return Error{"unknown source \"" + o.source + "\" (nflog, conntrack or pcap:IFACE)"};
+    return Error{"unknown source \"" + o.source + "\" (ebpf, nflog, conntrack or pcap:IFACE)"};
 }
 
 }  // namespace em

@@ -48,11 +48,33 @@ void Pipeline::on_dns_packet(const PacketMeta& meta, const PacketInfo& p) {
     if (uint64_t n = tcp_.skipped_segments() - skipped) batch_.count("dns.tcp_skipped_segments", n);
 }
 
+void Pipeline::on_dns_packet(const PacketMeta& meta, const PacketInfo& p,
+                             const ProcessInfo* process) {
+    process_ = process;
+    process_given_ = true;
+    on_dns_packet(meta, p);
+    process_ = nullptr;
+    process_given_ = false;
+}
+
+void Pipeline::count_use(char kind, std::string_view dest, int64_t t) {
+    const ProcessInfo& p = *process_;
+    if (p.exe.empty()) {
+        name_buf2_.assign("[").append(p.comm).append("]");
+        batch_.add_process_use(kind, dest, name_buf2_, p.user, p.container_id, t);
+    } else {
+        batch_.add_process_use(kind, dest, p.exe, p.user, p.container_id, t);
+    }
+}
+
 void Pipeline::on_dns(const PacketMeta& meta, const DnsMessage& msg) {
     const int64_t t = meta.time_ms / 1000;
     if (sink_) {
         line_.clear();
-        format_dns_event(meta, msg, line_);
+        if (process_given_)
+            format_dns_event(meta, msg, process_, line_);
+        else
+            format_dns_event(meta, msg, line_);
         sink_(meta.time_ms, line_);
     }
     if (msg.opcode != 0 || msg.question_count == 0 || msg.qname.empty()) {
@@ -77,6 +99,7 @@ void Pipeline::on_dns(const PacketMeta& meta, const DnsMessage& msg) {
         }
         batch_.add_query(name_buf_, t);
         count("dns.queries");
+        if (process_) count_use('d', name_buf_, t);
         return;
     }
     count("dns.responses");
@@ -89,6 +112,28 @@ void Pipeline::on_dns(const PacketMeta& meta, const DnsMessage& msg) {
 }
 
 void Pipeline::on_flow(const PacketMeta& meta) {
+    if (!attributor_) {
+        flow(meta);
+        return;
+    }
+    if (meta.dst.is_loopback()) {  // not egress: no socket lookup
+        flow(meta);
+        return;
+    }
+    auto [process, counter] = attributor_(meta);
+    count(counter);
+    on_flow(meta, process);
+}
+
+void Pipeline::on_flow(const PacketMeta& meta, const ProcessInfo* process) {
+    process_ = process;
+    process_given_ = true;
+    flow(meta);
+    process_ = nullptr;
+    process_given_ = false;
+}
+
+void Pipeline::flow(const PacketMeta& meta) {
     if (!batch_.add_flow(meta.dst, meta.time_ms / 1000)) {
         count("flows.loopback");
         return;
@@ -97,15 +142,16 @@ void Pipeline::on_flow(const PacketMeta& meta) {
     cache_.lookup(meta.dst, meta.time_ms, names_);
     if (names_.empty()) count("flows.direct");
     batch_.add_flow_port(meta.dst, meta.proto, meta.dport, names_.empty());
+    if (process_) {
+        name_buf_ = meta.dst.to_string();
+        count_use('i', name_buf_, meta.time_ms / 1000);
+    }
     if (sink_) {
         line_.clear();
-        if (attributor_) {
-            auto [process, counter] = attributor_(meta);
-            count(counter);
-            format_flow_event(meta, names_, names_.empty(), process, line_);
-        } else {
+        if (process_given_)
+            format_flow_event(meta, names_, names_.empty(), process_, line_);
+        else
             format_flow_event(meta, names_, names_.empty(), line_);
-        }
         sink_(meta.time_ms, line_);
     }
 }

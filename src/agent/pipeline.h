@@ -52,6 +52,11 @@ class Pipeline {
     void on_dns(const PacketMeta& meta, const DnsMessage& msg);
     /// A new outbound flow.
     void on_flow(const PacketMeta& meta);
+    /// The same from a source that knows who sent or received it (eBPF): events carry the
+    /// "process" object (null when `process` is), and the batch counts the destination per
+    /// process (Batch::add_process_use).
+    void on_flow(const PacketMeta& meta, const ProcessInfo* process);
+    void on_dns_packet(const PacketMeta& meta, const PacketInfo& p, const ProcessInfo* process);
     /// Who made a flow (FlowAttribution::attribute): with one set, flow events carry a
     /// "process" object and the outcome is counted under the counter it names.
     using Attributor = std::function<std::pair<const ProcessInfo*, const char*>(const PacketMeta&)>;
@@ -69,6 +74,12 @@ class Pipeline {
 
   private:
     void count(const char* counter) { batch_.count(counter); }
+    void flow(const PacketMeta& meta);
+    void count_use(char kind, std::string_view dest, int64_t t);
+
+    // Who the packet being handled belongs to, while on_flow/on_dns_packet run with one.
+    const ProcessInfo* process_ = nullptr;
+    bool process_given_ = false;
 
     PipelineConfig cfg_;
     const DomainFolder* folder_;
@@ -81,7 +92,7 @@ class Pipeline {
     // collision could at worst take one query for a forward, once in 2^64.
     std::unordered_map<uint64_t, int64_t> recent_local_;
     DnsMessage msg_;  // decoded into, storage reused
-    std::string name_buf_, line_;
+    std::string name_buf_, name_buf2_, line_;
     std::vector<std::string> names_;
     std::vector<ResolvedAddress> resolved_;
 };

@@ -10,7 +10,8 @@
 namespace em {
 
 struct AgentFlags {
-    std::string source = "nflog";
+    std::string source = "ebpf";
+    std::string ebpf_cgroup;
     std::string output_dir = "/var/log/egress-monitor";
     std::string state_dir = "/var/lib/egress-monitor";
     std::string config = "/etc/egress-monitor/config.toml";
@@ -41,6 +42,7 @@ Result<AgentSettings> settings_for(CLI::App* sub, const AgentFlags& f) {
         return sub->get_option_no_throw(flag) && sub->count(flag) > 0;
     };
     if (given("--source")) s.source.source = f.source;
+    if (given("--ebpf-cgroup")) s.source.ebpf_cgroup = f.ebpf_cgroup;
     if (given("--output-dir")) s.output_dir = f.output_dir;
     if (given("--state-dir")) s.state_dir = f.state_dir;
     if (given("--flush-interval")) {
@@ -80,8 +82,13 @@ std::shared_ptr<AgentFlags> add_agent_commands(CLI::App& app) {
         "agent",
         "Watch DNS and new outbound flows live and keep unique-domains.log and unique-ips.log "
         "current (runs in the foreground; SIGTERM stops, SIGHUP reloads)");
-    agent->add_option("--source", f->source, "nflog, conntrack or pcap:IFACE")
+    agent
+        ->add_option("--source", f->source,
+                     "ebpf (falls back to nflog where it cannot load), nflog, conntrack or "
+                     "pcap:IFACE")
         ->capture_default_str();
+    agent->add_option("--ebpf-cgroup", f->ebpf_cgroup,
+                      "cgroup v2 directory the eBPF programs attach to (default: the root)");
     agent
         ->add_option("--flush-interval", f->flush_interval,
                      "how often observations are committed and the files rewritten")

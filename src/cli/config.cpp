@@ -66,6 +66,14 @@ Result<void> parse_agent_table(const toml::table& t, const std::string& path, Ag
             if (r && a.source.firewall_backend != "auto" && a.source.firewall_backend != "nft" &&
                 a.source.firewall_backend != "iptables")
                 r = Error{where(path, node) + ": agent.firewall_backend: auto, nft or iptables"};
+        } else if (key == "ebpf_cgroup") {
+            r = text(a.source.ebpf_cgroup);
+        } else if (key == "ebpf_ring_mb") {
+            size_t mb = 0;
+            r = integer(mb, 1, 1024);
+            if (r && (mb & (mb - 1)))
+                r = Error{where(path, node) + ": agent.ebpf_ring_mb must be a power of two"};
+            a.source.ebpf_ring_bytes = mb << 20;
         } else if (key == "rcvbuf_bytes") {
             r = integer(a.source.rcvbuf, 65536, int64_t{1} << 30);
         } else if (key == "cache_entries") {

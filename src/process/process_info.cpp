@@ -71,13 +71,6 @@ bool hex64(std::string_view s) {
     return true;
 }
 
-std::string user_name(uint32_t uid) {
-    passwd pw{}, *res = nullptr;
-    char buf[4096];
-    if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res) return pw.pw_name;
-    return std::to_string(uid);
-}
-
 // The cgroup path to report: the v2 line ("0::/path"), else name=systemd's, else the first.
 std::string pick_cgroup(std::string_view text) {
     std::string first, systemd;
@@ -98,6 +91,13 @@ std::string pick_cgroup(std::string_view text) {
 }
 
 }  // namespace
+
+std::string user_name(uint32_t uid) {
+    passwd pw{}, *res = nullptr;
+    char buf[4096];
+    if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res) return pw.pw_name;
+    return std::to_string(uid);
+}
 
 std::string container_id_from_cgroup(std::string_view cgroup) {
     std::string found;

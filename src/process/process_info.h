@@ -42,6 +42,9 @@ Result<ProcessInfo> read_process(pid_t pid, const std::string& proc_root = "/pro
 /// The start time alone (cheap: one read of /proc/PID/stat); nullopt when gone.
 std::optional<uint64_t> process_start_time(pid_t pid, const std::string& proc_root = "/proc");
 
+/// The user name of `uid` from the passwd database; the number as text when unknown.
+std::string user_name(uint32_t uid);
+
 /// The container id a cgroup path names, or "".
 std::string container_id_from_cgroup(std::string_view cgroup);
 

@@ -70,9 +70,14 @@ void append_meta(std::string_view type, const PacketMeta& meta, std::string& out
     append_time(meta.time_ms, out);
     out += R"(","proto":)";
     append_json_string(proto_name(meta.proto), out);
-    out += R"(,"src":")";
-    out += meta.src.to_string();
-    out += R"(","sport":)";
+    // No source address: the eBPF connect hook runs before the kernel picks one.
+    if (meta.src.is_set()) {
+        out += R"(,"src":")";
+        out += meta.src.to_string();
+        out += R"(","sport":)";
+    } else {
+        out += R"(,"src":null,"sport":)";
+    }
     append_uint(meta.sport, out);
     out += R"(,"dst":")";
     out += meta.dst.to_string();
@@ -122,13 +127,10 @@ void format_flow_event(const PacketMeta& meta, const std::vector<std::string>& n
     out += '}';
 }
 
-void format_flow_event(const PacketMeta& meta, const std::vector<std::string>& names, bool direct,
-                       const ProcessInfo* p, std::string& out) {
-    format_flow_event(meta, names, direct, out);
-    out.pop_back();  // the closing brace: the process object goes inside
+static void append_process(const ProcessInfo* p, std::string& out) {
     out += ",\"process\":";
     if (!p) {
-        out += "null}";
+        out += "null";
         return;
     }
     auto text = [&](const char* key, const std::string& v) {
@@ -153,7 +155,23 @@ void format_flow_event(const PacketMeta& meta, const std::vector<std::string>& n
     text("parent_comm", p->parent_comm);
     text("cgroup", p->cgroup);
     text("container_id", p->container_id);
-    out += "}}";
+    out += '}';
+}
+
+void format_flow_event(const PacketMeta& meta, const std::vector<std::string>& names, bool direct,
+                       const ProcessInfo* p, std::string& out) {
+    format_flow_event(meta, names, direct, out);
+    out.pop_back();  // the closing brace: the process object goes inside
+    append_process(p, out);
+    out += '}';
+}
+
+void format_dns_event(const PacketMeta& meta, const DnsMessage& msg, const ProcessInfo* p,
+                      std::string& out) {
+    format_dns_event(meta, msg, out);
+    out.pop_back();
+    append_process(p, out);
+    out += '}';
 }
 
 void format_dns_event(const PacketMeta& meta, const DnsMessage& msg, std::string& out) {

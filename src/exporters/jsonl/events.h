@@ -30,6 +30,9 @@ void format_flow_event(const PacketMeta& meta, const std::vector<std::string>& n
 ///  "rcode":"NOERROR","answers":[{"name":"a.example","type":"A","ttl":300,
 ///  "data":"192.0.2.1"}]}; "rcode" and "answers" only for responses.
 void format_dns_event(const PacketMeta& meta, const DnsMessage& msg, std::string& out);
+/// The same with the "process" object of the socket that sent or received it (eBPF source).
+void format_dns_event(const PacketMeta& meta, const DnsMessage& msg, const ProcessInfo* process,
+                      std::string& out);
 /// "tcp", "udp", "icmp", "icmpv6" or the number as text.
 std::string proto_name(uint8_t proto);
 

@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The eBPF source's kernel half (README, "eBPF source"). Attached to the cgroup v2 root,
+ * so every process of the host and of its containers passes through it:
+ *   cgroup/connect4|6   a TCP connection attempt or a connected UDP socket → EM_FLOW
+ *   cgroup/sendmsg4|6   an unconnected UDP send; reported once per (socket, destination)
+ *                       until it has been idle for udp_timeout_ns, as conntrack would
+ *   cgroup_skb/egress   a packet to port 53 (a query) → EM_DNS with the packet
+ *   cgroup_skb/ingress  a packet from port 53 (a response) → EM_DNS
+ *   tp_btf/sched_process_exec  every exec, so a process that connects and exits at once
+ *                       is still known by its executable and arguments → EM_EXEC
+ * Every program lets the packet or call through (returns 1): this is an observer. A record
+ * the ring buffer has no room for is counted in "stats", never silently lost. User space
+ * is woken only once wake_bytes are waiting (it also polls on a short timer): a wake-up per
+ * event would cost each connect() several microseconds (FIELD-NOTES.md). */
+#include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "egress_event.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+
+const volatile __u64 wake_bytes = 256 * 1024;
+const volatile __u64 udp_timeout_ns = 30ULL * 1000 * 1000 * 1000;
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 16 << 20); /* user space may change it before loading */
+} events SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, EM_STAT_COUNT);
+    __type(key, __u32);
+    __type(value, __u64);
+} stats SEC(".maps");
+
+struct udp_key {
+    __u64 cookie;
+    __u8 daddr[16];
+    __u16 dport;
+    __u16 family;
+    __u32 pad;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 65536);
+    __type(key, struct udp_key);
+    __type(value, __u64);
+} udp_seen SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct em_dns);
+} dns_scratch SEC(".maps");
+
+static __always_inline void stat_add(__u32 which) {
+    __u64* v = bpf_map_lookup_elem(&stats, &which);
+    if (v) *v += 1;
+}
+
+static __always_inline __u64 wake_flags(void) {
+    return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wake_bytes ? BPF_RB_FORCE_WAKEUP
+                                                                       : BPF_RB_NO_WAKEUP;
+}
+
+/* The running task; its parent through CO-RE reads of task_struct. */
+static __always_inline void fill_current(struct em_task* t) {
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    __u64 uid_gid = bpf_get_current_uid_gid();
+    t->pid = pid_tgid >> 32;
+    t->tid = (__u32)pid_tgid;
+    t->uid = (__u32)uid_gid;
+    t->gid = uid_gid >> 32;
+    t->cgroup_id = bpf_get_current_cgroup_id();
+    bpf_get_current_comm(t->comm, sizeof(t->comm));
+    struct task_struct* task = (struct task_struct*)bpf_get_current_task();
+    struct task_struct* parent = BPF_CORE_READ(task, real_parent);
+    t->ppid = BPF_CORE_READ(parent, tgid);
+    bpf_probe_read_kernel_str(t->parent_comm, sizeof(t->parent_comm), &parent->comm);
+}
+
+static __always_inline int flow(struct bpf_sock_addr* ctx, int v6, int sendmsg) {
+    __u8 proto = ctx->protocol;
+    if (proto != IPPROTO_TCP && proto != IPPROTO_UDP) return 1;
+    struct udp_key k = {};
+    k.cookie = bpf_get_socket_cookie(ctx);
+    k.dport = bpf_ntohs(ctx->user_port);
+    k.family = v6 ? AF_INET6 : AF_INET;
+    if (v6) {
+        __u32* a = (__u32*)k.daddr;
+        a[0] = ctx->user_ip6[0];
+        a[1] = ctx->user_ip6[1];
+        a[2] = ctx->user_ip6[2];
+        a[3] = ctx->user_ip6[3];
+    } else {
+        *(__u32*)k.daddr = ctx->user_ip4;
+    }
+    if (sendmsg) {
+        __u64 now = bpf_ktime_get_boot_ns();
+        __u64* last = bpf_map_lookup_elem(&udp_seen, &k);
+        if (last && now - *last < udp_timeout_ns) {
+            *last = now;
+            stat_add(EM_STAT_UDP_REPEATS);
+            return 1;
+        }
+        bpf_map_update_elem(&udp_seen, &k, &now, BPF_ANY);
+    }
+    struct em_flow* e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    if (!e) {
+        stat_add(EM_STAT_LOST_FLOW);
+        return 1;
+    }
+    e->hdr.kind = EM_FLOW;
+    e->hdr.pad = 0;
+    e->hdr.time_ns = bpf_ktime_get_boot_ns();
+    fill_current(&e->hdr.task);
+    e->hdr.task.cookie = k.cookie;
+    e->hdr.task.pad = 0;
+    e->family = k.family;
+    e->proto = proto;
+    e->dport = k.dport;
+    __builtin_memcpy(e->daddr, k.daddr, sizeof(e->daddr));
+    e->pad = 0;
+    bpf_ringbuf_submit(e, wake_flags());
+    return 1;
+}
+
+SEC("cgroup/connect4")
+int em_connect4(struct bpf_sock_addr* ctx) { return flow(ctx, 0, 0); }
+
+SEC("cgroup/connect6")
+int em_connect6(struct bpf_sock_addr* ctx) { return flow(ctx, 1, 0); }
+
+SEC("cgroup/sendmsg4")
+int em_sendmsg4(struct bpf_sock_addr* ctx) { return flow(ctx, 0, 1); }
+
+SEC("cgroup/sendmsg6")
+int em_sendmsg6(struct bpf_sock_addr* ctx) { return flow(ctx, 1, 1); }
+
+/* Packets start at the IP header in cgroup skb programs. */
+static __always_inline int dns(struct __sk_buff* skb, int egress) {
+    __u32 l4 = 0;
+    if (skb->protocol == bpf_htons(ETH_P_IP)) {
+        struct iphdr ip;
+        if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip))) return 1;
+        if (ip.protocol != IPPROTO_UDP && ip.protocol != IPPROTO_TCP) return 1;
+        if (ip.frag_off & bpf_htons(0x1fff)) return 1; /* no ports in a later fragment */
+        l4 = ip.ihl * 4;
+    } else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+        struct ipv6hdr ip6;
+        if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6))) return 1;
+        if (ip6.nexthdr != IPPROTO_UDP && ip6.nexthdr != IPPROTO_TCP) return 1;
+        l4 = sizeof(ip6);
+    } else {
+        return 1;
+    }
+    __u16 ports[2];
+    if (bpf_skb_load_bytes(skb, l4, ports, sizeof(ports))) return 1;
+    if ((egress ? ports[1] : ports[0]) != bpf_htons(53)) return 1;
+
+    __u32 zero = 0;
+    struct em_dns* e = bpf_map_lookup_elem(&dns_scratch, &zero);
+    if (!e) return 1;
+    __u32 len = skb->len;
+    e->wire_len = len;
+    if (len > EM_DNS_CAP) {
+        len = EM_DNS_CAP;
+        stat_add(EM_STAT_DNS_TRUNCATED);
+    }
+    if (len == 0 || bpf_skb_load_bytes(skb, 0, e->data, len)) return 1;
+    e->hdr.kind = EM_DNS;
+    e->hdr.pad = 0;
+    e->hdr.time_ns = bpf_ktime_get_boot_ns();
+    __builtin_memset(&e->hdr.task, 0, sizeof(e->hdr.task));
+    e->hdr.task.cookie = bpf_get_socket_cookie(skb);
+    e->hdr.task.uid = bpf_get_socket_uid(skb);
+    e->hdr.task.cgroup_id = bpf_skb_cgroup_id(skb);
+    e->egress = egress;
+    e->pad8 = 0;
+    e->pad16 = 0;
+    if (bpf_ringbuf_output(&events, e, __builtin_offsetof(struct em_dns, data) + len,
+                           wake_flags()))
+        stat_add(EM_STAT_LOST_DNS);
+    return 1;
+}
+
+SEC("cgroup_skb/egress")
+int em_dns_egress(struct __sk_buff* skb) { return dns(skb, 1); }
+
+SEC("cgroup_skb/ingress")
+int em_dns_ingress(struct __sk_buff* skb) { return dns(skb, 0); }
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(em_exec, struct task_struct* p, pid_t old_pid, struct linux_binprm* bprm) {
+    struct em_exec* e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    if (!e) {
+        stat_add(EM_STAT_LOST_EXEC);
+        return 0;
+    }
+    e->hdr.kind = EM_EXEC;
+    e->hdr.pad = 0;
+    e->hdr.time_ns = bpf_ktime_get_boot_ns();
+    fill_current(&e->hdr.task);
+    e->hdr.task.cookie = 0;
+    e->hdr.task.pad = 0;
+    e->pad = 0;
+    if (bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename)) < 0)
+        e->filename[0] = 0;
+    struct mm_struct* mm = BPF_CORE_READ(p, mm);
+    unsigned long start = BPF_CORE_READ(mm, arg_start), end = BPF_CORE_READ(mm, arg_end);
+    __u32 n = end > start ? end - start : 0;
+    if (n > EM_ARGS_LEN - 1) n = EM_ARGS_LEN - 1;
+    n &= EM_ARGS_LEN - 1; /* a bound the verifier can see */
+    if (n && bpf_probe_read_user(e->args, n, (void*)start)) n = 0;
+    e->args_len = n;
+    bpf_ringbuf_submit(e, wake_flags());
+    return 0;
+}

@@ -1,0 +1,115 @@
+#include "process/task_resolver.h"
+
+#include <unistd.h>
+
+namespace em {
+
+namespace {
+constexpr int64_t kRecheckMs = 1000;
+}
+
+TaskResolver::TaskResolver(const std::string& cgroup_mount, std::string proc_root, size_t capacity)
+    : cgroups_(cgroup_mount), proc_root_(std::move(proc_root)), capacity_(capacity) {}
+
+const std::string& TaskResolver::user(uint32_t uid) {
+    auto it = users_.find(uid);
+    if (it != users_.end()) return it->second;
+    if (users_.size() >= 4096) users_.clear();
+    return users_[uid] = user_name(uid);
+}
+
+void TaskResolver::apply_event(const TaskFacts& t, ProcessInfo& p) {
+    p.pid = static_cast<pid_t>(t.pid);
+    if (!t.comm.empty()) p.comm.assign(t.comm);
+    if (p.user.empty() || p.uid != t.uid) {
+        p.uid = t.uid;
+        p.user = user(t.uid);
+    }
+    if (t.ppid) {
+        p.ppid = static_cast<pid_t>(t.ppid);
+        if (!t.parent_comm.empty()) p.parent_comm.assign(t.parent_comm);
+    }
+    if (t.cgroup_id) {
+        const std::string& cg = cgroups_.path(t.cgroup_id);
+        if (!cg.empty() && cg != p.cgroup) {
+            p.cgroup = cg;
+            p.container_id = container_id_from_cgroup(cg);
+        }
+    }
+}
+
+TaskResolver::Entry& TaskResolver::fresh(uint32_t pid) {
+    if (pids_.size() >= capacity_) {
+        // Drop a quarter: the entries are not ordered by use, any of them may go.
+        size_t drop = capacity_ / 4 + 1;
+        for (auto it = pids_.begin(); it != pids_.end() && drop; --drop) it = pids_.erase(it);
+    }
+    Entry& e = pids_[pid];
+    ++proc_reads_;
+    auto info = read_process(static_cast<pid_t>(pid), proc_root_);
+    e.info = info ? std::move(info.value()) : ProcessInfo{};
+    return e;
+}
+
+void TaskResolver::on_exec(const TaskFacts& t, std::string_view filename, std::string_view args,
+                           int64_t now_ms) {
+    if (pids_.size() >= capacity_ && !pids_.count(t.pid)) {
+        size_t drop = capacity_ / 4 + 1;
+        for (auto it = pids_.begin(); it != pids_.end() && drop; --drop) it = pids_.erase(it);
+    }
+    Entry& e = pids_[t.pid];
+    e.info = ProcessInfo{};
+    e.checked_ms = now_ms;
+    const std::string dir = proc_root_ + "/" + std::to_string(t.pid);
+    if (filename.starts_with('/')) {
+        e.info.exe.assign(filename);
+    } else {  // a relative path as exec'd: the kernel's link says where it was
+        char exe[4096];
+        ssize_t n = ::readlink((dir + "/exe").c_str(), exe, sizeof exe - 1);
+        e.info.exe = n > 0 ? std::string(exe, static_cast<size_t>(n)) : std::string(filename);
+    }
+    while (!args.empty() && args.back() == '\0') args.remove_suffix(1);
+    e.info.cmdline.reserve(args.size());
+    for (char c : args) e.info.cmdline += c == '\0' ? ' ' : c;
+    e.info.start_time = process_start_time(static_cast<pid_t>(t.pid), proc_root_).value_or(0);
+    apply_event(t, e.info);
+    ++exec_hits_;
+}
+
+const ProcessInfo* TaskResolver::resolve(const TaskFacts& t, int64_t now_ms) {
+    auto it = pids_.find(t.pid);
+    Entry* e;
+    if (it == pids_.end()) {
+        e = &fresh(t.pid);
+        e->checked_ms = now_ms;
+    } else {
+        e = &it->second;
+        if (now_ms - e->checked_ms >= kRecheckMs) {
+            e->checked_ms = now_ms;
+            auto start = process_start_time(static_cast<pid_t>(t.pid), proc_root_);
+            // Gone: the entry still says who it was. Another start time: the pid was reused
+            // (or the image replaced while exec events were lost): read anew.
+            if (start && *start != e->info.start_time) {
+                e = &fresh(t.pid);
+                e->checked_ms = now_ms;
+            }
+        }
+    }
+    apply_event(t, e->info);
+    return &e->info;
+}
+
+void TaskResolver::bind_socket(uint64_t cookie, uint32_t pid) {
+    if (!cookie) return;
+    if (sockets_.size() >= 4 * capacity_ && !sockets_.count(cookie)) sockets_.clear();
+    sockets_[cookie] = pid;
+}
+
+const ProcessInfo* TaskResolver::socket_owner(uint64_t cookie) const {
+    auto s = sockets_.find(cookie);
+    if (s == sockets_.end()) return nullptr;
+    auto p = pids_.find(s->second);
+    return p == pids_.end() ? nullptr : &p->second.info;
+}
+
+}  // namespace em
