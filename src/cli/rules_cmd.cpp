@@ -1,6 +1,8 @@
 #include "cli/rules_cmd.h"
 
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "agent/agent.h"
 #include "common/log.h"
@@ -17,6 +19,7 @@ struct RulesFlags {
     std::string since;
     std::string table = "egress_monitor_allow";
     bool log_only = false;
+    std::vector<std::string> processes, users, containers;
 };
 
 namespace {
@@ -61,6 +64,14 @@ std::shared_ptr<RulesFlags> add_rules_command(CLI::App& app) {
     sub->add_option("--table", f->table, "nft table / iptables chain name")->capture_default_str();
     sub->add_flag("--log-only", f->log_only,
                   "log what was not observed instead of dropping it (to try a policy first)");
+    sub->add_option("--process", f->processes,
+                    "only destinations of this executable (path or file name; repeatable)")
+        ->allow_extra_args(false);
+    sub->add_option("--user", f->users, "only destinations of processes of this user (repeatable)")
+        ->allow_extra_args(false);
+    sub->add_option("--container", f->containers,
+                    "only destinations of this container (id or prefix, or host; repeatable)")
+        ->allow_extra_args(false);
     return f;
 }
 
@@ -74,6 +85,9 @@ int run_rules_command(CLI::App& app, const RulesFlags& f) {
     opt.min_count = f.min_count;
     opt.table = f.table;
     opt.log_only = f.log_only;
+    opt.processes = f.processes;
+    opt.users = f.users;
+    opt.containers = f.containers;
     if (!f.since.empty()) {
         auto since = parse_since(f.since, unix_now());
         if (!since) {

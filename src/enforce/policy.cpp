@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/time.h"
+#include "enforce/policy_uses.h"
 
 namespace em {
 
@@ -95,8 +96,9 @@ std::string join_ports(const std::vector<uint16_t>& ports, size_t from, size_t n
 
 // One group of addresses of a family reachable on the same signature, named by `label`.
 struct Group {
-    std::string set;  // nft set name; empty for a single direct address
-    std::string comment;
+    std::string set;          // nft set name; empty for a single direct address
+    std::string set_comment;  // the domain alone (nft sets)
+    std::string comment;      // of the rules: with who used it, when known
     bool v6 = false;
     std::vector<IpAddress> ips;
     Signature sig;
@@ -108,10 +110,11 @@ struct Plan {
 };
 
 Plan make_plan(const PolicyInput& in, const PolicyOptions& opt) {
+    const UseIndex uses(in, opt);
     std::map<IpAddress, const PolicyAddress*> chosen;
     for (const auto& a : in.ips)
         if (a.count >= opt.min_count && a.last_seen >= opt.since && !a.ip.is_loopback() &&
-            !a.ip.is_unspecified())
+            !a.ip.is_unspecified() && uses.selected(a.ip))
             chosen.emplace(a.ip, &a);
     Plan plan;
     plan.addresses = chosen.size();
@@ -141,9 +144,10 @@ Plan make_plan(const PolicyInput& in, const PolicyOptions& opt) {
             int n = ++per_family[g.v6];
             g.set = fmt::format("d{:04}_v{}{}", index, g.v6 ? 6 : 4,
                                 n > 1 ? "_" + std::to_string(n) : std::string());
-            g.comment = safe_comment(d.name);
             g.sig = key.second;
             g.ips = std::move(ips);
+            g.set_comment = safe_comment(d.name);
+            g.comment = safe_comment(uses.label(d.name, &d.name, g.ips));
             plan.groups.push_back(std::move(g));
         }
     }
@@ -153,8 +157,8 @@ Plan make_plan(const PolicyInput& in, const PolicyOptions& opt) {
         ++plan.direct;
         Group g;
         g.v6 = ip.is_v6();
-        g.comment = "direct: no DNS answer named it";
         g.ips = {ip};
+        g.comment = safe_comment(uses.label("direct: no DNS answer named it", nullptr, g.ips));
         g.sig = signature_of(*a);
         plan.groups.push_back(std::move(g));
     }
@@ -167,6 +171,14 @@ std::string header(const PolicyInput& in, const Plan& p, const PolicyOptions& op
         "# {} addresses ({} named by {} domains, {} direct); min count {}{}\n",
         safe_comment(in.source), p.addresses, p.named, p.domains, p.direct, opt.min_count,
         opt.since ? ", since " + format_rfc3339(opt.since) : std::string());
+    if (has_process_filters(opt)) {
+        std::string f;
+        for (const auto& [flag, values] :
+             {std::pair{"process", &opt.processes}, std::pair{"user", &opt.users},
+              std::pair{"container", &opt.containers}})
+            for (const std::string& v : *values) f += fmt::format(" --{} {}", flag, v);
+        h += "# only what matching processes used:" + safe_comment(f) + "\n";
+    }
     return h;
 }
 
@@ -182,7 +194,7 @@ std::string render_nft(const PolicyInput& in, const Plan& p, const PolicyOptions
         if (g.set.empty()) continue;
         out += fmt::format(
             "    set {} {{\n        type {}\n        comment \"{}\"\n        elements = {{ ", g.set,
-            g.v6 ? "ipv6_addr" : "ipv4_addr", g.comment);
+            g.v6 ? "ipv6_addr" : "ipv4_addr", g.set_comment);
         for (size_t i = 0; i < g.ips.size(); ++i) out += (i ? ", " : "") + g.ips[i].to_string();
         out += " }\n    }\n";
     }
@@ -280,6 +292,12 @@ Result<std::string> render_policy(const PolicyInput& in, const PolicyOptions& op
         return Error{fmt::format(
             "bad table name '{}': 1 to 28 letters, digits, '_' or '-', starting with a letter",
             safe_comment(opt.table))};
+    if (has_process_filters(opt) && in.uses.empty())
+        return Error{fmt::format(
+            "no per-process data in {}: process, user and container filters need the agent's "
+            "ledger with attribution (run the agent with --source ebpf or attribute_processes "
+            "= true)",
+            in.source)};
     Plan plan = make_plan(in, opt);
     switch (opt.format) {
         case PolicyFormat::nft:

@@ -11,6 +11,14 @@
 // Loopback and established/related traffic are accepted first; the chain's policy drops
 // the rest (or, with `log_only` / `--log-only`, logs it and lets it pass, to try a policy first).
 //
+// Who used a destination (the agent's process_use rows, when it attributed flows and queries
+// to processes) is named in the rules' comments: "fixed.test by /usr/bin/curl@root", the
+// executables and users by count, as many as fit (an nft set's comment stays the domain). With
+// process, user or container filters only the destinations those processes used are accepted: the
+// addresses they opened flows to, and the addresses of the domains they queried (so a process
+// behind the local resolver, whose queries were attributed to the resolver, is still matched by its
+// flows).
+//
 // Names and other text from the input never reach the ruleset unquoted: comments keep only
 // [A-Za-z0-9._:*/@+-] and spaces and replace everything else with '_', at most 100 bytes; set names
 // are generated (d0001_v4, ...), never derived from the input. Output is deterministic: the same
@@ -44,9 +52,18 @@ struct PolicyDomain {
     std::vector<IpAddress> ips;
 };
 
+/// One process_use row: `kind` 'd' (dest is a domain it queried) or 'i' (an address it opened
+/// a flow to); exe is a path, or "[comm]" when the executable was unknown.
+struct PolicyUse {
+    char kind = 'i';
+    std::string dest, exe, user, container;
+    int64_t count = 0;
+};
+
 struct PolicyInput {
     std::vector<PolicyDomain> domains;  // sorted by name
     std::vector<PolicyAddress> ips;     // sorted numerically
+    std::vector<PolicyUse> uses;        // empty: no per-process data
     std::string source;                 // where it came from, for the header comment
 };
 
@@ -63,9 +80,15 @@ struct PolicyOptions {
     int64_t since = 0;      // addresses last seen before this (Unix seconds) are left out
     std::string table = "egress_monitor_allow";  // nft table / iptables chain name
     bool log_only = false;  // the final rule logs and accepts instead of dropping
+    // Keep only destinations of matching processes: any value of a list matches, and every
+    // list given must match. A process matches its exe path, the path's last component, or
+    // the comm of a "[comm]" entry; a user its name (or number, when it had none); a
+    // container a prefix of its id, or "host" for processes in no container.
+    std::vector<std::string> processes, users, containers;
 };
 
-/// The ruleset text. Errors only for a bad table name.
+/// The ruleset text. Errors for a bad table name, and for filters on an input with no
+/// per-process data.
 Result<std::string> render_policy(const PolicyInput& in, const PolicyOptions& opt);
 
 /// `text` reduced to what may stand inside a quoted comment (see above).

@@ -59,6 +59,12 @@ Result<PolicyInput> load_policy_from_ledger(const std::string& state_dir) {
         });
         !r)
         return r.error();
+    if (auto r = ledger->for_each_process_use([&](const ProcessUseRow& u) {
+            in.uses.push_back(PolicyUse{u.kind, std::string(u.dest), std::string(u.exe),
+                                        std::string(u.user), std::string(u.container), u.count});
+        });
+        !r)
+        return r.error();
     return in;
 }
 

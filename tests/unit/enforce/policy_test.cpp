@@ -139,3 +139,130 @@ TEST(Policy, NothingFromTheInputReachesTheRulesetUnquoted) {
 }
 
 }  // namespace em
+
+namespace em {
+
+namespace {
+
+// sample() with who used what: curl (root) queried api.example.test and connected to
+// 192.0.2.10; wget (alice) queried cdn.example.test; nc of a container, with no exe known,
+// connected straight to 203.0.113.7.
+PolicyInput with_uses() {
+    PolicyInput in = sample();
+    in.uses = {
+        {'d', "api.example.test", "/usr/bin/curl", "root", "", 5},
+        {'i', "192.0.2.10", "/usr/bin/curl", "root", "", 3},
+        {'d', "cdn.example.test", "/usr/bin/wget", "alice", "", 2},
+        {'d', "cdn.example.test", "/usr/bin/curl", "root", "", 1},
+        {'i', "203.0.113.7", "[nc]", "bob", "0123456789abcdef", 2},
+    };
+    return in;
+}
+
+std::string rules(const PolicyInput& in, const PolicyOptions& opt) {
+    auto t = render_policy(in, opt);
+    EXPECT_TRUE(t.ok()) << t.error().message;
+    return t.ok() ? *t : std::string();
+}
+
+}  // namespace
+
+TEST(Policy, CommentsNameTheProcessesAndUsersSeen) {
+    std::string t = rules(with_uses(), PolicyOptions{});
+    for (const char* want : {
+             // A set is labelled by its domain alone; its rules say who used it.
+             "    set d0001_v4 {\n        type ipv4_addr\n        comment \"api.example.test\"\n",
+             "@d0001_v4 tcp dport 443 accept comment \"api.example.test by /usr/bin/curl@root\"",
+             // By count: wget queried it twice, curl once.
+             "comment \"cdn.example.test by /usr/bin/wget@alice /usr/bin/curl@root\"",
+             "ip daddr 203.0.113.7 meta l4proto tcp accept comment \"direct: no DNS answer "
+             "named it by nc@bob:0123456789ab\"",
+             // Nobody known: the comment as without per-process data.
+             "ip daddr 198.51.100.1 tcp dport 53 accept comment \"direct: no DNS answer "
+             "named it\"\n",
+         })
+        EXPECT_NE(t.find(want), std::string::npos) << want << "\nin:\n" << t;
+    EXPECT_EQ(rules(with_uses(), PolicyOptions{}), t);  // deterministic
+}
+
+TEST(Policy, ProcessUserAndContainerFiltersKeepOnlyTheirDestinations) {
+    PolicyOptions opt;
+    opt.processes = {"curl"};  // the file name matches /usr/bin/curl
+    std::string t = rules(with_uses(), opt);
+    // curl queried both domains: their addresses; and its direct flow's address.
+    for (const char* want : {"192.0.2.10", "192.0.2.11", "2001:db8::10",
+                             "# only what matching processes used: --process curl\n"})
+        EXPECT_NE(t.find(want), std::string::npos) << want << "\nin:\n" << t;
+    for (const char* gone : {"203.0.113.7", "198.51.100.1", "2001:db8::99", "wget"})
+        EXPECT_EQ(t.find(gone), std::string::npos) << gone << "\nin:\n" << t;
+    // Comments name only the matching processes.
+    EXPECT_NE(t.find("comment \"cdn.example.test by /usr/bin/curl@root\""), std::string::npos) << t;
+
+    opt = PolicyOptions{};
+    opt.users = {"alice"};
+    t = rules(with_uses(), opt);
+    EXPECT_NE(t.find("@d0002_v4 tcp dport { 80,443 } accept comment \"cdn.example.test by "
+                     "/usr/bin/wget@alice\""),
+              std::string::npos)
+        << t;
+    EXPECT_EQ(t.find("192.0.2.10"), std::string::npos) << t;
+    // api.example.test also named 192.0.2.11 (alice never queried it: no one to name).
+    EXPECT_NE(t.find("comment \"api.example.test\""), std::string::npos) << t;
+    EXPECT_NE(t.find("# 1 addresses (1 named by 2 domains, 0 direct)"), std::string::npos) << t;
+
+    opt = PolicyOptions{};
+    opt.containers = {"0123"};  // a prefix of the id
+    opt.processes = {"nc", "curl"};
+    opt.users = {"bob"};  // and: curl ran as root, so only nc's address is left
+    t = rules(with_uses(), opt);
+    EXPECT_NE(t.find("203.0.113.7"), std::string::npos) << t;
+    EXPECT_EQ(t.find("192.0.2."), std::string::npos) << t;
+
+    opt = PolicyOptions{};
+    opt.containers = {"host"};  // processes in no container
+    t = rules(with_uses(), opt);
+    EXPECT_EQ(t.find("203.0.113.7"), std::string::npos) << t;
+    EXPECT_NE(t.find("192.0.2.10"), std::string::npos) << t;
+
+    opt = PolicyOptions{};
+    opt.processes = {"/usr/bin/cur"};  // neither the path nor a file name
+    t = rules(with_uses(), opt);
+    EXPECT_NE(t.find("# 0 addresses"), std::string::npos) << t;
+}
+
+TEST(Policy, FiltersWithoutPerProcessDataAreAnError) {
+    PolicyOptions opt;
+    opt.users = {"root"};
+    auto t = render_policy(sample(), opt);
+    ASSERT_FALSE(t.ok());
+    EXPECT_NE(t.error().message.find("no per-process data in test"), std::string::npos)
+        << t.error().message;
+}
+
+TEST(Policy, ProcessNamesInCommentsAreSanitisedAndBounded) {
+    PolicyInput in;
+    in.source = "test";
+    in.ips = {{ip("192.0.2.1"), 1, 1000, {}}};
+    in.uses = {{'i', "192.0.2.1", "/tmp/x\"; flush ruleset; #", "r\"oot", "", 9}};
+    for (int i = 0; i < 20; ++i)
+        in.uses.push_back({'i', "192.0.2.1", "/usr/lib/p" + std::to_string(i), "u", "", 1});
+    for (auto f : {PolicyFormat::nft, PolicyFormat::iptables}) {
+        PolicyOptions opt;
+        opt.format = f;
+        std::string t = rules(in, opt);
+        EXPECT_EQ(t.find("\";"), std::string::npos) << t;
+        EXPECT_NE(t.find("direct: no DNS answer named it by /tmp/x__ flush ruleset_ _@r_oot "
+                         "/usr/lib/p0@u"),
+                  std::string::npos)
+            << t;
+        // As many as fit in 100 bytes, then how many more.
+        size_t at = t.find("direct: no DNS");
+        size_t end = t.find('"', at);
+        ASSERT_NE(end, std::string::npos);
+        std::string comment = t.substr(at, end - at);
+        EXPECT_LE(comment.size(), 100u) << comment;
+        EXPECT_NE(comment.find(" /usr/lib/p1@u +18"), std::string::npos) << comment;
+    }
+}
+
+}  // namespace em
