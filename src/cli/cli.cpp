@@ -10,6 +10,7 @@
 #include "cli/consolidate.h"
 #include "cli/enforce_cmd.h"
 #include "cli/rules_cmd.h"
+#include "cli/show_cmd.h"
 #include "common/log.h"
 
 namespace em {
@@ -50,6 +51,7 @@ int run_cli(int argc, char** argv) {
     auto collector_flags = add_collector_commands(app);
     auto rules_flags = add_rules_command(app);
     auto enforce_flags = add_enforce_command(app);
+    auto show_flags = add_show_command(app);
     for (auto* sub : {app.get_subcommand("agent"), app.get_subcommand("replay"),
                       app.get_subcommand("serve"), app.get_subcommand("collect"),
                       app.get_subcommand("report"), app.get_subcommand("enforce")})
@@ -65,6 +67,7 @@ int run_cli(int argc, char** argv) {
     if (int rc = run_collector_commands(app, *collector_flags); rc >= 0) return rc;
     if (int rc = run_rules_command(app, *rules_flags); rc >= 0) return rc;
     if (int rc = run_enforce_command(app, *enforce_flags); rc >= 0) return rc;
+    if (int rc = run_show_command(app, *show_flags); rc >= 0) return rc;
     CLI::App* sub = app.get_subcommand("consolidate");
     if (sub->parsed()) {
         // Defaults < config file < flags given on the command line.
