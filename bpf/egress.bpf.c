@@ -86,9 +86,13 @@ static __always_inline void fill_current(struct em_task* t) {
     t->uid = (__u32)uid_gid;
     t->gid = uid_gid >> 32;
     t->cgroup_id = bpf_get_current_cgroup_id();
-    bpf_get_current_comm(t->comm, sizeof(t->comm));
+    /* The process's name, as /proc/PID/comm says it: its main thread's, not the name of
+     * the thread that happens to connect (dig connects from "isc-net-0000"). */
     struct task_struct* task = (struct task_struct*)bpf_get_current_task();
-    struct task_struct* parent = BPF_CORE_READ(task, real_parent);
+    struct task_struct* leader = BPF_CORE_READ(task, group_leader);
+    if (bpf_probe_read_kernel_str(t->comm, sizeof(t->comm), &leader->comm) < 0)
+        bpf_get_current_comm(t->comm, sizeof(t->comm));
+    struct task_struct* parent = BPF_CORE_READ(task, real_parent, group_leader);
     t->ppid = BPF_CORE_READ(parent, tgid);
     bpf_probe_read_kernel_str(t->parent_comm, sizeof(t->parent_comm), &parent->comm);
 }

@@ -36,14 +36,14 @@ echo "== sanitizers: unit tests and corpus replays under ASan+UBSan"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEM_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$jobs" --target unit_tests dnsmasq_line_fuzz kernel_line_fuzz \
     config_fuzz log_cursor_fuzz dns_packet_fuzz aggregate_file_fuzz collector_input_fuzz \
-    enforce_input_fuzz
+    enforce_input_fuzz ebpf_record_fuzz
 (cd build-asan && ctest --output-on-failure -j"$jobs" -L 'unit|fuzz')
 
 echo "== libFuzzer: short runs of every target"
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEM_FUZZ=ON -DEM_SANITIZE=ON \
     -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
 for target in dnsmasq_line_fuzz kernel_line_fuzz config_fuzz log_cursor_fuzz dns_packet_fuzz \
-    aggregate_file_fuzz collector_input_fuzz enforce_input_fuzz; do
+    aggregate_file_fuzz collector_input_fuzz enforce_input_fuzz ebpf_record_fuzz; do
     cmake --build build-fuzz -j"$jobs" --target "$target" >/dev/null
     work=$(mktemp -d)
     cp -r "tests/fuzz/corpus/$target/." "$work/"

@@ -318,7 +318,7 @@ Result<void> run_agent(const AgentSettings& given, const ReloadSettings& reload)
     for (int fd : src.fds())
         if (auto r = watch(fd); !r) return r;
     if (auto r = watch(signals->get()); !r) return r;
-    log_info("agent: capturing with {}; flushing every {} ms to {}", s.source.source,
+    log_info("agent: capturing with {}; flushing every {} ms to {}", src.name(),
              s.flush_interval_ms, s.output_dir);
 
     int64_t next_flush = monotonic_ms() + s.flush_interval_ms;

@@ -50,6 +50,7 @@ class EbpfLive final : public LiveSource {
             new EbpfLive(std::move(*src), fallback ? std::move(*fallback) : nullptr));
     }
 
+    std::string name() const override { return "ebpf"; }
     std::vector<int> fds() const override { return {src_->fd()}; }
     int max_wait_ms() const override { return 100; }
 

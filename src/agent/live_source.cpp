@@ -33,6 +33,7 @@ class NflogLive final : public LiveSource {
             new NflogLive(std::move(*src), std::move(rules), std::move(*backend)));
     }
     ~NflogLive() override { (void)shutdown(); }
+    std::string name() const override { return "nflog"; }
     std::vector<int> fds() const override { return {src_->fd()}; }
     Result<void> drain(Pipeline& pipeline) override {
         return src_->drain([&](NflogKind kind, const PacketMeta& m, const PacketInfo& p) {
@@ -89,6 +90,7 @@ class ConntrackLive final : public LiveSource {
         if (!r) log_error("removing table inet egress_monitor_ct: {}", r.error().message);
         return r;
     }
+    std::string name() const override { return "conntrack"; }
     std::vector<int> fds() const override { return {ct_->fd(), dns_->fd()}; }
     Result<void> drain(Pipeline& pipeline) override {
         if (auto r = ct_->drain([&](const FlowObservation& f) { pipeline.on_flow(f.meta); }); !r)
@@ -124,6 +126,7 @@ class PcapLive final : public LiveSource {
         if (!host) return host.error();
         return std::unique_ptr<LiveSource>(new PcapLive(std::move(*src), std::move(*host)));
     }
+    std::string name() const override { return "pcap"; }
     std::vector<int> fds() const override { return {src_->fd()}; }
     Result<void> drain(Pipeline& pipeline) override {
         auto r = src_->drain([&](const PacketMeta& m, const PacketInfo& p) {

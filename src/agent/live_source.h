@@ -30,6 +30,8 @@ struct LiveSourceOptions {
 class LiveSource {
   public:
     virtual ~LiveSource() = default;
+    /// Which source this is ("nflog" after a fallback from "ebpf").
+    virtual std::string name() const = 0;
     virtual std::vector<int> fds() const = 0;
     /// Reads everything ready without blocking.
     virtual Result<void> drain(Pipeline& pipeline) = 0;

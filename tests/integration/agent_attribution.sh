@@ -21,7 +21,7 @@ cat >"$WORK/agent.toml" <<CONF
 [agent]
 attribute_processes = true
 CONF
-ip netns exec "$NS_CL" "$EM_BIN" agent --state-dir "$WORK/state" --output-dir "$WORK/out" \
+ip netns exec "$NS_CL" "$EM_BIN" agent --source nflog --state-dir "$WORK/state" --output-dir "$WORK/out" \
     --events "$WORK/events.jsonl" --flush-interval 200ms --config "$WORK/agent.toml" 2>"$WORK/agent.log" &
 agent=$!
 PIDS+=("$agent")
