@@ -162,10 +162,7 @@ Batch Pipeline::take_batch() {
     return out;
 }
 
-bool Pipeline::flush_wanted() const {
-    return batch_.domains().size() + batch_.ips().size() + batch_.flow_ports().size() >=
-           cfg_.max_batch_keys;
-}
+bool Pipeline::flush_wanted() const { return batch_.keys() >= cfg_.max_batch_keys; }
 
 void Pipeline::reconfigure(const PipelineConfig& cfg) {
     cfg_ = cfg;

@@ -33,7 +33,7 @@ struct PipelineConfig {
     uint32_t min_ttl_s = 60;
     uint32_t max_ttl_s = 86400;
     int64_t forward_window_ms = 10000;
-    size_t max_batch_keys = 200000;  // flush_wanted() beyond this many domains + addresses
+    size_t max_batch_keys = 200000;  // flush_wanted() beyond this many keys (Batch::keys)
 };
 
 /// Receives each event as a JSON line (without newline) with its time in Unix ms.

@@ -82,6 +82,7 @@ const ProcessInfo* TaskResolver::resolve(const TaskFacts& t, int64_t now_ms) {
     if (it == pids_.end()) {
         e = &fresh(t.pid);
         e->checked_ms = now_ms;
+        if (e->info.exe.empty()) inherit(t, e->info);
     } else {
         e = &it->second;
         if (now_ms - e->checked_ms >= kRecheckMs) {
@@ -97,6 +98,17 @@ const ProcessInfo* TaskResolver::resolve(const TaskFacts& t, int64_t now_ms) {
     }
     apply_event(t, e->info);
     return &e->info;
+}
+
+// A child gone before /proc could be read (dnsmasq's per-connection TCP children): forked
+// without an exec of its own — its exec event would have made an entry — it runs its
+// parent's image.
+void TaskResolver::inherit(const TaskFacts& t, ProcessInfo& p) {
+    auto parent = pids_.find(t.ppid);
+    if (parent == pids_.end() || parent->second.info.comm != t.comm) return;
+    p.exe = parent->second.info.exe;
+    p.cmdline = parent->second.info.cmdline;
+    ++inherited_;
 }
 
 void TaskResolver::bind_socket(uint64_t cookie, uint32_t pid) {

@@ -44,6 +44,7 @@ class TaskResolver {
 
     uint64_t proc_reads() const { return proc_reads_; }
     uint64_t exec_hits() const { return exec_hits_; }
+    uint64_t inherited() const { return inherited_; }
 
   private:
     struct Entry {
@@ -53,6 +54,7 @@ class TaskResolver {
     const std::string& user(uint32_t uid);
     void apply_event(const TaskFacts& t, ProcessInfo& p);
     Entry& fresh(uint32_t pid);
+    void inherit(const TaskFacts& t, ProcessInfo& p);
 
     CgroupPaths cgroups_;
     std::string proc_root_;
@@ -60,7 +62,7 @@ class TaskResolver {
     std::unordered_map<uint32_t, Entry> pids_;
     std::unordered_map<uint32_t, std::string> users_;
     std::unordered_map<uint64_t, uint32_t> sockets_;  // cookie → pid
-    uint64_t proc_reads_ = 0, exec_hits_ = 0;
+    uint64_t proc_reads_ = 0, exec_hits_ = 0, inherited_ = 0;
 };
 
 }  // namespace em

@@ -134,6 +134,13 @@ for c in ebpf.lost_flow ebpf.lost_dns ebpf.lost_exec ebpf.malformed; do
 done
 [ "$(counter ebpf.flows)" -ge 6 ] || fail "ebpf.flows = $(counter ebpf.flows)"
 
+# Who talks to what, from the ledger's per-process counts.
+"$EM_BIN" show --by process --state-dir "$WORK/state" >"$WORK/show.txt" 2>&1 || { cat "$WORK/show.txt"; fail "show"; }
+grep -qF "$WORK/$NAME" "$WORK/show.txt" || { cat "$WORK/show.txt"; fail "show --by process does not name the connector"; }
+grep -qF "container ${HEX:0:12}" "$WORK/show.txt" || { cat "$WORK/show.txt"; fail "show --by process does not name the container"; }
+"$EM_BIN" show --by domain --state-dir "$WORK/state" | grep -A3 '^fixed.test' | grep -qF /usr/bin/dig ||
+    { "$EM_BIN" show --by domain --state-dir "$WORK/state"; fail "show --by domain: fixed.test not by dig"; }
+
 # An attach point the kernel refuses: one line with the reason, then nflog (in the client
 # namespace, where its table is the test's own).
 ip netns exec "$NS_CL" "$EM_BIN" agent --source ebpf --ebpf-cgroup "$WORK/not-a-cgroup" --state-dir "$WORK/state2" \
