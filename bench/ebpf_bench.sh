@@ -14,7 +14,7 @@
 #   bench/ebpf_bench.sh [--quick]      (root; 5 s per run, 3 rounds; --quick: 2 s, 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-secs=5 rounds=3
+secs=5 rounds=${ROUNDS:-3}
 [ "${1:-}" = "--quick" ] && secs=2 rounds=1
 [ "$(id -u)" -eq 0 ] || { echo "ebpf_bench: needs root (namespaces, BPF)" >&2; exit 77; }
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
