@@ -9,8 +9,10 @@
 #   latency    one connector: the mean time per connect() (socket, connect, close)
 #   throughput two connectors at once (one per core): connects per second, the agent
 #              reading the ring buffer on the same two cores
-# For each attached round: the flows the ring buffer delivered (the agent's ebpf.flows)
-# against the connectors' own count, and the kernel's lost-record counters (must be 0).
+# For each attached round: the flows the ring buffer delivered (counted in unique-ips.log)
+# against the connectors' own count, the kernel's lost-record counters (must be 0), and the
+# agent's CPU (user+sys) per event — in the throughput runs that CPU is taken from the
+# connectors, so their rate falls by about the agent's share of the two cores.
 #   bench/ebpf_bench.sh [--quick]      (root; 5 s per run, 3 rounds; --quick: 2 s, 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,6 +66,8 @@ captured() {  # the connectors' flows among what the ring buffer delivered
     awk '$1 ~ /^203\.0\.113\./ {s += $2} END {print s + 0}' "$work/out/unique-ips.log"
 }
 lost="'ebpf.lost_flow','ebpf.lost_dns','ebpf.lost_exec'"
+hz=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 printf '%-16s %10s %10s %11s %10s %8s %s\n' run per_second connects latency_us delivered lost ratio
 L0=0 L1=0 T0=0 T1=0
@@ -82,12 +86,15 @@ for r in $(seq "$rounds"); do
     t0=$(gen 2)
     printf '%-16s %10d %10d %11s %10s %8s\n' throughput-off $((t0 / secs)) "$t0" - - -
     start_agent
+    c0=$(cpu_ticks "$agent")
     t1=$(gen 2)
+    c1=$(cpu_ticks "$agent")
     stop_agent
-    printf '%-16s %10d %10d %11s %10d %8d rate x%.3f (%+.1f %%), ring buffer %d events/s\n' throughput-ebpf \
-        $((t1 / secs)) "$t1" - "$(captured)" "$(counter "$lost")" \
+    printf '%-16s %10d %10d %11s %10d %8d rate x%.3f (%+.1f %%), ring buffer %d events/s, agent %s us CPU/event\n' \
+        throughput-ebpf $((t1 / secs)) "$t1" - "$(captured)" "$(counter "$lost")" \
         "$(awk -v a="$t1" -v b="$t0" 'BEGIN {print a / b}')" "$(awk -v a="$t1" -v b="$t0" 'BEGIN {print (a / b - 1) * 100}')" \
-        $(($(counter "'ebpf.records'") / secs))
+        $(($(counter "'ebpf.records'") / secs)) \
+        "$(awk -v t=$((c1 - c0)) -v hz="$hz" -v n="$t1" 'BEGIN { printf "%.2f", n ? t / hz * 1e6 / n : 0 }')"
     [ "$(captured)" -eq "$t1" ] || echo "ebpf_bench: LOSS: connected $t1, delivered $(captured)" >&2
     L0=$((L0 + n0)) L1=$((L1 + n1)) T0=$((T0 + t0)) T1=$((T1 + t1))
 done

@@ -1,7 +1,7 @@
 // The eBPF source as a LiveSource: ring-buffer records → pipeline calls, each with the
 // process it belongs to (README, "eBPF source").
 //   EM_EXEC  → TaskResolver::on_exec (the executable and arguments of a new image)
-//   EM_FLOW  → Pipeline::on_flow with the task's process; the socket remembers the process
+//   EM_FLOW  → Pipeline::on_flow with the task's process; a socket to port 53 remembers it
 //   EM_DNS   → Pipeline::on_dns_packet with the process of the socket: the one that used it
 //              for a flow, else (a socket older than the agent, such as a resolver's) the
 //              fallback attribution by 5-tuple, once per socket
@@ -104,7 +104,8 @@ class EbpfLive final : public LiveSource {
                 m.owner.uid = rec_.task.uid;
                 m.owner.gid = rec_.task.gid;
                 const ProcessInfo* p = tasks_.resolve(facts(rec_.task), ms);
-                tasks_.bind_socket(rec_.task.cookie, rec_.task.pid);
+                // Only sockets that talk to port 53 carry DNS packets to attribute.
+                if (rec_.dport == 53) tasks_.bind_socket(rec_.task.cookie, rec_.task.pid);
                 pipeline.on_flow(m, p);
                 return;
             }

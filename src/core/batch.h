@@ -120,7 +120,13 @@ class Batch {
         pending_[(pending_head_ + pending_n_++) % kPipeline] = {dst, t};
         return true;
     }
-    void count(const std::string& counter, uint64_t n = 1) { counters_[counter] += n; }
+    void count(std::string_view counter, uint64_t n = 1) {
+        // Found without building a std::string: counted on every flow.
+        if (auto it = counters_.find(counter); it != counters_.end())
+            it->second += n;
+        else
+            counters_.emplace(std::string(counter), n);
+    }
     /// Records the protocol and port of a flow to `dst` (added with add_flow) and whether it
     /// was direct. Loopback destinations are ignored, as by add_flow.
     void add_flow_port(const IpAddress& dst, uint8_t proto, uint16_t port, bool direct) {
@@ -158,7 +164,8 @@ class Batch {
         while (pending_n_) fold_pending();
         return ips_;
     }
-    const std::map<std::string, uint64_t>& counters() const { return counters_; }
+    using Counters = std::map<std::string, uint64_t, std::less<>>;
+    const Counters& counters() const { return counters_; }
 
   private:
     /// The delta a name's counts go to; `folded` tells whether that is its "*.<base>" line.
@@ -197,7 +204,7 @@ class Batch {
     mutable std::pair<IpAddress, int64_t> pending_[kPipeline];
     mutable size_t pending_head_ = 0;
     mutable size_t pending_n_ = 0;
-    std::map<std::string, uint64_t> counters_;
+    Counters counters_;
     std::unordered_map<FlowPortKey, FlowPortDelta, FlowPortKeyHash> ports_;
     ProcessUseMap uses_;
     std::string folded_scratch_;  // "*.<base>" of the last folded process use
