@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The eBPF source's kernel half (README, "eBPF source"). Attached to the cgroup v2 root,
  * so every process of the host and of its containers passes through it:
- *   cgroup/connect4|6   a TCP connection attempt or a connected UDP socket → EM_FLOW
+ *   cgroup/connect4|6   a TCP connection attempt or a connected UDP socket → EM_FLOW, after
+ *                       an EM_TASK the first time a process is seen (since its exec)
  *   cgroup/sendmsg4|6   an unconnected UDP send; reported once per (socket, destination)
  *                       until it has been idle for udp_timeout_ns, as conntrack would
  *   cgroup_skb/egress   a packet to port 53 (a query) → EM_DNS with the packet
@@ -66,6 +67,30 @@ struct {
     __type(key, __u32);
     __type(value, struct em_dns);
 } dns_scratch SEC(".maps");
+
+/* Processes announced to user space (EM_TASK or EM_EXEC): a flag in their main thread's
+ * task storage — one pointer away from the task, and gone with it, so a reused pid is a
+ * new task and announced again. (An LRU hash by tgid cost each connect() 0.5 µs.) */
+struct {
+    __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, int);
+    __type(value, __u64);
+} tasks_seen SEC(".maps");
+
+/* The process that last announced itself or flowed on this CPU (its main thread's address
+ * and tgid): a busy process's next connect() needs no task storage lookup. */
+struct last_task {
+    __u64 leader;
+    __u32 tgid;
+    __u32 pad;
+};
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct last_task);
+} last_task SEC(".maps");
 
 static __always_inline void stat_add(__u32 which) {
     __u64* v = bpf_map_lookup_elem(&stats, &which);
@@ -136,22 +161,50 @@ static __always_inline int flow(struct bpf_sock_addr* ctx, int v6, int sendmsg) 
         }
         bpf_map_update_elem(&udp_seen, &k, &now, BPF_ANY);
     }
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    __u32 tgid = pid_tgid >> 32;
+    struct task_struct* leader = bpf_get_current_task_btf()->group_leader;
+    __u32 zero = 0;
+    struct last_task* last = bpf_map_lookup_elem(&last_task, &zero);
+    __u64* announced = 0;
+    if (!last || last->leader != (__u64)leader || last->tgid != tgid)
+        announced = bpf_task_storage_get(&tasks_seen, leader, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (announced && !*announced) {
+        __u64 start = leader->start_time;
+        struct em_task_rec* t = bpf_ringbuf_reserve(&events, sizeof(*t), 0);
+        if (!t) {
+            stat_add(EM_STAT_LOST_FLOW);
+            return 1;
+        }
+        t->hdr.kind = EM_TASK;
+        t->hdr.pad = 0;
+        t->hdr.time_ns = bpf_ktime_get_boot_ns();
+        fill_current(&t->hdr.task);
+        t->hdr.task.cookie = k.cookie;
+        t->hdr.task.pad = 0;
+        t->start_time = start;
+        bpf_ringbuf_submit(t, wake_flags(sizeof(*t)));
+        *announced = 1;
+    }
+    if (announced && last) {
+        last->leader = (__u64)leader;
+        last->tgid = tgid;
+    }
     struct em_flow* e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
     if (!e) {
         stat_add(EM_STAT_LOST_FLOW);
         return 1;
     }
-    e->hdr.kind = EM_FLOW;
-    e->hdr.pad = 0;
-    e->hdr.time_ns = bpf_ktime_get_boot_ns();
-    fill_current(&e->hdr.task);
-    e->hdr.task.cookie = k.cookie;
-    e->hdr.task.pad = 0;
+    e->kind = EM_FLOW;
+    e->dport = k.dport;
     e->family = k.family;
     e->proto = proto;
-    e->dport = k.dport;
+    e->time_ns = bpf_ktime_get_boot_ns();
+    e->cookie = k.cookie;
+    e->cgroup_id = bpf_get_current_cgroup_id();
+    e->pid = tgid;
+    e->uid = (__u32)bpf_get_current_uid_gid();
     __builtin_memcpy(e->daddr, k.daddr, sizeof(e->daddr));
-    e->pad = 0;
     bpf_ringbuf_submit(e, wake_flags(sizeof(*e)));
     return 1;
 }
@@ -251,6 +304,10 @@ int BPF_PROG(em_exec, struct task_struct* p, pid_t old_pid, struct linux_binprm*
     n &= EM_ARGS_LEN - 1; /* a bound the verifier can see */
     if (n && bpf_probe_read_user(e->args, n, (void*)start)) n = 0;
     e->args_len = n;
+    /* The exec record says who the process now is: its next flow needs no EM_TASK. */
     bpf_ringbuf_submit(e, wake_flags(sizeof(*e)));
+    __u64* announced = bpf_task_storage_get(&tasks_seen, p->group_leader, 0,
+                                            BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (announced) *announced = 1;
     return 0;
 }

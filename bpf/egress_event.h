@@ -27,6 +27,7 @@ enum em_kind {
     EM_FLOW = 1, /* connect4/6, sendmsg4/6 (a new UDP destination of a socket) */
     EM_DNS = 2,  /* a DNS packet: egress to port 53 or ingress from port 53 */
     EM_EXEC = 3, /* sched_process_exec */
+    EM_TASK = 4, /* a process's first flow (or first since its exec): who it is */
 };
 
 /* Counters in the per-CPU array "stats", summed over CPUs by user space. */
@@ -61,13 +62,25 @@ struct em_hdr {
     struct em_task task;
 };
 
+/* Small on purpose (56 bytes): the ring buffer's cost per record grows with its size, and
+ * this one is written on every connect(). Who the process is was sent once before, in an
+ * EM_TASK (or EM_EXEC) record for the same pid. */
 struct em_flow {
-    struct em_hdr hdr;
+    em_u32 kind;
+    em_u16 dport; /* host order */
     em_u8 family; /* AF_INET or AF_INET6 */
     em_u8 proto;  /* IPPROTO_TCP or IPPROTO_UDP */
-    em_u16 dport; /* host order */
+    em_u64 time_ns;
+    em_u64 cookie;
+    em_u64 cgroup_id;
+    em_u32 pid; /* tgid */
+    em_u32 uid;
     em_u8 daddr[16];
-    em_u32 pad;
+};
+
+struct em_task_rec {
+    struct em_hdr hdr;
+    em_u64 start_time; /* the process's, ns after boot: with the pid, its identity */
 };
 
 struct em_dns {

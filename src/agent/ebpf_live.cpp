@@ -1,6 +1,7 @@
 // The eBPF source as a LiveSource: ring-buffer records → pipeline calls, each with the
 // process it belongs to (README, "eBPF source").
 //   EM_EXEC  → TaskResolver::on_exec (the executable and arguments of a new image)
+//   EM_TASK  → TaskResolver::resolve (who a process is, before its first flow)
 //   EM_FLOW  → Pipeline::on_flow with the task's process; a socket to port 53 remembers it
 //   EM_DNS   → Pipeline::on_dns_packet with the process of the socket: the one that used it
 //              for a flow, else (a socket older than the agent, such as a resolver's) the
@@ -68,6 +69,7 @@ class EbpfLive final : public LiveSource {
                                             {"ebpf.flows", flows_},
                                             {"ebpf.dns_packets", dns_},
                                             {"ebpf.execs", execs_},
+                                            {"ebpf.tasks", tasks_seen_},
                                             {"ebpf.malformed", malformed_},
                                             {"ebpf.dns_by_socket", dns_by_socket_},
                                             {"ebpf.dns_by_lookup", dns_by_lookup_},
@@ -94,6 +96,10 @@ class EbpfLive final : public LiveSource {
                 ++execs_;
                 tasks_.on_exec(facts(rec_.task), rec_.filename, rec_.args, ms);
                 return;
+            case EbpfRecord::Kind::task:  // a process's first flow follows
+                ++tasks_seen_;
+                tasks_.resolve(facts(rec_.task), ms);
+                return;
             case EbpfRecord::Kind::flow: {
                 ++flows_;
                 PacketMeta m;
@@ -102,7 +108,7 @@ class EbpfLive final : public LiveSource {
                 m.dst = rec_.dst;
                 m.dport = rec_.dport;
                 m.owner.uid = rec_.task.uid;
-                m.owner.gid = rec_.task.gid;
+                // Flows carry pid, uid and cgroup: the rest was in the task's EM_TASK/EM_EXEC.
                 const ProcessInfo* p = tasks_.resolve(facts(rec_.task), ms);
                 // Only sockets that talk to port 53 carry DNS packets to attribute.
                 if (rec_.dport == 53) tasks_.bind_socket(rec_.task.cookie, rec_.task.pid);
@@ -168,7 +174,7 @@ class EbpfLive final : public LiveSource {
     int64_t offset_ns_ = 0;  // CLOCK_REALTIME - CLOCK_BOOTTIME
     EbpfRecord rec_;
     std::string why_;
-    uint64_t records_ = 0, flows_ = 0, dns_ = 0, execs_ = 0, malformed_ = 0;
+    uint64_t records_ = 0, flows_ = 0, dns_ = 0, execs_ = 0, tasks_seen_ = 0, malformed_ = 0;
     uint64_t dns_by_socket_ = 0, dns_by_lookup_ = 0, dns_unattributed_ = 0;
 };
 

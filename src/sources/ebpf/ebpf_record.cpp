@@ -37,36 +37,58 @@ void decode_task(const em_task& t, EbpfTask& out) {
 }  // namespace
 
 bool decode_ebpf_record(const void* data, size_t len, EbpfRecord& out, std::string& why) {
+    if (len < sizeof(uint32_t)) {
+        why = "record of " + std::to_string(len) + " bytes is shorter than its kind";
+        return false;
+    }
+    uint32_t kind;
+    std::memcpy(&kind, data, sizeof kind);
+    const auto* bytes = static_cast<const uint8_t*>(data);
+    if (kind == EM_FLOW) {
+        if (len != sizeof(em_flow)) {
+            why = "flow record of " + std::to_string(len) + " bytes";
+            return false;
+        }
+        em_flow f;  // records are 8-byte aligned in the ring; a copy is safe for any buffer
+        std::memcpy(&f, data, sizeof f);
+        out.kind = EbpfRecord::Kind::flow;
+        out.time_ns = f.time_ns;
+        out.task = EbpfTask{};
+        out.task.cookie = f.cookie;
+        out.task.cgroup_id = f.cgroup_id;
+        out.task.pid = f.pid;
+        out.task.uid = f.uid;
+        out.proto = f.proto;
+        out.dport = f.dport;
+        if (f.family == AF_INET) {
+            out.dst = v4_at(f.daddr);
+        } else if (f.family == AF_INET6) {
+            static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+            out.dst = std::memcmp(f.daddr, kMapped, 12) == 0 ? v4_at(f.daddr + 12)
+                                                             : IpAddress::v6(f.daddr);
+        } else {
+            why = "flow record with address family " + std::to_string(f.family);
+            return false;
+        }
+        return true;
+    }
     if (len < sizeof(em_hdr)) {
         why = "record of " + std::to_string(len) + " bytes is shorter than its header";
         return false;
     }
-    // Records are 8-byte aligned in the ring, but a copy keeps this safe for any buffer.
     em_hdr hdr;
     std::memcpy(&hdr, data, sizeof hdr);
-    const auto* bytes = static_cast<const uint8_t*>(data);
     out.time_ns = hdr.time_ns;
     switch (hdr.kind) {
-        case EM_FLOW: {
-            if (len != sizeof(em_flow)) {
-                why = "flow record of " + std::to_string(len) + " bytes";
+        case EM_TASK: {
+            if (len != sizeof(em_task_rec)) {
+                why = "task record of " + std::to_string(len) + " bytes";
                 return false;
             }
-            const auto* f = reinterpret_cast<const em_flow*>(bytes);
-            out.kind = EbpfRecord::Kind::flow;
-            decode_task(f->hdr.task, out.task);
-            out.proto = f->proto;
-            out.dport = f->dport;
-            if (f->family == AF_INET) {
-                out.dst = v4_at(f->daddr);
-            } else if (f->family == AF_INET6) {
-                static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-                out.dst = std::memcmp(f->daddr, kMapped, 12) == 0 ? v4_at(f->daddr + 12)
-                                                                  : IpAddress::v6(f->daddr);
-            } else {
-                why = "flow record with address family " + std::to_string(f->family);
-                return false;
-            }
+            const auto* t = reinterpret_cast<const em_task_rec*>(bytes);
+            out.kind = EbpfRecord::Kind::task;
+            decode_task(t->hdr.task, out.task);
+            out.start_time = t->start_time;
             return true;
         }
         case EM_DNS: {

@@ -20,7 +20,9 @@ struct EbpfTask {
 };
 
 struct EbpfRecord {
-    enum class Kind { flow, dns, exec } kind = Kind::flow;
+    // task: who a process is, sent before its first flow (flows carry only pid, uid,
+    // cgroup id and socket cookie in `task`)
+    enum class Kind { flow, dns, exec, task } kind = Kind::flow;
     uint64_t time_ns = 0;  // CLOCK_BOOTTIME
     EbpfTask task;
     // flow
@@ -32,6 +34,8 @@ struct EbpfRecord {
     const uint8_t* packet = nullptr;
     size_t packet_len = 0;
     size_t wire_len = 0;
+    // task
+    uint64_t start_time = 0;
     // exec
     std::string_view filename;
     std::string_view args;  // argv, NUL-separated, possibly cut short

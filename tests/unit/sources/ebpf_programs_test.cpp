@@ -217,21 +217,28 @@ TEST_F(EbpfPrograms, FlowRecordsAndUdpRepeatSuppression) {
     rmdir(cg.c_str());
     ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     drain();
-    // Records of the child only: the exec tracepoint is not attached here.
-    ASSERT_EQ(got_.items.size(), 2u) << "one TCP connect, one UDP destination";
+    // Records of the child only (the exec tracepoint is not attached here): who it is, once,
+    // then its two flows.
+    ASSERT_EQ(got_.items.size(), 3u) << "a task record, one TCP connect, one UDP destination";
     EbpfRecord r;
     std::string why;
     ASSERT_TRUE(decode_ebpf_record(got_.items[0].data(), got_.items[0].size(), r, why)) << why;
+    EXPECT_EQ(r.kind, EbpfRecord::Kind::task);
+    EXPECT_EQ(r.task.pid, static_cast<uint32_t>(child));
+    EXPECT_EQ(r.task.ppid, static_cast<uint32_t>(getpid()));
+    EXPECT_FALSE(r.task.comm.empty());
+    EXPECT_NE(r.start_time, 0u);
+    ASSERT_TRUE(decode_ebpf_record(got_.items[1].data(), got_.items[1].size(), r, why)) << why;
     EXPECT_EQ(r.kind, EbpfRecord::Kind::flow);
     EXPECT_EQ(r.dst.to_string(), "127.0.0.1");
     EXPECT_EQ(r.dport, 9);
     EXPECT_EQ(r.proto, IPPROTO_TCP);
     EXPECT_EQ(r.task.pid, static_cast<uint32_t>(child));
-    EXPECT_EQ(r.task.ppid, static_cast<uint32_t>(getpid()));
-    EXPECT_FALSE(r.task.comm.empty());
+    EXPECT_EQ(r.task.uid, geteuid());
     EXPECT_NE(r.task.cgroup_id, 0u);
     EXPECT_NE(r.task.cookie, 0u);
-    ASSERT_TRUE(decode_ebpf_record(got_.items[1].data(), got_.items[1].size(), r, why)) << why;
+    ASSERT_TRUE(decode_ebpf_record(got_.items[2].data(), got_.items[2].size(), r, why)) << why;
+    EXPECT_EQ(r.kind, EbpfRecord::Kind::flow);
     EXPECT_EQ(r.proto, IPPROTO_UDP);
     EXPECT_EQ(stat(EM_STAT_UDP_REPEATS), 2u) << "the 2nd and 3rd send to the same destination";
     EXPECT_EQ(stat(EM_STAT_LOST_FLOW), 0u);
