@@ -11,7 +11,8 @@
 #             the queue, and the verdicts enforce counted (sent - verdicts = dropped by the
 #             kernel because the queue was full; enforce fails closed)
 #   denied    the same to addresses no name allows: every verdict a drop, nothing reinjected
-# enforce runs with --log '' (the JSON verdict lines cost ~1 us each; see --with-log).
+# enforce runs with --log '' (the JSON verdict lines cost ~1 us each; see --with-log) and at
+# its default nice -10.
 #   bench/enforce_bench.sh [--quick] [--with-log]     (root)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -13,6 +13,7 @@ struct EnforceFlags {
     std::string log = "-";
     bool queue_bypass = false;
     bool no_harden = false;
+    int nice = -10;
 };
 
 std::shared_ptr<EnforceFlags> add_enforce_command(CLI::App& app) {
@@ -27,6 +28,10 @@ std::shared_ptr<EnforceFlags> add_enforce_command(CLI::App& app) {
         ->capture_default_str();
     sub->add_flag("--queue-bypass", f->queue_bypass,
                   "fail open: full queues accept packets (pair with --queue-bypass on the rules)");
+    sub->add_option("--nice", f->nice,
+                    "scheduling priority of the verdict loop (-20..19; 0: inherited)")
+        ->check(CLI::Range(-20, 19))
+        ->capture_default_str();
     sub->add_flag("--no-harden", f->no_harden,
                   "keep capabilities and skip the seccomp allowlist (debugging only)");
     return f;
@@ -59,6 +64,7 @@ int run_enforce_command(CLI::App& app, const EnforceFlags& f) {
     opt.log_path = f.log;
     opt.queue_bypass = f.queue_bypass;
     opt.harden = !f.no_harden;
+    opt.nice = f.nice;
     if (auto r = run_enforce(*cfg, opt); !r) {
         log_error("{}", r.error().message);
         return 1;

@@ -25,6 +25,10 @@ struct EnforceOptions {
     std::string log_path = "-";  // verdict lines: "-" stdout, a file (appended), "" none
     bool queue_bypass = false;
     bool harden = true;
+    // Scheduling priority (nice) the verdict loop runs at; 0 keeps the inherited one. A
+    // filter starved by the traffic it judges drops that traffic (fail closed) or lets it
+    // through unjudged (--queue-bypass): it runs ahead of ordinary processes by default.
+    int nice = -10;
 };
 
 /// Runs until SIGINT/SIGTERM; prints the verdict counts at the end.
