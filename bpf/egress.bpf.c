@@ -83,8 +83,12 @@ struct {
 struct last_task {
     __u64 leader;
     __u32 tgid;
-    __u32 pad;
+    __u32 gen; /* exec_losses when cached: a lost exec record invalidates every CPU's */
 };
+
+/* Exec records the ring had no room for: the processes they were about must be announced
+ * again (their flag is cleared; this invalidates the per-CPU caches). */
+__u32 exec_losses = 0;
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, 1);
@@ -102,17 +106,20 @@ static __always_inline void stat_add(__u32 which) {
  * instead would cost each connect() a wake-up until the reader has drained (measured: the
  * connector ran at 75-85 % of its speed); a crossing missed by racing CPUs is caught by
  * the reader's timer. */
+/* What a record of `size` bytes takes in the ring: an 8-byte header, rounded up to 8. */
+static __always_inline __u64 ring_len(__u64 size) { return (size + 8 + 7) & ~7ULL; }
+
 static __always_inline __u64 wake_flags(__u64 size) {
     __u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA); /* includes the reserved */
-    return avail >= wake_bytes && avail - size < wake_bytes ? BPF_RB_FORCE_WAKEUP
-                                                             : BPF_RB_NO_WAKEUP;
+    return avail >= wake_bytes && avail - ring_len(size) < wake_bytes ? BPF_RB_FORCE_WAKEUP
+                                                                       : BPF_RB_NO_WAKEUP;
 }
 
 /* The same for bpf_ringbuf_output, asked before the record is in the ring. */
 static __always_inline __u64 wake_flags_before(__u64 size) {
     __u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-    return avail < wake_bytes && avail + size >= wake_bytes ? BPF_RB_FORCE_WAKEUP
-                                                             : BPF_RB_NO_WAKEUP;
+    return avail < wake_bytes && avail + ring_len(size) >= wake_bytes ? BPF_RB_FORCE_WAKEUP
+                                                                       : BPF_RB_NO_WAKEUP;
 }
 
 /* The running task; its parent through CO-RE reads of task_struct. */
@@ -151,44 +158,46 @@ static __always_inline int flow(struct bpf_sock_addr* ctx, int v6, int sendmsg) 
     } else {
         *(__u32*)k.daddr = ctx->user_ip4;
     }
+    __u64 now = bpf_ktime_get_boot_ns();
     if (sendmsg) {
-        __u64 now = bpf_ktime_get_boot_ns();
-        __u64* last = bpf_map_lookup_elem(&udp_seen, &k);
-        if (last && now - *last < udp_timeout_ns) {
-            *last = now;
+        __u64* seen = bpf_map_lookup_elem(&udp_seen, &k);
+        if (seen && now - *seen < udp_timeout_ns) {
+            *seen = now;
             stat_add(EM_STAT_UDP_REPEATS);
             return 1;
         }
-        bpf_map_update_elem(&udp_seen, &k, &now, BPF_ANY);
     }
     __u64 pid_tgid = bpf_get_current_pid_tgid();
     __u32 tgid = pid_tgid >> 32;
     struct task_struct* leader = bpf_get_current_task_btf()->group_leader;
     __u32 zero = 0;
     struct last_task* last = bpf_map_lookup_elem(&last_task, &zero);
-    __u64* announced = 0;
-    if (!last || last->leader != (__u64)leader || last->tgid != tgid)
-        announced = bpf_task_storage_get(&tasks_seen, leader, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-    if (announced && !*announced) {
-        __u64 start = leader->start_time;
-        struct em_task_rec* t = bpf_ringbuf_reserve(&events, sizeof(*t), 0);
-        if (!t) {
-            stat_add(EM_STAT_LOST_FLOW);
-            return 1;
+    __u32 gen = exec_losses;
+    if (!last || last->leader != (__u64)leader || last->tgid != tgid || last->gen != gen) {
+        __u64* announced =
+            bpf_task_storage_get(&tasks_seen, leader, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+        /* Without storage (an allocation failure) the process is announced every time. */
+        if (!announced || !*announced) {
+            struct em_task_rec* t = bpf_ringbuf_reserve(&events, sizeof(*t), 0);
+            if (!t) {
+                stat_add(EM_STAT_LOST_FLOW);
+                return 1;
+            }
+            t->hdr.kind = EM_TASK;
+            t->hdr.pad = 0;
+            t->hdr.time_ns = now;
+            fill_current(&t->hdr.task);
+            t->hdr.task.cookie = k.cookie;
+            t->hdr.task.pad = 0;
+            t->start_time = leader->start_boottime;
+            bpf_ringbuf_submit(t, wake_flags(sizeof(*t)));
+            if (announced) *announced = 1;
         }
-        t->hdr.kind = EM_TASK;
-        t->hdr.pad = 0;
-        t->hdr.time_ns = bpf_ktime_get_boot_ns();
-        fill_current(&t->hdr.task);
-        t->hdr.task.cookie = k.cookie;
-        t->hdr.task.pad = 0;
-        t->start_time = start;
-        bpf_ringbuf_submit(t, wake_flags(sizeof(*t)));
-        *announced = 1;
-    }
-    if (announced && last) {
-        last->leader = (__u64)leader;
-        last->tgid = tgid;
+        if (announced && last) {
+            last->leader = (__u64)leader;
+            last->tgid = tgid;
+            last->gen = gen;
+        }
     }
     struct em_flow* e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
     if (!e) {
@@ -199,13 +208,16 @@ static __always_inline int flow(struct bpf_sock_addr* ctx, int v6, int sendmsg) 
     e->dport = k.dport;
     e->family = k.family;
     e->proto = proto;
-    e->time_ns = bpf_ktime_get_boot_ns();
+    e->time_ns = now;
     e->cookie = k.cookie;
     e->cgroup_id = bpf_get_current_cgroup_id();
     e->pid = tgid;
     e->uid = (__u32)bpf_get_current_uid_gid();
     __builtin_memcpy(e->daddr, k.daddr, sizeof(e->daddr));
     bpf_ringbuf_submit(e, wake_flags(sizeof(*e)));
+    /* A UDP socket's destination, connected or not, is reported once per idle period; only
+     * once it has been reported (a lost record leaves the next send reported again). */
+    if (proto == IPPROTO_UDP) bpf_map_update_elem(&udp_seen, &k, &now, BPF_ANY);
     return 1;
 }
 
@@ -286,6 +298,10 @@ int BPF_PROG(em_exec, struct task_struct* p, pid_t old_pid, struct linux_binprm*
     struct em_exec* e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
     if (!e) {
         stat_add(EM_STAT_LOST_EXEC);
+        /* User space still has the old image: announce the process again at its next flow. */
+        __u64* announced = bpf_task_storage_get(&tasks_seen, p->group_leader, 0, 0);
+        if (announced) *announced = 0;
+        __sync_fetch_and_add(&exec_losses, 1);
         return 0;
     }
     e->hdr.kind = EM_EXEC;

@@ -80,7 +80,8 @@ struct em_flow {
 
 struct em_task_rec {
     struct em_hdr hdr;
-    em_u64 start_time; /* the process's, ns after boot: with the pid, its identity */
+    em_u64 start_time; /* the process's, CLOCK_BOOTTIME ns (/proc/PID/stat field 22 in
+                        * clock ticks): with the pid, its identity */
 };
 
 struct em_dns {
@@ -99,5 +100,17 @@ struct em_exec {
     char filename[EM_PATH_LEN];
     char args[EM_ARGS_LEN];
 };
+
+#ifdef __cplusplus
+#define EM_ASSERT_SIZE(t, n) static_assert(sizeof(t) == (n), #t " changed size")
+#else
+#define EM_ASSERT_SIZE(t, n) _Static_assert(sizeof(t) == (n), #t " changed size")
+#endif
+EM_ASSERT_SIZE(struct em_task, 72);
+EM_ASSERT_SIZE(struct em_hdr, 88);
+EM_ASSERT_SIZE(struct em_flow, 56);
+EM_ASSERT_SIZE(struct em_task_rec, 96);
+EM_ASSERT_SIZE(struct em_dns, 96 + EM_DNS_CAP);
+EM_ASSERT_SIZE(struct em_exec, 608);
 
 #endif

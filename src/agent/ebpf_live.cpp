@@ -7,6 +7,7 @@
 //              for a flow, else (a socket older than the agent, such as a resolver's) the
 //              fallback attribution by 5-tuple, once per socket
 #include <time.h>
+#include <unistd.h>
 
 #include <list>
 #include <optional>
@@ -98,7 +99,7 @@ class EbpfLive final : public LiveSource {
                 return;
             case EbpfRecord::Kind::task:  // a process's first flow follows
                 ++tasks_seen_;
-                tasks_.resolve(facts(rec_.task), ms);
+                tasks_.on_task(facts(rec_.task), rec_.start_time / ns_per_tick_, ms);
                 return;
             case EbpfRecord::Kind::flow: {
                 ++flows_;
@@ -172,6 +173,8 @@ class EbpfLive final : public LiveSource {
     TaskResolver tasks_;
     std::unordered_map<uint64_t, std::optional<ProcessInfo>> looked_up_;  // cookie → process
     int64_t offset_ns_ = 0;  // CLOCK_REALTIME - CLOCK_BOOTTIME
+    // /proc/PID/stat's start time is in clock ticks (USER_HZ) of CLOCK_BOOTTIME.
+    const uint64_t ns_per_tick_ = 1000000000ull / static_cast<uint64_t>(sysconf(_SC_CLK_TCK));
     EbpfRecord rec_;
     std::string why_;
     uint64_t records_ = 0, flows_ = 0, dns_ = 0, execs_ = 0, tasks_seen_ = 0, malformed_ = 0;

@@ -33,6 +33,9 @@ void Pipeline::on_dns_packet(const PacketMeta& meta, const PacketInfo& p) {
         return;
     }
     if (p.proto != kProtoTcp) return;
+    // A segment cut short by the capture (eBPF copies 4 KiB): what is missing is a gap to the
+    // reassembler, which skips to the next message it can find.
+    if (p.payload_len < p.payload_wire_len) count("dns.truncated_captures");
     TcpStreamKey key{p.src, p.dst, p.sport, p.dport};
     bool syn = p.tcp_flags & tcp_flag::kSyn;
     bool end = p.tcp_flags & (tcp_flag::kFin | tcp_flag::kRst);

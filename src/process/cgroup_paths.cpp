@@ -31,16 +31,18 @@ const std::string& CgroupPaths::path(uint64_t id) {
     h.fh.handle_type = kFileidKernfs;
     std::memcpy(h.fh.f_handle, &id, sizeof id);
     UniqueFd fd(open_by_handle_at(mount_fd_.get(), &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd.valid()) {
+    if (!fd.valid()) {  // ids are never reused: a failure is remembered, not retried
         ++failures_;
-        return kUnknown;
+        if (cache_.size() >= capacity_) cache_.clear();
+        return cache_[id] = std::string();
     }
     char link[4096];
     std::string proc = "/proc/self/fd/" + std::to_string(fd.get());
     ssize_t n = readlink(proc.c_str(), link, sizeof link - 1);
     if (n <= 0) {
         ++failures_;
-        return kUnknown;
+        if (cache_.size() >= capacity_) cache_.clear();
+        return cache_[id] = std::string();
     }
     std::string full(link, static_cast<size_t>(n));
     std::string rel;

@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <vector>
+
 namespace em {
 
 namespace {
@@ -38,12 +41,20 @@ void TaskResolver::apply_event(const TaskFacts& t, ProcessInfo& p) {
     }
 }
 
+// Drops the quarter of the entries least recently checked: processes that exited long ago
+// (entries are kept after exit, for the flows still in the ring), never the newest.
+void TaskResolver::make_room() {
+    if (pids_.size() < capacity_) return;
+    std::vector<std::pair<int64_t, uint32_t>> age;
+    age.reserve(pids_.size());
+    for (const auto& [pid, e] : pids_) age.emplace_back(e.checked_ms, pid);
+    auto cut = age.begin() + static_cast<std::ptrdiff_t>(age.size() / 4 + 1);
+    std::nth_element(age.begin(), cut, age.end());
+    for (auto it = age.begin(); it != cut; ++it) pids_.erase(it->second);
+}
+
 TaskResolver::Entry& TaskResolver::fresh(uint32_t pid) {
-    if (pids_.size() >= capacity_) {
-        // Drop a quarter: the entries are not ordered by use, any of them may go.
-        size_t drop = capacity_ / 4 + 1;
-        for (auto it = pids_.begin(); it != pids_.end() && drop; --drop) it = pids_.erase(it);
-    }
+    if (!pids_.count(pid)) make_room();
     Entry& e = pids_[pid];
     ++proc_reads_;
     auto info = read_process(static_cast<pid_t>(pid), proc_root_);
@@ -53,10 +64,7 @@ TaskResolver::Entry& TaskResolver::fresh(uint32_t pid) {
 
 void TaskResolver::on_exec(const TaskFacts& t, std::string_view filename, std::string_view args,
                            int64_t now_ms) {
-    if (pids_.size() >= capacity_ && !pids_.count(t.pid)) {
-        size_t drop = capacity_ / 4 + 1;
-        for (auto it = pids_.begin(); it != pids_.end() && drop; --drop) it = pids_.erase(it);
-    }
+    if (!pids_.count(t.pid)) make_room();
     Entry& e = pids_[t.pid];
     e.info = ProcessInfo{};
     e.checked_ms = now_ms;
@@ -74,6 +82,25 @@ void TaskResolver::on_exec(const TaskFacts& t, std::string_view filename, std::s
     e.info.start_time = process_start_time(static_cast<pid_t>(t.pid), proc_root_).value_or(0);
     apply_event(t, e.info);
     ++exec_hits_;
+}
+
+const ProcessInfo* TaskResolver::on_task(const TaskFacts& t, uint64_t start_ticks, int64_t now_ms) {
+    auto it = pids_.find(t.pid);
+    if (it != pids_.end() && it->second.info.start_time != 0 && start_ticks != 0 &&
+        it->second.info.start_time != start_ticks) {
+        Entry& e = fresh(t.pid);  // the pid's previous process: read the new one
+        e.checked_ms = now_ms;
+        if (e.info.start_time != start_ticks) {  // gone already, or /proc not readable
+            e.info = ProcessInfo{};
+            e.info.start_time = start_ticks;
+            inherit(t, e.info);
+        }
+        apply_event(t, e.info);
+        return &e.info;
+    }
+    const ProcessInfo* p = resolve(t, now_ms);
+    if (p->start_time == 0) pids_[t.pid].info.start_time = start_ticks;
+    return p;
 }
 
 const ProcessInfo* TaskResolver::resolve(const TaskFacts& t, int64_t now_ms) {

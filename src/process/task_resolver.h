@@ -30,10 +30,14 @@ struct TaskFacts {
 class TaskResolver {
   public:
     TaskResolver(const std::string& cgroup_mount, std::string proc_root = "/proc",
-                 size_t capacity = 16384);
+                 size_t capacity = 65536);
     /// A process replaced its image: `filename` as exec'd, `args` NUL-separated argv.
     void on_exec(const TaskFacts& t, std::string_view filename, std::string_view args,
                  int64_t now_ms);
+    /// A process's first flow follows (the kernel's task record): `start_ticks` is its start
+    /// time in clock ticks after boot. An entry for the pid with another start time was a
+    /// previous process with the same pid: it is replaced.
+    const ProcessInfo* on_task(const TaskFacts& t, uint64_t start_ticks, int64_t now_ms);
     /// The process behind an event (never null; fields the kernel and /proc could not give
     /// stay empty).
     const ProcessInfo* resolve(const TaskFacts& t, int64_t now_ms);
@@ -54,6 +58,7 @@ class TaskResolver {
     const std::string& user(uint32_t uid);
     void apply_event(const TaskFacts& t, ProcessInfo& p);
     Entry& fresh(uint32_t pid);
+    void make_room();
     void inherit(const TaskFacts& t, ProcessInfo& p);
 
     CgroupPaths cgroups_;

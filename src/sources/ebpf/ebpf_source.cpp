@@ -69,6 +69,8 @@ Result<std::unique_ptr<EbpfSource>> EbpfSource::open(const EbpfOptions& opt) {
         return Error{"the kernel has no BTF (/sys/kernel/btf/vmlinux): CO-RE programs cannot load"};
     std::unique_ptr<EbpfSource> s(new EbpfSource());
     s->mount_ = find_cgroup2_mount();
+    // Ours, left by an agent that was killed: unmounted at the end this time.
+    if (s->mount_ == kOwnMount) s->mounted_ = true;
     if (s->mount_.empty()) {
         // `ip netns exec` remounts /sys and hides it (FIELD-NOTES.md); so may a container.
         if (mkdir("/run/egress-monitor", 0755) != 0 && errno != EEXIST)

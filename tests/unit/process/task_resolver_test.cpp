@@ -92,6 +92,28 @@ TEST_F(FakeProc, AForkedChildGoneBeforeItsReadRunsItsParentsImage) {
     EXPECT_EQ(r.inherited(), 1u);
 }
 
+// The kernel's task record carries the start time: a pid whose entry has another start time
+// belongs to a new process, even one already gone from /proc (a fork without an exec).
+TEST_F(FakeProc, ATaskRecordWithAnotherStartTimeReplacesTheEntry) {
+    TaskResolver r("", root_);
+    write_proc(500, "nginx", 700, "/usr/sbin/nginx");
+    TaskFacts t{500, 1, 33, 0, "nginx", "systemd"};
+    const ProcessInfo* p = r.on_task(t, 700, 0);
+    EXPECT_EQ(p->exe, "/usr/sbin/nginx");
+    EXPECT_EQ(r.on_task(t, 700, 10)->exe, "/usr/sbin/nginx");  // the same process
+    EXPECT_EQ(r.proc_reads(), 1u);
+    // pid 500 again, a short-lived child of the shell 600 (which exec'd /bin/sh).
+    fs::remove_all(root_ + "/500");
+    TaskFacts sh{600, 1, 0, 0, "sh", "init"};
+    r.on_exec(sh, "/bin/sh", std::string_view("sh\0-c\0", 6), 20);
+    TaskFacts child{500, 600, 0, 0, "sh", "sh"};
+    p = r.on_task(child, 900, 30);
+    EXPECT_EQ(p->exe, "/bin/sh") << "not nginx's image";
+    EXPECT_EQ(p->comm, "sh");
+    EXPECT_EQ(p->ppid, 600);
+    EXPECT_EQ(p->start_time, 900u);
+}
+
 TEST_F(FakeProc, SocketsRememberTheirProcess) {
     TaskResolver r("", root_);
     TaskFacts t{400, 1, 0, 0, "curl", "sh"};
@@ -117,6 +139,7 @@ TEST(CgroupPaths, ResolvesIdsOfTheRealHierarchy) {
     ASSERT_EQ(stat(mount.c_str(), &st), 0);
     EXPECT_EQ(paths.path(st.st_ino), "/");
     EXPECT_EQ(paths.path(0xffffffffffull), "");
+    EXPECT_EQ(paths.path(0xffffffffffull), "");  // remembered: no second lookup
     EXPECT_EQ(paths.failures(), 1u);
     rmdir(dir.c_str());
 }

@@ -189,6 +189,15 @@ TEST_F(EbpfPrograms, FlowRecordsAndUdpRepeatSuppression) {
     std::string cg = mount + "/em-unit-" + std::to_string(getpid());
     ASSERT_EQ(mkdir(cg.c_str(), 0755), 0) << cg << ": " << std::strerror(errno);
     int cg_fd = open(cg.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    // Removed however the test ends (the child has exited by then: the cgroup is empty).
+    struct Cleanup {
+        std::string dir;
+        int fd;
+        ~Cleanup() {
+            if (fd >= 0) close(fd);
+            rmdir(dir.c_str());
+        }
+    } cleanup{cg, cg_fd};
     ASSERT_GE(cg_fd, 0);
     bpf_link* c4 = bpf_program__attach_cgroup(skel_->progs.em_connect4, cg_fd);
     bpf_link* s4 = bpf_program__attach_cgroup(skel_->progs.em_sendmsg4, cg_fd);
@@ -213,8 +222,6 @@ TEST_F(EbpfPrograms, FlowRecordsAndUdpRepeatSuppression) {
     ASSERT_EQ(waitpid(child, &status, 0), child);
     bpf_link__destroy(c4);
     bpf_link__destroy(s4);
-    close(cg_fd);
-    rmdir(cg.c_str());
     ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     drain();
     // Records of the child only (the exec tracepoint is not attached here): who it is, once,
