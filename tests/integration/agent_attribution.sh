@@ -13,9 +13,9 @@ EM_CONNECT=${EM_CONNECT:-$PWD/build/tests/em-connect}
 [ -x /usr/bin/python3 ] || { echo "skipped: no /usr/bin/python3" >&2; exit 77; }
 
 make_topology
-in_up "$EM_CONNECT" --listen 192.0.2.10 80 >/dev/null 2>&1 &
+ip netns exec "$NS_UP" "$EM_CONNECT" --listen 192.0.2.10 80 >/dev/null 2>&1 &
 PIDS+=("$!")
-in_up "$EM_CONNECT" --listen 2001:db8::20 443 >/dev/null 2>&1 &
+ip netns exec "$NS_UP" "$EM_CONNECT" --listen 2001:db8::20 443 >/dev/null 2>&1 &
 PIDS+=("$!")
 cat >"$WORK/agent.toml" <<CONF
 [agent]
@@ -39,7 +39,7 @@ u6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u6.sendto(b"x", ("2001:d
 print(socket.gethostname(), flush=True)
 time.sleep(1.5)
 PY
-in_cl "$WORK/emh-$$" "$WORK/hold.py" >/dev/null &
+ip netns exec "$NS_CL" "$WORK/emh-$$" "$WORK/hold.py" >/dev/null &
 holder=$!
 for _ in 1 2 3 4 5; do in_cl "$EM_CONNECT" --timeout-ms 300 192.0.2.10 80 >/dev/null || true; done
 wait "$holder"

@@ -37,9 +37,9 @@ in_cgroup() { local cg=$1; shift; sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@
 
 make_topology
 start_upstream_dnsmasq </dev/null
-in_up "$EM_CONNECT" --listen 192.0.2.10 80 >/dev/null 2>&1 &
+ip netns exec "$NS_UP" "$EM_CONNECT" --listen 192.0.2.10 80 >/dev/null 2>&1 &
 PIDS+=("$!")
-in_up "$EM_CONNECT" --listen 2001:db8::20 443 >/dev/null 2>&1 &
+ip netns exec "$NS_UP" "$EM_CONNECT" --listen 2001:db8::20 443 >/dev/null 2>&1 &
 PIDS+=("$!")
 
 "$EM_BIN" agent --source ebpf --ebpf-cgroup "$CG" --state-dir "$WORK/state" --output-dir "$WORK/out" \
