@@ -70,8 +70,8 @@ struct em_flow {
     em_u16 dport; /* host order */
     em_u8 family; /* AF_INET or AF_INET6 */
     em_u8 proto;  /* IPPROTO_TCP or IPPROTO_UDP */
-    em_u64 time_ns;
-    em_u64 cookie;
+    em_u64 time_ns; /* CLOCK_BOOTTIME of the CPU's first flow in this scheduler tick */
+    em_u64 cookie;  /* 0 unless UDP or port 53 */
     em_u64 cgroup_id;
     em_u32 pid; /* tgid */
     em_u32 uid;

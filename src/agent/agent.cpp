@@ -366,9 +366,12 @@ Result<void> run_agent(const AgentSettings& given, const ReloadSettings& reload)
                 break;
             }
             // Let events pile up for a millisecond: one wakeup per batch, not per packet
-            // (FIELD-NOTES: wakeups dominate the cost).
-            timespec pause{0, 1000000};
-            nanosleep(&pause, nullptr);
+            // (FIELD-NOTES: wakeups dominate the cost). A batching source wakes us only
+            // once a batch is waiting, or on its timer.
+            if (max_wait < 0) {
+                timespec pause{0, 1000000};
+                nanosleep(&pause, nullptr);
+            }
         }
         now = monotonic_ms();
         bool over_memory = false;

@@ -21,7 +21,8 @@ const std::string& TaskResolver::user(uint32_t uid) {
     return users_[uid] = user_name(uid);
 }
 
-void TaskResolver::apply_event(const TaskFacts& t, ProcessInfo& p) {
+void TaskResolver::apply_event(const TaskFacts& t, Entry& e) {
+    ProcessInfo& p = e.info;
     p.pid = static_cast<pid_t>(t.pid);
     if (!t.comm.empty()) p.comm.assign(t.comm);
     if (p.user.empty() || p.uid != t.uid) {
@@ -32,7 +33,8 @@ void TaskResolver::apply_event(const TaskFacts& t, ProcessInfo& p) {
         p.ppid = static_cast<pid_t>(t.ppid);
         if (!t.parent_comm.empty()) p.parent_comm.assign(t.parent_comm);
     }
-    if (t.cgroup_id) {
+    if (t.cgroup_id && t.cgroup_id != e.cgroup_id) {
+        e.cgroup_id = t.cgroup_id;
         const std::string& cg = cgroups_.path(t.cgroup_id);
         if (!cg.empty() && cg != p.cgroup) {
             p.cgroup = cg;
@@ -59,6 +61,7 @@ TaskResolver::Entry& TaskResolver::fresh(uint32_t pid) {
     ++proc_reads_;
     auto info = read_process(static_cast<pid_t>(pid), proc_root_);
     e.info = info ? std::move(info.value()) : ProcessInfo{};
+    e.cgroup_id = 0;
     return e;
 }
 
@@ -67,6 +70,7 @@ void TaskResolver::on_exec(const TaskFacts& t, std::string_view filename, std::s
     if (!pids_.count(t.pid)) make_room();
     Entry& e = pids_[t.pid];
     e.info = ProcessInfo{};
+    e.cgroup_id = 0;
     e.checked_ms = now_ms;
     const std::string dir = proc_root_ + "/" + std::to_string(t.pid);
     if (filename.starts_with('/')) {
@@ -80,7 +84,7 @@ void TaskResolver::on_exec(const TaskFacts& t, std::string_view filename, std::s
     e.info.cmdline.reserve(args.size());
     for (char c : args) e.info.cmdline += c == '\0' ? ' ' : c;
     e.info.start_time = process_start_time(static_cast<pid_t>(t.pid), proc_root_).value_or(0);
-    apply_event(t, e.info);
+    apply_event(t, e);
     ++exec_hits_;
 }
 
@@ -92,10 +96,11 @@ const ProcessInfo* TaskResolver::on_task(const TaskFacts& t, uint64_t start_tick
         e.checked_ms = now_ms;
         if (e.info.start_time != start_ticks) {  // gone already, or /proc not readable
             e.info = ProcessInfo{};
+            e.cgroup_id = 0;
             e.info.start_time = start_ticks;
             inherit(t, e.info);
         }
-        apply_event(t, e.info);
+        apply_event(t, e);
         return &e.info;
     }
     const ProcessInfo* p = resolve(t, now_ms);
@@ -123,7 +128,7 @@ const ProcessInfo* TaskResolver::resolve(const TaskFacts& t, int64_t now_ms) {
             }
         }
     }
-    apply_event(t, e->info);
+    apply_event(t, *e);
     return &e->info;
 }
 

@@ -54,9 +54,10 @@ class TaskResolver {
     struct Entry {
         ProcessInfo info;
         int64_t checked_ms = 0;
+        uint64_t cgroup_id = 0;  // whose path info.cgroup is: a flow's is looked up on change
     };
     const std::string& user(uint32_t uid);
-    void apply_event(const TaskFacts& t, ProcessInfo& p);
+    void apply_event(const TaskFacts& t, Entry& e);
     Entry& fresh(uint32_t pid);
     void make_room();
     void inherit(const TaskFacts& t, ProcessInfo& p);
