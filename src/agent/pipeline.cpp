@@ -64,10 +64,40 @@ void Pipeline::count_use(char kind, std::string_view dest, int64_t t) {
     const ProcessInfo& p = *process_;
     if (p.exe.empty()) {
         name_buf2_.assign("[").append(p.comm).append("]");
-        batch_.add_process_use(kind, dest, name_buf2_, p.user, p.container_id, t);
+        last_use_ = batch_.add_process_use(kind, dest, name_buf2_, p.user, p.container_id, t);
     } else {
-        batch_.add_process_use(kind, dest, p.exe, p.user, p.container_id, t);
+        last_use_ = batch_.add_process_use(kind, dest, p.exe, p.user, p.container_id, t);
     }
+}
+
+// count_use('i', …) for process_, skipping the address's text and the key's hash when one
+// of the last few flows went to the same address from the same executable, user and
+// container.
+void Pipeline::count_flow_use(const IpAddress& dst, int64_t t) {
+    const ProcessInfo& p = *process_;
+    auto same_exe = [&](const std::string& exe) {
+        if (!p.exe.empty()) return exe == p.exe;
+        return exe.size() == p.comm.size() + 2 && exe.front() == '[' &&
+               exe.compare(1, p.comm.size(), p.comm) == 0;
+    };
+    for (UseMemo& m : memo_.uses) {
+        if (m.use && m.dst == dst && m.user == p.user && m.container == p.container_id &&
+            same_exe(m.exe)) {
+            m.use->add(1, t);
+            return;
+        }
+    }
+    name_buf_ = dst.to_string();
+    count_use('i', name_buf_, t);
+    UseMemo& m = memo_.uses[memo_.next++ % memo_.uses.size()];
+    m.use = last_use_;
+    m.dst = dst;
+    if (p.exe.empty())
+        m.exe.assign("[").append(p.comm).append("]");
+    else
+        m.exe = p.exe;
+    m.user = p.user;
+    m.container = p.container_id;
 }
 
 void Pipeline::on_dns(const PacketMeta& meta, const DnsMessage& msg) {
@@ -141,14 +171,17 @@ void Pipeline::flow(const PacketMeta& meta) {
         count("flows.loopback");
         return;
     }
-    count("flows");
-    cache_.lookup(meta.dst, meta.time_ms, names_);
-    if (names_.empty()) count("flows.direct");
-    batch_.add_flow_port(meta.dst, meta.proto, meta.dport, names_.empty());
-    if (process_) {
-        name_buf_ = meta.dst.to_string();
-        count_use('i', name_buf_, meta.time_ms / 1000);
+    if (memo_.batch != batch_.id()) {
+        for (UseMemo& m : memo_.uses) m.use = nullptr;
+        memo_.batch = batch_.id();
+        memo_.flows = &batch_.counter("flows");
+        memo_.direct = &batch_.counter("flows.direct");
     }
+    *memo_.flows += 1;
+    cache_.lookup(meta.dst, meta.time_ms, names_);
+    if (names_.empty()) *memo_.direct += 1;
+    batch_.add_flow_port(meta.dst, meta.proto, meta.dport, names_.empty());
+    if (process_) count_flow_use(meta.dst, meta.time_ms / 1000);
     if (sink_) {
         line_.clear();
         if (process_given_)

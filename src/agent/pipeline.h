@@ -9,6 +9,7 @@
 // client asked a local resolver (loopback, or the sender's own address) within the last
 // forward_window_ms is counted as "dns.forwarded_queries", not as a query. Answers from
 // any response add the addresses to the queried name. Single-threaded.
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -76,6 +77,24 @@ class Pipeline {
     void count(const char* counter) { batch_.count(counter); }
     void flow(const PacketMeta& meta);
     void count_use(char kind, std::string_view dest, int64_t t);
+    void count_flow_use(const IpAddress& dst, int64_t t);
+
+    // What recent flows counted in batch_ (the batch's id says whether it still is): sources
+    // sending many flows to a few destinations find their counters without a lookup.
+    struct UseMemo {
+        ProcessUseDelta* use = nullptr;  // of (dst, exe, user, container) below
+        IpAddress dst;
+        std::string exe, user, container;
+    };
+    struct FlowMemo {
+        uint64_t batch = 0;
+        uint64_t* flows = nullptr;
+        uint64_t* direct = nullptr;
+        std::array<UseMemo, 4> uses;  // the 4 most recent process uses, replaced in turn
+        size_t next = 0;
+    };
+    FlowMemo memo_;
+    ProcessUseDelta* last_use_ = nullptr;  // what count_use counted last
 
     // Who the packet being handled belongs to, while on_flow/on_dns_packet run with one.
     const ProcessInfo* process_ = nullptr;

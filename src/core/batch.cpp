@@ -79,7 +79,7 @@ size_t ProcessUseHash::operator()(const ProcessUseView& k) const {
     return x;
 }
 
-void Batch::add_use(const ProcessUseView& key, const ProcessUseDelta& delta) {
+ProcessUseDelta* Batch::add_use(const ProcessUseView& key, const ProcessUseDelta& delta) {
     ProcessUseView k = key;
     // A domain this batch would fold (its registrable domain has the limit of names and the
     // name is not one of them) goes where its queries went, so a flood of random subdomains
@@ -95,24 +95,27 @@ void Batch::add_use(const ProcessUseView& key, const ProcessUseDelta& delta) {
     }
     auto it = uses_.find(k);
     if (it == uses_.end()) {
-        uses_.emplace(ProcessUseKey{k.kind, std::string(k.dest), std::string(k.exe),
-                                    std::string(k.user), std::string(k.container)},
-                      delta);
-        return;
+        return &uses_
+                    .emplace(ProcessUseKey{k.kind, std::string(k.dest), std::string(k.exe),
+                                           std::string(k.user), std::string(k.container)},
+                             delta)
+                    .first->second;
     }
     ProcessUseDelta& d = it->second;
     d.first_seen = std::min(d.first_seen, delta.first_seen);
     d.last_seen = std::max(d.last_seen, delta.last_seen);
     d.count += delta.count;
+    return &d;
 }
 
-void Batch::add_process_use(char kind, std::string_view dest, std::string_view exe,
-                            std::string_view user, std::string_view container, int64_t t) {
+ProcessUseDelta* Batch::add_process_use(char kind, std::string_view dest, std::string_view exe,
+                                        std::string_view user, std::string_view container,
+                                        int64_t t) {
     if ((kind != 'd' && kind != 'i') || dest.empty()) {
         counters_["process_use.invalid"] += 1;
-        return;
+        return nullptr;
     }
-    add_use(ProcessUseView{kind, dest, exe, user, container}, ProcessUseDelta{1, t, t});
+    return add_use(ProcessUseView{kind, dest, exe, user, container}, ProcessUseDelta{1, t, t});
 }
 
 uint64_t Batch::next_id() {

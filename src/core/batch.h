@@ -88,6 +88,11 @@ struct ProcessUseDelta {
     uint64_t count = 0;
     int64_t first_seen = 0;  // within the batch
     int64_t last_seen = 0;
+    void add(uint64_t n, int64_t t) {
+        count += n;
+        if (t < first_seen) first_seen = t;
+        if (t > last_seen) last_seen = t;
+    }
 };
 using ProcessUseMap =
     std::unordered_map<ProcessUseKey, ProcessUseDelta, ProcessUseHash, ProcessUseEq>;
@@ -120,12 +125,13 @@ class Batch {
         pending_[(pending_head_ + pending_n_++) % kPipeline] = {dst, t};
         return true;
     }
-    void count(std::string_view counter, uint64_t n = 1) {
-        // Found without building a std::string: counted on every flow.
-        if (auto it = counters_.find(counter); it != counters_.end())
-            it->second += n;
-        else
-            counters_.emplace(std::string(counter), n);
+    void count(std::string_view name, uint64_t n = 1) { counter(name) += n; }
+    /// The counter's value, created at 0: the reference stays valid for this batch's lifetime
+    /// (a caller counting on every flow keeps it, with id(), instead of finding it each time).
+    uint64_t& counter(std::string_view name) {
+        // Found without building a std::string.
+        if (auto it = counters_.find(name); it != counters_.end()) return it->second;
+        return counters_.emplace(std::string(name), 0).first->second;
     }
     /// Records the protocol and port of a flow to `dst` (added with add_flow) and whether it
     /// was direct. Loopback destinations are ignored, as by add_flow.
@@ -147,8 +153,10 @@ class Batch {
     /// new to this batch whose registrable domain already has the folder's limit of names is
     /// recorded under "*.<registrable domain>", as add_query does. The ledger canonicalises
     /// addresses and leaves out loopback ones; the batch stores the text as given.
-    void add_process_use(char kind, std::string_view dest, std::string_view exe,
-                         std::string_view user, std::string_view container, int64_t t);
+    /// Returns the key's delta (valid for this batch's lifetime: count another use of the
+    /// same key through it with ProcessUseDelta::add), or null when ignored.
+    ProcessUseDelta* add_process_use(char kind, std::string_view dest, std::string_view exe,
+                                     std::string_view user, std::string_view container, int64_t t);
     const ProcessUseMap& process_uses() const { return uses_; }
 
     /// Keys held (domains + addresses + ports + process uses): what bounds a batch's memory;
@@ -184,7 +192,7 @@ class Batch {
     }
     static constexpr size_t kPipeline = 8;
     void add_answer_to(DomainDelta& d, const IpAddress& ip, int64_t t);
-    void add_use(const ProcessUseView& k, const ProcessUseDelta& d);
+    ProcessUseDelta* add_use(const ProcessUseView& k, const ProcessUseDelta& d);
 
     static uint64_t next_id();
 

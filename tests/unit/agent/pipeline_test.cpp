@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "agent/flow_tracker.h"
 #include "core/answer_cache.h"
 
@@ -197,6 +199,50 @@ TEST(Pipeline, MalformedDnsIsCountedNotFatal) {
     f.udp(meta("198.51.100.2", 1, "198.51.100.1", 53, 1), std::string("\x01\x02\x03", 3));
     EXPECT_EQ(f.counter("dns.malformed"), 1u);
     EXPECT_TRUE(f.p.batch().domains().empty());
+}
+
+// Flows from processes to destinations in runs and alternations, across a batch boundary:
+// the per-flow shortcut (the last flow's counters) counts exactly what a lookup would.
+TEST(Pipeline, ProcessUsesOfRepeatedAndAlternatingFlows) {
+    Fixture f;
+    ProcessInfo a, b, c;
+    a.comm = "curl", a.exe = "/usr/bin/curl", a.user = "www-data";
+    b = a, b.container_id = "3f2a";     // the same program in a container
+    c.comm = "short", c.user = "root";  // no executable known: "[short]"
+    const PacketMeta to1 = meta("198.51.100.2", 0, "192.0.2.1", 443, 6);
+    const PacketMeta to2 = meta("198.51.100.2", 0, "192.0.2.2", 443, 6);
+    for (int i = 0; i < 3; ++i) f.p.on_flow(to1, &a);
+    f.p.on_flow(to1, &b);
+    f.p.on_flow(to1, &a);
+    f.p.on_flow(to2, &a);
+    f.p.on_flow(to2, &c);
+    f.p.on_flow(to2, &c);
+    ProcessInfo c2 = c;
+    c2.comm = "shorter";  // "[shorter]", the length differs
+    f.p.on_flow(to2, &c2);
+    f.p.on_flow(to1, nullptr);  // unattributed: an address count, no process use
+    EXPECT_EQ(f.counter("flows"), 10u);
+    EXPECT_EQ(f.counter("flows.direct"), 10u);
+    auto uses = [](const Batch& batch) {
+        std::map<std::string, uint64_t> out;
+        for (const auto& [k, d] : batch.process_uses())
+            out[k.dest + " " + k.exe + " " + k.user + " " + k.container] += d.count;
+        return out;
+    };
+    const std::map<std::string, uint64_t> want{{"192.0.2.1 /usr/bin/curl www-data ", 4},
+                                               {"192.0.2.1 /usr/bin/curl www-data 3f2a", 1},
+                                               {"192.0.2.2 /usr/bin/curl www-data ", 1},
+                                               {"192.0.2.2 [short] root ", 2},
+                                               {"192.0.2.2 [shorter] root ", 1}};
+    EXPECT_EQ(uses(f.p.batch()), want);
+    Batch first = f.p.take_batch();
+    EXPECT_EQ(uses(first), want);
+    f.p.on_flow(to2, &c);  // the same as the last flow, but in a new batch
+    f.p.on_flow(to2, &c);
+    EXPECT_EQ(f.counter("flows"), 2u);
+    EXPECT_EQ(uses(f.p.batch()), (std::map<std::string, uint64_t>{{"192.0.2.2 [short] root ", 2}}));
+    EXPECT_EQ(uses(first), want) << "the batch taken is not counted into";
+    EXPECT_EQ(first.counters().at("flows"), 10u);
 }
 
 TEST(AnswerCache, BoundedWithMostRecentNamesFirst) {

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -242,11 +243,23 @@ TEST_F(EbpfPrograms, FlowRecordsAndUdpRepeatSuppression) {
     EXPECT_EQ(r.proto, IPPROTO_TCP);
     EXPECT_EQ(r.task.pid, static_cast<uint32_t>(child));
     EXPECT_EQ(r.task.uid, geteuid());
-    EXPECT_NE(r.task.cgroup_id, 0u);
-    EXPECT_NE(r.task.cookie, 0u);
+    // The cgroup id read through BTF is the cgroup's: its directory's inode number.
+    struct stat st {};
+    ASSERT_EQ(fstat(cg_fd, &st), 0);
+    EXPECT_EQ(r.task.cgroup_id, static_cast<uint64_t>(st.st_ino));
+    EXPECT_EQ(r.task.cookie, 0u) << "only UDP and port 53 sockets need their cookie";
     ASSERT_TRUE(decode_ebpf_record(got_.items[2].data(), got_.items[2].size(), r, why)) << why;
     EXPECT_EQ(r.kind, EbpfRecord::Kind::flow);
     EXPECT_EQ(r.proto, IPPROTO_UDP);
+    EXPECT_NE(r.task.cookie, 0u);
+    EXPECT_EQ(r.task.cgroup_id, static_cast<uint64_t>(st.st_ino));
+    // A flow's time is the boot clock at the CPU's first flow in the same tick: at most a
+    // tick (4 ms at HZ=250) early, never later than now.
+    timespec now{};
+    clock_gettime(CLOCK_BOOTTIME, &now);
+    const uint64_t now_ns = uint64_t(now.tv_sec) * 1000000000u + uint64_t(now.tv_nsec);
+    EXPECT_LE(r.time_ns, now_ns);
+    EXPECT_GT(r.time_ns + 2000000000u, now_ns);
     EXPECT_EQ(stat(EM_STAT_UDP_REPEATS), 2u) << "the 2nd and 3rd send to the same destination";
     EXPECT_EQ(stat(EM_STAT_LOST_FLOW), 0u);
 }
