@@ -168,16 +168,22 @@ static __always_inline int flow(struct bpf_sock_addr* ctx, int v6, int sendmsg) 
     __u32 zero = 0;
     struct last_task* last = bpf_map_lookup_elem(&last_task, &zero);
     if (!last) return 1; /* a per-CPU array's only slot: never */
-    __u64 j = bpf_jiffies64();
+    __u64 j = bpf_jiffies64(), now;
     if (last->jiffies != j) {
+        /* The time before the tick that it belongs to: a program preempted between the two
+         * (a preemptible kernel) leaves the old tick, and the next one reads the clock. */
+        now = bpf_ktime_get_boot_ns();
+        last->tick_ns = now;
         last->jiffies = j;
-        last->tick_ns = bpf_ktime_get_boot_ns();
+    } else {
+        now = last->tick_ns;
     }
-    __u64 now = last->tick_ns;
     if (sendmsg) {
         __u64* seen = bpf_map_lookup_elem(&udp_seen, &k);
-        if (seen && now - *seen < udp_timeout_ns) {
-            *seen = now;
+        /* Signed: another CPU's clock of the same tick may be ahead of this one's, and a
+         * destination "seen in the future" was seen just now. */
+        if (seen && (__s64)(now - *seen) < (__s64)udp_timeout_ns) {
+            if ((__s64)(now - *seen) > 0) *seen = now;
             stat_add(EM_STAT_UDP_REPEATS);
             return 1;
         }

@@ -274,11 +274,13 @@ Result<void> run_agent(const AgentSettings& given, const ReloadSettings& reload)
     auto sink = Sink::open(s, true);
     if (!sink) return sink.error();
     Sink& k = **sink;
-    // Render once at start, so the files exist (and reflect the ledger) from the beginning.
-    if (auto r = k.commit({}); !r) return r;
     auto source = make_live_source(s.source);
     if (!source) return source.error();
     LiveSource& src = **source;
+    // Render once the source captures, so the files exist (and reflect the ledger) from the
+    // beginning — and their existence says the agent sees traffic (loading the eBPF
+    // programs takes a few hundred milliseconds: traffic before that is not seen).
+    if (auto r = k.commit({}); !r) return r;
 
     // The endpoint reads the files and the ledger itself; from the loop it gets the live
     // counters of the source and the pipeline, refreshed every second.

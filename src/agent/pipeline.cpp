@@ -175,11 +175,14 @@ void Pipeline::flow(const PacketMeta& meta) {
         for (UseMemo& m : memo_.uses) m.use = nullptr;
         memo_.batch = batch_.id();
         memo_.flows = &batch_.counter("flows");
-        memo_.direct = &batch_.counter("flows.direct");
+        memo_.direct = nullptr;  // made by the first direct flow: no zero counter
     }
     *memo_.flows += 1;
     cache_.lookup(meta.dst, meta.time_ms, names_);
-    if (names_.empty()) *memo_.direct += 1;
+    if (names_.empty()) {
+        if (!memo_.direct) memo_.direct = &batch_.counter("flows.direct");
+        *memo_.direct += 1;
+    }
     batch_.add_flow_port(meta.dst, meta.proto, meta.dport, names_.empty());
     if (process_) count_flow_use(meta.dst, meta.time_ms / 1000);
     if (sink_) {

@@ -243,6 +243,12 @@ TEST(Pipeline, ProcessUsesOfRepeatedAndAlternatingFlows) {
     EXPECT_EQ(uses(f.p.batch()), (std::map<std::string, uint64_t>{{"192.0.2.2 [short] root ", 2}}));
     EXPECT_EQ(uses(first), want) << "the batch taken is not counted into";
     EXPECT_EQ(first.counters().at("flows"), 10u);
+    // A batch without a direct flow has no "flows.direct" counter, not a zero one.
+    (void)f.p.take_batch();
+    f.p.cache().insert(ip("192.0.2.1"), "a.example", 300, 6);
+    f.p.on_flow(to1, &a);
+    EXPECT_EQ(f.counter("flows"), 1u);
+    EXPECT_EQ(f.p.batch().counters().count("flows.direct"), 0u);
 }
 
 TEST(AnswerCache, BoundedWithMostRecentNamesFirst) {
