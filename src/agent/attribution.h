@@ -19,7 +19,8 @@ class FlowAttribution {
     static Result<std::unique_ptr<FlowAttribution>> create();
     /// The process of the flow's socket, or null; the counter names what happened
     /// ("attribution.found", "attribution.no_socket", "attribution.no_process",
-    /// "attribution.process_gone", "attribution.unsupported").
+    /// "attribution.process_gone", "attribution.unsupported", "attribution.scan_budget": the
+    /// socket is new to the /proc index and the index's scanning budget is spent).
     std::pair<const ProcessInfo*, const char*> attribute(const PacketMeta& meta);
 
   private:

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -15,8 +16,8 @@ namespace em {
 
 namespace {
 
-int64_t steady_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
+int64_t steady_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
                std::chrono::steady_clock::now().time_since_epoch())
         .count();
 }
@@ -114,10 +115,18 @@ Result<std::optional<SocketEntry>> SocketLookup::find(uint8_t proto, const IpAdd
 std::optional<pid_t> InodeIndex::pid_of(uint64_t inode) {
     auto it = index_.find(inode);
     if (it != index_.end()) return it->second;
-    const int64_t now = steady_ms();
-    if (now - last_scan_ms_ < rescan_ms_) return std::nullopt;
-    last_scan_ms_ = now;
+    const int64_t now = steady_ns();
+    if (refilled_ns_)
+        budget_ns_ = std::min(
+            burst_ns_, budget_ns_ + static_cast<int64_t>(double(now - refilled_ns_) * share_));
+    refilled_ns_ = now;
+    if (budget_ns_ <= 0) {
+        ++budget_misses_;
+        return std::nullopt;
+    }
     scan();
+    const int64_t done = steady_ns();
+    budget_ns_ -= done - now;
     it = index_.find(inode);
     if (it == index_.end()) return std::nullopt;
     return it->second;

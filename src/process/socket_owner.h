@@ -5,7 +5,11 @@
 //      owner uid (an exact lookup, then a filtered dump for UDP sockets the exact lookup
 //      does not find, such as unconnected ones);
 //   2. a scan of /proc/*/fd maps the inode to a pid; the scan's index is kept and redone
-//      only when an inode is not in it (at most every `rescan_ms`).
+//      only when an inode is not in it, within a CPU budget: scans may take `share` of the
+//      time (5 %), in bursts of up to `burst_ms` of scanning. A fixed interval instead
+//      (one scan per 200 ms) missed a process's second socket opened right after its first
+//      had been looked up; the budget allows that rescan, and still bounds what a flood of
+//      connections from processes that exit at once costs.
 // A socket closed before the lookup, or a process gone before the scan, is a miss: counted
 // by the caller, never guessed.
 #include <sys/types.h>
@@ -44,17 +48,25 @@ class SocketLookup {
 
 class InodeIndex {
   public:
-    explicit InodeIndex(std::string proc_root = "/proc", int64_t rescan_ms = 200)
-        : proc_root_(std::move(proc_root)), rescan_ms_(rescan_ms) {}
-    /// The pid holding socket `inode`, rescanning when it is unknown; nullopt when none does.
+    explicit InodeIndex(std::string proc_root = "/proc", double share = 0.05, int64_t burst_ms = 50)
+        : proc_root_(std::move(proc_root)),
+          share_(share),
+          burst_ns_(burst_ms * 1000000),
+          budget_ns_(burst_ns_) {}
+    /// The pid holding socket `inode`, rescanning when it is unknown and the budget allows;
+    /// nullopt when none does (or the budget is spent: counted in budget_misses()).
     std::optional<pid_t> pid_of(uint64_t inode);
     size_t scans() const { return scans_; }
+    size_t budget_misses() const { return budget_misses_; }
 
   private:
     void scan();
     std::string proc_root_;
-    int64_t rescan_ms_;
-    int64_t last_scan_ms_ = -1000000;
+    double share_;
+    int64_t burst_ns_;
+    int64_t budget_ns_;        // scanning time still allowed; refilled at share_ of the clock
+    int64_t refilled_ns_ = 0;  // when budget_ns_ was last refilled
+    size_t budget_misses_ = 0;
     std::unordered_map<uint64_t, pid_t> index_;
     size_t scans_ = 0;
 };

@@ -51,7 +51,7 @@ wait "$agent" || { cat "$WORK/agent.log"; fail "agent exit status $?"; }
 flows=$(grep '"type":"flow"' "$WORK/events.jsonl" | grep "\"comm\":\"emh-$$\"" || true)
 for dst in '"dst":"192.0.2.10","dport":80' '"dst":"2001:db8::20","dport":443' \
     '"dst":"203.0.113.5","dport":9999' '"dst":"2001:db8::20","dport":9999'; do
-    line=$(echo "$flows" | grep -F "$dst" | head -1)
+    line=$(echo "$flows" | grep -F "$dst" | head -1 || true)
     [ -n "$line" ] || { grep '"type":"flow"' "$WORK/events.jsonl"; fail "no attributed flow $dst"; }
     for key in "\"exe\":\"$WORK/emh-$$\"" '"uid":0' '"user":"root"' '"ppid":' \
         '"parent_comm":' '"cgroup":' "\"cmdline\":\"$WORK/emh-$$ $WORK/hold.py\""; do

@@ -165,7 +165,18 @@ TEST(SocketLookup, FindsOwnTcpAndUdpSocketsAndTheirProcess) {
     EXPECT_EQ(index.pid_of(inode_of(client)), getpid());
     EXPECT_EQ(index.pid_of(inode_of(udp)), getpid());  // from the same scan
     EXPECT_EQ(index.scans(), 1u);
-    for (int fd : {listener, client, udp, sink}) close(fd);
+    // A socket opened right after: found by a rescan at once (within the budget).
+    int later = socket(AF_INET, SOCK_DGRAM, 0);
+    ASSERT_GE(later, 0);
+    EXPECT_EQ(index.pid_of(inode_of(later)), getpid());
+    EXPECT_EQ(index.scans(), 2u);
+    EXPECT_EQ(index.budget_misses(), 0u);
+    // Without a budget nothing is scanned: the miss is counted, not guessed.
+    InodeIndex unfunded(std::string("/proc"), 0.0, 0);
+    EXPECT_EQ(unfunded.pid_of(inode_of(later)), std::nullopt);
+    EXPECT_EQ(unfunded.scans(), 0u);
+    EXPECT_EQ(unfunded.budget_misses(), 1u);
+    for (int fd : {listener, client, udp, sink, later}) close(fd);
 }
 
 }  // namespace em
