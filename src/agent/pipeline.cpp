@@ -60,14 +60,13 @@ void Pipeline::on_dns_packet(const PacketMeta& meta, const PacketInfo& p,
     process_given_ = false;
 }
 
-void Pipeline::count_use(char kind, std::string_view dest, int64_t t) {
+ProcessUseDelta* Pipeline::count_use(char kind, std::string_view dest, int64_t t) {
     const ProcessInfo& p = *process_;
     if (p.exe.empty()) {
         name_buf2_.assign("[").append(p.comm).append("]");
-        last_use_ = batch_.add_process_use(kind, dest, name_buf2_, p.user, p.container_id, t);
-    } else {
-        last_use_ = batch_.add_process_use(kind, dest, p.exe, p.user, p.container_id, t);
+        return batch_.add_process_use(kind, dest, name_buf2_, p.user, p.container_id, t);
     }
+    return batch_.add_process_use(kind, dest, p.exe, p.user, p.container_id, t);
 }
 
 // count_use('i', …) for process_, skipping the address's text and the key's hash when one
@@ -83,14 +82,13 @@ void Pipeline::count_flow_use(const IpAddress& dst, int64_t t) {
     for (UseMemo& m : memo_.uses) {
         if (m.use && m.dst == dst && m.user == p.user && m.container == p.container_id &&
             same_exe(m.exe)) {
-            m.use->add(1, t);
+            m.use->merge(ProcessUseDelta{1, t, t});
             return;
         }
     }
     name_buf_ = dst.to_string();
-    count_use('i', name_buf_, t);
     UseMemo& m = memo_.uses[memo_.next++ % memo_.uses.size()];
-    m.use = last_use_;
+    m.use = count_use('i', name_buf_, t);
     m.dst = dst;
     if (p.exe.empty())
         m.exe.assign("[").append(p.comm).append("]");

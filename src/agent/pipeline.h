@@ -76,7 +76,7 @@ class Pipeline {
   private:
     void count(const char* counter) { batch_.count(counter); }
     void flow(const PacketMeta& meta);
-    void count_use(char kind, std::string_view dest, int64_t t);
+    ProcessUseDelta* count_use(char kind, std::string_view dest, int64_t t);
     void count_flow_use(const IpAddress& dst, int64_t t);
 
     // What recent flows counted in batch_ (the batch's id says whether it still is): sources
@@ -94,7 +94,6 @@ class Pipeline {
         size_t next = 0;
     };
     FlowMemo memo_;
-    ProcessUseDelta* last_use_ = nullptr;  // what count_use counted last
 
     // Who the packet being handled belongs to, while on_flow/on_dns_packet run with one.
     const ProcessInfo* process_ = nullptr;

@@ -101,11 +101,8 @@ ProcessUseDelta* Batch::add_use(const ProcessUseView& key, const ProcessUseDelta
                              delta)
                     .first->second;
     }
-    ProcessUseDelta& d = it->second;
-    d.first_seen = std::min(d.first_seen, delta.first_seen);
-    d.last_seen = std::max(d.last_seen, delta.last_seen);
-    d.count += delta.count;
-    return &d;
+    it->second.merge(delta);
+    return &it->second;
 }
 
 ProcessUseDelta* Batch::add_process_use(char kind, std::string_view dest, std::string_view exe,

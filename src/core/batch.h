@@ -88,10 +88,10 @@ struct ProcessUseDelta {
     uint64_t count = 0;
     int64_t first_seen = 0;  // within the batch
     int64_t last_seen = 0;
-    void add(uint64_t n, int64_t t) {
-        count += n;
-        if (t < first_seen) first_seen = t;
-        if (t > last_seen) last_seen = t;
+    void merge(const ProcessUseDelta& o) {
+        count += o.count;
+        if (o.first_seen < first_seen) first_seen = o.first_seen;
+        if (o.last_seen > last_seen) last_seen = o.last_seen;
     }
 };
 using ProcessUseMap =
@@ -154,7 +154,7 @@ class Batch {
     /// recorded under "*.<registrable domain>", as add_query does. The ledger canonicalises
     /// addresses and leaves out loopback ones; the batch stores the text as given.
     /// Returns the key's delta (valid for this batch's lifetime: count another use of the
-    /// same key through it with ProcessUseDelta::add), or null when ignored.
+    /// same key through it with ProcessUseDelta::merge), or null when ignored.
     ProcessUseDelta* add_process_use(char kind, std::string_view dest, std::string_view exe,
                                      std::string_view user, std::string_view container, int64_t t);
     const ProcessUseMap& process_uses() const { return uses_; }
