@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <unistd.h>
 
 #include <cstdio>
 
@@ -19,7 +20,7 @@ namespace em {
 struct CollectorFlags {
     // serve
     std::string config = "/etc/egress-monitor/config.toml";
-    std::string listen, token_file, tls_cert, tls_key, output_dir, state_dir;
+    std::string listen, token_file, tls_cert, tls_key, output_dir, state_dir, user;
     bool plain_http = false;
     // collect / report
     std::string collector_config = "/etc/egress-collector/collector.toml";
@@ -64,6 +65,7 @@ int run_serve(CLI::App* sub, const CollectorFlags& f) {
     if (given("--tls-cert")) sc.tls_cert = f.tls_cert;
     if (given("--tls-key")) sc.tls_key = f.tls_key;
     if (given("--plain-http")) sc.plain_http = f.plain_http;
+    if (given("--user")) sc.user = f.user;
     if (given("--output-dir")) sc.output_dir = f.output_dir;
     if (given("--state-dir")) sc.state_dir = f.state_dir;
     wait_for_stop(0);  // block the signals before the server's threads start
@@ -71,6 +73,9 @@ int run_serve(CLI::App* sub, const CollectorFlags& f) {
     if (!server) {
         log_error("serve: {}", server.error().message);
         return 1;
+    }
+    if (sc.user.empty() && ::geteuid() == 0) {
+        log_warn("serve: running as root; set --user (or serve.user) to an unprivileged user");
     }
     log_info("serve: {} on {}", sc.plain_http ? "HTTP" : "HTTPS", sc.listen);
     while (!wait_for_stop(60000)) {
@@ -159,6 +164,9 @@ std::shared_ptr<CollectorFlags> add_collector_commands(CLI::App& app) {
     serve->add_option("--tls-cert", f->tls_cert, "PEM certificate (chain)");
     serve->add_option("--tls-key", f->tls_key, "PEM private key");
     serve->add_flag("--plain-http", f->plain_http, "serve without TLS (explicitly insecure)");
+    serve->add_option("--user", f->user,
+                      "run as this unprivileged user once bound (read access to the files and "
+                      "the ledger is all it needs)");
     serve->add_option("--output-dir", f->output_dir, "where the two files are");
     serve->add_option("--state-dir", f->state_dir, "the ledger (read-only, for the metrics)");
     serve->add_option("--config", f->config, "TOML config ([serve] table)")->capture_default_str();

@@ -130,6 +130,8 @@ Result<void> parse_serve_table(const toml::table& t, const std::string& path,
             r = text(c.serve.tls_key);
         else if (key == "plain_http")
             r = boolean(c.serve.plain_http);
+        else if (key == "user")
+            r = text(c.serve.user);
         else if (key == "in_agent")
             r = boolean(c.serve_in_agent);
         else

@@ -1,7 +1,6 @@
 #include "exporters/http/server.h"
 
 #include <fcntl.h>
-#include <httplib.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -26,11 +25,13 @@
 
 #include "common/json.h"
 #include "common/log.h"
+#include "common/privileges.h"
 #include "common/time.h"
 #include "common/unique_fd.h"
 #include "core/ledger.h"
 #include "core/sqlite.h"
 #include "exporters/aggregate_files.h"
+#include "exporters/http/daemon.h"
 #include "exporters/jsonl/events.h"
 
 namespace em {
@@ -38,9 +39,13 @@ namespace em {
 namespace {
 
 constexpr size_t kMaxFileBytes = size_t{512} << 20;
+// Files up to this size are hashed (strong ETag from the content, Digest) and their lines
+// counted, once per new content; a larger file is streamed as it is, its size announced
+// first, with an ETag from its identity (the agent replaces the files by rename) and no
+// Digest: nothing is read before the client learns how big it is.
+constexpr size_t kMaxHashedBytes = size_t{16} << 20;
 constexpr size_t kMaxTokenFileBytes = 4096;
 constexpr size_t kReadChunk = size_t{1} << 20;
-constexpr size_t kThreads = 4;
 constexpr const char* kTextType = "text/plain; charset=utf-8";
 constexpr const char* kFiles[] = {kDomainsFile, kIpsFile};
 constexpr std::pair<const char*, const char*> kGenerations[] = {
@@ -48,36 +53,6 @@ constexpr std::pair<const char*, const char*> kGenerations[] = {
     {"rendered_generation", "Generation of the ledger last rendered into the aggregate files."}};
 
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX_free>>;
-
-struct ListenAddress {
-    std::string host;
-    int port = 0;
-};
-
-// "ADDR:PORT" or "[v6addr]:PORT".
-Result<ListenAddress> parse_listen(const std::string& s) {
-    auto bad = [&](const char* why) { return Error{"bad listen address '" + s + "': " + why}; };
-    ListenAddress out;
-    std::string_view port;
-    if (!s.empty() && s[0] == '[') {
-        size_t close = s.find("]:");
-        if (close == std::string::npos) return bad("want [ADDR]:PORT");
-        out.host = s.substr(1, close - 1);
-        port = std::string_view(s).substr(close + 2);
-    } else {
-        size_t colon = s.rfind(':');
-        if (colon == std::string::npos) return bad("want ADDR:PORT");
-        out.host = s.substr(0, colon);
-        if (out.host.find(':') != std::string::npos) return bad("write IPv6 as [ADDR]:PORT");
-        port = std::string_view(s).substr(colon + 1);
-    }
-    if (out.host.empty()) return bad("no address");
-    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), out.port);
-    if (port.empty() || ec != std::errc() || p != port.data() + port.size() || out.port < 0 ||
-        out.port > 65535)
-        return bad("port must be 0..65535");
-    return out;
-}
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
@@ -113,7 +88,6 @@ Result<std::string> read_token(const std::string& path) {
     return std::string(first);
 }
 
-// The first queued OpenSSL error as text; clears the queue.
 std::string openssl_error() {
     unsigned long e = ERR_get_error();
     ERR_clear_error();
@@ -121,44 +95,6 @@ std::string openssl_error() {
     char buf[256];
     ERR_error_string_n(e, buf, sizeof buf);
     return buf;
-}
-
-Result<void> check_readable(const char* what, const std::string& path) {
-    if (path.empty()) return Error{std::string("no ") + what + " configured (or set plain_http)"};
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd.valid()) return errno_error(std::string("cannot read ") + what + " " + path);
-    return {};
-}
-
-Result<std::unique_ptr<httplib::Server>> make_tls_server(const ServeConfig& cfg) {
-    if (auto r = check_readable("TLS certificate (tls_cert)", cfg.tls_cert); !r) return r.error();
-    if (auto r = check_readable("TLS key (tls_key)", cfg.tls_key); !r) return r.error();
-    std::string error;
-    auto setup = [&](SSL_CTX& ctx) {
-        ERR_clear_error();
-        SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
-        SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
-        if (SSL_CTX_use_certificate_chain_file(&ctx, cfg.tls_cert.c_str()) != 1) {
-            error = "TLS certificate " + cfg.tls_cert +
-                    " is not a valid PEM certificate: " + openssl_error();
-            return false;
-        }
-        if (SSL_CTX_use_PrivateKey_file(&ctx, cfg.tls_key.c_str(), SSL_FILETYPE_PEM) != 1) {
-            error =
-                "TLS key " + cfg.tls_key + " is not a valid PEM private key: " + openssl_error();
-            return false;
-        }
-        if (SSL_CTX_check_private_key(&ctx) != 1) {
-            error = "TLS key " + cfg.tls_key + " does not match the certificate " + cfg.tls_cert +
-                    ": " + openssl_error();
-            return false;
-        }
-        return true;
-    };
-    auto server = std::make_unique<httplib::SSLServer>(setup);
-    if (!server->is_valid())
-        return Error{error.empty() ? "cannot set up TLS: " + openssl_error() : error};
-    return std::unique_ptr<httplib::Server>(std::move(server));
 }
 
 std::string hex(const unsigned char* p, size_t n) {
@@ -189,9 +125,9 @@ FileKey key_of(const struct stat& st) {
 }
 
 struct FileInfo {
-    std::string etag;    // "\"<32 hex digits of the SHA-256>\""
-    std::string digest;  // base64 of the whole SHA-256
-    uint64_t lines = 0;
+    std::string etag;    // "\"<32 hex digits of the SHA-256>\"", or "\"i-<identity>\""
+    std::string digest;  // base64 of the whole SHA-256; empty for a file too large to hash
+    std::optional<uint64_t> lines;  // counted with the hash
 };
 
 struct OpenFile {
@@ -214,33 +150,34 @@ Result<OpenFile> open_file(const std::string& path) {
     return f;
 }
 
-// Reads the whole file (into `body` when given), hashing and counting lines as it goes.
-Result<FileInfo> read_file(const std::string& path, int fd, std::string* body) {
+// Hashes and counts the lines of a file small enough (with pread: the fd's offset stays at 0
+// for streaming it); a larger one is described by its identity only.
+Result<FileInfo> describe_file(const std::string& path, int fd, const FileKey& key) {
+    FileInfo info;
+    if (static_cast<uint64_t>(key.size) > kMaxHashedBytes) {
+        info.etag = fmt::format("\"i-{:x}-{:x}-{:x}-{:x}-{:x}\"", key.dev, key.ino, key.size,
+                                key.mtime_ns, key.ctime_ns);
+        return info;
+    }
     MdCtxPtr md(EVP_MD_CTX_new());
     if (!md || EVP_DigestInit_ex(md.get(), EVP_sha256(), nullptr) != 1)
         return Error{"SHA-256 unavailable: " + openssl_error()};
-    std::string scratch;
-    std::string& buf = body ? *body : scratch;
-    FileInfo info;
-    size_t total = 0;
+    std::string buf(kReadChunk, '\0');
+    uint64_t lines = 0;
+    off_t at = 0;
     while (true) {
-        size_t at = body ? buf.size() : 0;
-        buf.resize(at + kReadChunk);
-        ssize_t n = ::read(fd, buf.data() + at, kReadChunk);
-        if (n < 0 && errno == EINTR) {
-            buf.resize(at);
-            continue;
-        }
+        ssize_t n = ::pread(fd, buf.data(), buf.size(), at);
+        if (n < 0 && errno == EINTR) continue;
         if (n < 0) return errno_error("cannot read " + path);
-        buf.resize(at + static_cast<size_t>(n));
         if (n == 0) break;
-        total += static_cast<size_t>(n);
-        if (total > kMaxFileBytes)
-            return Error{path + " grew beyond " + std::to_string(kMaxFileBytes) + " bytes"};
-        const char* p = buf.data() + at;
-        EVP_DigestUpdate(md.get(), p, static_cast<size_t>(n));
-        info.lines += static_cast<uint64_t>(std::count(p, p + n, '\n'));
+        at += n;
+        if (at > key.size)
+            return Error{path + " changed while being read (it must be replaced by rename)"};
+        EVP_DigestUpdate(md.get(), buf.data(), static_cast<size_t>(n));
+        lines += static_cast<uint64_t>(std::count(buf.data(), buf.data() + n, '\n'));
     }
+    if (at != key.size)
+        return Error{path + " changed while being read (it must be replaced by rename)"};
     unsigned char sha[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     if (EVP_DigestFinal_ex(md.get(), sha, &len) != 1 || len != 32)
@@ -249,6 +186,7 @@ Result<FileInfo> read_file(const std::string& path, int fd, std::string* body) {
     unsigned char b64[64];
     int b64_len = EVP_EncodeBlock(b64, sha, 32);
     info.digest.assign(reinterpret_cast<const char*>(b64), static_cast<size_t>(b64_len));
+    info.lines = lines;
     return info;
 }
 
@@ -375,16 +313,12 @@ bool equal_constant_time(const std::string& a, const std::string& b) {
 }
 
 struct HttpServer::Impl {
-    using HandlerResponse = httplib::Server::HandlerResponse;
-
     ServeConfig cfg;
     std::string token;
     LiveCounters live;
-    int port = 0;
     std::mutex cache_mu;
     std::map<std::string, std::pair<FileKey, FileInfo>> cache;  // file name → last digest
-    std::unique_ptr<httplib::Server> server;
-    std::thread thread;
+    std::unique_ptr<http::Daemon> daemon;
 
     std::string path_of(const char* name) const { return cfg.output_dir + "/" + name; }
 
@@ -394,89 +328,66 @@ struct HttpServer::Impl {
         if (it == cache.end() || !(it->second.first == key)) return std::nullopt;
         return it->second.second;
     }
-    void remember(const char* name, const FileKey& key, const FileInfo& info) {
+
+    // The file's description, from the cache when its content is the one described.
+    Result<FileInfo> info_of(const char* name, const std::string& path, const OpenFile& f) {
+        FileKey key = key_of(f.st);
+        if (auto info = cached(name, key)) return *info;
+        auto info = describe_file(path, f.fd.get(), key);
+        if (!info) return info;
         std::lock_guard lock(cache_mu);
-        cache[name] = {key, info};
+        cache[name] = {key, *info};
+        return info;
     }
 
-    bool authorized(const httplib::Request& req) const {
-        std::string h = req.get_header_value("Authorization");
-        if (h.size() < 7 || strncasecmp(h.c_str(), "Bearer ", 7) != 0) return false;
-        return equal_constant_time(std::string(trim(std::string_view(h).substr(7))), token);
+    bool authorized(const http::Request& req) const {
+        const char* h = req.header("Authorization");
+        if (!h || std::strlen(h) < 7 || strncasecmp(h, "Bearer ", 7) != 0) return false;
+        return equal_constant_time(std::string(trim(std::string_view(h + 7))), token);
     }
 
-    HandlerResponse pre_route(const httplib::Request& req, httplib::Response& res) const {
-        if (req.method != "GET" && req.method != "HEAD") {
-            res.status = 405;
-            res.set_header("Allow", "GET, HEAD");
-            res.set_content("method not allowed\n", kTextType);
-            return HandlerResponse::Handled;
-        }
-        if (req.path == "/healthz" || authorized(req)) return HandlerResponse::Unhandled;
-        res.status = 401;
-        res.set_header("WWW-Authenticate", "Bearer");
-        res.set_content("unauthorized\n", kTextType);
-        return HandlerResponse::Handled;
+    static http::Reply fail(int status, const std::string& text) {
+        return http::Reply::text(status, text + "\n");
     }
 
-    static void fail(httplib::Response& res, int status, const std::string& text) {
-        res.status = status;
-        res.set_content(text + "\n", kTextType);
-    }
-
-    void serve_file(const char* name, const httplib::Request& req, httplib::Response& res) {
+    http::Reply serve_file(const char* name, const http::Request& req) {
         std::string path = path_of(name);
         auto f = open_file(path);
         if (!f) {
             log_warn("serving {}: {}", name, f.error().message);
-            return fail(res, 500, "cannot read " + std::string(name));
+            return fail(500, "cannot read " + std::string(name));
         }
-        if (!f->fd.valid()) return fail(res, 404, std::string(name) + " not written yet");
-        FileKey key = key_of(f->st);
-        std::string inm = req.get_header_value("If-None-Match");
-        res.set_header("Cache-Control", "no-cache");
-        if (!inm.empty()) {
-            if (auto info = cached(name, key); info && etag_matches(inm, info->etag)) {
-                res.status = 304;
-                res.set_header("ETag", info->etag);
-                return;
-            }
-        }
-        auto body = std::make_shared<std::string>();
-        body->reserve(static_cast<size_t>(f->st.st_size) + kReadChunk);
-        auto info = read_file(path, f->fd.get(), body.get());
+        if (!f->fd.valid()) return fail(404, std::string(name) + " not written yet");
+        auto info = info_of(name, path, *f);
         if (!info) {
             log_warn("serving {}: {}", name, info.error().message);
-            return fail(res, 500, "cannot read " + std::string(name));
+            return fail(500, "cannot read " + std::string(name));
         }
-        remember(name, key, *info);
-        res.set_header("ETag", info->etag);
-        if (!inm.empty() && etag_matches(inm, info->etag)) {
-            res.status = 304;
-            return;
+        http::Reply r;
+        r.headers = {{"Cache-Control", "no-cache"}, {"ETag", info->etag}};
+        const char* inm = req.header("If-None-Match");
+        if (inm && etag_matches(inm, info->etag)) {
+            r.status = 304;
+            return r;
         }
-        res.status = 200;
-        res.set_header("Digest", "sha-256=" + info->digest);
-        if (body->empty()) return res.set_content("", kTextType);
-        // A sized content provider is sent as is: httplib would otherwise compress a text
-        // body for a client accepting br at Brotli's slowest quality, minutes of CPU for a
-        // large file, and the Digest would no longer describe the bytes on the wire.
-        size_t size = body->size();
-        res.set_content_provider(
-            size, kTextType, [body](size_t offset, size_t length, httplib::DataSink& sink) {
-                return sink.write(body->data() + offset, std::min(length, body->size() - offset));
-            });
+        r.headers.emplace_back("Content-Type", kTextType);
+        if (!info->digest.empty()) r.headers.emplace_back("Digest", "sha-256=" + info->digest);
+        r.file_size = static_cast<uint64_t>(f->st.st_size);
+        r.file = std::move(f->fd);
+        return r;
     }
 
     struct FileState {
-        const char* name;
+        const char* name = nullptr;
         bool present = false;
-        uint64_t lines = 0, bytes = 0;
+        std::optional<uint64_t> lines;
+        uint64_t bytes = 0;
         int64_t age = 0;
     };
 
     FileState file_state(const char* name, int64_t now) {
-        FileState s{name};
+        FileState s;
+        s.name = name;
         std::string path = path_of(name);
         auto f = open_file(path);
         if (!f) {
@@ -484,16 +395,10 @@ struct HttpServer::Impl {
             return s;
         }
         if (!f->fd.valid()) return s;
-        FileKey key = key_of(f->st);
-        auto info = cached(name, key);
+        auto info = info_of(name, path, *f);
         if (!info) {
-            auto r = read_file(path, f->fd.get(), nullptr);
-            if (!r) {
-                log_warn("reading {}: {}", path, r.error().message);
-                return s;
-            }
-            remember(name, key, *r);
-            info = *r;
+            log_warn("reading {}: {}", path, info.error().message);
+            return s;
         }
         s.present = true;
         s.lines = info->lines;
@@ -517,7 +422,12 @@ struct HttpServer::Impl {
         return v;
     }
 
-    void summary(httplib::Response& res) {
+    static http::Reply no_cache(http::Reply r) {
+        r.headers.emplace_back("Cache-Control", "no-cache");
+        return r;
+    }
+
+    http::Reply summary() {
         int64_t now = unix_now();
         LedgerView lv = ledger(true);
         std::string out = "{\"generated\":\"" + format_rfc3339(now) + "\",\"files\":{";
@@ -531,7 +441,8 @@ struct HttpServer::Impl {
                 out += ":null";
                 continue;
             }
-            out += ":{\"lines\":" + std::to_string(s.lines) +
+            // lines is null for a file too large to count on request.
+            out += ":{\"lines\":" + (s.lines ? std::to_string(*s.lines) : "null") +
                    ",\"bytes\":" + std::to_string(s.bytes) +
                    ",\"age_seconds\":" + std::to_string(s.age) + "}";
         }
@@ -577,11 +488,10 @@ struct HttpServer::Impl {
             out += ']';
         }
         out += "}}\n";
-        res.set_header("Cache-Control", "no-cache");
-        res.set_content(out, "application/json");
+        return no_cache(http::Reply::text(200, std::move(out), "application/json"));
     }
 
-    void metrics(httplib::Response& res) {
+    http::Reply metrics() {
         int64_t now = unix_now();
         LedgerView lv = ledger();
         std::string out;
@@ -591,6 +501,11 @@ struct HttpServer::Impl {
                       "Cumulative counters of the agent: the ledger's and the live ones.");
         for (const auto& [k, v] : all_counters(lv))
             out += "egress_monitor_counter{name=\"" + label(k) + "\"} " + std::to_string(v) + "\n";
+        metric_header(out, "egress_monitor_serve_total", "counter",
+                      "This endpoint's requests and what its limits refused or cut.");
+        for (const auto& [k, v] : daemon->counters().snapshot())
+            out +=
+                "egress_monitor_serve_total{what=\"" + label(k) + "\"} " + std::to_string(v) + "\n";
         metric_header(out, "egress_monitor_ledger_readable", "gauge",
                       "1 when the ledger could be read (0: missing or unreadable).");
         out += "egress_monitor_ledger_readable " + std::string(lv.present ? "1" : "0") + "\n";
@@ -603,136 +518,74 @@ struct HttpServer::Impl {
         }
         std::vector<FileState> files;
         for (const char* name : kFiles) files.push_back(file_state(name, now));
-        struct Gauge {
-            const char* name;
-            const char* help;
-            uint64_t FileState::*field;
-        };
         metric_header(out, "egress_monitor_file_present", "gauge",
                       "1 when the aggregate file exists and could be read.");
         for (const auto& f : files)
             out += "egress_monitor_file_present{file=\"" + label(f.name) + "\"} " +
                    (f.present ? "1" : "0") + "\n";
-        metric_header(out, "egress_monitor_file_age_seconds", "gauge",
-                      "Seconds since the aggregate file was last rewritten.");
-        for (const auto& f : files)
-            if (f.present)
-                out += "egress_monitor_file_age_seconds{file=\"" + label(f.name) + "\"} " +
-                       std::to_string(f.age) + "\n";
-        for (const Gauge& g :
-             {Gauge{"egress_monitor_file_lines", "Lines of the aggregate file.", &FileState::lines},
-              Gauge{"egress_monitor_file_bytes", "Size of the aggregate file.",
-                    &FileState::bytes}}) {
-            metric_header(out, g.name, "gauge", g.help);
-            for (const auto& f : files)
-                if (f.present)
-                    out += std::string(g.name) + "{file=\"" + label(f.name) + "\"} " +
-                           std::to_string(f.*g.field) + "\n";
-        }
-        res.set_header("Cache-Control", "no-cache");
-        res.set_content(out, "text/plain; version=0.0.4; charset=utf-8");
+        auto gauge = [&](const char* name, const char* help, auto value_of) {
+            metric_header(out, name, "gauge", help);
+            for (const auto& f : files) {
+                if (!f.present) continue;
+                std::optional<uint64_t> v = value_of(f);
+                if (v)
+                    out += std::string(name) + "{file=\"" + label(f.name) + "\"} " +
+                           std::to_string(*v) + "\n";
+            }
+        };
+        gauge("egress_monitor_file_age_seconds",
+              "Seconds since the aggregate file was last rewritten.",
+              [](const FileState& f) { return std::optional<uint64_t>(f.age); });
+        gauge("egress_monitor_file_lines",
+              "Lines of the aggregate file (absent for a file too large to count on request).",
+              [](const FileState& f) { return f.lines; });
+        gauge("egress_monitor_file_bytes", "Size of the aggregate file.",
+              [](const FileState& f) { return std::optional<uint64_t>(f.bytes); });
+        return no_cache(
+            http::Reply::text(200, std::move(out), "text/plain; version=0.0.4; charset=utf-8"));
     }
 
-    void install_routes() {
-        server->set_pre_routing_handler(
-            [this](const httplib::Request& req, httplib::Response& res) {
-                return pre_route(req, res);
-            });
-        server->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-            res.set_header("Cache-Control", "no-cache");
-            res.set_content("ok\n", kTextType);
-        });
-        server->Get("/v1/unique-domains\\.log",
-                    [this](const httplib::Request& req, httplib::Response& res) {
-                        serve_file(kDomainsFile, req, res);
-                    });
-        server->Get("/v1/unique-ips\\.log",
-                    [this](const httplib::Request& req, httplib::Response& res) {
-                        serve_file(kIpsFile, req, res);
-                    });
-        server->Get("/v1/summary\\.json",
-                    [this](const httplib::Request&, httplib::Response& res) { summary(res); });
-        server->Get("/metrics",
-                    [this](const httplib::Request&, httplib::Response& res) { metrics(res); });
-        server->set_error_handler([](const httplib::Request&, httplib::Response& res) {
-            if (!res.body.empty()) return;
-            if (res.status == 404) res.set_content("not found\n", kTextType);
-            if (res.status == 400) res.set_content("bad request\n", kTextType);
-        });
-        server->set_exception_handler(
-            [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-                std::string what = "unknown exception";
-                try {
-                    std::rethrow_exception(ep);
-                } catch (const std::exception& e) {
-                    what = e.what();
-                } catch (...) {
-                }
-                log_warn("{} {}: {}", req.method, req.path, what);
-                fail(res, 500, "internal error");
-            });
+    http::Reply route(const http::Request& req) {
+        if (req.path == "/healthz") return no_cache(http::Reply::text(200, "ok\n"));
+        if (!authorized(req)) {
+            auto r = fail(401, "unauthorized");
+            r.headers.emplace_back("WWW-Authenticate", "Bearer");
+            return r;
+        }
+        if (req.path == "/v1/unique-domains.log") return serve_file(kDomainsFile, req);
+        if (req.path == "/v1/unique-ips.log") return serve_file(kIpsFile, req);
+        if (req.path == "/v1/summary.json") return summary();
+        if (req.path == "/metrics") return metrics();
+        return fail(404, "not found");
     }
 };
 
 Result<std::unique_ptr<HttpServer>> HttpServer::start(const ServeConfig& cfg, LiveCounters live) {
-    auto addr = parse_listen(cfg.listen);
-    if (!addr) return addr.error();
     auto token = read_token(cfg.token_file);
     if (!token) return token.error();
-
     auto impl = std::make_unique<Impl>();
     impl->cfg = cfg;
     impl->token = std::move(*token);
     impl->live = std::move(live);
-    if (cfg.plain_http) {
-        impl->server = std::make_unique<httplib::Server>();
-    } else {
-        auto s = make_tls_server(cfg);
-        if (!s) return s.error();
-        impl->server = std::move(*s);
+    if (!cfg.plain_http && cfg.tls_cert.empty())
+        return Error{"no TLS certificate (tls_cert) configured (or set plain_http)"};
+    if (!cfg.plain_http && cfg.tls_key.empty())
+        return Error{"no TLS key (tls_key) configured (or set plain_http)"};
+    http::DaemonConfig dc;
+    dc.listen = cfg.listen;
+    if (!cfg.plain_http) {
+        dc.tls_cert = cfg.tls_cert;
+        dc.tls_key = cfg.tls_key;
     }
-    httplib::Server& svr = *impl->server;
-    svr.new_task_queue = [] { return new httplib::ThreadPool(kThreads); };
-    // SO_REUSEADDR only: httplib's default SO_REUSEPORT would let a second instance share the
-    // port silently.
-    svr.set_socket_options([](socket_t sock) {
-        int yes = 1;
-        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    });
-    svr.set_read_timeout(10, 0);
-    svr.set_write_timeout(30, 0);
-    svr.set_keep_alive_timeout(2);
-    svr.set_payload_max_length(64 * 1024);
-    impl->install_routes();
-
-    errno = 0;
-    if (addr->port == 0) {
-        impl->port = svr.bind_to_any_port(addr->host);
-    } else {
-        impl->port = svr.bind_to_port(addr->host, addr->port) ? addr->port : -1;
-    }
-    if (impl->port <= 0) {
-        int err = errno;
-        return Error{"cannot listen on " + cfg.listen +
-                     (err ? std::string(": ") + std::strerror(err) : std::string())};
-    }
-    auto done = std::make_shared<std::atomic<bool>>(false);
-    impl->thread = std::thread([&svr, done] {
-        svr.listen_after_bind();
-        done->store(true);
-    });
-    // Return once the accept loop runs (listen_after_bind marks it running first thing), so
-    // that stop() always finds it running.
-    while (!svr.is_running() && !done->load())
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    std::unique_ptr<HttpServer> out(new HttpServer(std::move(impl)));
-    if (!out->impl_->server->is_running()) {
-        out->stop();
-        return Error{"cannot serve on " + cfg.listen + ": the accept loop did not start"};
-    }
+    if (!cfg.user.empty()) dc.before_serving = [user = cfg.user] { return become_user(user); };
+    Impl* self = impl.get();
+    auto daemon =
+        http::Daemon::start(dc, [self](const http::Request& r) { return self->route(r); });
+    if (!daemon) return daemon.error();
+    impl->daemon = std::move(*daemon);
     log_info("serving {} on {} (port {})", cfg.plain_http ? "HTTP" : "HTTPS", cfg.listen,
-             out->impl_->port);
-    return out;
+             impl->daemon->port());
+    return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -740,11 +593,9 @@ HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::stop() {
-    if (!impl_ || !impl_->server) return;
-    impl_->server->stop();
-    if (impl_->thread.joinable()) impl_->thread.join();
+    if (impl_ && impl_->daemon) impl_->daemon->stop();
 }
 
-int HttpServer::port() const { return impl_->port; }
+int HttpServer::port() const { return impl_->daemon->port(); }
 
 }  // namespace em

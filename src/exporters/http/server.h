@@ -1,6 +1,7 @@
 #pragma once
 // The read-only HTTP(S) endpoint a collector pulls from (`egress-monitor serve`, and the
-// same server inside `egress-monitor agent`), on cpp-httplib with OpenSSL.
+// same server inside `egress-monitor agent`), on libmicrohttpd (http/daemon.h: limits and
+// deadlines against slow and greedy clients).
 //
 //   GET /v1/unique-domains.log   the file as written (ETag = strong hash of the bytes,
 //   GET /v1/unique-ips.log       If-None-Match → 304; Digest: sha-256=<base64> so a
@@ -30,6 +31,10 @@ struct ServeConfig {
     bool plain_http = false;
     std::string output_dir = "/var/log/egress-monitor";  // where the two files are
     std::string state_dir = "/var/lib/egress-monitor";   // ledger, read-only, for metrics
+    // Unprivileged user the whole process becomes once the socket is bound and the token and
+    // TLS key are read, before the first connection (it needs read access to the two
+    // files and the ledger, nothing else); empty: stays who it was started as.
+    std::string user;
 };
 
 /// Values for /metrics and /summary.json beyond the ledger's own (the agent's live

@@ -401,3 +401,72 @@ TEST_F(HttpServerTest, TokenFileTrimmedToItsFirstLine) {
 }
 
 }  // namespace em
+
+namespace em {
+
+// A file too large to hash is streamed as it is: its size is announced at once, its ETag
+// comes from its identity and still yields 304, and no Digest is claimed.
+TEST_F(HttpServerTest, LargeFileIsStreamedWithoutHashing) {
+    std::string big(20u << 20, 'x');
+    big.back() = '\n';
+    write(dir_ / "out" / kIpsFile, big);
+    start();
+    auto c = client();
+    auto r = c->Get("/v1/unique-ips.log");
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body.size(), big.size());
+    EXPECT_EQ(r->body, big);
+    EXPECT_FALSE(r->has_header("Digest"));
+    std::string etag = r->get_header_value("ETag");
+    EXPECT_EQ(etag.rfind("\"i-", 0), 0u) << etag;
+    auto again = c->Get("/v1/unique-ips.log", {{"If-None-Match", etag}});
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->status, 304);
+    // Replaced by rename: a new identity, a new ETag.
+    write(dir_ / "out" / "tmp", big + "y\n");
+    fs::rename(dir_ / "out" / "tmp", dir_ / "out" / kIpsFile);
+    auto changed = c->Get("/v1/unique-ips.log", {{"If-None-Match", etag}});
+    ASSERT_TRUE(changed);
+    EXPECT_EQ(changed->status, 200);
+    EXPECT_NE(changed->get_header_value("ETag"), etag);
+    auto m = c->Get("/metrics");
+    ASSERT_TRUE(m);
+    EXPECT_NE(m->body.find("egress_monitor_file_bytes{file=\"unique-ips.log\"} " +
+                           std::to_string(big.size() + 2)),
+              std::string::npos);
+    EXPECT_EQ(m->body.find("egress_monitor_file_lines{file=\"unique-ips.log\"}"),
+              std::string::npos);
+}
+
+// Limits that hold before any authentication: header count, request line and header size,
+// request bodies.
+TEST_F(HttpServerTest, OversizedRequestsAreRefusedBeforeAuthentication) {
+    start();
+    auto c = client(nullptr);
+    httplib::Headers many;
+    for (int i = 0; i < 100; ++i) many.emplace("X-H" + std::to_string(i), "v");
+    auto r = c->Get("/v1/unique-domains.log", many);
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->status, 431);
+    auto line = client(nullptr)->Get("/v1/" + std::string(64 * 1024, 'a'));
+    ASSERT_TRUE(line) << httplib::to_string(line.error());
+    EXPECT_EQ(line->status, 414);
+    auto header = client(nullptr)->Get("/healthz", {{"X-Big", std::string(64 * 1024, 'b')}});
+    ASSERT_TRUE(header) << httplib::to_string(header.error());
+    EXPECT_EQ(header->status, 431);
+    auto body = client()->Post("/v1/unique-domains.log", std::string(1000, 'z'), "text/plain");
+    ASSERT_TRUE(body);
+    EXPECT_EQ(body->status, 405);
+    auto get_body = client()->Get("/healthz", {{"Content-Length", "5"}});
+    // A body announced with GET is refused (httplib sends none; the header is enough).
+    ASSERT_TRUE(get_body) << httplib::to_string(get_body.error());
+    EXPECT_EQ(get_body->status, 413);
+    auto m = client()->Get("/metrics");
+    ASSERT_TRUE(m);
+    EXPECT_NE(m->body.find("egress_monitor_serve_total{what=\"too_many_headers\"} 1"),
+              std::string::npos)
+        << m->body;
+}
+
+}  // namespace em
