@@ -4,6 +4,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <memory>
@@ -282,29 +283,42 @@ Result<void> run_agent(const AgentSettings& given, const ReloadSettings& reload)
     // programs takes a few hundred milliseconds: traffic before that is not seen).
     if (auto r = k.commit({}); !r) return r;
 
-    // The endpoint reads the files and the ledger itself; from the loop it gets the live
-    // counters of the source and the pipeline, refreshed every second.
-    std::mutex live_mu;
-    std::map<std::string, uint64_t> live;
-    std::unique_ptr<HttpServer> server;
+    // The endpoint is a process of its own that leaves root (serve_child.h); it reads the
+    // files and the ledger itself, and gets the live counters of the source and the pipeline
+    // from here every second. Should it die, it is started again at most every 10 s.
+    std::unique_ptr<ServeChild> server;
+    ServeConfig serve_cfg;
+    int64_t next_spawn = 0;
     if (s.serve) {
-        ServeConfig sc = *s.serve;
-        sc.output_dir = s.output_dir;
-        sc.state_dir = s.state_dir;
-        auto started = HttpServer::start(sc, [&] {
-            std::lock_guard lock(live_mu);
-            return live;
-        });
+        serve_cfg = *s.serve;
+        serve_cfg.output_dir = s.output_dir;
+        serve_cfg.state_dir = s.state_dir;
+        if (serve_cfg.user.empty() && ::geteuid() == 0)
+            log_warn("agent: the endpoint runs as root; set serve.user to an unprivileged user");
+        auto started = ServeChild::spawn(serve_cfg);
         if (!started) return Error{"serve: " + started.error().message};
         server = std::move(*started);
-        log_info("agent: serving the files on {}", sc.listen);
+        log_info("agent: serving the files on {} (process {})", serve_cfg.listen, server->pid());
     }
     auto refresh_live = [&] {
+        if (!s.serve) return;
         auto c = src.counters();
         c["agent.cache_entries"] = k.pipeline().cache().entries();
         c["agent.cache_evicted"] = k.pipeline().cache().evicted();
-        std::lock_guard lock(live_mu);
-        live = std::move(c);
+        if (server && server->publish(c)) return;
+        if (server) {
+            log_error("agent: the endpoint process {} is gone; starting it again", server->pid());
+            server.reset();
+        }
+        if (monotonic_ms() < next_spawn) return;
+        next_spawn = monotonic_ms() + 10000;
+        auto again = ServeChild::spawn(serve_cfg);
+        if (!again) {
+            log_error("agent: serve: {}", again.error().message);
+            return;
+        }
+        server = std::move(*again);
+        server->publish(c);
     };
     refresh_live();
 
@@ -405,7 +419,7 @@ Result<void> run_agent(const AgentSettings& given, const ReloadSettings& reload)
     }
     // Final: read what is left, commit, export, remove the capture rules.
     if (failure.ok()) (void)src.drain(k.pipeline());
-    if (server) server->stop();
+    server.reset();
     auto committed = k.commit(src.counters());
     auto removed = src.shutdown();
     if (!failure) return failure;

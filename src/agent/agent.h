@@ -16,6 +16,7 @@
 #include "agent/live_source.h"
 #include "agent/pipeline.h"
 #include "common/result.h"
+#include "exporters/http/serve_child.h"
 #include "exporters/http/server.h"
 
 namespace em {

@@ -13,6 +13,7 @@
 #include "collector/fetch.h"
 #include "common/log.h"
 #include "common/time.h"
+#include "exporters/http/serve_child.h"
 #include "exporters/http/server.h"
 
 namespace em {
@@ -21,6 +22,7 @@ struct CollectorFlags {
     // serve
     std::string config = "/etc/egress-monitor/config.toml";
     std::string listen, token_file, tls_cert, tls_key, output_dir, state_dir, user;
+    int live_fd = -1;
     bool plain_http = false;
     // collect / report
     std::string collector_config = "/etc/egress-collector/collector.toml";
@@ -69,11 +71,18 @@ int run_serve(CLI::App* sub, const CollectorFlags& f) {
     if (given("--output-dir")) sc.output_dir = f.output_dir;
     if (given("--state-dir")) sc.state_dir = f.state_dir;
     wait_for_stop(0);  // block the signals before the server's threads start
-    auto server = HttpServer::start(sc);
+    // Spawned by the agent (serve_child.h): its live counters come over the feed, and the
+    // end of the feed stops this process.
+    std::unique_ptr<LiveFeed> feed;
+    if (f.live_fd >= 0)
+        feed = std::make_unique<LiveFeed>(f.live_fd, [] { ::kill(::getpid(), SIGTERM); });
+    auto server = HttpServer::start(sc, feed ? feed->counters() : LiveCounters{});
     if (!server) {
         log_error("serve: {}", server.error().message);
+        if (feed) feed->report_error(server.error().message);
         return 1;
     }
+    if (feed) feed->report_ok((*server)->port());
     if (sc.user.empty() && ::geteuid() == 0) {
         log_warn("serve: running as root; set --user (or serve.user) to an unprivileged user");
     }
@@ -168,6 +177,7 @@ std::shared_ptr<CollectorFlags> add_collector_commands(CLI::App& app) {
                       "run as this unprivileged user once bound (read access to the files and "
                       "the ledger is all it needs)");
     serve->add_option("--output-dir", f->output_dir, "where the two files are");
+    serve->add_option("--live-fd", f->live_fd, "")->group("");  // the agent's, see serve_child.h
     serve->add_option("--state-dir", f->state_dir, "the ledger (read-only, for the metrics)");
     serve->add_option("--config", f->config, "TOML config ([serve] table)")->capture_default_str();
 

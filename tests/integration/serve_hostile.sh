@@ -101,3 +101,53 @@ cut=$(echo "$metrics" | awk '/^egress_monitor_serve_total\{what="request_deadlin
 [ -n "$cut" ] && [ "$cut" -gt 0 ] || fail "no request_deadline count in /metrics"
 kill -0 "$SERVE" || fail "serve died"
 echo "ok: /metrics counts $cut connections cut at the request deadline; serve still answers"
+
+# --- the agent's endpoint: a process of its own, as the user, with the agent's live counters
+kill "$SERVE"
+wait "$SERVE" 2>/dev/null || true
+mkdir -p "$WORK/a/out" "$WORK/a/state"
+# The dedicated group owns the agent's directories (setgid: what the agent writes there is
+# the group's too), as install.sh sets them up.
+chgrp "$USER_NAME" "$WORK/a" "$WORK/a/out" "$WORK/a/state"
+chmod 2750 "$WORK/a" "$WORK/a/out" "$WORK/a/state"
+cat >"$WORK/agent.toml" <<CONF
+[serve]
+in_agent = true
+listen = "127.0.0.1:$PORT"
+token_file = "$WORK/token"
+tls_cert = "$WORK/cert.pem"
+tls_key = "$WORK/key.pem"
+user = "$USER_NAME"
+CONF
+ip netns exec "$NS_UP" "$EM_BIN" agent --source nflog --state-dir "$WORK/a/state" \
+    --output-dir "$WORK/a/out" --flush-interval 200ms --config "$WORK/agent.toml" -v \
+    2>"$WORK/agent.log" &
+AGENT=$!
+PIDS+=("$AGENT")
+for _ in $(seq 100); do fetch /healthz >/dev/null 2>&1 && break; sleep 0.1; done
+[ "$(fetch /healthz)" = ok ] || { cat "$WORK/agent.log"; fail "the agent's endpoint did not start"; }
+child=$(sed -n 's/.*serving the files on .* (process \([0-9]*\)).*/\1/p' "$WORK/agent.log")
+[ -n "$child" ] || fail "no endpoint process in the agent's log"
+[ "$(awk '/^PPid:/ {print $2}' /proc/"$child"/status)" = "$AGENT" ] || fail "endpoint is not the agent's child"
+grep -q "^Uid:[[:space:]]*$uid[[:space:]]" /proc/"$child"/status || fail "the agent's endpoint kept root"
+grep -q '^CapEff:[[:space:]]*0000000000000000$' /proc/"$child"/status || fail "endpoint kept capabilities"
+grep -q '^Uid:[[:space:]]*0[[:space:]]' /proc/"$AGENT"/status || fail "the agent itself is not root?"
+# Nothing of the agent's descriptors but stdio and the feed (no netlink socket, no ledger).
+fds=$(ls /proc/"$child"/fd | sort -n | tr '\n' ' ')
+for fd in $(ls /proc/"$child"/fd); do
+    t=$(readlink /proc/"$child"/fd/"$fd")
+    case "$t" in *NETLINK* | *ledger* | anon_inode:bpf*) fail "endpoint inherited $t (fd $fd)" ;; esac
+done
+sleep 1.5
+metrics=$(fetch /metrics -H "Authorization: Bearer $(cat "$WORK/token")")
+echo "$metrics" | grep -q '^egress_monitor_counter{name="agent.cache_entries"}' ||
+    fail "no live counters from the agent: $metrics"
+echo "$metrics" | grep -q '^egress_monitor_ledger_readable 1$' || fail "the ledger is not readable as the user"
+got=$(fetch /v1/unique-ips.log -H "Authorization: Bearer $(cat "$WORK/token")" -o /dev/null -w '%{http_code}')
+[ "$got" = 200 ] || fail "the agent's files as the user: HTTP $got"
+# The agent stops: its endpoint stops with it.
+kill "$AGENT"
+wait "$AGENT" 2>/dev/null || true
+for _ in $(seq 30); do [ -e /proc/"$child" ] || break; sleep 0.1; done
+[ ! -e /proc/"$child" ] || fail "the endpoint outlived the agent"
+echo "ok: the agent's endpoint runs as $USER_NAME in process $child (fds: $fds), with live counters; it stops with the agent"
