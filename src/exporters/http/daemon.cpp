@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -325,6 +326,9 @@ struct Daemon::Impl {
 Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& cfg, Handler handler) {
     auto addr = parse_listen(cfg.listen);
     if (!addr) return addr.error();
+    // A peer that closes while a response is sent must cost an error, not the process
+    // (GnuTLS and sendfile may write without MSG_NOSIGNAL).
+    ::signal(SIGPIPE, SIG_IGN);
     auto impl = std::make_unique<Impl>();
     impl->cfg = cfg;
     impl->handler = std::move(handler);
