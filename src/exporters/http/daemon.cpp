@@ -29,6 +29,9 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxPemBytes = size_t{1} << 20;
 constexpr auto kWatchdogPeriod = std::chrono::milliseconds(200);
 constexpr int kBacklog = 128;
+constexpr const char* kTlsPriorities =
+    "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:"
+    "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE";
 
 struct ListenAddress {
     std::string host;
@@ -373,10 +376,9 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& cfg, Handler h
     if (tls) {
         opts.push_back({MHD_OPTION_HTTPS_MEM_CERT, 0, impl->cert_pem.data()});
         opts.push_back({MHD_OPTION_HTTPS_MEM_KEY, 0, impl->key_pem.data()});
-        // TLS 1.2 and 1.3 only, GnuTLS's secure ciphers.
-        opts.push_back({MHD_OPTION_HTTPS_PRIORITIES, 0,
-                        const_cast<char*>("SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:"
-                                          "+VERS-TLS1.2:%SERVER_PRECEDENCE")});
+        // TLS 1.3, and TLS 1.2 only with ECDHE key exchange and AEAD ciphers (no RSA key
+        // exchange, no CBC, no SHA-1 MAC).
+        opts.push_back({MHD_OPTION_HTTPS_PRIORITIES, 0, const_cast<char*>(kTlsPriorities)});
     }
     opts.push_back({MHD_OPTION_END, 0, nullptr});
     impl->mhd = MHD_start_daemon(flags, 0, nullptr, nullptr, &Impl::on_request, self,

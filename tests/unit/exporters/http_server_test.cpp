@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -467,6 +469,42 @@ TEST_F(HttpServerTest, OversizedRequestsAreRefusedBeforeAuthentication) {
     EXPECT_NE(m->body.find("egress_monitor_serve_total{what=\"too_many_headers\"} 1"),
               std::string::npos)
         << m->body;
+}
+
+}  // namespace em
+
+namespace em {
+
+namespace {
+
+// Whether a TLS 1.2 handshake offering only `ciphers` succeeds.
+bool tls12_handshake(int port, const char* ciphers) {
+    std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
+                                                          SSL_CTX_free);
+    SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+    SSL_CTX_set_max_proto_version(ctx.get(), TLS1_2_VERSION);
+    if (SSL_CTX_set_cipher_list(ctx.get(), ciphers) != 1) return false;
+    std::unique_ptr<BIO, decltype(&BIO_free_all)> bio(BIO_new_ssl_connect(ctx.get()), BIO_free_all);
+    std::string target = "127.0.0.1:" + std::to_string(port);
+    BIO_set_conn_hostname(bio.get(), target.c_str());
+    bool ok = BIO_do_handshake(bio.get()) == 1;
+    ERR_clear_error();
+    return ok;
+}
+
+}  // namespace
+
+// TLS 1.3, or 1.2 with ECDHE and an AEAD cipher: no RSA key exchange, no CBC.
+TEST_F(HttpServerTest, TlsOffersOnlyForwardSecrecyWithAead) {
+    start();
+    EXPECT_TRUE(tls12_handshake(server_->port(), "ECDHE-RSA-AES128-GCM-SHA256"));
+    EXPECT_TRUE(tls12_handshake(server_->port(), "ECDHE-RSA-CHACHA20-POLY1305"));
+    EXPECT_FALSE(tls12_handshake(server_->port(), "AES128-GCM-SHA256"));        // RSA key exchange
+    EXPECT_FALSE(tls12_handshake(server_->port(), "ECDHE-RSA-AES128-SHA"));     // CBC, SHA-1
+    EXPECT_FALSE(tls12_handshake(server_->port(), "ECDHE-RSA-AES256-SHA384"));  // CBC
+    auto r = client()->Get("/healthz");                                         // TLS 1.3
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
 }
 
 }  // namespace em
