@@ -14,6 +14,7 @@
 #include <system_error>
 #include <thread>
 
+#include "common/log.h"
 #include "common/process.h"
 
 namespace em {
@@ -377,8 +378,8 @@ Outcome ssh_attempt(const HostSpec& h, const FetchOptions& opt, FetchResult& out
 
 // ---- one host ----
 
-FetchResult fetch_host(const HostSpec& h, const FetchOptions& opt,
-                       const std::pair<std::string, std::string>& prev) {
+FetchResult fetch_host_attempts(const HostSpec& h, const FetchOptions& opt,
+                                const std::pair<std::string, std::string>& prev) {
     FetchResult r;
     r.host = h.name;
     auto finish = [&](const std::string& why) {
@@ -425,6 +426,20 @@ FetchResult fetch_host(const HostSpec& h, const FetchOptions& opt,
         if (o.verdict == Verdict::fail) break;
     }
     return finish(o.error);
+}
+
+// One line per host when it is done (with -v): how long it took, from the fetch's start.
+FetchResult fetch_host(const HostSpec& h, const FetchOptions& opt,
+                       const std::pair<std::string, std::string>& prev) {
+    const auto t0 = Clock::now();
+    FetchResult r = fetch_host_attempts(h, opt, prev);
+    const auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
+    if (r.ok)
+        log_info("fetch: {} ({}): {} in {} ms, {} attempt(s)", h.name, transport_label(h),
+                 r.not_modified ? "unchanged" : "fetched", took, r.attempts);
+    else
+        log_info("fetch: {} (in {} ms)", r.error, took);
+    return r;
 }
 
 }  // namespace
