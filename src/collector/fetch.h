@@ -8,15 +8,17 @@
 //                       snapshot as tampered). libcurl, both files on one connection.
 //   http://...          the same without TLS (only when the inventory says so explicitly)
 //   ssh                 `ssh -o BatchMode=yes -o ConnectTimeout=N -o StrictHostKeyChecking=yes
-//                       [-o UserKnownHostsFile=F] [-p P] [-i KEY] TARGET cat -- PATH` with the
-//                       system's ssh, once per file (no ETags: always fetched whole)
+//                       [-o UserKnownHostsFile=F] [-p P] [-i KEY] TARGET sh -c SCRIPT ...` with
+//                       the system's ssh, one session for both files: a POSIX sh script (cat,
+//                       wc) prints each file preceded by its size, checked on arrival (no
+//                       ETags: always fetched whole)
 //
 // A hostile or stalled host costs the cycle no more than its own time: each attempt has one
 // deadline, timeout_ms, for its whole exchange (connect, TLS, both requests, headers, bodies;
 // for ssh the whole session); response headers are capped at 64 KiB and 100 lines, bodies at
-// max_bytes. Hosts are fetched in parallel, so a stalled host delays no other host's fetch;
-// results are handed out in inventory order, so a later host's result waits for a stalled
-// one, at most until that one's last deadline.
+// max_bytes (over ssh, the size the host announces). Hosts are fetched in parallel, so a
+// stalled host delays no other host's fetch; results are handed out in inventory order, so a
+// later host's result waits for a stalled one, at most until that one's last deadline.
 //
 // Inventory (TOML):
 //   [[host]]
@@ -39,8 +41,9 @@
 //    65536 bytes"
 // Not retried (the same answer would come back): an unreadable token file, 401, other 4xx
 // but 408/429, TLS certificate verification, oversized (bodies and headers), tampered, ssh
-// authentication or host key failures, a remote command failing. Retried: connection
-// failures and timeouts, 5xx, 408/429, ssh exit status 255.
+// authentication or host key failures, a remote command failing or printing something else
+// than the framing. Retried: connection failures and timeouts, 5xx, 408/429, ssh exit status
+// 255, a file written in place while ssh read it (the script's exit status 75).
 #include <condition_variable>
 #include <cstdint>
 #include <deque>

@@ -57,8 +57,20 @@ class HttpFetcher {
 /// thread-safe, called before any fetch thread starts.
 void http_global_init();
 
-/// One attempt over ssh: both files within `deadline`.
+/// One attempt over ssh: both files through one ssh session within `deadline`.
 Outcome ssh_attempt(const HostSpec& h, const FetchOptions& opt, Clock::time_point deadline,
                     FetchResult& out);
+
+/// The command ssh hands to the remote user's shell: a POSIX sh script (cat, wc) printing
+/// both files of `dir` in the framing parse_framing reads; a file's content only when its
+/// size is at most `max_bytes`.
+std::string ssh_remote_command(const std::string& dir, size_t max_bytes);
+
+/// Splits what the ssh transport's remote script printed (framing in fetch_ssh.cpp) into
+/// the two files. An announced size over `max_bytes` is "oversized"; anything but the
+/// framing with exactly the announced sizes is "unexpected output from the remote command".
+/// Neither is worth a retry.
+Outcome parse_framing(std::string_view out, size_t max_bytes, std::string& domains,
+                      std::string& ips);
 
 }  // namespace em::fetch_detail

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <thread>
 
+#include "collector/fetch_internal.h"
 #include "common/process.h"
 
 namespace em {
@@ -626,6 +627,86 @@ TEST_F(FetchHttps, StreamHandsOutInOrderWithinItsWindow) {
     // Out of order is an error result, not a hang.
     FetchStream other(hosts, opt_, etags);
     EXPECT_FALSE(other.take(5).ok);
+}
+
+// ---- SSH framing and the remote script (run here by sh, as the remote shell would) ----
+
+TEST(SshFraming, SplitsTheFiles) {
+    std::string d, i;
+    std::string domains = "a.example 1 2024-05-01T10:00:00Z -\n", ips = "F 9 x\nEMFETCH-END\n";
+    std::string out = "EMFETCH1\nF " + std::to_string(domains.size()) + " unique-domains.log\n" +
+                      domains + "F " + std::to_string(ips.size()) + " unique-ips.log\n" + ips +
+                      "EMFETCH-END\n";
+    auto o = fetch_detail::parse_framing(out, 1000, d, i);
+    EXPECT_EQ(o.verdict, fetch_detail::Verdict::ok) << o.error;
+    EXPECT_EQ(d, domains);
+    EXPECT_EQ(i, ips);  // content that looks like framing is content
+
+    auto check = [](const std::string& text, fetch_detail::Verdict v, const std::string& want) {
+        std::string d2, i2;
+        auto o2 = fetch_detail::parse_framing(text, 1000, d2, i2);
+        EXPECT_EQ(o2.verdict, v) << text;
+        EXPECT_NE(o2.error.find(want), std::string::npos) << "got: " << o2.error;
+    };
+    using V = fetch_detail::Verdict;
+    check("Welcome!\n" + out, V::fail, "unexpected output from the remote command (no header)");
+    check("EMFETCH1\nF 5000 unique-domains.log\n", V::fail,
+          "oversized: unique-domains.log larger than 1000 bytes");
+    check("EMFETCH1\nF 3 unique-domains.log\nab", V::fail,
+          "unique-domains.log shorter than announced");
+    check(out.substr(0, out.size() - 1), V::fail, "no end mark");
+    check(out + "x", V::fail, "no end mark");
+    check("EMFETCH1\nF 1 unique-domains.log\na\nF 0 unique-ips.log\nEMFETCH-END\n", V::fail,
+          "no size line for unique-ips.log");
+    check("EMFETCH1\nF x unique-domains.log\n", V::fail, "bad size for unique-domains.log");
+    check("EMFETCH1\nF 1 unique-ips.log\na", V::fail, "no size line for unique-domains.log");
+}
+
+TEST(SshRemoteScript, PrintsBothFilesFramed) {
+    TempDir dir;
+    const std::string sub = dir.path() + "/it's a dir";
+    std::filesystem::create_directory(sub);
+    std::string domains = "a.example 1 2024-05-01T10:00:00Z -\n" + std::string(70000, 'x');
+    std::string ips;  // empty, and no newline anywhere
+    std::ofstream(sub + "/unique-domains.log", std::ios::binary) << domains;
+    std::ofstream(sub + "/unique-ips.log", std::ios::binary) << ips;
+    for (const char* login_shell : {"sh", "bash"}) {
+        auto r = run_command_bounded(
+            {login_shell, "-c", fetch_detail::ssh_remote_command(sub, 1 << 20)}, {});
+        ASSERT_TRUE(r) << r.error().message;
+        EXPECT_EQ(r->exit_status, 0) << r->err;
+        std::string d, i;
+        auto o = fetch_detail::parse_framing(r->out, 1 << 20, d, i);
+        EXPECT_EQ(o.verdict, fetch_detail::Verdict::ok) << login_shell << ": " << o.error;
+        EXPECT_EQ(d, domains);
+        EXPECT_EQ(i, ips);
+    }
+}
+
+TEST(SshRemoteScript, OversizedStopsBeforeTheContent) {
+    TempDir dir;
+    dir.write("unique-domains.log", std::string(5000, 'a'));
+    dir.write("unique-ips.log", "x\n");
+    auto r =
+        run_command_bounded({"sh", "-c", fetch_detail::ssh_remote_command(dir.path(), 4096)}, {});
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->exit_status, 0);
+    EXPECT_EQ(r->out, "EMFETCH1\nF 5000 unique-domains.log\n");
+    std::string d, i;
+    auto o = fetch_detail::parse_framing(r->out, 4096, d, i);
+    EXPECT_EQ(o.error, "oversized: unique-domains.log larger than 4096 bytes");
+}
+
+TEST(SshRemoteScript, MissingFileIsCatsError) {
+    TempDir dir;
+    dir.write("unique-domains.log", "x\n");
+    for (const std::string& d : {dir.path() + "/nowhere", dir.path()}) {
+        auto r = run_command_bounded({"sh", "-c", fetch_detail::ssh_remote_command(d, 4096)}, {});
+        ASSERT_TRUE(r) << r.error().message;
+        EXPECT_EQ(r->exit_status, 1);
+        std::string file = d == dir.path() ? "unique-ips.log" : "unique-domains.log";
+        EXPECT_EQ(r->err, "cat: " + d + "/" + file + ": No such file or directory\n");
+    }
 }
 
 // ---- SSH: driven by tests/integration/collector_ssh.sh ----
