@@ -188,9 +188,11 @@ class Getter {
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
         curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-        // The whole exchange, connect to last byte, within what is left of the attempt.
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(left));
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(left));
+        // The whole exchange, connect to last byte, within what is left of the attempt; one
+        // millisecond more since curl compares its timers in whole milliseconds and may end a
+        // transfer up to one early (an attempt lasts at least its timeout).
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(left + 1));
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(left + 1));
         const CURLcode rc = curl_easy_perform(c);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
         curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
