@@ -2,13 +2,23 @@
 // Fetching the two files from every host of the inventory, in parallel, with timeouts and
 // retries. Transports:
 //   https://host:port   GET /v1/unique-domains.log and /v1/unique-ips.log with the host's
-//                       bearer token, verified against its CA file (or the system CAs);
-//                       If-None-Match with the previous ETags; the Digest header checked
-//                       when present (a mismatch rejects the snapshot as tampered)
+//                       bearer token, verified against its CA file (or the system CAs), TLS
+//                       1.2 or later, no redirects, no proxy; If-None-Match with the previous
+//                       ETags; the Digest header checked when present (a mismatch rejects the
+//                       snapshot as tampered). libcurl, both files on one connection.
 //   http://...          the same without TLS (only when the inventory says so explicitly)
 //   ssh                 `ssh -o BatchMode=yes -o ConnectTimeout=N -o StrictHostKeyChecking=yes
-//                       [-o UserKnownHostsFile=F] [-p P] [-i KEY] TARGET cat -- PATH` with the
-//                       system's ssh, once per file (no ETags: always fetched whole)
+//                       [-o UserKnownHostsFile=F] [-p P] [-i KEY] TARGET sh -c SCRIPT ...` with
+//                       the system's ssh, one session for both files: a POSIX sh script (cat,
+//                       wc) prints each file preceded by its size, checked on arrival (no
+//                       ETags: always fetched whole)
+//
+// A hostile or stalled host costs the cycle no more than its own time: each attempt has one
+// deadline, timeout_ms, for its whole exchange (connect, TLS, both requests, headers, bodies;
+// for ssh the whole session); response headers are capped at 64 KiB and 100 lines, bodies at
+// max_bytes (over ssh, the size the host announces). Hosts are fetched in parallel, so a
+// stalled host delays no other host's fetch; results are handed out in inventory order, so a
+// later host's result waits for a stalled one, at most until that one's last deadline.
 //
 // Inventory (TOML):
 //   [[host]]
@@ -27,10 +37,13 @@
 //   "web1 (https://web1:8443): timed out after 3 attempts"
 //   "web1 (https://web1:8443): unauthorized (token rejected)"
 //   "db2 (ssh monitor@db2): remote error (exit status 1): cat: ...: No such file or directory"
+//   "web2 (https://web2:8443): oversized: unique-domains.log response headers larger than
+//    65536 bytes"
 // Not retried (the same answer would come back): an unreadable token file, 401, other 4xx
-// but 408/429, TLS certificate verification, oversized, tampered, ssh authentication or host
-// key failures, a remote command failing. Retried: connection failures and timeouts, 5xx,
-// 408/429, ssh exit status 255.
+// but 408/429, TLS certificate verification, oversized (bodies and headers), tampered, ssh
+// authentication or host key failures, a remote command failing or printing something else
+// than the framing. Retried: connection failures and timeouts, 5xx, 408/429, ssh exit status
+// 255, a file written in place while ssh read it (the script's exit status 75).
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -72,7 +85,7 @@ Result<std::vector<HostSpec>> parse_inventory(std::string_view text, const std::
 
 struct FetchOptions {
     int parallel = 16;
-    int timeout_ms = 10000;         // per attempt, for both files together (connect, TLS, read)
+    int timeout_ms = 10000;         // per attempt: its whole exchange, both files together
     int retries = 2;                // after the first attempt; backoff 0.5 s, 1 s, ...
     int backoff_ms = 500;           // before the first retry; doubles for each further one
     size_t max_bytes = 256u << 20;  // per file; larger is an error (oversized)

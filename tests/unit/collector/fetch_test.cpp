@@ -2,8 +2,12 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
+#include <poll.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -11,11 +15,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
 #include <mutex>
 #include <thread>
 
+#include "collector/fetch_internal.h"
 #include "common/process.h"
 
 namespace em {
@@ -626,6 +632,308 @@ TEST_F(FetchHttps, StreamHandsOutInOrderWithinItsWindow) {
     // Out of order is an error result, not a hang.
     FetchStream other(hosts, opt_, etags);
     EXPECT_FALSE(other.take(5).ok);
+}
+
+// ---- hostile servers (plain HTTP on loopback) ----
+
+// A TCP server on 127.0.0.1 that runs `handler` for each connection on a thread of its own;
+// handlers return when `stopping()` turns true (checked at least every 50 ms by the helpers).
+class RawServer {
+  public:
+    using Handler = std::function<void(RawServer&, int fd)>;
+    explicit RawServer(Handler handler) : handler_(std::move(handler)) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 || ::listen(fd_, 16) != 0 ||
+            ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+            return;
+        port_ = ntohs(a.sin_port);
+        accept_ = std::thread([this] { accept_loop(); });
+    }
+    ~RawServer() {
+        stopping_ = true;
+        if (accept_.joinable()) accept_.join();
+        for (auto& t : conns_) t.join();
+        ::close(fd_);
+    }
+    RawServer(const RawServer&) = delete;
+    RawServer& operator=(const RawServer&) = delete;
+
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+    bool stopping() const { return stopping_; }
+    std::atomic<int> connections{0};
+
+    // Reads up to the end of a request head; false when the client left or on stop.
+    bool read_request(int fd) {
+        std::string head;
+        char buf[4096];
+        while (head.find("\r\n\r\n") == std::string::npos) {
+            pollfd p{fd, POLLIN, 0};
+            if (stopping_) return false;
+            if (::poll(&p, 1, 50) <= 0) continue;
+            ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+            if (n <= 0) return false;
+            head.append(buf, static_cast<size_t>(n));
+        }
+        return true;
+    }
+    bool send_all(int fd, std::string_view data) {
+        while (!data.empty()) {
+            ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+            if (n <= 0) return false;
+            data.remove_prefix(static_cast<size_t>(n));
+        }
+        return true;
+    }
+    // Sends `data` one byte every `every_ms` until done, the client leaves or stop.
+    void trickle(int fd, std::string_view data, int every_ms) {
+        for (char c : data) {
+            if (stopping_ || !send_all(fd, std::string_view(&c, 1))) return;
+            std::this_thread::sleep_for(milliseconds(every_ms));
+        }
+    }
+
+  private:
+    void accept_loop() {
+        while (!stopping_) {
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, 50) <= 0) continue;
+            int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (c < 0) continue;
+            ++connections;
+            conns_.emplace_back([this, c] {
+                handler_(*this, c);
+                ::close(c);
+            });
+        }
+    }
+
+    Handler handler_;
+    int fd_ = -1;
+    int port_ = 0;
+    std::atomic<bool> stopping_{false};
+    std::thread accept_;
+    std::vector<std::thread> conns_;
+};
+
+class FetchHostile : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        token_file_ = dir_.write("token", "s3cret\n");
+        opt_.timeout_ms = 400;
+        opt_.retries = 0;
+        opt_.backoff_ms = 20;
+    }
+    HostSpec host(const RawServer& s, const std::string& name = "bad") const {
+        HostSpec h;
+        h.name = name;
+        h.url = s.url();
+        h.token_file = token_file_;
+        h.insecure_http = true;
+        return h;
+    }
+    TempDir dir_;
+    std::string token_file_;
+    FetchOptions opt_;
+};
+
+TEST_F(FetchHostile, HeaderFloodIsCappedNotRetried) {
+    // Many small lines, then few big ones: each cap on its own.
+    struct Case {
+        int lines;
+        size_t line_bytes;
+        std::string want;
+    };
+    const Case cases[] = {
+        {100000, 20, "oversized: unique-domains.log response headers more than 100 lines"},
+        {1000, 8000, "oversized: unique-domains.log response headers larger than 65536 bytes"},
+    };
+    for (const auto& c : cases) {
+        std::atomic<size_t> sent{0};
+        RawServer s([&](RawServer& srv, int fd) {
+            if (!srv.read_request(fd)) return;
+            srv.send_all(fd, "HTTP/1.1 200 OK\r\n");
+            for (int i = 0; i < c.lines && !srv.stopping(); ++i) {
+                std::string line = "X-Pad-" + std::to_string(i) + ": ";
+                line.append(c.line_bytes - line.size() - 2, 'a');
+                if (!srv.send_all(fd, line + "\r\n")) return;
+                sent += line.size() + 2;
+            }
+            srv.send_all(fd, "Content-Length: 3\r\n\r\nok\n");
+        });
+        opt_.retries = 2;
+        opt_.timeout_ms = 5000;
+        auto h = host(s);
+        auto t0 = Clock::now();
+        auto r = fetch_all({h}, opt_);
+        ASSERT_EQ(r.size(), 1u);
+        EXPECT_EQ(r[0].error, "bad (" + h.url + "): " + c.want);
+        EXPECT_EQ(r[0].attempts, 1);
+        EXPECT_EQ(s.connections.load(), 1);
+        EXPECT_LT(ms_since(t0), 2000);
+    }
+}
+
+TEST_F(FetchHostile, TrickledHeadersTimeOutAtTheDeadline) {
+    // A header byte every 50 ms: every read succeeds, the exchange never ends by itself.
+    RawServer s([](RawServer& srv, int fd) {
+        if (!srv.read_request(fd)) return;
+        srv.trickle(fd, "HTTP/1.1 200 OK\r\n" + std::string(100000, 'X'), 50);
+    });
+    opt_.retries = 1;
+    auto h = host(s);
+    auto t0 = Clock::now();
+    auto r = fetch_all({h}, opt_);
+    auto took = ms_since(t0);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].error, "bad (" + h.url + "): timed out after 2 attempts");
+    EXPECT_GE(took, 2 * 400 + 20);
+    EXPECT_LT(took, 2 * 400 + 20 + 500);
+}
+
+TEST_F(FetchHostile, TrickledBodyTimesOutAtTheDeadline) {
+    RawServer s([](RawServer& srv, int fd) {
+        if (!srv.read_request(fd)) return;
+        srv.send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n");
+        srv.trickle(fd, std::string(100000, 'a'), 50);
+    });
+    auto h = host(s);
+    auto t0 = Clock::now();
+    auto r = fetch_all({h}, opt_);
+    auto took = ms_since(t0);
+    EXPECT_EQ(r[0].error, "bad (" + h.url + "): timed out");
+    EXPECT_GE(took, 400);
+    EXPECT_LT(took, 400 + 500);
+}
+
+TEST_F(FetchHostile, BothFilesShareTheAttemptsDeadline) {
+    // Each file answered after 300 ms: one alone fits the 400 ms timeout, both do not.
+    RawServer s([](RawServer& srv, int fd) {
+        while (srv.read_request(fd)) {
+            std::this_thread::sleep_for(milliseconds(300));
+            if (!srv.send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")) return;
+        }
+    });
+    auto h = host(s);
+    auto t0 = Clock::now();
+    auto r = fetch_all({h}, opt_);
+    auto took = ms_since(t0);
+    EXPECT_EQ(r[0].error, "bad (" + h.url + "): timed out");
+    EXPECT_LT(took, 400 + 300);
+}
+
+TEST_F(FetchHostile, StalledHostDelaysNoOtherFetch) {
+    // Accepts and never answers; listed before a good host, with one worker per host.
+    RawServer silent([](RawServer& srv, int fd) {
+        char buf[4096];
+        while (!srv.stopping()) {
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, 50) > 0 && ::recv(fd, buf, sizeof buf, 0) <= 0) return;
+        }
+    });
+    TestServer good(false);
+    good.start();
+    auto g = host(silent, "good");
+    g.url = good.url();
+    std::vector<HostSpec> hosts = {host(silent, "s1"), host(silent, "s2"), g};
+    opt_.timeout_ms = 1500;
+    opt_.parallel = 16;
+    const int64_t start_ms = std::chrono::duration_cast<milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+    auto t0 = Clock::now();
+    auto r = fetch_all(hosts, opt_);
+    auto took = ms_since(t0);
+    ASSERT_EQ(r.size(), 3u);
+    EXPECT_EQ(r[0].error, "s1 (" + silent.url() + "): timed out");
+    EXPECT_EQ(r[1].error, "s2 (" + silent.url() + "): timed out");
+    ASSERT_TRUE(r[2].ok) << r[2].error;
+    // The good host's files arrived while the stalled ones were still waiting.
+    EXPECT_LT(r[2].fetched_at_ms - start_ms, 500);
+    EXPECT_LT(took, 1500 + 500);
+}
+
+// ---- SSH framing and the remote script (run here by sh, as the remote shell would) ----
+
+TEST(SshFraming, SplitsTheFiles) {
+    std::string d, i;
+    std::string domains = "a.example 1 2024-05-01T10:00:00Z -\n", ips = "F 9 x\nEMFETCH-END\n";
+    std::string out = "EMFETCH1\nF " + std::to_string(domains.size()) + " unique-domains.log\n" +
+                      domains + "F " + std::to_string(ips.size()) + " unique-ips.log\n" + ips +
+                      "EMFETCH-END\n";
+    auto o = fetch_detail::parse_framing(out, 1000, d, i);
+    EXPECT_EQ(o.verdict, fetch_detail::Verdict::ok) << o.error;
+    EXPECT_EQ(d, domains);
+    EXPECT_EQ(i, ips);  // content that looks like framing is content
+
+    auto check = [](const std::string& text, fetch_detail::Verdict v, const std::string& want) {
+        std::string d2, i2;
+        auto o2 = fetch_detail::parse_framing(text, 1000, d2, i2);
+        EXPECT_EQ(o2.verdict, v) << text;
+        EXPECT_NE(o2.error.find(want), std::string::npos) << "got: " << o2.error;
+    };
+    using V = fetch_detail::Verdict;
+    check("Welcome!\n" + out, V::fail, "unexpected output from the remote command (no header)");
+    check("EMFETCH1\nF 5000 unique-domains.log\n", V::fail,
+          "oversized: unique-domains.log larger than 1000 bytes");
+    check("EMFETCH1\nF 3 unique-domains.log\nab", V::fail,
+          "unique-domains.log shorter than announced");
+    check(out.substr(0, out.size() - 1), V::fail, "no end mark");
+    check(out + "x", V::fail, "no end mark");
+    check("EMFETCH1\nF 1 unique-domains.log\na\nF 0 unique-ips.log\nEMFETCH-END\n", V::fail,
+          "no size line for unique-ips.log");
+    check("EMFETCH1\nF x unique-domains.log\n", V::fail, "bad size for unique-domains.log");
+    check("EMFETCH1\nF 1 unique-ips.log\na", V::fail, "no size line for unique-domains.log");
+}
+
+TEST(SshRemoteScript, PrintsBothFilesFramed) {
+    TempDir dir;
+    const std::string sub = dir.path() + "/it's a dir";
+    std::filesystem::create_directory(sub);
+    std::string domains = "a.example 1 2024-05-01T10:00:00Z -\n" + std::string(70000, 'x');
+    std::string ips;  // empty, and no newline anywhere
+    std::ofstream(sub + "/unique-domains.log", std::ios::binary) << domains;
+    std::ofstream(sub + "/unique-ips.log", std::ios::binary) << ips;
+    for (const char* login_shell : {"sh", "bash"}) {
+        auto r = run_command_bounded(
+            {login_shell, "-c", fetch_detail::ssh_remote_command(sub, 1 << 20)}, {});
+        ASSERT_TRUE(r) << r.error().message;
+        EXPECT_EQ(r->exit_status, 0) << r->err;
+        std::string d, i;
+        auto o = fetch_detail::parse_framing(r->out, 1 << 20, d, i);
+        EXPECT_EQ(o.verdict, fetch_detail::Verdict::ok) << login_shell << ": " << o.error;
+        EXPECT_EQ(d, domains);
+        EXPECT_EQ(i, ips);
+    }
+}
+
+TEST(SshRemoteScript, OversizedStopsBeforeTheContent) {
+    TempDir dir;
+    dir.write("unique-domains.log", std::string(5000, 'a'));
+    dir.write("unique-ips.log", "x\n");
+    auto r =
+        run_command_bounded({"sh", "-c", fetch_detail::ssh_remote_command(dir.path(), 4096)}, {});
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->exit_status, 0);
+    EXPECT_EQ(r->out, "EMFETCH1\nF 5000 unique-domains.log\n");
+    std::string d, i;
+    auto o = fetch_detail::parse_framing(r->out, 4096, d, i);
+    EXPECT_EQ(o.error, "oversized: unique-domains.log larger than 4096 bytes");
+}
+
+TEST(SshRemoteScript, MissingFileIsCatsError) {
+    TempDir dir;
+    dir.write("unique-domains.log", "x\n");
+    for (const std::string& d : {dir.path() + "/nowhere", dir.path()}) {
+        auto r = run_command_bounded({"sh", "-c", fetch_detail::ssh_remote_command(d, 4096)}, {});
+        ASSERT_TRUE(r) << r.error().message;
+        EXPECT_EQ(r->exit_status, 1);
+        std::string file = d == dir.path() ? "unique-ips.log" : "unique-domains.log";
+        EXPECT_EQ(r->err, "cat: " + d + "/" + file + ": No such file or directory\n");
+    }
 }
 
 // ---- SSH: driven by tests/integration/collector_ssh.sh ----
