@@ -83,7 +83,7 @@ int run_serve(CLI::App* sub, const CollectorFlags& f) {
         return 1;
     }
     if (feed) feed->report_ok((*server)->port());
-    if (sc.user.empty() && ::geteuid() == 0) {
+    if (sc.user.empty() && ::geteuid() == 0 && f.live_fd < 0) {  // the agent warned already
         log_warn("serve: running as root; set --user (or serve.user) to an unprivileged user");
     }
     log_info("serve: {} on {}", sc.plain_http ? "HTTP" : "HTTPS", sc.listen);
