@@ -116,46 +116,7 @@ if [ "$mode" = agent ]; then
     [ "$real" -eq 1 ] || { say "installed (agent mode, files only)"; exit 0; }
 
     # Started again only when this run changed the binary, the config or the unit.
-    if have_systemd; then
-        say "starting egress-monitor-agent.service"
-        systemctl daemon-reload
-        manifest_set agent systemd
-        systemctl enable egress-monitor-agent.service >/dev/null 2>&1 ||
-            die "systemctl enable egress-monitor-agent.service failed"
-        if [ "$files_changed" -gt 0 ]; then
-            systemctl restart egress-monitor-agent.service
-        else
-            systemctl start egress-monitor-agent.service  # a no-op when it runs
-        fi
-        sleep 1
-        systemctl is-active --quiet egress-monitor-agent.service ||
-            die "egress-monitor-agent.service is not running; see: journalctl -u egress-monitor-agent"
-    else
-        pid=$(manifest_get agent-pid)
-        if agent_alive "$pid" && [ "$files_changed" -eq 0 ]; then
-            say "the agent is already running (pid $pid)"
-        else
-            [ -n "$pid" ] && stop_agent_pid "$pid"
-            say "starting the agent without systemd (log: /var/log/egress-monitor/agent.log)"
-            # The shell writes its own pid, then becomes the agent: the recorded pid is the
-            # agent's whether or not setsid had to fork.
-            # shellcheck disable=SC2016  # $$ and "$@" belong to the inner shell
-            setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$mdir/agent.pid.new" \
-                "$agent_bin" agent --config /etc/egress-monitor/config.toml \
-                </dev/null >>/var/log/egress-monitor/agent.log 2>&1 &
-            for _ in $(seq 50); do [ -s "$mdir/agent.pid.new" ] && break; sleep 0.1; done
-            pid=$(cat "$mdir/agent.pid.new" 2>/dev/null || true)
-            rm -f "$mdir/agent.pid.new"
-            [ -n "$pid" ] || die "the agent did not start; see /var/log/egress-monitor/agent.log"
-            manifest_set agent-pid "$pid"
-            echo "$pid" | write_file "$agent_pidfile" 0644
-            sleep 1
-            agent_alive "$pid" || die "the agent exited at once; /var/log/egress-monitor/agent.log ends with:
-$(tail -n 5 /var/log/egress-monitor/agent.log)"
-        fi
-        warn "systemd is not PID 1: nothing restarts the agent after a crash or a reboot;" \
-            "run install.sh --mode agent again to start it"
-    fi
+    em_service_up agent
     say "installed (agent mode); files: /var/log/egress-monitor/unique-domains.log, unique-ips.log"
     exit 0
 fi

@@ -37,12 +37,7 @@ mode=$(installed_mode "$manifest")
 
 # The agent stops first: before its unit file goes (systemctl disable needs it).
 if [ "$real" -eq 1 ] && [ "$mode" = agent ]; then
-    if grep -qx "agent systemd" "$manifest" || { have_systemd &&
-        grep -qx "created /etc/systemd/system/egress-monitor-agent.service" "$manifest"; }; then
-        systemctl disable --now egress-monitor-agent.service >/dev/null 2>&1 || true
-    fi
-    pid=$(manifest_get agent-pid)
-    [ -n "$pid" ] && stop_agent_pid "$pid"
+    em_service_down agent
     # Normally gone already: the agent deletes its table when it stops.
     if command -v nft >/dev/null 2>&1 && nft list table inet egress_monitor >/dev/null 2>&1; then
         nft delete table inet egress_monitor 2>/dev/null || true

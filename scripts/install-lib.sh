@@ -3,8 +3,9 @@
 # what install.sh changed — one "KIND PATH" per line, KIND = created | modified | dir |
 # firewall | started — with the original of every modified file kept under backup/ (cp -a:
 # content, mode, owner, symlinks). A few "KIND VALUE" lines record state rather than paths:
-# "mode cron|agent" (manifests written before agent mode have none: cron), and in agent mode
-# "agent systemd" (unit enabled and started) or "agent-pid PID" (started without systemd).
+# "mode cron|agent" (manifests written before agent mode have none: cron), and per service
+# NAME it started (agent) "NAME systemd" (unit enabled and started) or "NAME-pid PID"
+# (started without systemd).
 say() { echo "egress-monitor: $*"; }
 warn() { echo "egress-monitor: warning: $*" >&2; }
 die() { echo "egress-monitor: error: $*" >&2; exit 1; }
@@ -122,26 +123,86 @@ stop_service() {
     else service "$1" stop >/dev/null 2>&1 || true; fi
 }
 
-# The agent started without systemd (install.sh --mode agent on a host whose PID 1 is not
-# systemd): a pid counts as the agent only while its command line is the installed binary's
-# `agent` and it is not a zombie, so a recycled pid is never signalled.
-agent_bin=/usr/local/sbin/egress-monitor
-agent_pidfile=/run/egress-monitor-agent.pid
-agent_alive() {
-    local pid=$1 state
+# A subcommand of the installed binary, `egress-monitor NAME --config ...` with NAME = agent
+# or serve, run as a service: its unit egress-monitor-NAME.service where systemd is PID 1
+# ("NAME systemd" in the manifest), else a background process started with setsid, stderr
+# appended to /var/log/egress-monitor/NAME.log, its pid in the manifest ("NAME-pid PID") and
+# in /run/egress-monitor-NAME.pid. A pid counts as that process only while its command line
+# is the installed binary's NAME and it is not a zombie, so a recycled pid is never signalled.
+em_bin=/usr/local/sbin/egress-monitor
+em_what() { if [ "$1" = serve ]; then echo "the endpoint (egress-monitor serve)"; else echo "the $1"; fi; }
+bg_alive() {  # NAME PID
+    local name=$1 pid=$2 state
     [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
     state=$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) || return 1
     [ "$state" != Z ] && [ "$state" != X ] || return 1
-    [ "$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n 2 | paste -sd ' ')" = "$agent_bin agent" ]
+    [ "$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n 2 | paste -sd ' ')" = "$em_bin $name" ]
 }
-stop_agent_pid() {  # SIGTERM, up to 10 s for the agent to remove its table and exit, then SIGKILL
-    local pid=$1
-    agent_alive "$pid" || return 0
+bg_stop() {  # NAME PID: SIGTERM, up to 10 s to exit (the agent removes its table), then SIGKILL
+    local name=$1 pid=$2
+    bg_alive "$name" "$pid" || return 0
     kill -TERM "$pid" 2>/dev/null || return 0
     for _ in $(seq 100); do
-        agent_alive "$pid" || return 0
+        bg_alive "$name" "$pid" || return 0
         sleep 0.1
     done
-    warn "the agent (pid $pid) did not stop within 10 s of SIGTERM; sending SIGKILL"
+    warn "$(em_what "$name") (pid $pid) did not stop within 10 s of SIGTERM; sending SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
+}
+bg_start() {  # NAME
+    local name=$1 log=/var/log/egress-monitor/$1.log new="$mdir/$1.pid.new" pid
+    say "starting $(em_what "$name") without systemd (log: $log)"
+    # The shell writes its own pid, then becomes the process: the recorded pid is the
+    # process's whether or not setsid had to fork.
+    # shellcheck disable=SC2016  # $$ and "$@" belong to the inner shell
+    setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$new" \
+        "$em_bin" "$name" --config /etc/egress-monitor/config.toml </dev/null >>"$log" 2>&1 &
+    for _ in $(seq 50); do [ -s "$new" ] && break; sleep 0.1; done
+    pid=$(cat "$new" 2>/dev/null || true)
+    rm -f "$new"
+    [ -n "$pid" ] || die "$(em_what "$name") did not start; see $log"
+    manifest_set "$name-pid" "$pid"
+    echo "$pid" | write_file "/run/egress-monitor-$name.pid" 0644
+    sleep 1
+    bg_alive "$name" "$pid" || die "$(em_what "$name") exited at once; $log ends with:
+$(tail -n 5 "$log")"
+}
+# install.sh: starts egress-monitor NAME, or restarts it when this run changed a file
+# (binary, config, unit, credentials); left alone when it runs and nothing changed.
+em_service_up() {  # NAME
+    local name=$1 unit=egress-monitor-$1.service pid
+    if have_systemd; then
+        say "starting $unit"
+        systemctl daemon-reload
+        manifest_set "$name" systemd
+        systemctl enable "$unit" >/dev/null 2>&1 || die "systemctl enable $unit failed"
+        if [ "$files_changed" -gt 0 ]; then
+            systemctl restart "$unit"
+        else
+            systemctl start "$unit"  # a no-op when it runs
+        fi
+        sleep 1
+        systemctl is-active --quiet "$unit" || die "$unit is not running; see: journalctl -u $unit"
+    else
+        pid=$(manifest_get "$name-pid")
+        if bg_alive "$name" "$pid" && [ "$files_changed" -eq 0 ]; then
+            say "$(em_what "$name") is already running (pid $pid)"
+        else
+            [ -n "$pid" ] && bg_stop "$name" "$pid"
+            bg_start "$name"
+        fi
+        warn "systemd is not PID 1: nothing restarts $(em_what "$name") after a crash or a" \
+            "reboot; run install.sh again to start it"
+    fi
+}
+# uninstall.sh: stops and disables egress-monitor NAME, however install.sh started it.
+em_service_down() {  # NAME
+    local name=$1 unit=egress-monitor-$1.service pid
+    if grep -qx "$name systemd" "$manifest" || { have_systemd &&
+        grep -qx "created /etc/systemd/system/$unit" "$manifest"; }; then
+        systemctl disable --now "$unit" >/dev/null 2>&1 || true
+    fi
+    pid=$(manifest_get "$name-pid")
+    [ -n "$pid" ] && bg_stop "$name" "$pid"
+    return 0
 }
