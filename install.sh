@@ -108,7 +108,7 @@ if [ "$mode" = agent ]; then
         /usr/share/egress-monitor /etc/systemd/system; do
         ensure_dir "$d"
     done
-    chmod 0750 "$root/var/lib/egress-monitor" "$root/var/log/egress-monitor"
+    prepare_data_dirs ""
     install_file "$binary" /usr/local/sbin/egress-monitor 0755
     install_file "$here/packaging/public-resolvers.txt" /usr/share/egress-monitor/public-resolvers.txt 0644
     sed "s|@KERNEL_LOG@|$kernel_log|" "$here/packaging/config.toml.in" | write_file /etc/egress-monitor/config.toml 0644
@@ -127,7 +127,7 @@ for d in /etc/egress-monitor /usr/local/lib/egress-monitor /var/lib/egress-monit
     /usr/local/sbin /usr/share/egress-monitor; do
     ensure_dir "$d"
 done
-chmod 0750 "$root/var/lib/egress-monitor" "$root/var/log/egress-monitor"
+prepare_data_dirs ""
 install_file "$binary" /usr/local/sbin/egress-monitor 0755
 # The collector's public_resolver rule reads this list (egress-monitor collect, any host).
 install_file "$here/packaging/public-resolvers.txt" /usr/share/egress-monitor/public-resolvers.txt 0644

@@ -54,7 +54,6 @@ if [ "$real" -eq 1 ] && grep -qx "firewall -" "$manifest"; then
     done
 fi
 
-data_dirs="/var/lib/egress-monitor /var/log/egress-monitor"
 # Newest first: files before the directories that hold them.
 tac "$manifest" | while read -r kind path; do
     case "$kind" in
@@ -74,6 +73,8 @@ tac "$manifest" | while read -r kind path; do
         ;;
     esac
 done
+
+restore_data_dirs ""
 
 if [ "$real" -eq 1 ]; then
     # A dnsmasq that ran before install goes back to its own configuration; one that

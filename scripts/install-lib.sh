@@ -27,6 +27,8 @@ manifest_init() {
         fi
     done
     mkdir -p "$mdir/backup"
+    # Backups of the host's files: root's alone, whoever may read the data directory.
+    chmod 0700 "$mdir"
     touch "$manifest"
     for p in "${carried_dirs[@]}" "${made[@]}"; do manifest_add dir "$p"; done
 }
@@ -82,7 +84,9 @@ files_changed=0  # how many files write_file actually changed in this run
 write_file() {  # stdin → $root$1 with mode $2; a symlink in the way is replaced by a file
     local p=$1 mode=$2
     track "$p"
-    cat >"$root$p.egress-monitor.tmp"
+    # Made unreadable to others until chmod: a private key or a token never shows in between.
+    rm -f "$root$p.egress-monitor.tmp"
+    (umask 077 && cat >"$root$p.egress-monitor.tmp")
     chmod "$mode" "$root$p.egress-monitor.tmp"
     # Already so (content, mode, owner, not a symlink): left alone, so a second run changes
     # nothing at all and reports that nothing changed.
@@ -96,6 +100,65 @@ write_file() {  # stdin → $root$1 with mode $2; a symlink in the way is replac
     files_changed=$((files_changed + 1))
 }
 install_file() { write_file "$2" "$3" <"$1"; }
+
+# Mode and owner of a path install.sh changes but did not create ("attr MODE:UID:GID:PATH"),
+# recorded once: the first record is the original, which uninstall.sh puts back.
+attr_recorded() {
+    awk -v p="$1" '$1 == "attr" { sub(/^attr [0-7]+:[0-9]+:[0-9]+:/, ""); if ($0 == p) f = 1 }
+        END { exit !f }' "$manifest"
+}
+record_attr() {
+    local p=$1
+    grep -qxF "dir $p" "$manifest" && return 0
+    attr_recorded "$p" && return 0
+    echo "attr $(stat -c '%a:%u:%g' "$root$p"):$p" >>"$manifest"
+}
+restore_attrs() {  # uninstall.sh: each recorded original, where the path is still there
+    local m u g p
+    { grep '^attr ' "$manifest" || true; } | while IFS=: read -r m u g p; do
+        m=${m#attr }
+        if [ ! -e "$root$p" ] || [ -L "$root$p" ]; then continue; fi
+        chown "$u:$g" "$root$p"
+        chmod "00$m" "$root$p"  # two leading zeros: clears a directory's setgid bit too
+    done
+}
+
+# The data directories (ledger and cursors; the two files): root's, mode 0750 — or, with an
+# endpoint (GROUP given), root:GROUP mode 2750, setgid so that what the agent and consolidate
+# write there is the group's, and what is there already chgrp'd to it: the endpoint, running
+# as a member of GROUP, reads the files (0640) and the ledger, and writes nothing.
+data_dirs="/var/lib/egress-monitor /var/log/egress-monitor"
+prepare_data_dirs() {  # [GROUP]; SETGID=1 without GROUP (fake root: the mode, not the group)
+    local group=${1:-} d f
+    for d in $data_dirs; do
+        record_attr "$d"
+        if [ -n "$group" ]; then
+            while IFS= read -r -d '' f; do
+                record_attr "${f#"$root"}"
+            done < <(find "$root$d" -path "$mdir" -prune -o ! -type l ! -group "$group" -print0)
+            find "$root$d" -path "$mdir" -prune -o ! -type l ! -group "$group" -exec chgrp "$group" {} +
+        fi
+        if [ -n "$group" ] || [ "${SETGID:-0}" -eq 1 ]; then
+            chmod 2750 "$root$d"
+        else
+            chmod 00750 "$root$d"
+        fi
+    done
+}
+# uninstall.sh, after the files went: what was written since in the group's directories goes
+# back to root's group (the group may be deleted next), the setgid bit goes, then the
+# recorded originals come back.
+restore_data_dirs() {  # [GID]
+    local gid=${1:-} d
+    for d in $data_dirs; do
+        [ -d "$root$d" ] || continue
+        if [ -n "$gid" ]; then
+            find "$root$d" -path "$mdir" -prune -o -group "$gid" -exec chgrp -h 0 {} +
+        fi
+        chmod g-s "$root$d"
+    done
+    restore_attrs
+}
 
 upstreams_from() {  # nameserver lines of a resolv.conf that are not this host's loopback
     [ -f "$1" ] || return 0

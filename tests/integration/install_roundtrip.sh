@@ -186,4 +186,21 @@ grep -q 'switching from cron mode to agent mode' "$work/out" || fail "old manife
 check_agent_installed "$r7"
 ./uninstall.sh --root "$r7" >/dev/null
 [ "$(snapshot "$r7")" = "$before" ] || { diff <(echo "$before") <(snapshot "$r7") >&2; fail "uninstall did not restore root7"; }
-echo "install_roundtrip: 7 fake roots (cron, agent, both switches) installed and restored byte for byte"
+# 8. Data directories that were there before install (mode 0755, a file in one): 0750 while
+#    installed, their original modes back after uninstall (--keep-data or not).
+r8=$work/root8
+make_root "$r8"
+mkdir -p "$r8/var/log/egress-monitor" "$r8/var/lib"
+chmod 0755 "$r8/var/log/egress-monitor"
+echo "old" >"$r8/var/log/egress-monitor/unique-ips.log"
+chmod 0600 "$r8/var/log/egress-monitor/unique-ips.log"
+before=$(snapshot "$r8")
+./install.sh --mode agent --root "$r8" --binary "$bin" >/dev/null
+[ "$(stat -c %a "$r8/var/log/egress-monitor")" = 750 ] || fail "root8: output dir mode while installed"
+./uninstall.sh --root "$r8" --keep-data >/dev/null
+rmdir "$r8/var/lib/egress-monitor"  # made by install.sh, kept (empty) by --keep-data
+[ "$(snapshot "$r8")" = "$before" ] || { diff <(echo "$before") <(snapshot "$r8") >&2; fail "uninstall --keep-data did not restore root8"; }
+./install.sh --root "$r8" --binary "$bin" >/dev/null
+./uninstall.sh --root "$r8" >/dev/null
+[ "$(snapshot "$r8")" = "$before" ] || { diff <(echo "$before") <(snapshot "$r8") >&2; fail "uninstall did not restore root8"; }
+echo "install_roundtrip: 8 fake roots (cron, agent, both switches, existing data directories) installed and restored byte for byte"
