@@ -4,8 +4,11 @@
 # firewall | started — with the original of every modified file kept under backup/ (cp -a:
 # content, mode, owner, symlinks). A few "KIND VALUE" lines record state rather than paths:
 # "mode cron|agent" (manifests written before agent mode have none: cron), and per service
-# NAME it started (agent) "NAME systemd" (unit enabled and started) or "NAME-pid PID"
-# (started without systemd).
+# NAME it started (agent, serve) "NAME systemd" (unit enabled and started) or "NAME-pid PID"
+# (started without systemd); with the endpoint, "serve-listen ADDR:PORT", and "user NAME",
+# "group NAME" for what useradd made, or "kept-group LINE" (a group of that name that was
+# there before: userdel takes it with the user). "attr MODE:UID:GID:PATH" is the original
+# mode and owner of a path install.sh changed without creating it.
 say() { echo "egress-monitor: $*"; }
 warn() { echo "egress-monitor: warning: $*" >&2; }
 die() { echo "egress-monitor: error: $*" >&2; exit 1; }
@@ -36,7 +39,7 @@ manifest_has() { grep -q " $1\$" "$manifest"; }
 manifest_add() { manifest_has "$2" || echo "$1 $2" >>"$manifest"; }
 manifest_get() { awk -v k="$1" '$1 == k { print $2; exit }' "$manifest"; }
 manifest_set() {  # the one "KIND VALUE" line of its kind; untouched when already so
-    grep -qx "$1 $2" "$manifest" && return 0
+    grep -qxF "$1 $2" "$manifest" && return 0
     local tmp="$manifest.egress-monitor.tmp"
     awk -v k="$1" '$1 != k' "$manifest" >"$tmp"
     echo "$1 $2" >>"$tmp"
