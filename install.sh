@@ -17,15 +17,49 @@
 #     /var/log/egress-monitor/agent.log, pid in /run/egress-monitor-agent.pid).
 #   No dnsmasq, no resolver change, no cron, no logrotate, no LOG table: the agent captures
 #   itself and removes its own nftables table when it stops.
-# Switching modes: installing one mode over the other first runs uninstall.sh --keep-data
-# (the other mode is reverted entirely, the collected counts are kept), then installs.
+# The endpoint (--serve ADDR:PORT, either mode): `egress-monitor serve`, HTTPS with a bearer
+# token, from which the collector fetches the two files; least privilege:
+#   - the system user and group egress-monitor (useradd --system --user-group, no home, no
+#     shell), made only if absent and then removed by uninstall.sh;
+#   - /var/lib/egress-monitor and /var/log/egress-monitor root:egress-monitor mode 2750
+#     (setgid: what the agent and consolidate write there is the group's; files already there
+#     are chgrp'd, their original owners and modes recorded and restored by uninstall.sh);
+#   - /etc/egress-monitor/serve.token (openssl rand -base64 32, 0600 root) and a self-signed
+#     certificate serve.pem (0644) with its key serve.key (0600 root; EC P-256, 10 years,
+#     subjectAltName: the host's names and the listen address unless 0.0.0.0 or [::]). Each
+#     is made only if absent: an operator's own token, or key and certificate, are used and
+#     never replaced or removed;
+#   - the [serve] table of config.toml (listen, token_file, tls_cert, tls_key,
+#     user = "egress-monitor"): the endpoint binds and reads the token and the key as root,
+#     then becomes that user (no capability left) before it accepts a connection;
+#   - cron mode: /etc/systemd/system/egress-monitor-serve.service (root with only
+#     CAP_SETUID CAP_SETGID, and CAP_NET_BIND_SERVICE for a port below 1024; read-only
+#     system, MemoryMax=128M), enabled and started where systemd is PID 1, else started in
+#     the background like the agent (stderr to /var/log/egress-monitor/serve.log, pid in
+#     /run/egress-monitor-serve.pid). Agent mode: in_agent = true, no unit of its own: the
+#     agent runs the endpoint as a child process (its unit gets CAP_NET_BIND_SERVICE for a
+#     port below 1024).
+#   It prints what the collector needs: the certificate to copy as its ca_file, the token
+#   file, an inventory [[host]] entry.
+#   uninstall.sh removes the token, key and certificate it made even with --keep-data (which
+#   keeps the collected counts only: a private key and a bearer token are not data to leave
+#   behind); the collector needs the new ones after a later install. install.sh itself
+#   carries them over when it reinstalls (below), so the collector keeps working.
+# Switching modes, or adding, dropping or moving the endpoint (--serve given or not, or with
+# another address): install.sh first runs uninstall.sh --keep-data (the install is reverted
+# entirely, the collected counts are kept), then installs. The endpoint's token is carried
+# over, and its key and certificate too while the address stays the same.
 # Every file it creates or changes is recorded (originals kept byte for byte) under
 # /var/lib/egress-monitor/install so that uninstall.sh can revert all of it. Idempotent.
 #
-#   sudo ./install.sh [--mode cron|agent] [--root DIR] [--binary PATH] [--upstream IP]...
+#   sudo ./install.sh [--mode cron|agent] [--serve ADDR:PORT] [--root DIR] [--binary PATH]
+#                     [--upstream IP]...
 #     --mode MODE    cron (default) or agent
+#     --serve ADDR:PORT  also run the HTTPS endpoint for the collector on this address
+#                    (IPv4:PORT or [IPv6]:PORT; 0.0.0.0:8443 for every IPv4 address)
 #     --root DIR     act on a fake root: write files only (no packages, build, services,
-#                    firewall, processes); for tests
+#                    firewall, processes, users: with --serve, the data directories get
+#                    mode 2750 but keep their group); for tests
 #     --binary PATH  install this binary instead of building one
 #     --upstream IP  cron mode: upstream resolver for dnsmasq (repeatable); default: the
 #                    host's own
@@ -33,7 +67,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/scripts/install-lib.sh"
 
-root="" binary="" upstreams=() mode=cron
+root="" binary="" upstreams=() mode=cron serve=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --mode) mode=${2:-}; shift 2 ;;
@@ -41,7 +75,9 @@ while [ $# -gt 0 ]; do
     --root) root=$(realpath -m "$2"); shift 2 ;;
     --binary) binary=$2; shift 2 ;;
     --upstream) upstreams+=("$2"); shift 2 ;;
-    -h | --help) sed -n '2,34p' "$0"; exit 0 ;;
+    --serve) [ $# -ge 2 ] || die "--serve needs ADDR:PORT"; serve=$2; shift 2 ;;
+    --serve=*) serve=${1#--serve=}; shift ;;
+    -h | --help) awk 'NR == 1 { next } /^#/ { print; next } { exit }' "$0"; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
     esac
 done
@@ -50,6 +86,19 @@ cron | agent) ;;
 *) die "--mode must be cron or agent, not '$mode'" ;;
 esac
 [ "$mode" = agent ] && [ ${#upstreams[@]} -gt 0 ] && die "--upstream applies to cron mode only"
+serve_ip="" serve_port=""
+if [ -n "$serve" ]; then
+    case "$serve" in
+    \[*\]:*) serve_ip=${serve%]:*}; serve_ip=${serve_ip#[}; serve_port=${serve##*]:} ;;
+    *:*) serve_ip=${serve%:*}; serve_port=${serve##*:} ;;
+    esac
+    if ! { [[ "$serve_ip" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] ||
+        { [[ "$serve" == \[* ]] && [[ "$serve_ip" =~ ^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*$ ]]; }; } ||
+        ! [[ "$serve_port" =~ ^[1-9][0-9]{0,4}$ ]] || [ "$serve_port" -gt 65535 ]; then
+        die "--serve wants IPv4:PORT or [IPv6]:PORT (port 1..65535; 0.0.0.0 or [::] for every address), not '$serve'"
+    fi
+fi
+serve_user=egress-monitor  # the endpoint's user and group
 real=1
 [ -n "$root" ] && real=0
 [ "$real" -eq 0 ] || [ "$(id -u)" -eq 0 ] || die "run as root (or with --root DIR for a fake root)"
@@ -68,17 +117,35 @@ if [ -z "$binary" ]; then
 fi
 [ -x "$binary" ] || die "no binary at $binary"
 
-# The other mode installed: revert it first, keeping the counts. The directories it created
-# and that are still there (the data directories) stay on record as created by install.sh,
-# so that the final uninstall still removes them.
+# The other mode installed, or the endpoint added, removed or moved: revert the install
+# first, keeping the counts. The directories it created and that are still there (the data
+# directories) stay on record as created by install.sh, so that the final uninstall still
+# removes them. The endpoint's token (and its key and certificate while the address is the
+# same) are carried over: the collector keeps trusting this host.
 previous=$(installed_mode "$root$state_rel/manifest")
-if [ -n "$previous" ] && [ "$previous" != "$mode" ]; then
-    say "switching from $previous mode to $mode mode: uninstalling $previous mode first (collected data kept)"
+previous_serve=""
+[ -z "$previous" ] || previous_serve=$(awk '$1 == "serve-listen" { print $2; exit }' "$root$state_rel/manifest")
+keep=""
+if [ -n "$previous" ] && { [ "$previous" != "$mode" ] || [ "$previous_serve" != "$serve" ]; }; then
+    if [ "$previous" != "$mode" ]; then
+        say "switching from $previous mode to $mode mode: uninstalling $previous mode first (collected data kept)"
+    else
+        say "changing the endpoint (--serve ${previous_serve:-none} -> ${serve:-none}): uninstalling first (collected data kept)"
+    fi
     # The binary to install survives the uninstall even where it is the installed one.
     keep=$(mktemp -d)
     trap 'rm -rf "$keep"' EXIT
     cp "$binary" "$keep/egress-monitor"
     binary=$keep/egress-monitor
+    if [ -n "$serve" ]; then
+        carry=(serve.token)
+        [ "${previous_serve%:*}" = "${serve%:*}" ] && carry+=(serve.key serve.pem)
+        for f in "${carry[@]}"; do
+            if grep -qx "created /etc/egress-monitor/$f" "$root$state_rel/manifest"; then
+                cp -a "$root/etc/egress-monitor/$f" "$keep/$f"
+            fi
+        done
+    fi
     old_dirs=$(awk '$1 == "dir" { print $2 }' "$root$state_rel/manifest")
     if [ "$real" -eq 1 ]; then "$here/uninstall.sh" --keep-data; else "$here/uninstall.sh" --root "$root" --keep-data; fi
     for d in $old_dirs; do
@@ -87,6 +154,7 @@ if [ -n "$previous" ] && [ "$previous" != "$mode" ]; then
 fi
 manifest_init
 manifest_set mode "$mode"
+[ -z "$serve" ] || manifest_set serve-listen "$serve"
 
 # Where the kernel's LOG lines can be read back (cron mode reads them; agent mode keeps the
 # key valid for a manual `egress-monitor consolidate`).
@@ -102,60 +170,139 @@ else
     fi
 fi
 
+# --- the endpoint (--serve): its user, its credentials, its [serve] table
+
+data_group=""
+ensure_serve_user() {  # the system user and group, recorded when made here
+    if [ "$real" -eq 0 ]; then
+        say "fake root: no system user $serve_user made (the data directories get mode 2750, not the group)"
+        return 0
+    fi
+    data_group=$serve_user
+    if getent passwd "$serve_user" >/dev/null; then
+        id -Gn "$serve_user" | tr ' ' '\n' | grep -qx "$serve_user" ||
+            die "the user $serve_user exists but is not in a group $serve_user, which the data directories are given"
+        return 0
+    fi
+    local opts=(--system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin)
+    if getent group "$serve_user" >/dev/null; then
+        # userdel takes a same-named group with the user: uninstall.sh puts this one back.
+        manifest_set kept-group "$(getent group "$serve_user")"
+        useradd "${opts[@]}" --gid "$serve_user" "$serve_user"
+    else
+        useradd "${opts[@]}" --user-group "$serve_user"
+        manifest_set group "$serve_user"
+    fi
+    manifest_set user "$serve_user"
+    say "created the system user and group $serve_user"
+}
+
+serve_names() {  # the host's names: short, then the fully qualified one if it differs
+    local short fqdn
+    short=$(hostname -s 2>/dev/null || hostname)
+    fqdn=$(hostname -f 2>/dev/null || true)
+    echo "$short"
+    [ -z "$fqdn" ] || [ "$fqdn" = "$short" ] || [[ "$fqdn" != *.* ]] || echo "$fqdn"
+}
+ensure_credentials() {  # token, key and certificate: made only where absent
+    local e=/etc/egress-monitor tmp san n
+    if [ ! -e "$root$e/serve.token" ]; then
+        if [ -n "$keep" ] && [ -f "$keep/serve.token" ]; then
+            install_file "$keep/serve.token" $e/serve.token 0600
+        else
+            openssl rand -base64 32 | write_file $e/serve.token 0600
+        fi
+    fi
+    if [ -e "$root$e/serve.key" ] && [ -e "$root$e/serve.pem" ]; then return 0; fi
+    if [ -e "$root$e/serve.key" ] || [ -e "$root$e/serve.pem" ]; then
+        die "$e/serve.key and $e/serve.pem go together: put both there (your own) or neither (one is made)"
+    fi
+    if [ -n "$keep" ] && [ -f "$keep/serve.key" ] && [ -f "$keep/serve.pem" ]; then
+        install_file "$keep/serve.key" $e/serve.key 0600
+        install_file "$keep/serve.pem" $e/serve.pem 0644
+        return 0
+    fi
+    san=""
+    for n in $(serve_names); do san="$san,DNS:$n"; done
+    case "$serve_ip" in 0.0.0.0 | :: | "") ;; *) san="$san,IP:$serve_ip" ;; esac
+    tmp=$(mktemp -d)
+    if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+        -subj "/CN=$(serve_names | tail -n 1)" -addext "subjectAltName=${san#,}" \
+        -keyout "$tmp/key" -out "$tmp/pem" 2>"$tmp/err"; then
+        cat "$tmp/err" >&2
+        rm -rf "$tmp"
+        die "openssl could not make the endpoint's key and certificate"
+    fi
+    install_file "$tmp/key" $e/serve.key 0600
+    install_file "$tmp/pem" $e/serve.pem 0644
+    rm -rf "$tmp"
+    say "made a self-signed certificate for ${san#,} (EC P-256, 10 years): $e/serve.pem"
+}
+config_toml() {  # the config file: the template, and the [serve] table with --serve
+    sed "s|@KERNEL_LOG@|$kernel_log|" "$here/packaging/config.toml.in"
+    [ -n "$serve" ] || return 0
+    cat <<EOF
+
+# The HTTPS endpoint the collector fetches the two files from (install.sh --serve). It binds
+# and reads the token and the key as root, then runs as this user (read access only).
+[serve]
+listen = "$serve"
+token_file = "/etc/egress-monitor/serve.token"
+tls_cert = "/etc/egress-monitor/serve.pem"
+tls_key = "/etc/egress-monitor/serve.key"
+user = "$serve_user"
+EOF
+    if [ "$mode" = agent ]; then echo "in_agent = true                  # run by the agent, as a child process"; fi
+}
+with_bind_cap() {  # a unit on stdin; CAP_NET_BIND_SERVICE added to its capabilities for a port < 1024
+    if [ -n "$serve" ] && [ "$serve_port" -lt 1024 ]; then
+        sed -E 's/^(CapabilityBoundingSet|AmbientCapabilities)=.*/& CAP_NET_BIND_SERVICE/'
+    else
+        cat
+    fi
+}
+collector_help() {  # what the collector needs, printed at the end
+    [ -n "$serve" ] || return 0
+    local e=/etc/egress-monitor name short how=egress-monitor-serve
+    name=$(serve_names | tail -n 1)
+    short=$(serve_names | head -n 1)
+    [ "$mode" = cron ] || how="a child process of the agent"
+    cat <<EOF
+egress-monitor: the endpoint listens on $serve (HTTPS; $how, as user $serve_user). For the collector:
+  - copy $e/serve.pem to it as this host's ca_file$(grep -qx "created $e/serve.pem" "$manifest" || echo " (your own certificate: give the CA that signed it)");
+  - copy the token, the first line of $e/serve.token, into its token_file (mode 0600);
+  - add to its inventory (the name must resolve there; or use an address the certificate names):
+      [[host]]
+      name = "$short"
+      url = "https://$name:$serve_port"
+      token_file = "/etc/egress-collector/$short.token"
+      ca_file = "/etc/egress-collector/$short.pem"
+EOF
+}
+
 if [ "$mode" = agent ]; then
     say "installing files under ${root:-/} (agent mode)"
     for d in /etc/egress-monitor /var/lib/egress-monitor /var/log/egress-monitor /usr/local/sbin \
         /usr/share/egress-monitor /etc/systemd/system; do
         ensure_dir "$d"
     done
-    chmod 0750 "$root/var/lib/egress-monitor" "$root/var/log/egress-monitor"
+    [ -z "$serve" ] || ensure_serve_user
+    SETGID=$([ -n "$serve" ] && echo 1 || echo 0) prepare_data_dirs "$data_group"
     install_file "$binary" /usr/local/sbin/egress-monitor 0755
     install_file "$here/packaging/public-resolvers.txt" /usr/share/egress-monitor/public-resolvers.txt 0644
-    sed "s|@KERNEL_LOG@|$kernel_log|" "$here/packaging/config.toml.in" | write_file /etc/egress-monitor/config.toml 0644
-    install_file "$here/packaging/egress-monitor-agent.service" /etc/systemd/system/egress-monitor-agent.service 0644
-    [ "$real" -eq 1 ] || { say "installed (agent mode, files only)"; exit 0; }
-
-    # Started again only when this run changed the binary, the config or the unit.
-    if have_systemd; then
-        say "starting egress-monitor-agent.service"
-        systemctl daemon-reload
-        manifest_set agent systemd
-        systemctl enable egress-monitor-agent.service >/dev/null 2>&1 ||
-            die "systemctl enable egress-monitor-agent.service failed"
-        if [ "$files_changed" -gt 0 ]; then
-            systemctl restart egress-monitor-agent.service
-        else
-            systemctl start egress-monitor-agent.service  # a no-op when it runs
-        fi
-        sleep 1
-        systemctl is-active --quiet egress-monitor-agent.service ||
-            die "egress-monitor-agent.service is not running; see: journalctl -u egress-monitor-agent"
-    else
-        pid=$(manifest_get agent-pid)
-        if agent_alive "$pid" && [ "$files_changed" -eq 0 ]; then
-            say "the agent is already running (pid $pid)"
-        else
-            [ -n "$pid" ] && stop_agent_pid "$pid"
-            say "starting the agent without systemd (log: /var/log/egress-monitor/agent.log)"
-            # The shell writes its own pid, then becomes the agent: the recorded pid is the
-            # agent's whether or not setsid had to fork.
-            # shellcheck disable=SC2016  # $$ and "$@" belong to the inner shell
-            setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$mdir/agent.pid.new" \
-                "$agent_bin" agent --config /etc/egress-monitor/config.toml \
-                </dev/null >>/var/log/egress-monitor/agent.log 2>&1 &
-            for _ in $(seq 50); do [ -s "$mdir/agent.pid.new" ] && break; sleep 0.1; done
-            pid=$(cat "$mdir/agent.pid.new" 2>/dev/null || true)
-            rm -f "$mdir/agent.pid.new"
-            [ -n "$pid" ] || die "the agent did not start; see /var/log/egress-monitor/agent.log"
-            manifest_set agent-pid "$pid"
-            echo "$pid" | write_file "$agent_pidfile" 0644
-            sleep 1
-            agent_alive "$pid" || die "the agent exited at once; /var/log/egress-monitor/agent.log ends with:
-$(tail -n 5 /var/log/egress-monitor/agent.log)"
-        fi
-        warn "systemd is not PID 1: nothing restarts the agent after a crash or a reboot;" \
-            "run install.sh --mode agent again to start it"
+    [ -z "$serve" ] || ensure_credentials
+    config_toml | write_file /etc/egress-monitor/config.toml 0644
+    with_bind_cap <"$here/packaging/egress-monitor-agent.service" |
+        write_file /etc/systemd/system/egress-monitor-agent.service 0644
+    if [ "$real" -eq 0 ]; then
+        collector_help
+        say "installed (agent mode, files only)"
+        exit 0
     fi
+
+    # Started again only when this run changed the binary, the config, the unit or a credential.
+    em_service_up agent
+    collector_help
     say "installed (agent mode); files: /var/log/egress-monitor/unique-domains.log, unique-ips.log"
     exit 0
 fi
@@ -166,7 +313,8 @@ for d in /etc/egress-monitor /usr/local/lib/egress-monitor /var/lib/egress-monit
     /usr/local/sbin /usr/share/egress-monitor; do
     ensure_dir "$d"
 done
-chmod 0750 "$root/var/lib/egress-monitor" "$root/var/log/egress-monitor"
+[ -z "$serve" ] || ensure_serve_user
+SETGID=$([ -n "$serve" ] && echo 1 || echo 0) prepare_data_dirs "$data_group"
 install_file "$binary" /usr/local/sbin/egress-monitor 0755
 # The collector's public_resolver rule reads this list (egress-monitor collect, any host).
 install_file "$here/packaging/public-resolvers.txt" /usr/share/egress-monitor/public-resolvers.txt 0644
@@ -175,7 +323,13 @@ install_file "$here/packaging/load-firewall.sh" /usr/local/lib/egress-monitor/lo
 install_file "$here/packaging/egress-log.nft" /etc/egress-monitor/egress-log.nft 0644
 install_file "$here/packaging/logrotate.conf" /etc/logrotate.d/egress-monitor-dnsmasq 0644
 install_file "$here/packaging/cron" /etc/cron.d/egress-monitor 0644
-sed "s|@KERNEL_LOG@|$kernel_log|" "$here/packaging/config.toml.in" | write_file /etc/egress-monitor/config.toml 0644
+config_toml | write_file /etc/egress-monitor/config.toml 0644
+if [ -n "$serve" ]; then
+    ensure_credentials
+    ensure_dir /etc/systemd/system
+    with_bind_cap <"$here/packaging/egress-monitor-serve.service" |
+        write_file /etc/systemd/system/egress-monitor-serve.service 0644
+fi
 
 # dnsmasq's upstreams: what the host resolved through before us (never ourselves).
 resolved=0
@@ -213,5 +367,7 @@ if [ "$real" -eq 1 ]; then
     start_service cron
     /usr/local/sbin/egress-monitor consolidate --config /etc/egress-monitor/config.toml ||
         warn "the first consolidate run failed; cron retries every minute"
+    [ -z "$serve" ] || em_service_up serve
 fi
+collector_help
 say "installed; files: /var/log/egress-monitor/unique-domains.log, unique-ips.log"

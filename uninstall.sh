@@ -6,8 +6,13 @@
 # stopped). Agent mode: egress-monitor-agent.service is stopped and disabled (systemd), or
 # the recorded agent pid gets SIGTERM (up to 10 s, then SIGKILL) after checking its
 # command line; the agent's table inet egress_monitor is deleted if it is still there.
+# The endpoint (--serve): egress-monitor-serve.service or its recorded pid stopped the same
+# way, its token, key and certificate removed if install.sh made them, the data directories'
+# group and modes restored (what was written since goes back to root's group), the user and
+# group egress-monitor deleted if install.sh made them.
 # The collected data (/var/lib/egress-monitor, /var/log/egress-monitor) goes too unless
-# --keep-data. Packages installed from Debian's archive are left installed. Idempotent.
+# --keep-data, which keeps the counts only (not the endpoint's credentials). Packages
+# installed from Debian's archive are left installed. Idempotent.
 #
 #   sudo ./uninstall.sh [--root DIR] [--keep-data]
 set -euo pipefail
@@ -19,7 +24,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
     --root) root=$(realpath -m "$2"); shift 2 ;;
     --keep-data) keep=1; shift ;;
-    -h | --help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h | --help) awk 'NR == 1 { next } /^#/ { print; next } { exit }' "$0"; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
     esac
 done
@@ -34,15 +39,14 @@ if [ ! -f "$manifest" ]; then
 fi
 
 mode=$(installed_mode "$manifest")
+serve_user=egress-monitor
+
+# The endpoint (install.sh --serve, cron mode) stops first, before its unit file goes.
+[ "$real" -eq 0 ] || em_service_down serve
 
 # The agent stops first: before its unit file goes (systemctl disable needs it).
 if [ "$real" -eq 1 ] && [ "$mode" = agent ]; then
-    if grep -qx "agent systemd" "$manifest" || { have_systemd &&
-        grep -qx "created /etc/systemd/system/egress-monitor-agent.service" "$manifest"; }; then
-        systemctl disable --now egress-monitor-agent.service >/dev/null 2>&1 || true
-    fi
-    pid=$(manifest_get agent-pid)
-    [ -n "$pid" ] && stop_agent_pid "$pid"
+    em_service_down agent
     # Normally gone already: the agent deletes its table when it stops.
     if command -v nft >/dev/null 2>&1 && nft list table inet egress_monitor >/dev/null 2>&1; then
         nft delete table inet egress_monitor 2>/dev/null || true
@@ -59,7 +63,6 @@ if [ "$real" -eq 1 ] && grep -qx "firewall -" "$manifest"; then
     done
 fi
 
-data_dirs="/var/lib/egress-monitor /var/log/egress-monitor"
 # Newest first: files before the directories that hold them.
 tac "$manifest" | while read -r kind path; do
     case "$kind" in
@@ -80,6 +83,14 @@ tac "$manifest" | while read -r kind path; do
     esac
 done
 
+# Files written since install in the data directories belong to the endpoint's group (setgid
+# directories): back to root's group before that group is deleted.
+gid=""
+if [ "$real" -eq 1 ] && grep -q '^serve-listen ' "$manifest"; then
+    gid=$(getent group "$serve_user" | cut -d: -f3 || true)
+fi
+restore_data_dirs "$gid"
+
 if [ "$real" -eq 1 ]; then
     # A dnsmasq that ran before install goes back to its own configuration; one that
     # install.sh started is stopped with the other services it started, below.
@@ -90,7 +101,22 @@ if [ "$real" -eq 1 ]; then
     if [ "$mode" != agent ] && have_systemd; then systemctl restart systemd-resolved 2>/dev/null || true; fi
     # (No "started" line at all is fine: grep's status must not end the script under pipefail.)
     { grep '^started ' "$manifest" || true; } | while read -r _ svc; do stop_service "$svc"; done
-    if [ "$mode" = agent ] && have_systemd; then systemctl daemon-reload || true; fi
+    if grep -q '^created /etc/systemd/system/' "$manifest" && have_systemd; then systemctl daemon-reload || true; fi
+
+    # The endpoint's user and group, if install.sh made them (nothing runs as it any more).
+    if [ -n "$(manifest_get user)" ] && getent passwd "$serve_user" >/dev/null; then
+        userdel "$serve_user" || warn "userdel $serve_user failed"
+    fi
+    if [ -n "$(manifest_get group)" ] && getent group "$serve_user" >/dev/null; then
+        groupdel "$serve_user" || warn "groupdel $serve_user failed"
+    fi
+    # A group that was there before (userdel took it with the user): the same gid and members.
+    kept=$(manifest_get kept-group)
+    if [ -n "$kept" ] && ! getent group "$serve_user" >/dev/null; then
+        IFS=: read -r _ _ kgid kmembers <<<"$kept"
+        groupadd --system --gid "$kgid" "$serve_user" || warn "could not restore the group $serve_user ($kept)"
+        [ -z "$kmembers" ] || gpasswd -M "$kmembers" "$serve_user" >/dev/null || true
+    fi
 fi
 
 # Last, the manifest and the directories made to hold it (deepest first).
