@@ -70,6 +70,11 @@ Result<Ledger> Ledger::open(const std::string& path, size_t max_ips_per_domain) 
                             "PRAGMA cache_size=-32768;");
         !r)
         return r.error();
+    // The -wal and -shm files stay when the last writer closes (cron mode: every run), so an
+    // endpoint with read access only (serve.user, no write permission on the directory) can
+    // still open the ledger read-only; SQLite would otherwise have to create them.
+    int persist = 1;
+    sqlite3_file_control(l.db_.get(), "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
     auto version = [&]() -> Result<int64_t> {
         auto st = l.db_.prepare("PRAGMA user_version");
         if (!st) return st.error();

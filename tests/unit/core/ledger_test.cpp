@@ -105,6 +105,21 @@ TEST_F(LedgerTest, GenerationsTrackCommitsAndRenders) {
     EXPECT_EQ(*l.generation("rendered_generation"), 1);
 }
 
+// After the writer closes, a reader that may not write in the directory (the endpoint's
+// user) can still open the ledger read-only: the -wal and -shm files stay.
+TEST_F(LedgerTest, ReadableWithoutWriteAccessAfterTheWriterCloses) {
+    { open(); }
+    EXPECT_TRUE(fs::exists(dir_ / "ledger.sqlite-wal"));
+    EXPECT_TRUE(fs::exists(dir_ / "ledger.sqlite-shm"));
+    fs::permissions(dir_, fs::perms::owner_read | fs::perms::owner_exec);
+    if (::geteuid() != 0) {  // root writes anywhere: the check above is what holds there
+        auto db = sql::Database::open((dir_ / "ledger.sqlite").string(), true);
+        ASSERT_TRUE(db.ok()) << db.error().message;
+        EXPECT_TRUE(db->exec("SELECT count(*) FROM counters").ok());
+    }
+    fs::permissions(dir_, fs::perms::owner_all);
+}
+
 TEST_F(LedgerTest, RefusesNewerSchema) {
     { open(); }
     {
