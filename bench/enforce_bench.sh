@@ -14,6 +14,8 @@
 # enforce runs with --log '' (the JSON verdict lines cost ~1 us each; see --with-log) and at
 # its default nice -10.
 #   bench/enforce_bench.sh [--quick] [--with-log]     (root)
+# EGRESS_MONITOR=PATH measures that binary instead of building this tree's (to compare
+# builds side by side with the same method).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=4 rounds=3 log=""
@@ -26,8 +28,14 @@ for a in "$@"; do
 done
 [ "$(id -u)" -eq 0 ] || { echo "enforce_bench: needs root (namespaces, iptables)" >&2; exit 77; }
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$(nproc)" --target egress-monitor em-connect >/dev/null
-bin=$PWD/build/egress-monitor conn=$PWD/build/tests/em-connect
+if [ -n "${EGRESS_MONITOR:-}" ]; then
+    cmake --build build -j"$(nproc)" --target em-connect >/dev/null
+    bin=$(realpath "$EGRESS_MONITOR")
+else
+    cmake --build build -j"$(nproc)" --target egress-monitor em-connect >/dev/null
+    bin=$PWD/build/egress-monitor
+fi
+conn=$PWD/build/tests/em-connect
 
 NS_S="embs$$" NS_C="embc$$" work=$(mktemp -d) enf=""
 cleanup() {

@@ -52,12 +52,16 @@ int run_enforce_command(CLI::App& app, const EnforceFlags& f) {
         };
         fmt::print("{}: ok; inbound DNS queue {}\n", f.config, q(cfg->inbound_dns_queue));
         for (const auto& fl : cfg->filters)
-            fmt::print("filter {}: DNS queue {}; traffic queue {}; {} allowed hostnames{}{}\n",
+            fmt::print("filter {}: DNS queue {}; traffic queue {}; {} allowed hostnames{}{}{}\n",
                        fl.name, q(fl.dns_queue), q(fl.traffic_queue), fl.allowed_hostnames.size(),
                        fl.allow_all_hostnames ? " (all allowed)" : "",
                        fl.cached_hostnames.empty()
                            ? ""
-                           : fmt::format("; {} cached", fl.cached_hostnames.size()));
+                           : fmt::format("; {} cached", fl.cached_hostnames.size()),
+                       fl.dns_queue.any()
+                           ? fmt::format("; answers awaited {} ms, at most {} queries",
+                                         fl.query_timeout_ms, fl.outstanding_queries)
+                           : "");
         return 0;
     }
     EnforceOptions opt;

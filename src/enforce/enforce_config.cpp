@@ -114,6 +114,17 @@ Result<FilterConfig> parse_filter(const toml::table& t, const toml::node& at,
             auto b = rd.boolean(v, key);
             if (!b) return b.error();
             (key == "allowAllHostnames" ? f.allow_all_hostnames : f.lookup_unknown_ips) = *b;
+        } else if (key == "queryTimeout") {
+            auto d = rd.duration(v, key);
+            if (!d) return d.error();
+            if (*d < 100 || *d > 120000)
+                return Error{where(path, v) + ": queryTimeout must be from 100ms to 2m"};
+            f.query_timeout_ms = *d;
+        } else if (key == "outstandingQueries") {
+            const auto* i = v.as_integer();
+            if (!i || i->get() < 1 || i->get() > 1000000)
+                return Error{where(path, v) + ": outstandingQueries must be from 1 to 1000000"};
+            f.outstanding_queries = static_cast<size_t>(i->get());
         } else if (key == "allowAnswersFor" || key == "reCacheEvery") {
             auto d = rd.duration(v, key);
             if (!d) return d.error();

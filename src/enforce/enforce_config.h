@@ -15,6 +15,10 @@
 //   cachedHostnames = ["updates.example.com"]    # resolved by enforce itself, kept allowed
 //   reCacheEvery = "1m"                          # how often those are resolved again
 //   lookupUnknownIPs = false                     # a PTR lookup of an address no answer named
+//   queryTimeout = "5s"                          # how long an accepted query waits for its
+//                                                #   answer (a later one is unsolicited)
+//   outstandingQueries = 4096                    # queries awaiting an answer at most (more
+//                                                #   are dropped and counted)
 //
 // Queues are optional per family (ipv4 or ipv6 may be left out); every queue number is used
 // once. Errors name the file, line and key.
@@ -45,6 +49,8 @@ struct FilterConfig {
     std::vector<std::string> cached_hostnames;
     int64_t recache_every_ms = 0;
     bool lookup_unknown_ips = false;
+    int64_t query_timeout_ms = 5000;
+    size_t outstanding_queries = 4096;
 };
 
 struct EnforceConfig {

@@ -18,7 +18,10 @@ TcpDnsSplit for_each_tcp_dns_message(const uint8_t* data, size_t len,
 }
 
 Engine::Engine(const EnforceConfig& cfg) {
-    for (const auto& f : cfg.filters) filters_.push_back(State{f, {}, {}, {}});
+    filters_.reserve(cfg.filters.size());
+    for (const auto& f : cfg.filters)
+        filters_.push_back(
+            State{f, {}, {}, {}, PendingQueries(f.outstanding_queries, f.query_timeout_ms)});
 }
 
 bool Engine::under(std::string_view name, std::string_view suffix) {
@@ -39,12 +42,27 @@ bool Engine::name_allowed(size_t filter, std::string_view name, int64_t now_ms) 
     return it != s.names.end() && it->second > now_ms;
 }
 
-Verdict Engine::query(size_t filter, const DnsMessage& msg, int64_t now_ms) const {
+Verdict Engine::query(size_t filter, const DnsFlow& flow, const DnsMessage& msg, int64_t now_ms) {
     if (msg.response) return {false, "not a query"};
     if (msg.question_count != 1 || msg.qname.empty())
         return {false, msg.question_count == 0 ? "no question" : "more than one question"};
     if (!name_allowed(filter, msg.qname, now_ms)) return {false, "name not allowed"};
-    return {true, "name allowed"};
+    switch (filters_[filter].pending.add(flow, {msg.id, msg.qname, msg.qtype}, now_ms)) {
+        case PendingQueries::Added::table_full:
+            ++counters_.table_full;
+            return {false, "name allowed, but the outstanding-query table is full"};
+        case PendingQueries::Added::socket_full:
+            ++counters_.socket_full;
+            return {false, "name allowed, but its client port has too many outstanding queries"};
+        default:
+            return {true, "name allowed"};
+    }
+}
+
+uint64_t Engine::unanswered_queries() const {
+    uint64_t n = 0;
+    for (const auto& s : filters_) n += s.pending.expired();
+    return n;
 }
 
 int64_t Engine::duration_ms(const State& s, uint32_t ttl) const {
@@ -62,32 +80,50 @@ int64_t Engine::duration_ms(const State& s, uint32_t ttl) const {
     return fixed;
 }
 
-Verdict Engine::response(const DnsMessage& msg, int64_t now_ms) {
+Verdict Engine::response(const DnsFlow& flow, const DnsMessage& msg, int64_t now_ms) {
     if (!msg.response) return {false, "not a response"};
     if (msg.question_count != 1 || msg.qname.empty()) return {false, "no single question"};
-    bool any = false;
-    std::vector<std::string> chain;
-    const auto resolved = resolve_answers(msg, &chain);
+    auto closest = PendingQueries::Match::unsolicited;
+    const DnsQuestion q{msg.id, msg.qname, msg.qtype};
     for (size_t f = 0; f < filters_.size(); ++f) {
-        if (!name_allowed(f, msg.qname, now_ms)) continue;
-        any = true;
-        State& s = filters_[f];
-        for (const auto& a : resolved) {
-            if (a.ip.is_loopback() || a.ip.is_unspecified()) continue;
-            int64_t& until = s.addrs[a.ip];
-            until = std::max(until, now_ms + duration_ms(s, a.ttl));
+        const auto m = filters_[f].pending.take(flow, q, now_ms);
+        if (m == PendingQueries::Match::matched) {
+            learn(filters_[f], msg, now_ms);
+            return {true, "answer to an outstanding query learnt", static_cast<int>(f)};
         }
-        // Targets of the chain and of SRV/MX/NS answers to names of the chain.
-        for (const auto& r : msg.answers) {
-            if (r.target.empty() || r.type == 12) continue;  // PTR targets allow nothing
-            if (std::find(chain.begin(), chain.end(), r.name) == chain.end() && r.name != msg.qname)
-                continue;
-            int64_t& until = s.names[r.target];
-            until = std::max(until, now_ms + duration_ms(s, r.ttl));
-        }
+        closest = std::min(closest, m);
     }
-    if (!any) return {false, "question not allowed by any filter"};
-    return {true, "answer learnt"};
+    switch (closest) {
+        case PendingQueries::Match::wrong_question:
+            ++counters_.wrong_question;
+            return {false, "question differs from the outstanding query's"};
+        case PendingQueries::Match::wrong_id:
+            ++counters_.wrong_id;
+            return {false, "transaction id of no outstanding query to that server"};
+        case PendingQueries::Match::wrong_server:
+            ++counters_.wrong_server;
+            return {false, "from an address or port no outstanding query went to"};
+        default:
+            ++counters_.unsolicited;
+            return {false, "no outstanding query from that client port (unsolicited)"};
+    }
+}
+
+void Engine::learn(State& s, const DnsMessage& msg, int64_t now_ms) {
+    const auto resolved = resolve_answers(msg, &chain_);
+    for (const auto& a : resolved) {
+        if (a.ip.is_loopback() || a.ip.is_unspecified()) continue;
+        int64_t& until = s.addrs[a.ip];
+        until = std::max(until, now_ms + duration_ms(s, a.ttl));
+    }
+    // Targets of the chain and of SRV/MX/NS answers to names of the chain.
+    for (const auto& r : msg.answers) {
+        if (r.target.empty() || r.type == 12) continue;  // PTR targets allow nothing
+        if (std::find(chain_.begin(), chain_.end(), r.name) == chain_.end() && r.name != msg.qname)
+            continue;
+        int64_t& until = s.names[r.target];
+        until = std::max(until, now_ms + duration_ms(s, r.ttl));
+    }
 }
 
 Verdict Engine::traffic(size_t filter, const IpAddress& dst, int64_t now_ms) const {
@@ -112,6 +148,7 @@ void Engine::set_cached(size_t filter, std::vector<IpAddress> ips) {
 
 void Engine::expire(int64_t now_ms) {
     for (auto& s : filters_) {
+        s.pending.expire(now_ms);
         std::erase_if(s.addrs, [&](const auto& e) { return e.second <= now_ms; });
         std::erase_if(s.names, [&](const auto& e) { return e.second <= now_ms; });
     }

@@ -5,13 +5,18 @@
 //
 //   query     (a filter's dnsQueue)  accepted when its one question is allowed: the filter
 //             allows every name, or the name equals or lies under an allowedHostnames,
-//             cachedHostnames or learnt name. A message that is not a query, has no question
-//             or more than one, or does not decode is dropped.
-//   response  (inboundDNSQueue)      accepted when some filter allows its question; then
-//             every filter that allows it learns: A/AAAA addresses of the names in the
-//             answer chain are allowed for the answer's duration (allowAnswersFor, or the
-//             TTL per recordTTL), CNAME/SRV/MX/NS targets become allowed names for as long.
-//             A response no filter allows is dropped.
+//             cachedHostnames or learnt name; the accepted query is then outstanding for
+//             the filter (pending_queries.h) for queryTimeout. A message that is not a query,
+//             has no question or more than one, or does not decode is dropped, and so is a
+//             query the filter's outstanding-query table has no room for (counted).
+//   response  (inboundDNSQueue)      accepted only when it answers an outstanding query of
+//             some filter: the same transport, from the server address and port the query
+//             went to, to the client address and port it came from, with its transaction id
+//             and question. The query is consumed (one answer per query) and that filter
+//             alone learns: A/AAAA addresses of the names in the answer chain are allowed
+//             for the answer's duration (allowAnswersFor, or the TTL per recordTTL),
+//             CNAME/SRV/MX/NS targets become allowed names for as long. Any other response
+//             is dropped, teaches nothing, and is counted by why (counters()).
 //   traffic   (a filter's trafficQueue)  accepted when the destination is allowed and not
 //             expired, or is an address of its cachedHostnames.
 #include <cstdint>
@@ -24,12 +29,14 @@
 #include "common/ip_address.h"
 #include "dns/dns_message.h"
 #include "enforce/enforce_config.h"
+#include "enforce/pending_queries.h"
 
 namespace em {
 
 struct Verdict {
     bool accept = false;
     const char* reason = "";  // static text, for the log
+    int filter = -1;          // an accepted response: the filter whose query it answered
 };
 
 /// Splits the payload of one TCP segment into its length-prefixed DNS messages and calls
@@ -40,12 +47,22 @@ enum class TcpDnsSplit { whole, split, stopped };
 TcpDnsSplit for_each_tcp_dns_message(const uint8_t* data, size_t len,
                                      const std::function<bool(const uint8_t*, size_t)>& fn);
 
+/// Why DNS messages were dropped beyond their verdict counts (since construction).
+struct EngineCounters {
+    // Responses that answered no outstanding query, by what came closest (pending_queries.h).
+    uint64_t unsolicited = 0, wrong_server = 0, wrong_id = 0, wrong_question = 0;
+    // Allowed queries refused for want of room in the filter's outstanding-query table.
+    uint64_t table_full = 0, socket_full = 0;
+};
+
 class Engine {
   public:
     explicit Engine(const EnforceConfig& cfg);
 
-    Verdict query(size_t filter, const DnsMessage& msg, int64_t now_ms) const;
-    Verdict response(const DnsMessage& msg, int64_t now_ms);
+    /// `flow`: the query's transport, addresses and ports as it goes out.
+    Verdict query(size_t filter, const DnsFlow& flow, const DnsMessage& msg, int64_t now_ms);
+    /// `flow`: given as the query's would be (client = the response's destination).
+    Verdict response(const DnsFlow& flow, const DnsMessage& msg, int64_t now_ms);
     Verdict traffic(size_t filter, const IpAddress& dst, int64_t now_ms) const;
 
     /// Whether `filter` allows `name` now (lower case, no trailing dot).
@@ -60,6 +77,10 @@ class Engine {
     size_t filters() const { return filters_.size(); }
     const FilterConfig& config(size_t filter) const { return filters_[filter].cfg; }
     size_t allowed_addresses(size_t filter) const { return filters_[filter].addrs.size(); }
+    size_t outstanding_queries(size_t filter) const { return filters_[filter].pending.size(); }
+    const EngineCounters& counters() const { return counters_; }
+    /// Outstanding queries forgotten unanswered when their queryTimeout was over.
+    uint64_t unanswered_queries() const;
 
   private:
     struct State {
@@ -67,11 +88,15 @@ class Engine {
         std::unordered_map<IpAddress, int64_t, IpAddressHash> addrs;  // until (ms)
         std::unordered_map<std::string, int64_t> names;               // learnt, until (ms)
         std::unordered_map<IpAddress, bool, IpAddressHash> cached;
+        PendingQueries pending;
     };
     int64_t duration_ms(const State& s, uint32_t ttl) const;
+    void learn(State& s, const DnsMessage& msg, int64_t now_ms);
     static bool under(std::string_view name, std::string_view suffix);
 
     std::vector<State> filters_;
+    EngineCounters counters_;
+    std::vector<std::string> chain_;  // scratch of learn()
 };
 
 }  // namespace em

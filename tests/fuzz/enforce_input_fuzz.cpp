@@ -1,7 +1,10 @@
 // Fuzzes what `enforce` reads: its TOML config (first byte even), or (odd) the payload of a
 // DNS-over-TCP segment split into messages, each decoded and judged by an engine as a query
-// and as a response, then traffic to every answered address. Nothing may crash; a verdict
-// must come with a reason; an address may be allowed only after an accepted response.
+// (as it is, and with its QR bit cleared, from one of a few client ports) and then as a
+// response, then traffic to every answered address. Nothing may crash; a verdict must come
+// with a reason; an address may be allowed only after an accepted response, and a response is
+// accepted only when it consumed an outstanding query; the outstanding-query table never
+// holds more than its capacity.
 #include <cstdint>
 #include <string_view>
 
@@ -21,6 +24,8 @@ trafficQueue = { ipv4 = 3 }
 allowedHostnames = ["example.test", "a"]
 allowAnswersFor = "10s"
 recordTTL = "longer"
+queryTimeout = "1s"
+outstandingQueries = 4
 )",
                                           "fuzz");
         if (!r) __builtin_trap();
@@ -41,15 +46,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         return 0;
     }
     em::Engine engine(config());
+    int64_t now = 0;
+    uint16_t port = 0;
     em::for_each_tcp_dns_message(data + 1, size - 1, [&](const uint8_t* m, size_t n) {
         auto msg = em::decode_dns(m, n);
         if (!msg) return true;
-        em::Verdict q = engine.query(0, *msg, 0);
+        now += 300;
+        const em::DnsFlow flow{6, *em::IpAddress::parse("198.51.100.2"),
+                               *em::IpAddress::parse("198.51.100.1"),
+                               static_cast<uint16_t>(40000 + port++ % 3), 53};
+        em::Verdict q = engine.query(0, flow, *msg, now);
         if (!q.reason || !*q.reason) __builtin_trap();
+        em::DnsMessage asked = *msg;
+        asked.response = false;
+        (void)engine.query(0, flow, asked, now);
+        if (engine.outstanding_queries(0) > 4) __builtin_trap();
         const bool before = !engine.allowed_addresses(0);
-        em::Verdict r = engine.response(*msg, 0);
+        const size_t outstanding = engine.outstanding_queries(0);
+        em::Verdict r = engine.response(flow, *msg, now);
+        if (!r.reason || !*r.reason) __builtin_trap();
         if (!r.accept && before && engine.allowed_addresses(0)) __builtin_trap();
-        for (const auto& a : em::resolve_answers(*msg)) (void)engine.traffic(0, a.ip, 1);
+        if (r.accept != (engine.outstanding_queries(0) + 1 == outstanding)) __builtin_trap();
+        for (const auto& a : em::resolve_answers(*msg)) (void)engine.traffic(0, a.ip, now);
         return true;
     });
     return 0;

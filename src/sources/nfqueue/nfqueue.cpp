@@ -19,7 +19,7 @@ namespace {
 
 // One slot holds one packet message: a whole 64 KiB packet plus the attributes.
 constexpr size_t kSlotSize = 68 * 1024;
-constexpr size_t kSlots = 32;
+constexpr size_t kSlots = 64;
 constexpr size_t kBufSize = kSlotSize * kSlots;
 // Room for the verdicts of one read: each is a small message (header + verdict attribute).
 constexpr size_t kOutSize = 1 << 20;
@@ -143,7 +143,7 @@ Result<void> NfqueueSource::flush_verdicts() {
     return {};
 }
 
-Result<void> NfqueueSource::drain(const Handler& handler) {
+Result<void> NfqueueSource::drain(const Handler& handler, const std::function<void()>& on_read) {
     struct Ctx {
         NfqueueSource* self;
         const Handler* handler;
@@ -197,6 +197,7 @@ Result<void> NfqueueSource::drain(const Handler& handler) {
             return errno_error("NFQUEUE: recvmmsg");
         }
         pending_.clear();
+        if (on_read) on_read();
         for (int k = 0; k < got; ++k) {
             if (msgs[k].msg_hdr.msg_flags & MSG_TRUNC) ++counters_.malformed;  // dropped below
             if (mnl_cb_run(buf_.get() + k * kSlotSize, msgs[k].msg_len, 0, portid_, cb, &ctx) < 0 &&

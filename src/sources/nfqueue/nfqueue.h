@@ -43,8 +43,10 @@ class NfqueueSource {
                                                        bool fail_open, size_t rcvbuf = 8 << 20);
     ~NfqueueSource();
     int fd() const;
-    /// Reads everything queued without blocking and sends the verdicts.
-    Result<void> drain(const Handler& handler);
+    /// Reads everything queued without blocking and sends the verdicts. `on_read` (optional)
+    /// is called after each read, before the handler sees the packets it brought (one clock
+    /// reading can serve them all).
+    Result<void> drain(const Handler& handler, const std::function<void()>& on_read = {});
     const NfqueueCounters& counters() const { return counters_; }
 
   private:

@@ -58,22 +58,36 @@ DnsMessage answer(const std::string& name, std::vector<DnsRecord> records) {
 
 IpAddress ip(const char* s) { return *IpAddress::parse(s); }
 
+// A UDP query from 198.51.100.2:port to the resolver 198.51.100.1:53.
+DnsFlow udp(uint16_t port = 40000) {
+    return DnsFlow{17, ip("198.51.100.2"), ip("198.51.100.1"), port, 53};
+}
+
+// `a` as the answer to a query for its question that `filter` let out just before.
+Verdict answered(Engine& e, size_t filter, const DnsMessage& a, int64_t now_ms) {
+    DnsMessage q = query(a.qname);
+    q.id = a.id;
+    q.qtype = a.qtype;
+    e.query(filter, udp(), q, now_ms);
+    return e.response(udp(), a, now_ms);
+}
+
 }  // namespace
 
 TEST(Engine, QueriesPassOnlyForAllowedNamesAndTheirSubdomains) {
     Engine e(config(kTwo));
-    EXPECT_TRUE(e.query(0, query("github.com"), 0).accept);
-    EXPECT_TRUE(e.query(0, query("api.github.com"), 0).accept);
-    EXPECT_TRUE(e.query(0, query("example.test"), 0).accept);  // normalised in the config
-    EXPECT_FALSE(e.query(0, query("evilgithub.com"), 0).accept);
-    EXPECT_FALSE(e.query(0, query("github.com.evil.test"), 0).accept);
-    EXPECT_FALSE(e.query(1, query("github.com"), 0).accept);  // another filter's list
+    EXPECT_TRUE(e.query(0, udp(), query("github.com"), 0).accept);
+    EXPECT_TRUE(e.query(0, udp(), query("api.github.com"), 0).accept);
+    EXPECT_TRUE(e.query(0, udp(), query("example.test"), 0).accept);  // normalised in the config
+    EXPECT_FALSE(e.query(0, udp(), query("evilgithub.com"), 0).accept);
+    EXPECT_FALSE(e.query(0, udp(), query("github.com.evil.test"), 0).accept);
+    EXPECT_FALSE(e.query(1, udp(), query("github.com"), 0).accept);  // another filter's list
     DnsMessage two = query("github.com");
     two.question_count = 2;
-    EXPECT_FALSE(e.query(0, two, 0).accept);
+    EXPECT_FALSE(e.query(0, udp(), two, 0).accept);
     DnsMessage resp = query("github.com");
     resp.response = true;
-    EXPECT_FALSE(e.query(0, resp, 0).accept);
+    EXPECT_FALSE(e.query(0, udp(), resp, 0).accept);
 }
 
 TEST(Engine, AnswersAllowAddressesForTheirDurationAndTargetsAsNames) {
@@ -82,21 +96,22 @@ TEST(Engine, AnswersAllowAddressesForTheirDurationAndTargetsAsNames) {
         "www.github.com",
         {rec("www.github.com", 5, 300, "gh.cdn.test"), rec("gh.cdn.test", 1, 300, "192.0.2.5"),
          rec("gh.cdn.test", 28, 300, "2001:db8::5"), rec("unrelated.test", 1, 300, "192.0.2.66")});
-    EXPECT_TRUE(e.response(a, 1000).accept);
+    EXPECT_TRUE(answered(e, 0, a, 1000).accept);
     EXPECT_TRUE(e.traffic(0, ip("192.0.2.5"), 1000).accept);
     EXPECT_TRUE(e.traffic(0, ip("2001:db8::5"), 10999).accept);
     EXPECT_FALSE(e.traffic(0, ip("192.0.2.5"), 11000).accept);  // 10 s later
     EXPECT_FALSE(e.traffic(0, ip("192.0.2.66"), 1000).accept);  // not in the chain
     EXPECT_FALSE(e.traffic(1, ip("192.0.2.5"), 1000).accept);   // the other filter did not ask
     // The CNAME target may now be asked for itself, for as long.
-    EXPECT_TRUE(e.query(0, query("gh.cdn.test"), 5000).accept);
-    EXPECT_FALSE(e.query(0, query("x.gh.cdn.test"), 5000).accept);
-    EXPECT_FALSE(e.query(0, query("gh.cdn.test"), 12000).accept);
-    // A response nobody allows is dropped and teaches nothing.
-    EXPECT_FALSE(e.response(answer("evil.test", {rec("evil.test", 1, 60, "192.0.2.9")}), 0).accept);
+    EXPECT_TRUE(e.query(0, udp(), query("gh.cdn.test"), 5000).accept);
+    EXPECT_FALSE(e.query(0, udp(), query("x.gh.cdn.test"), 5000).accept);
+    EXPECT_FALSE(e.query(0, udp(), query("gh.cdn.test"), 12000).accept);
+    // A response to a query nobody allowed is dropped and teaches nothing.
+    EXPECT_FALSE(
+        answered(e, 0, answer("evil.test", {rec("evil.test", 1, 60, "192.0.2.9")}), 0).accept);
     EXPECT_FALSE(e.traffic(0, ip("192.0.2.9"), 0).accept);
     // Loopback answers allow nothing.
-    e.response(answer("lo.github.com", {rec("lo.github.com", 1, 60, "127.0.0.1")}), 0);
+    answered(e, 0, answer("lo.github.com", {rec("lo.github.com", 1, 60, "127.0.0.1")}), 0);
     EXPECT_FALSE(e.traffic(0, ip("127.0.0.1"), 0).accept);
     e.expire(11000);
     EXPECT_EQ(e.allowed_addresses(0), 0u);
@@ -104,7 +119,7 @@ TEST(Engine, AnswersAllowAddressesForTheirDurationAndTargetsAsNames) {
 
 TEST(Engine, RecordTtlModes) {
     Engine e(config(kTwo));  // "other": 1 s, recordTTL longer
-    e.response(answer("other.test", {rec("other.test", 1, 30, "192.0.2.7")}), 0);
+    answered(e, 1, answer("other.test", {rec("other.test", 1, 30, "192.0.2.7")}), 0);
     EXPECT_TRUE(e.traffic(1, ip("192.0.2.7"), 29999).accept);
     EXPECT_FALSE(e.traffic(1, ip("192.0.2.7"), 30000).accept);
     for (auto [mode, ttl, want_ms] : {std::tuple{"ignore", 30, 1000},
@@ -119,8 +134,8 @@ allowedHostnames = ["a.test"]
 allowAnswersFor = "1s"
 recordTTL = ")") + mode + "\"\n";
         Engine m(config(text.c_str()));
-        m.response(answer("a.test", {rec("a.test", 1, static_cast<uint32_t>(ttl), "192.0.2.1")}),
-                   0);
+        answered(m, 0,
+                 answer("a.test", {rec("a.test", 1, static_cast<uint32_t>(ttl), "192.0.2.1")}), 0);
         if (want_ms > 0) {
             EXPECT_TRUE(m.traffic(0, ip("192.0.2.1"), want_ms - 1).accept) << mode;
         }
@@ -148,8 +163,8 @@ dnsQueue = { ipv6 = 4 }
 allowAllHostnames = true
 allowAnswersFor = "2s"
 )"));
-    EXPECT_TRUE(all.query(0, query("anything.test"), 0).accept);
-    all.response(answer("anything.test", {rec("anything.test", 28, 9, "2001:db8::9")}), 0);
+    EXPECT_TRUE(all.query(0, udp(), query("anything.test"), 0).accept);
+    answered(all, 0, answer("anything.test", {rec("anything.test", 28, 9, "2001:db8::9")}), 0);
     EXPECT_TRUE(all.traffic(0, ip("2001:db8::9"), 1999).accept);
 }
 
@@ -188,6 +203,99 @@ TEST(EnforceConfig, ErrorsNameFileLineAndKey) {
         ASSERT_FALSE(r.ok()) << text;
         EXPECT_EQ(r.error().message.rfind(want, 0), 0u) << r.error().message << "\nwant: " << want;
     }
+}
+
+}  // namespace em
+
+namespace em {
+
+// Issue 13: a response is learnt from only when it answers a query this filter let out.
+TEST(Engine, ResponsesTeachOnlyWhenTheyAnswerAnOutstandingQuery) {
+    Engine e(config(kTwo));
+    auto evil = answer("github.com", {rec("github.com", 5, 60, "evil.attacker.test"),
+                                      rec("evil.attacker.test", 1, 60, "203.0.113.66")});
+    evil.id = 0x1111;
+    // Unsolicited: no query at all.
+    Verdict v = e.response(udp(), evil, 0);
+    EXPECT_FALSE(v.accept);
+    EXPECT_STREQ(v.reason, "no outstanding query from that client port (unsolicited)");
+    EXPECT_FALSE(e.traffic(0, ip("203.0.113.66"), 1).accept);
+    EXPECT_FALSE(e.query(0, udp(40009), query("evil.attacker.test"), 1).accept);
+
+    DnsMessage q = query("github.com");
+    q.id = 0x4242;
+    q.qtype = 1;
+    ASSERT_TRUE(e.query(0, udp(), q, 0).accept);
+    EXPECT_EQ(e.outstanding_queries(0), 1u);
+    auto good = answer("github.com", {rec("github.com", 1, 60, "192.0.2.70")});
+    good.id = 0x4242;
+    good.qtype = 1;
+    auto wrong_id = good, wrong_question = good, wrong_type = good;
+    wrong_id.id = 0x4243;
+    wrong_question.qname = "api.github.com";
+    wrong_question.answers = {rec("api.github.com", 1, 60, "192.0.2.71")};
+    wrong_type.qtype = 28;
+    DnsFlow other_server = udp();
+    other_server.server = ip("198.51.100.99");
+    EXPECT_FALSE(e.response(udp(), wrong_id, 1).accept);
+    EXPECT_FALSE(e.response(udp(), wrong_question, 1).accept);
+    EXPECT_FALSE(e.response(udp(), wrong_type, 1).accept);
+    EXPECT_FALSE(e.response(other_server, good, 1).accept);
+    EXPECT_FALSE(e.response(udp(40001), good, 1).accept);
+    EXPECT_FALSE(e.traffic(0, ip("192.0.2.70"), 2).accept);
+    EXPECT_FALSE(e.traffic(0, ip("192.0.2.71"), 2).accept);
+    // The right answer still works, once, and only for the filter that asked.
+    v = e.response(udp(), good, 2);
+    EXPECT_TRUE(v.accept) << v.reason;
+    EXPECT_TRUE(e.traffic(0, ip("192.0.2.70"), 3).accept);
+    EXPECT_FALSE(e.traffic(1, ip("192.0.2.70"), 3).accept);
+    EXPECT_FALSE(e.response(udp(), good, 3).accept);
+    EXPECT_EQ(e.outstanding_queries(0), 0u);
+    const EngineCounters& c = e.counters();
+    EXPECT_EQ(c.unsolicited, 3u);  // the forgery, the other client port, the repeated answer
+    EXPECT_EQ(c.wrong_id, 1u);
+    EXPECT_EQ(c.wrong_question, 2u);  // another name, another type
+    EXPECT_EQ(c.wrong_server, 1u);
+}
+
+TEST(Engine, AnswersComeInTimeOrNotAtAll) {
+    Engine e(config(R"(
+inboundDNSQueue = { ipv4 = 1 }
+[[filters]]
+name = "f"
+dnsQueue = { ipv4 = 2 }
+allowedHostnames = ["a.test"]
+allowAnswersFor = "10s"
+queryTimeout = "2s"
+outstandingQueries = 2
+)"));
+    DnsMessage q = query("a.test");
+    EXPECT_TRUE(e.query(0, udp(1), q, 0).accept);
+    EXPECT_TRUE(e.query(0, udp(2), q, 0).accept);
+    Verdict full = e.query(0, udp(3), q, 0);
+    EXPECT_FALSE(full.accept);
+    EXPECT_EQ(e.counters().table_full, 1u);
+    auto a = answer("a.test", {rec("a.test", 1, 60, "192.0.2.1")});
+    EXPECT_TRUE(e.response(udp(1), a, 1999).accept);
+    EXPECT_FALSE(e.response(udp(2), a, 2000).accept);  // its 2 s are over
+    EXPECT_EQ(e.unanswered_queries(), 1u);
+    EXPECT_TRUE(e.query(0, udp(3), q, 2000).accept);  // room again
+}
+
+TEST(EnforceConfig, QueryTimeoutAndOutstandingQueries) {
+    auto c = parse_enforce_config(kTwo, "t.toml");
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ(c->filters[0].query_timeout_ms, 5000);
+    EXPECT_EQ(c->filters[0].outstanding_queries, 4096u);
+    const std::string base =
+        "[[filters]]\nname = \"a\"\ntrafficQueue = { ipv4 = 1 }\nallowAllHostnames = true\n"
+        "allowAnswersFor = \"1s\"\n";
+    auto bad = parse_enforce_config(base + "queryTimeout = \"10ms\"\n", "t.toml");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().message, "t.toml:6: queryTimeout must be from 100ms to 2m");
+    bad = parse_enforce_config(base + "outstandingQueries = 0\n", "t.toml");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().message, "t.toml:6: outstandingQueries must be from 1 to 1000000");
 }
 
 }  // namespace em
