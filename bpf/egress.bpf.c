@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The eBPF source's kernel half (README, "eBPF source"). Attached to the cgroup v2 root,
+/* The eBPF source's kernel half (docs/agent.md, "The eBPF source"). Attached to the cgroup v2 root,
  * so every process of the host and of its containers passes through it:
  *   cgroup/connect4|6   a TCP connection attempt or a connected UDP socket → EM_FLOW, after
  *                       an EM_TASK the first time a process is seen (since its exec)

@@ -1,5 +1,5 @@
 // The eBPF source as a LiveSource: ring-buffer records → pipeline calls, each with the
-// process it belongs to (README, "eBPF source").
+// process it belongs to (docs/agent.md, "The eBPF source").
 //   EM_EXEC  → TaskResolver::on_exec (the executable and arguments of a new image)
 //   EM_TASK  → TaskResolver::resolve (who a process is, before its first flow)
 //   EM_FLOW  → Pipeline::on_flow with the task's process; a socket to port 53 remembers it

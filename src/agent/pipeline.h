@@ -4,7 +4,7 @@
 // queries and flows into the current Batch, keeps the IP→names answer cache, labels each
 // flow with the names that explain its address (or `direct`), and formats JSON events.
 //
-// Counting (README, "What is counted"): a DNS query is a client query unless it is the local
+// Counting (docs/agent.md, "What the agent counts"): a DNS query is a client query unless it is the local
 // resolver forwarding one: a query to a non-local server for the same (name, type) that a
 // client asked a local resolver (loopback, or the sender's own address) within the last
 // forward_window_ms is counted as "dns.forwarded_queries", not as a query. Answers from

@@ -1,5 +1,5 @@
 #pragma once
-// JSON event lines (README, "JSON events"): one object per line, one line per DNS message
+// JSON event lines (docs/agent.md, "JSON events"): one object per line, one line per DNS message
 // or new flow. Formatting is separate from writing so the Loki exporter sends the same text.
 #include <cstdint>
 #include <cstdio>

@@ -1,5 +1,5 @@
 #pragma once
-// Folds dnsmasq 2.90 query-log lines into a Batch (see README "What is counted").
+// Folds dnsmasq 2.90 query-log lines into a Batch (see docs/consolidate.md, "What is counted").
 //
 // Accepts both layouts — `log-queries` and `log-queries=extra` (which inserts
 // "SERIAL CLIENT/PORT " after the tag) — written by `log-facility=FILE` ("Mon DD HH:MM:SS

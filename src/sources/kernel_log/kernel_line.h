@@ -1,7 +1,7 @@
 #pragma once
 // Kernel LOG target lines: "PREFIX IN=eth0 OUT= ... SRC=a DST=b LEN=... PROTO=TCP SPT=p
 // DPT=q ..." (IPv6 addresses printed fully expanded). One line is one new outbound flow
-// to DST: the firewall rule logs each flow once (README, install.sh).
+// to DST: the firewall rule logs each flow once (docs/install.md, install.sh).
 #include <cstdint>
 #include <optional>
 #include <string>
