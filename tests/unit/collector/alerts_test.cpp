@@ -12,6 +12,7 @@
 
 #include "collector/history.h"
 #include "collector/report.h"
+#include "tls_test_server.h"
 
 namespace em {
 
@@ -366,6 +367,32 @@ TEST(WebhookTest, UnreachableAndBadUrls) {
     EXPECT_FALSE(
         make_webhook_sink(WebhookOptions{"https://hooks.example/x", "/nonexistent/ca.pem", 1000})
             .ok());
+}
+
+// The webhook's TLS (common/tls_policy.h): a receiver offering only weak TLS 1.2 suites gets
+// no alert; ECDHE with AEAD and TLS 1.3 work.
+TEST(WebhookTest, TlsRefusesSuitesWithoutForwardSecrecyOrAead) {
+    ASSERT_TRUE(testing::test_cert().ok);
+    AlertEvent e{kT0, "web1", "stale", "web1", true, "m", {}, 1};
+    for (const char* suites : testing::kWeakTls12Suites) {
+        testing::TlsTestServer rx(suites);
+        ASSERT_TRUE(rx.configured()) << suites;
+        auto sink =
+            make_webhook_sink(WebhookOptions{rx.url("/hook"), testing::test_cert().cert, 2000});
+        ASSERT_TRUE(sink.ok()) << sink.error().message;
+        EXPECT_FALSE((*sink)->emit(e).ok()) << suites;
+        EXPECT_EQ(rx.requests(), 0) << suites;
+    }
+    for (const char* suites : testing::kGoodSuites) {
+        testing::TlsTestServer rx(suites);
+        ASSERT_TRUE(rx.configured()) << suites;
+        auto sink =
+            make_webhook_sink(WebhookOptions{rx.url("/hook"), testing::test_cert().cert, 2000});
+        ASSERT_TRUE(sink.ok()) << sink.error().message;
+        auto r = (*sink)->emit(e);
+        EXPECT_TRUE(r.ok()) << suites << ": " << (r ? "" : r.error().message);
+        EXPECT_EQ(rx.requests(), 1) << suites;
+    }
 }
 
 }  // namespace

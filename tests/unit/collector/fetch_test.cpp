@@ -23,6 +23,7 @@
 
 #include "collector/fetch_internal.h"
 #include "common/process.h"
+#include "tls_test_server.h"
 
 namespace em {
 namespace {
@@ -534,6 +535,35 @@ TEST_F(FetchHttps, WrongCaIsATlsErrorNotRetried) {
     EXPECT_NE(r.error.find("TLS: server certificate verification failed (against the system CAs)"),
               std::string::npos)
         << r.error;
+}
+
+// The fetch's TLS (common/tls_policy.h, through libcurl's cipher list): an endpoint offering
+// only weak TLS 1.2 suites is never sent the token; ECDHE with AEAD and TLS 1.3 are.
+TEST_F(FetchHttps, TlsRefusesSuitesWithoutForwardSecrecyOrAead) {
+    ASSERT_TRUE(testing::test_cert().ok);
+    opt_.retries = 0;
+    auto host_of = [&](const testing::TlsTestServer& s) {
+        HostSpec h;
+        h.name = "web1";
+        h.url = s.url("");
+        h.token_file = token_file_;
+        h.ca_file = testing::test_cert().cert;
+        return h;
+    };
+    for (const char* suites : testing::kWeakTls12Suites) {
+        testing::TlsTestServer s(suites);
+        ASSERT_TRUE(s.configured()) << suites;
+        auto r = fetch_one(host_of(s));
+        EXPECT_FALSE(r.ok) << suites;
+        EXPECT_NE(r.error.find("TLS"), std::string::npos) << suites << ": " << r.error;
+        EXPECT_EQ(s.requests(), 0) << suites;
+    }
+    for (const char* suites : testing::kGoodSuites) {
+        testing::TlsTestServer s(suites);
+        ASSERT_TRUE(s.configured()) << suites;
+        auto r = fetch_one(host_of(s));
+        EXPECT_GE(s.requests(), 1) << suites << ": " << r.error;
+    }
 }
 
 TEST_F(FetchHttps, ConnectionRefusedIsRetried) {
