@@ -50,6 +50,13 @@ class TempDir {
         std::ofstream(p, std::ios::binary) << text;
         return p;
     }
+    /// A token file as the collector accepts it: mode 600.
+    std::string write_secret(const std::string& name, const std::string& text) const {
+        std::string p = write(name, text);
+        std::filesystem::permissions(
+            p, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+        return p;
+    }
 
   private:
     std::string path_;
@@ -248,6 +255,9 @@ std::string sha256_b64(std::string_view data) {
     return std::string(reinterpret_cast<char*>(out), static_cast<size_t>(n));
 }
 
+// The token the test servers expect (at least 16 bytes, as read_token_file requires).
+constexpr const char* kToken = "s3cret-token-0123456789";
+
 // Two self-signed certificates for 127.0.0.1, made once by the openssl CLI.
 struct Certs {
     TempDir dir;
@@ -276,7 +286,7 @@ const Certs& certs() {
 // The agent's endpoint as the fetcher sees it; configure the members, then start().
 class TestServer {
   public:
-    std::string token = "s3cret";
+    std::string token = kToken;
     std::string domains = "example.com 3 2024-05-01T10:00:00Z 192.0.2.1\n";
     std::string ips = "192.0.2.1 3 2024-05-01T10:00:00Z\n";
     std::string domains_etag = "\"d-1\"", ips_etag = "\"i-1\"";
@@ -365,7 +375,7 @@ class FetchHttps : public ::testing::Test {
   protected:
     void SetUp() override {
         ASSERT_TRUE(certs().error.empty()) << certs().error;
-        token_file_ = dir_.write("token", "s3cret\nsecond line ignored\n");
+        token_file_ = dir_.write_secret("token", std::string(kToken) + "\nsecond line ignored\n");
         opt_.timeout_ms = 2000;
         opt_.retries = 2;
         opt_.backoff_ms = 20;
@@ -450,6 +460,33 @@ TEST_F(FetchHttps, UnreadableTokenFileIsNamed) {
     auto r = fetch_one(h);
     EXPECT_FALSE(r.ok);
     EXPECT_EQ(r.error.rfind("web1 (" + h.url + "): cannot read token file " + h.token_file, 0), 0u)
+        << r.error;
+    EXPECT_EQ(s.requests, 0);
+}
+
+// The collector refuses a token file others can read, or a short token, before any request.
+TEST_F(FetchHttps, TokenFileReadableByOthersOrShortIsRefused) {
+    TestServer s;
+    s.start();
+    auto h = host(s);
+    std::filesystem::permissions(
+        token_file_, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+                         std::filesystem::perms::group_read | std::filesystem::perms::others_read);
+    auto r = fetch_one(h);
+    EXPECT_FALSE(r.ok);
+    EXPECT_NE(r.error.find("token file " + token_file_ +
+                           " is readable or writable by group or others (mode 644): chmod 600 " +
+                           token_file_),
+              std::string::npos)
+        << r.error;
+    EXPECT_EQ(s.requests, 0);
+
+    h.token_file = dir_.write_secret("short.token", "s3cret\n");
+    r = fetch_one(h);
+    EXPECT_FALSE(r.ok);
+    EXPECT_NE(r.error.find("token in " + h.token_file +
+                           " is 6 bytes; use at least 16, e.g. openssl rand -base64 32"),
+              std::string::npos)
         << r.error;
     EXPECT_EQ(s.requests, 0);
 }
@@ -752,7 +789,7 @@ class RawServer {
 class FetchHostile : public ::testing::Test {
   protected:
     void SetUp() override {
-        token_file_ = dir_.write("token", "s3cret\n");
+        token_file_ = dir_.write_secret("token", std::string(kToken) + "\n");
         opt_.timeout_ms = 400;
         opt_.retries = 0;
         opt_.backoff_ms = 20;
