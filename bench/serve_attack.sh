@@ -39,6 +39,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj 
     -addext subjectAltName=IP:127.0.0.1 -days 1 -keyout "$work/key.pem" -out "$work/cert.pem" \
     2>/dev/null
 head -c 24 /dev/urandom | base64 >"$work/token"
+chmod 600 "$work/token"
 mkdir -p "$work/out" "$work/state"
 printf 'a.example 3 2026-12-01T10:00:00Z -\n' >"$work/out/unique-domains.log"
 printf '192.0.2.10 2 2026-12-01T10:00:00Z\n' >"$work/out/unique-ips.log"

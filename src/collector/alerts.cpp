@@ -5,6 +5,7 @@
 
 #include "common/json.h"
 #include "common/log.h"
+#include "common/text_escape.h"
 #include "common/time.h"
 
 namespace em {
@@ -160,8 +161,10 @@ std::string alert_json(const AlertEvent& e, bool with_text) {
     }
     out += ']';
     if (with_text) {
+        // Slack (and compatible receivers) render "text" as markup: a reported name such as
+        // "<!channel>" must show as written, never notify or link.
         out += ",\"text\":";
-        append_json_string(alert_line(e), out);
+        append_json_string(escape_slack(alert_line(e)), out);
     }
     out += '}';
     return out;
@@ -170,10 +173,19 @@ std::string alert_json(const AlertEvent& e, bool with_text) {
 std::string alert_line(const AlertEvent& e) {
     std::string out = format_rfc3339(e.time);
     out += e.open ? " OPEN " : " RESOLVED ";
-    out += e.rule + ' ' + e.host + ' ' + e.key + ": " + e.message;
+    append_text_escaped(e.rule, out);
+    out += ' ';
+    append_text_escaped(e.host, out);
+    out += ' ';
+    append_text_escaped(e.key, out);
+    out += ": ";
+    append_text_escaped(e.message, out);
     if (!e.tags.empty()) {
         out += " [";
-        for (size_t i = 0; i < e.tags.size(); ++i) out += (i ? "," : "") + e.tags[i];
+        for (size_t i = 0; i < e.tags.size(); ++i) {
+            if (i) out += ',';
+            append_text_escaped(e.tags[i], out);
+        }
         out += ']';
     }
     return out;

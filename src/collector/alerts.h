@@ -73,10 +73,11 @@ class AlertBook {
         count_open_;
 };
 
-/// {"time","host","rule","key","state","message","tags"} (+ "text" when `with_text`), one
-/// line, no newline.
+/// {"time","host","rule","key","state","message","tags"} (+ "text" when `with_text`: the
+/// alert_line with Slack markup escaped), one line, no newline.
 std::string alert_json(const AlertEvent& e, bool with_text = false);
-/// "2026-11-22T11:35:35Z OPEN new_domain web1 evil.example: <message> [prod,web]".
+/// "2026-11-22T11:35:35Z OPEN new_domain web1 evil.example: <message> [prod,web]": always one
+/// line, every field through append_text_escaped (no control byte, no newline).
 std::string alert_line(const AlertEvent& e);
 
 class AlertSink {

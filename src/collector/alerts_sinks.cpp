@@ -9,6 +9,7 @@
 #include "collector/alerts.h"
 #include "common/http_url.h"
 #include "common/ip_address.h"
+#include "common/tls_policy.h"
 #include "common/unique_fd.h"
 
 namespace em {
@@ -118,6 +119,8 @@ Result<std::unique_ptr<AlertSink>> make_webhook_sink(const WebhookOptions& opt) 
         auto ssl = std::make_unique<httplib::SSLClient>(url->host, url->port);
         ssl->enable_server_certificate_verification(true);
         if (!opt.ca_file.empty()) ssl->set_ca_cert_path(opt.ca_file);
+        if (auto r = apply_client_tls_policy(ssl->ssl_context()); !r)
+            return Error{"webhook: " + r.error().message};
         client = std::move(ssl);
     } else {
         client = std::make_unique<httplib::ClientImpl>(url->host, url->port);

@@ -5,13 +5,13 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
-#include <fstream>
 #include <memory>
 #include <system_error>
 #include <thread>
 
 #include "collector/fetch_internal.h"
 #include "common/log.h"
+#include "common/token_file.h"
 
 namespace em {
 
@@ -52,21 +52,6 @@ std::string transport_label(const HostSpec& h) {
     return s;
 }
 
-Result<std::string> read_token(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return errno_error("cannot read token file " + path);
-    std::string line;
-    std::getline(in, line);
-    if (in.bad()) return errno_error("cannot read token file " + path);
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
-        line.pop_back();
-    if (line.empty()) return Error{"token file " + path + " is empty"};
-    for (char c : line)
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
-            return Error{"token file " + path + " has control characters in its first line"};
-    return line;
-}
-
 // ---- one host ----
 
 FetchResult fetch_host_attempts(const HostSpec& h, const FetchOptions& opt,
@@ -90,7 +75,7 @@ FetchResult fetch_host_attempts(const HostSpec& h, const FetchOptions& opt,
         if (url->scheme == "http" && !h.insecure_http)
             return finish("plain http:// without insecure_http");
         // Read for every fetch: a rotated token is picked up without a restart.
-        auto token = read_token(h.token_file);
+        auto token = read_token_file(h.token_file);
         if (!token) return finish(token.error().message);
         http =
             std::make_unique<HttpFetcher>(h, std::move(url).value(), opt, std::move(token).value());

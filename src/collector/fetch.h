@@ -24,7 +24,7 @@
 //   [[host]]
 //   name = "web1"                      # unique
 //   url = "https://web1.example:8443"  # or: ssh = "monitor@web1.example"
-//   token_file = "/etc/egress-collector/web1.token"
+//   token_file = "/etc/egress-collector/web1.token"  # mode 600, >= 16 bytes (read_token_file)
 //   ca_file = "/etc/egress-collector/ca.pem"        # optional
 //   insecure_http = true               # required for an http:// url
 //   ssh_port = 22, ssh_key = "...", remote_dir = "/var/log/egress-monitor"   # optional

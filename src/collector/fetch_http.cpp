@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "collector/fetch_internal.h"
+#include "common/tls_policy.h"
 
 namespace em::fetch_detail {
 
@@ -273,7 +274,10 @@ CurlHandle make_handle(const HostSpec& host) {
               // No proxy from the environment: the inventory says where a host is.
               curl_easy_setopt(c, CURLOPT_PROXY, "") == CURLE_OK &&
               curl_easy_setopt(c, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1) == CURLE_OK &&
+              // TLS 1.2 or later; on 1.2 only ECDHE with AEAD (common/tls_policy.h), 1.3 suites
+              // at the library's defaults.
               curl_easy_setopt(c, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2) == CURLE_OK &&
+              curl_easy_setopt(c, CURLOPT_SSL_CIPHER_LIST, kClientTls12Ciphers) == CURLE_OK &&
               curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
               curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
               curl_easy_setopt(c, CURLOPT_HTTPGET, 1L) == CURLE_OK;

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "common/json.h"
+#include "common/text_escape.h"
 #include "common/time.h"
 
 namespace em {
@@ -32,7 +33,7 @@ void json_tags(const std::vector<std::string>& tags, std::string& out) {
 std::string text_tags(const std::vector<std::string>& tags) {
     if (tags.empty()) return "";
     std::string out = " [";
-    for (size_t i = 0; i < tags.size(); ++i) out += (i ? "," : "") + tags[i];
+    for (size_t i = 0; i < tags.size(); ++i) out += (i ? "," : "") + escape_text(tags[i]);
     return out + ']';
 }
 
@@ -104,18 +105,19 @@ Result<std::string> render_report(HistoryStore& store, AlertBook& book, bool jso
     out = fmt::format("egress-monitor collector report, {}\n\nopen alerts: {}\n",
                       format_rfc3339(now), alerts->size());
     for (const auto& a : *alerts)
-        out += fmt::format("  {:<15} {:<20} {}: {} (since {}, last {}, seen {}x){}\n", a.rule,
-                           a.host, a.key, a.message, format_rfc3339(a.first_seen),
+        out += fmt::format("  {:<15} {:<20} {}: {} (since {}, last {}, seen {}x){}\n",
+                           escape_text(a.rule), escape_text(a.host), escape_text(a.key),
+                           escape_text(a.message), format_rfc3339(a.first_seen),
                            format_rfc3339(a.last_seen), a.occurrences, text_tags(tags_of(a.host)));
     out += fmt::format("\nhosts: {}\n", hosts->size());
     for (const auto& h : *hosts) {
         out += fmt::format("  {:<20} last ok {:<20} domains {:>7}  ips {:>7}  open alerts {:>4}{}",
-                           h.name, when(h.last_ok), h.domains, h.ips, open_per_host[h.name],
-                           text_tags(h.tags));
+                           escape_text(h.name), when(h.last_ok), h.domains, h.ips,
+                           open_per_host[h.name], text_tags(h.tags));
         if (!h.last_error.empty()) {
             std::string_view first = h.last_error;
             first = first.substr(0, first.find('\n'));
-            out += fmt::format("  last error: {}", first);
+            out += fmt::format("  last error: {}", escape_text(first));
         }
         out += '\n';
     }

@@ -18,7 +18,13 @@ namespace {
 Result<std::string> write_temp(const std::string& dir, const std::string& name,
                                std::string_view content, unsigned mode) {
     std::string tmp = dir + "/." + name + ".tmp";
-    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+    // Whatever has that name (a leftover of a crash, or a symlink planted to make a root writer
+    // overwrite and chmod another file) is removed, never followed: unlink(2) removes a link
+    // itself, and O_CREAT | O_EXCL creates a new file or fails (a link planted again in
+    // between is EEXIST, never opened).
+    if (::unlink(tmp.c_str()) != 0 && errno != ENOENT)
+        return errno_error("cannot remove the stale temporary file " + tmp);
+    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
     if (!fd.valid()) return errno_error("cannot create " + tmp);
     auto fail = [&](const std::string& what) {
         Error e = errno_error(what + " " + tmp);
@@ -91,7 +97,9 @@ Result<void> make_directories(const std::string& dir, unsigned mode) {
 }
 
 Result<UniqueFd> lock_file(const std::string& path, int timeout_ms) {
-    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    // O_NOFOLLOW: the holder truncates and writes its pid into the file; a symlink planted
+    // under that name must not redirect that to another file.
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd.valid()) return errno_error("cannot open lock file " + path);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {

@@ -1,35 +1,12 @@
 #include "common/json.h"
 
+#include "common/text_escape.h"
+
 namespace em {
 
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
-
-size_t utf8_sequence_length(std::string_view s, size_t i) {
-    auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-    unsigned char c = byte(i);
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xbf;  // allowed range of the second byte
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        if (c == 0xe0) lo = 0xa0;  // overlong
-        if (c == 0xed) hi = 0x9f;  // surrogates
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        if (c == 0xf0) lo = 0x90;  // overlong
-        if (c == 0xf4) hi = 0x8f;  // above U+10FFFF
-    } else {
-        return 0;
-    }
-    if (s.size() - i < n) return 0;
-    if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
-    for (size_t k = 2; k < n; ++k)
-        if ((byte(i + k) & 0xc0) != 0x80) return 0;
-    return n;
-}
 
 void append_escaped_byte(unsigned char c, std::string& out) {
     const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
@@ -47,7 +24,7 @@ void append_json_string(std::string_view s, std::string& out) {
         size_t run = i;
         while (run < s.size()) {
             auto c = static_cast<unsigned char>(s[run]);
-            if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
+            if (c < 0x20 || c == '"' || c == '\\' || c >= 0x7f) break;
             ++run;
         }
         out.append(s.data() + i, run - i);
@@ -57,7 +34,16 @@ void append_json_string(std::string_view s, std::string& out) {
         auto c = static_cast<unsigned char>(s[i]);
         if (c >= 0x80) {
             if (size_t n = utf8_sequence_length(s, i)) {
-                out.append(s.data() + i, n);
+                // U+0080-U+009F (C1 controls) and U+2028/U+2029 (line terminators to
+                // JavaScript) are legal in JSON but escaped, so no reader acts on them.
+                auto c1 = static_cast<unsigned char>(s[i + 1]);
+                if (c == 0xc2 && c1 <= 0x9f) {
+                    append_escaped_byte(c1, out);
+                } else if (c == 0xe2 && c1 == 0x80 && (s[i + 2] == '\xa8' || s[i + 2] == '\xa9')) {
+                    out += s[i + 2] == '\xa8' ? "\\u2028" : "\\u2029";
+                } else {
+                    out.append(s.data() + i, n);
+                }
                 i += n;
             } else {
                 append_escaped_byte(c, out);

@@ -39,8 +39,8 @@ openssl req -newkey rsa:2048 -nodes -subj /CN=198.51.100.2 \
 printf 'subjectAltName=IP:198.51.100.2\n' >"$WORK/san.ext"
 openssl x509 -req -in "$WORK/srv.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" \
     -CAcreateserial -days 1 -extfile "$WORK/san.ext" -out "$WORK/srv.pem" 2>/dev/null
-echo "s3cret-token-$$" >"$WORK/token"
-echo "wrong-token" >"$WORK/wrong.token"
+echo "s3cret-token-$$-0123456789" >"$WORK/token"
+echo "wrong-token-0123456789abcdef" >"$WORK/wrong.token"
 chmod 600 "$WORK/token" "$WORK/wrong.token" "$WORK/srv.key"
 
 # --- agent1: a live agent that serves its own files
@@ -110,7 +110,7 @@ done
 url=https://198.51.100.2:8444/v1/unique-ips.log
 code() { in_up curl -s -o /dev/null -w '%{http_code}' --cacert "$WORK/ca.pem" "$@"; }
 [ "$(code "$url")" = 401 ] || fail "no token: expected 401"
-[ "$(code -H "Authorization: Bearer wrong-token" "$url")" = 401 ] || fail "wrong token: expected 401"
+[ "$(code -H "Authorization: Bearer wrong-token-0123456789abcdef" "$url")" = 401 ] || fail "wrong token: expected 401"
 [ "$(code -H "Authorization: Bearer s3cret-token-$$" "$url")" = 200 ] || fail "token: expected 200"
 etag=$(in_up curl -s -D - -o /dev/null --cacert "$WORK/ca.pem" -H "Authorization: Bearer s3cret-token-$$" "$url" |
     awk -F': ' 'tolower($1) == "etag" {print $2}' | tr -d '\r')

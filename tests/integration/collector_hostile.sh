@@ -43,7 +43,8 @@ printf 'subjectAltName=IP:127.0.0.2,IP:127.0.0.3,IP:127.0.0.4,IP:127.0.0.5,IP:12
     >"$WORK/san.ext"
 openssl x509 -req -in "$WORK/srv.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" \
     -CAcreateserial -days 1 -extfile "$WORK/san.ext" -out "$WORK/srv.pem" 2>/dev/null
-echo "emfet-token-$$" >"$WORK/token"
+echo "emfet-token-$$-0123456789" >"$WORK/token"
+chmod 600 "$WORK/token"
 mkdir -p "$WORK/files"
 printf '%s\n' "api.example.com 12 2024-05-01T10:00:00Z 192.0.2.10" >"$WORK/files/unique-domains.log"
 printf '%s\n' "192.0.2.10 7 2024-05-01T10:00:00Z" >"$WORK/files/unique-ips.log"
@@ -57,7 +58,7 @@ declare -A MODE=([flood]=headers [trickleh]=trickle-headers [silent]=silent
 listeners=()
 for n in "${NAMES[@]}"; do listeners+=("${ADDR[$n]}:8443=${MODE[$n]}"); done
 in_ns python3 -u tests/tools/hostile_https.py --cert "$WORK/srv.pem" --key "$WORK/srv.key" \
-    --token "emfet-token-$$" --dir "$WORK/files" "${listeners[@]}" >"$WORK/server.log" 2>&1 &
+    --token "emfet-token-$$-0123456789" --dir "$WORK/files" "${listeners[@]}" >"$WORK/server.log" 2>&1 &
 PIDS+=("$!")
 for _ in $(seq 100); do grep -q ' ready$' "$WORK/server.log" && break; sleep 0.05; done
 grep -q ' ready$' "$WORK/server.log" || fail "hostile server did not start: $(cat "$WORK/server.log")"

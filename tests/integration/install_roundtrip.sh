@@ -293,13 +293,14 @@ rm -rf "$r10/var/lib" "$r10/var/log/egress-monitor"  # kept by --keep-data
 r11=$work/root11
 make_root "$r11"
 mkdir -p "$r11/etc/egress-monitor"
-echo "operator-token" >"$r11/etc/egress-monitor/serve.token"
+echo "operator-token-0123456789" >"$r11/etc/egress-monitor/serve.token"
 echo "operator-key" >"$r11/etc/egress-monitor/serve.key"
 echo "operator-cert" >"$r11/etc/egress-monitor/serve.pem"
-chmod 0640 "$r11/etc/egress-monitor/serve.token" "$r11/etc/egress-monitor/serve.key"
+chmod 0600 "$r11/etc/egress-monitor/serve.token"  # what the endpoint accepts
+chmod 0640 "$r11/etc/egress-monitor/serve.key"
 before=$(snapshot "$r11")
 ./install.sh --root "$r11" --binary "$bin" --serve 192.0.2.1:8443 >"$work/out"
-grep -qx operator-token "$r11/etc/egress-monitor/serve.token" || fail "operator's token replaced"
+grep -qx operator-token-0123456789 "$r11/etc/egress-monitor/serve.token" || fail "operator's token replaced"
 grep -qx operator-cert "$r11/etc/egress-monitor/serve.pem" || fail "operator's certificate replaced"
 grep -q 'your own certificate' "$work/out" || fail "no word about the operator's certificate"
 ./uninstall.sh --root "$r11" >/dev/null

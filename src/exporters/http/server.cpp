@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "common/privileges.h"
 #include "common/time.h"
+#include "common/token_file.h"
 #include "common/unique_fd.h"
 #include "core/ledger.h"
 #include "core/sqlite.h"
@@ -44,7 +45,6 @@ constexpr size_t kMaxFileBytes = size_t{512} << 20;
 // first, with an ETag from its identity (the agent replaces the files by rename) and no
 // Digest: nothing is read before the client learns how big it is.
 constexpr size_t kMaxHashedBytes = size_t{16} << 20;
-constexpr size_t kMaxTokenFileBytes = 4096;
 constexpr size_t kReadChunk = size_t{1} << 20;
 constexpr const char* kTextType = "text/plain; charset=utf-8";
 constexpr const char* kFiles[] = {kDomainsFile, kIpsFile};
@@ -60,32 +60,6 @@ std::string_view trim(std::string_view s) {
     while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
     while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
     return s;
-}
-
-Result<std::string> read_token(const std::string& path) {
-    if (path.empty()) return Error{"no token file configured (token_file)"};
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd.valid()) return errno_error("cannot read token file " + path);
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) return errno_error("cannot stat token file " + path);
-    if (!S_ISREG(st.st_mode)) return Error{"token file " + path + " is not a regular file"};
-    if (st.st_mode & (S_IRGRP | S_IROTH))
-        log_warn("token file {} is readable by group or others (mode {:o}): chmod 600 it", path,
-                 st.st_mode & 0777);
-    std::string buf(kMaxTokenFileBytes, '\0');
-    size_t got = 0;
-    while (got < buf.size()) {
-        ssize_t n = ::read(fd.get(), buf.data() + got, buf.size() - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return errno_error("cannot read token file " + path);
-        if (n == 0) break;
-        got += static_cast<size_t>(n);
-    }
-    std::string_view first(buf.data(), got);
-    first = trim(first.substr(0, first.find('\n')));
-    if (first.empty())
-        return Error{"token file " + path + " is empty (the token is its first line)"};
-    return std::string(first);
 }
 
 std::string openssl_error() {
@@ -561,7 +535,7 @@ struct HttpServer::Impl {
 };
 
 Result<std::unique_ptr<HttpServer>> HttpServer::start(const ServeConfig& cfg, LiveCounters live) {
-    auto token = read_token(cfg.token_file);
+    auto token = read_token_file(cfg.token_file);
     if (!token) return token.error();
     auto impl = std::make_unique<Impl>();
     impl->cfg = cfg;

@@ -11,7 +11,8 @@
 //   GET /metrics                 Prometheus text: events, drops, parse errors, commit lag,
 //                                file ages (from the ledger's counters and the files)
 // Every path but /healthz needs "Authorization: Bearer <token>" (the token file's first
-// line), compared in constant time; 401 otherwise. Anything but GET/HEAD: 405. TLS unless
+// line, read by read_token_file: mode 600 or stricter, at least 16 bytes, else start()
+// fails), compared in constant time; 401 otherwise. Anything but GET/HEAD: 405. TLS unless
 // `plain_http` is set explicitly. Runs on its own threads; stop() or the destructor ends it.
 #include <atomic>
 #include <functional>

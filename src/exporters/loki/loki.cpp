@@ -12,6 +12,7 @@
 
 #include "common/ip_address.h"
 #include "common/log.h"
+#include "common/tls_policy.h"
 
 namespace em {
 
@@ -85,6 +86,8 @@ Result<std::unique_ptr<LokiPusher>> LokiPusher::start(const LokiConfig& cfg) {
         auto ssl = std::make_unique<httplib::SSLClient>(url->host, url->port);
         ssl->enable_server_certificate_verification(true);
         if (!cfg.ca_file.empty()) ssl->set_ca_cert_path(cfg.ca_file);
+        if (auto r = apply_client_tls_policy(ssl->ssl_context()); !r)
+            return Error{"Loki: " + r.error().message};
         client = std::move(ssl);
     } else {
         client = std::make_unique<httplib::ClientImpl>(url->host, url->port);

@@ -101,6 +101,32 @@ TEST(Show, CraftedNamesAreEscaped) {
     EXPECT_EQ(render_show(ShowInput{}, ShowBy::process, true), "");
 }
 
+// Observed names (queried domains, the names an address resolved from) with DEL and C1
+// controls, as single bytes and as UTF-8 code points: escaped in text and in JSON.
+TEST(Show, ObservedNamesWithDelAndC1AreEscaped) {
+    const std::string name =
+        "a\x7f"
+        "b\x9b"
+        "c\xc2\x9b"
+        "d\xc2\x85"
+        "e.test";
+    ShowInput in;
+    in.uses = {{'d', name, "/usr/bin/curl", "root", "", 2, 1, 1},
+               {'i', "192.0.2.1", "/usr/bin/curl", "root", "", 1, 1, 1}};
+    in.domain_ips[name] = {*IpAddress::parse("192.0.2.1")};
+    for (ShowBy by : {ShowBy::domain, ShowBy::ip, ShowBy::process}) {
+        std::string t = render_show(in, by, false);
+        EXPECT_NE(t.find("a\\x7fb\\x9bc\\xc2\\x9bd\\xc2\\x85e.test"), std::string::npos) << t;
+        for (char c : t) {
+            auto b = static_cast<unsigned char>(c);
+            EXPECT_TRUE(c == '\n' || (b >= 0x20 && b < 0x7f)) << "byte " << int(b) << " in " << t;
+        }
+        std::string j = render_show(in, by, true);
+        EXPECT_NE(j.find(R"("a\u007fb\u009bc\u009bd\u0085e.test")"), std::string::npos) << j;
+        for (char c : j) EXPECT_LT(static_cast<unsigned char>(c), 0x7f) << j;
+    }
+}
+
 TEST(Show, LoadsTheLedger) {
     namespace fs = std::filesystem;
     fs::path dir = fs::temp_directory_path() / ("em-show-" + std::to_string(::getpid()));

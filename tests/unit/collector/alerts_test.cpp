@@ -11,6 +11,8 @@
 #include <thread>
 
 #include "collector/history.h"
+#include "collector/report.h"
+#include "tls_test_server.h"
 
 namespace em {
 
@@ -125,13 +127,55 @@ TEST(AlertFormatTest, JsonAndLine) {
     EXPECT_EQ(alert_json(e), R"({"time":"2026-11-22T11:35:35Z","host":"web1","rule":"new_domain",)"
                              R"("key":"evil\"x.example","state":"open","message":"new \\ domain",)"
                              R"("tags":["prod","web"]})");
+    // A backslash is doubled in text, so every escape in a line came from the escaping.
     EXPECT_EQ(alert_line(e),
-              "2026-11-22T11:35:35Z OPEN new_domain web1 evil\"x.example: new \\ domain "
+              "2026-11-22T11:35:35Z OPEN new_domain web1 evil\"x.example: new \\\\ domain "
               "[prod,web]");
     e.open = false;
     e.tags.clear();
     EXPECT_NE(alert_json(e, true).find(R"("state":"resolved","message":"new \\ domain","tags":[],)"
                                        R"("text":"2026-11-22T11:35:35Z RESOLVED new_domain web1)"),
+              std::string::npos);
+}
+
+// What a monitored host reports (key, message, host name, tags) cannot break the line or
+// carry a terminal control: C0, DEL, C1 as bytes and as UTF-8 code points are escaped.
+TEST(AlertFormatTest, LineIsOneLineWithoutControls) {
+    AlertEvent e{kT0,
+                 "web1\r\n2026-11-22T11:35:35Z RESOLVED new_domain web1 x",
+                 "new_domain",
+                 "a\x1b]8;;https://evil.example\x07.x.test",
+                 true,
+                 "del\x7f c1\x9b"
+                 "31m nel\xc2\x85 csi\xc2\x9b"
+                 "2J",
+                 {"pr\nod"},
+                 1};
+    const std::string line = alert_line(e);
+    EXPECT_EQ(line,
+              "2026-11-22T11:35:35Z OPEN new_domain "
+              "web1\\x0d\\x0a2026-11-22T11:35:35Z RESOLVED new_domain web1 x "
+              "a\\x1b]8;;https://evil.example\\x07.x.test: "
+              "del\\x7f c1\\x9b31m nel\\u0085 csi\\u009b2J [pr\\x0aod]");
+    for (char c : line) {
+        auto b = static_cast<unsigned char>(c);
+        EXPECT_TRUE(b >= 0x20 && b < 0x7f) << "byte " << int(b) << " in " << line;
+    }
+}
+
+// Slack renders <...> in "text" as links and mentions: a reported name is shown, not rendered.
+TEST(AlertFormatTest, WebhookTextEscapesSlackMarkup) {
+    AlertEvent e{kT0,          "web1",
+                 "new_domain", "<!channel>-<https://evil.example/login|click>.x.test",
+                 true,         "first seen & <b>",
+                 {},           1};
+    const std::string body = alert_json(e, true);
+    const std::string text = body.substr(body.find(R"("text":)"));
+    EXPECT_EQ(text, R"("text":"2026-11-22T11:35:35Z OPEN new_domain web1 )"
+                    R"(&lt;!channel&gt;-&lt;https://evil.example/login|click&gt;.x.test: )"
+                    R"(first seen &amp; &lt;b&gt;"})");
+    // The data fields keep the value as reported.
+    EXPECT_NE(body.find(R"("key":"<!channel>-<https://evil.example/login|click>.x.test")"),
               std::string::npos);
 }
 
@@ -166,6 +210,59 @@ TEST_F(AlertsTest, StdoutSinkWritesOneLine) {
     char buf[256] = {};
     ASSERT_NE(std::fgets(buf, sizeof buf, f), nullptr);
     EXPECT_STREQ(buf, "2026-11-22T11:35:35Z OPEN rare web1 x.com: rare\n");
+    std::fclose(f);
+}
+
+// The text report escapes what hosts reported; the JSON report escapes for JSON.
+TEST_F(AlertsTest, ReportTextHasNoControls) {
+    auto h = store_->host("web1", {"prod"}, kT0);
+    ASSERT_TRUE(h.ok()) << h.error().message;
+    ASSERT_TRUE(store_
+                    ->record_failure(*h, kT0,
+                                     "bad line \x1b[2J\x9b"
+                                     "1m\xc2\x9b"
+                                     "1m\x7f\rx")
+                    .ok());
+    reconcile("web1", "new_domain", {{"a\x1b]0;pwned\x07.x.test", "new \xc2\x85 domain"}}, kT0);
+    auto text = render_report(*store_, *book_, false, kT0);
+    ASSERT_TRUE(text.ok()) << text.error().message;
+    for (char c : *text) {
+        auto b = static_cast<unsigned char>(c);
+        EXPECT_TRUE(c == '\n' || (b >= 0x20 && b < 0x7f)) << "byte " << int(b) << " in " << *text;
+    }
+    EXPECT_NE(text->find("a\\x1b]0;pwned\\x07.x.test: new \\u0085 domain"), std::string::npos)
+        << *text;
+    EXPECT_NE(text->find("last error: bad line \\x1b[2J\\x9b1m\\u009b1m\\x7f\\x0dx"),
+              std::string::npos)
+        << *text;
+    auto json = render_report(*store_, *book_, true, kT0);
+    ASSERT_TRUE(json.ok());
+    EXPECT_NE(json->find(R"("key":"a\u001b]0;pwned\u0007.x.test")"), std::string::npos) << *json;
+    EXPECT_NE(json->find(R"("message":"new \u0085 domain")"), std::string::npos) << *json;
+    EXPECT_NE(json->find(R"("last_error":"bad line \u001b[2J\u009b1m\u009b1m\u007f\rx")"),
+              std::string::npos)
+        << *json;
+}
+
+TEST_F(AlertsTest, StdoutSinkKeepsAHostileMessageOnOneLine) {
+    std::FILE* f = std::tmpfile();
+    ASSERT_NE(f, nullptr);
+    auto sink = make_stdout_sink(f);
+    ASSERT_TRUE(sink->emit(AlertEvent{kT0,
+                                      "web1",
+                                      "rare",
+                                      "x.com",
+                                      true,
+                                      "a\nb\xc2\x85"
+                                      "c",
+                                      {},
+                                      1})
+                    .ok());
+    std::rewind(f);
+    char buf[256] = {};
+    ASSERT_NE(std::fgets(buf, sizeof buf, f), nullptr);
+    EXPECT_STREQ(buf, "2026-11-22T11:35:35Z OPEN rare web1 x.com: a\\x0ab\\u0085c\n");
+    EXPECT_EQ(std::fgets(buf, sizeof buf, f), nullptr);
     std::fclose(f);
 }
 
@@ -219,6 +316,17 @@ TEST(WebhookTest, PostsTheJsonObjectWithSlackText) {
     EXPECT_NE(bodies[0].find(R"("text":"2026-11-22T11:35:35Z OPEN direct_ip web1 203.0.113.9)"),
               std::string::npos);
     EXPECT_EQ(rx.content_type(), "application/json");
+
+    // What the receiver gets: no markup a chat would render.
+    e.key = "<!channel>-<https://evil.example/login|click>.x.test";
+    ASSERT_TRUE((*sink)->emit(e).ok());
+    bodies = rx.bodies();
+    ASSERT_EQ(bodies.size(), 2u);
+    const std::string text = bodies[1].substr(bodies[1].find(R"("text":)"));
+    EXPECT_EQ(text.find('<'), std::string::npos) << text;
+    EXPECT_NE(text.find("&lt;!channel&gt;-&lt;https://evil.example/login|click&gt;.x.test"),
+              std::string::npos)
+        << text;
 }
 
 TEST(WebhookTest, FailuresAreErrorsAndTheDispatcherGivesUpAfterThree) {
@@ -259,6 +367,32 @@ TEST(WebhookTest, UnreachableAndBadUrls) {
     EXPECT_FALSE(
         make_webhook_sink(WebhookOptions{"https://hooks.example/x", "/nonexistent/ca.pem", 1000})
             .ok());
+}
+
+// The webhook's TLS (common/tls_policy.h): a receiver offering only weak TLS 1.2 suites gets
+// no alert; ECDHE with AEAD and TLS 1.3 work.
+TEST(WebhookTest, TlsRefusesSuitesWithoutForwardSecrecyOrAead) {
+    ASSERT_TRUE(testing::test_cert().ok);
+    AlertEvent e{kT0, "web1", "stale", "web1", true, "m", {}, 1};
+    for (const char* suites : testing::kWeakTls12Suites) {
+        testing::TlsTestServer rx(suites);
+        ASSERT_TRUE(rx.configured()) << suites;
+        auto sink =
+            make_webhook_sink(WebhookOptions{rx.url("/hook"), testing::test_cert().cert, 2000});
+        ASSERT_TRUE(sink.ok()) << sink.error().message;
+        EXPECT_FALSE((*sink)->emit(e).ok()) << suites;
+        EXPECT_EQ(rx.requests(), 0) << suites;
+    }
+    for (const char* suites : testing::kGoodSuites) {
+        testing::TlsTestServer rx(suites);
+        ASSERT_TRUE(rx.configured()) << suites;
+        auto sink =
+            make_webhook_sink(WebhookOptions{rx.url("/hook"), testing::test_cert().cert, 2000});
+        ASSERT_TRUE(sink.ok()) << sink.error().message;
+        auto r = (*sink)->emit(e);
+        EXPECT_TRUE(r.ok()) << suites << ": " << (r ? "" : r.error().message);
+        EXPECT_EQ(rx.requests(), 1) << suites;
+    }
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 
 #include "collector/fetch_internal.h"
 #include "common/process.h"
+#include "tls_test_server.h"
 
 namespace em {
 namespace {
@@ -47,6 +48,13 @@ class TempDir {
     std::string write(const std::string& name, const std::string& text) const {
         std::string p = path_ + "/" + name;
         std::ofstream(p, std::ios::binary) << text;
+        return p;
+    }
+    /// A token file as the collector accepts it: mode 600.
+    std::string write_secret(const std::string& name, const std::string& text) const {
+        std::string p = write(name, text);
+        std::filesystem::permissions(
+            p, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
         return p;
     }
 
@@ -247,6 +255,9 @@ std::string sha256_b64(std::string_view data) {
     return std::string(reinterpret_cast<char*>(out), static_cast<size_t>(n));
 }
 
+// The token the test servers expect (at least 16 bytes, as read_token_file requires).
+constexpr const char* kToken = "s3cret-token-0123456789";
+
 // Two self-signed certificates for 127.0.0.1, made once by the openssl CLI.
 struct Certs {
     TempDir dir;
@@ -275,7 +286,7 @@ const Certs& certs() {
 // The agent's endpoint as the fetcher sees it; configure the members, then start().
 class TestServer {
   public:
-    std::string token = "s3cret";
+    std::string token = kToken;
     std::string domains = "example.com 3 2024-05-01T10:00:00Z 192.0.2.1\n";
     std::string ips = "192.0.2.1 3 2024-05-01T10:00:00Z\n";
     std::string domains_etag = "\"d-1\"", ips_etag = "\"i-1\"";
@@ -364,7 +375,7 @@ class FetchHttps : public ::testing::Test {
   protected:
     void SetUp() override {
         ASSERT_TRUE(certs().error.empty()) << certs().error;
-        token_file_ = dir_.write("token", "s3cret\nsecond line ignored\n");
+        token_file_ = dir_.write_secret("token", std::string(kToken) + "\nsecond line ignored\n");
         opt_.timeout_ms = 2000;
         opt_.retries = 2;
         opt_.backoff_ms = 20;
@@ -453,6 +464,33 @@ TEST_F(FetchHttps, UnreadableTokenFileIsNamed) {
     EXPECT_EQ(s.requests, 0);
 }
 
+// The collector refuses a token file others can read, or a short token, before any request.
+TEST_F(FetchHttps, TokenFileReadableByOthersOrShortIsRefused) {
+    TestServer s;
+    s.start();
+    auto h = host(s);
+    std::filesystem::permissions(
+        token_file_, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+                         std::filesystem::perms::group_read | std::filesystem::perms::others_read);
+    auto r = fetch_one(h);
+    EXPECT_FALSE(r.ok);
+    EXPECT_NE(r.error.find("token file " + token_file_ +
+                           " is readable or writable by group or others (mode 644): chmod 600 " +
+                           token_file_),
+              std::string::npos)
+        << r.error;
+    EXPECT_EQ(s.requests, 0);
+
+    h.token_file = dir_.write_secret("short.token", "s3cret\n");
+    r = fetch_one(h);
+    EXPECT_FALSE(r.ok);
+    EXPECT_NE(r.error.find("token in " + h.token_file +
+                           " is 6 bytes; use at least 16, e.g. openssl rand -base64 32"),
+              std::string::npos)
+        << r.error;
+    EXPECT_EQ(s.requests, 0);
+}
+
 TEST_F(FetchHttps, SlowServerTimesOutAndRetries) {
     TestServer s;
     s.sleep_ms = 3000;
@@ -534,6 +572,35 @@ TEST_F(FetchHttps, WrongCaIsATlsErrorNotRetried) {
     EXPECT_NE(r.error.find("TLS: server certificate verification failed (against the system CAs)"),
               std::string::npos)
         << r.error;
+}
+
+// The fetch's TLS (common/tls_policy.h, through libcurl's cipher list): an endpoint offering
+// only weak TLS 1.2 suites is never sent the token; ECDHE with AEAD and TLS 1.3 are.
+TEST_F(FetchHttps, TlsRefusesSuitesWithoutForwardSecrecyOrAead) {
+    ASSERT_TRUE(testing::test_cert().ok);
+    opt_.retries = 0;
+    auto host_of = [&](const testing::TlsTestServer& s) {
+        HostSpec h;
+        h.name = "web1";
+        h.url = s.url("");
+        h.token_file = token_file_;
+        h.ca_file = testing::test_cert().cert;
+        return h;
+    };
+    for (const char* suites : testing::kWeakTls12Suites) {
+        testing::TlsTestServer s(suites);
+        ASSERT_TRUE(s.configured()) << suites;
+        auto r = fetch_one(host_of(s));
+        EXPECT_FALSE(r.ok) << suites;
+        EXPECT_NE(r.error.find("TLS"), std::string::npos) << suites << ": " << r.error;
+        EXPECT_EQ(s.requests(), 0) << suites;
+    }
+    for (const char* suites : testing::kGoodSuites) {
+        testing::TlsTestServer s(suites);
+        ASSERT_TRUE(s.configured()) << suites;
+        auto r = fetch_one(host_of(s));
+        EXPECT_GE(s.requests(), 1) << suites << ": " << r.error;
+    }
 }
 
 TEST_F(FetchHttps, ConnectionRefusedIsRetried) {
@@ -722,7 +789,7 @@ class RawServer {
 class FetchHostile : public ::testing::Test {
   protected:
     void SetUp() override {
-        token_file_ = dir_.write("token", "s3cret\n");
+        token_file_ = dir_.write_secret("token", std::string(kToken) + "\n");
         opt_.timeout_ms = 400;
         opt_.retries = 0;
         opt_.backoff_ms = 20;

@@ -222,7 +222,26 @@ TEST(JsonString, EscapesQuotesBackslashesAndControlBytes) {
     EXPECT_EQ(json_string("a\"b\\c"), "\"a\\\"b\\\\c\"");
     EXPECT_EQ(json_string("\n\r\t\b\f"), "\"\\n\\r\\t\\b\\f\"");
     EXPECT_EQ(json_string(std::string_view("\x00\x01\x1f\x7f", 4)),
-              "\"\\u0000\\u0001\\u001f\x7f\"");
+              "\"\\u0000\\u0001\\u001f\\u007f\"");
+}
+
+// DEL and the C1 controls are legal raw in JSON, but a reader printing a value must not meet
+// them: escaped, as single bytes (not UTF-8) and as UTF-8 code points alike.
+TEST(JsonString, EscapesDelC1AndLineSeparators) {
+    EXPECT_EQ(json_string("a\x7f"
+                          "b"),
+              R"("a\u007fb")");
+    EXPECT_EQ(json_string("a\xc2\x85"
+                          "b\xc2\x9b"
+                          "c\xc2\x80"),
+              R"("a\u0085b\u009bc\u0080")");
+    EXPECT_EQ(json_string("a\xe2\x80\xa8"
+                          "b\xe2\x80\xa9"),
+              R"("a\u2028b\u2029")");
+    EXPECT_EQ(json_string("a\x9b"
+                          "b"),
+              R"("a\u009bb")");
+    EXPECT_EQ(json_string("\xc2\xa0\xc3\xbc\xe2\x82\xac"), "\"\xc2\xa0\xc3\xbc\xe2\x82\xac\"");
 }
 
 TEST(JsonString, KeepsValidUtf8) {

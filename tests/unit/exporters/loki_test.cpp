@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tls_test_server.h"
+
 namespace em {
 namespace {
 
@@ -284,6 +286,43 @@ TEST(LokiPusher, PushesValidJsonInOrderWithLabels) {
         pos = at + 1;
     }
     EXPECT_EQ(count_of(all, "[\"17000000000000000"), size_t{kLines});
+}
+
+// The pusher's TLS (common/tls_policy.h): a Loki offering only weak TLS 1.2 suites gets no
+// line; ECDHE with AEAD and TLS 1.3 work.
+TEST(LokiPusher, TlsRefusesSuitesWithoutForwardSecrecyOrAead) {
+    ASSERT_TRUE(testing::test_cert().ok);
+    auto push_one = [](const std::string& url) {
+        LokiConfig cfg;
+        cfg.url = url;
+        cfg.ca_file = testing::test_cert().cert;
+        cfg.flush_ms = 10;
+        cfg.timeout_ms = 2000;
+        cfg.retry_base_ms = 1;
+        auto p = LokiPusher::start(cfg);
+        EXPECT_TRUE(p) << p.error().message;
+        if (!p) return LokiCounters{};
+        (*p)->push(1700000000000000000, "{}");
+        wait_for([&] {
+            LokiCounters c = (*p)->counters();
+            return c.sent == 1 || c.dropped_failed == 1;
+        });
+        return (*p)->counters();
+    };
+    for (const char* suites : testing::kWeakTls12Suites) {
+        testing::TlsTestServer loki(suites, 204);
+        ASSERT_TRUE(loki.configured()) << suites;
+        LokiCounters c = push_one(loki.url("/"));
+        EXPECT_EQ(c.sent, 0u) << suites;
+        EXPECT_EQ(c.dropped_failed, 1u) << suites;
+        EXPECT_EQ(loki.requests(), 0) << suites;
+    }
+    for (const char* suites : testing::kGoodSuites) {
+        testing::TlsTestServer loki(suites, 204);
+        ASSERT_TRUE(loki.configured()) << suites;
+        EXPECT_EQ(push_one(loki.url("/")).sent, 1u) << suites;
+        EXPECT_EQ(loki.requests(), 1) << suites;
+    }
 }
 
 TEST(LokiPusher, RetriesWithBackoffThenDropsOn500) {
