@@ -111,14 +111,14 @@ url=https://198.51.100.2:8444/v1/unique-ips.log
 code() { in_up curl -s -o /dev/null -w '%{http_code}' --cacert "$WORK/ca.pem" "$@"; }
 [ "$(code "$url")" = 401 ] || fail "no token: expected 401"
 [ "$(code -H "Authorization: Bearer wrong-token-0123456789abcdef" "$url")" = 401 ] || fail "wrong token: expected 401"
-[ "$(code -H "Authorization: Bearer s3cret-token-$$" "$url")" = 200 ] || fail "token: expected 200"
-etag=$(in_up curl -s -D - -o /dev/null --cacert "$WORK/ca.pem" -H "Authorization: Bearer s3cret-token-$$" "$url" |
+[ "$(code -H "Authorization: Bearer s3cret-token-$$-0123456789" "$url")" = 200 ] || fail "token: expected 200"
+etag=$(in_up curl -s -D - -o /dev/null --cacert "$WORK/ca.pem" -H "Authorization: Bearer s3cret-token-$$-0123456789" "$url" |
     awk -F': ' 'tolower($1) == "etag" {print $2}' | tr -d '\r')
 [ -n "$etag" ] || fail "no ETag"
-[ "$(code -H "Authorization: Bearer s3cret-token-$$" -H "If-None-Match: $etag" "$url")" = 304 ] ||
+[ "$(code -H "Authorization: Bearer s3cret-token-$$-0123456789" -H "If-None-Match: $etag" "$url")" = 304 ] ||
     fail "If-None-Match: expected 304"
 [ "$(code https://198.51.100.2:8444/healthz)" = 200 ] || fail "healthz"
-in_up curl -s --cacert "$WORK/ca.pem" -H "Authorization: Bearer s3cret-token-$$" \
+in_up curl -s --cacert "$WORK/ca.pem" -H "Authorization: Bearer s3cret-token-$$-0123456789" \
     https://198.51.100.2:8443/metrics | grep -q '^egress_monitor_up 1' || fail "agent /metrics"
 
 # --- the collector
