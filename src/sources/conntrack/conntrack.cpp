@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <ctime>
 #include <vector>
 
@@ -92,6 +93,20 @@ std::optional<PacketMeta> decode_conntrack_message(const void* data, size_t len)
     return meta;
 }
 
+bool walk_conntrack_datagram(
+    const void* buf, size_t len,
+    const std::function<void(const std::optional<PacketMeta>&)>& on_event) {
+    int left = static_cast<int>(std::min<size_t>(len, INT32_MAX));
+    const auto* nlh = static_cast<const nlmsghdr*>(buf);
+    for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+        PacketMeta meta;
+        const Decoded d = decode(nlh, meta);
+        if (d == Decoded::other) continue;
+        on_event(d == Decoded::flow ? std::optional<PacketMeta>(meta) : std::nullopt);
+    }
+    return left <= 0;
+}
+
 struct ConntrackSource::Impl {
     Impl(HostAddresses h, MnlSocket s) : hosts(std::move(h)), sock(std::move(s)) {
         buf.resize(kBatch * kSlot);
@@ -174,33 +189,33 @@ Result<void> ConntrackSource::drain(const std::function<void(const FlowObservati
                 ++counters_.malformed;
                 continue;
             }
-            int left = static_cast<int>(im.msgs[i].msg_len);
-            const auto* nlh = reinterpret_cast<const nlmsghdr*>(im.buf.data() + i * kSlot);
-            for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
-                FlowObservation flow;
-                const Decoded d = decode(nlh, flow.meta);
-                if (d == Decoded::other) continue;
+            Result<void> synced;
+            auto on_event = [&](const std::optional<PacketMeta>& m) {
                 ++counters_.events;
-                if (d == Decoded::malformed) {
+                if (!m) {
                     ++counters_.malformed;
-                    continue;
+                    return;
                 }
-                const PacketMeta& m = flow.meta;
-                bool local = im.hosts.contains(m.src);
-                if (!local && !resynced && !m.dst.is_loopback()) {
+                if (!synced) return;
+                bool local = im.hosts.contains(m->src);
+                if (!local && !resynced && !m->dst.is_loopback()) {
                     resynced = true;
-                    if (auto r = im.hosts.sync(); !r) return r;
-                    local = im.hosts.contains(m.src);
+                    if (synced = im.hosts.sync(); !synced) return;
+                    local = im.hosts.contains(m->src);
                 }
-                if (!local || m.dst.is_loopback()) {
+                if (!local || m->dst.is_loopback()) {
                     ++counters_.not_outbound;
-                    continue;
+                    return;
                 }
+                FlowObservation flow;
+                flow.meta = *m;
                 flow.meta.time_ms = now_ms;
                 ++counters_.outbound;
                 on_flow(flow);
-            }
-            if (left > 0) ++counters_.malformed;  // trailing bytes that are no message
+            };
+            if (!walk_conntrack_datagram(im.buf.data() + i * kSlot, im.msgs[i].msg_len, on_event))
+                ++counters_.malformed;  // trailing bytes that are no message
+            if (!synced) return synced;
         }
     }
 }

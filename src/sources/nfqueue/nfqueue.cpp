@@ -38,6 +38,10 @@ NfqueueSource::NfqueueSource(mnl_socket* s, bool fail_open)
       out_(new char[kOutSize]),
       next_id_(65536, 0) {}
 
+std::unique_ptr<NfqueueSource> NfqueueSource::detached(bool fail_open) {
+    return std::unique_ptr<NfqueueSource>(new NfqueueSource(nullptr, fail_open));
+}
+
 NfqueueSource::~NfqueueSource() {
     for (uint16_t q : queues_)
         (void)config(
@@ -137,13 +141,18 @@ void NfqueueSource::put_verdicts() {
 
 Result<void> NfqueueSource::flush_verdicts() {
     if (out_len_ == 0) return {};
+    if (!sock_) {  // detached: nowhere to send
+        out_len_ = 0;
+        return {};
+    }
     ssize_t n = mnl_socket_sendto(sock_.get(), out_.get(), out_len_);
     out_len_ = 0;
     if (n < 0) return errno_error("NFQUEUE: sending verdicts");
     return {};
 }
 
-Result<void> NfqueueSource::drain(const Handler& handler, const std::function<void()>& on_read) {
+std::string_view NfqueueSource::judge(std::span<const std::string_view> datagrams,
+                                      const Handler& handler) {
     struct Ctx {
         NfqueueSource* self;
         const Handler* handler;
@@ -175,6 +184,17 @@ Result<void> NfqueueSource::drain(const Handler& handler, const std::function<vo
         self.pending_.push_back(Pending{queue, id, accept});
         return MNL_CB_OK;
     };
+    pending_.clear();
+    for (std::string_view d : datagrams) {
+        errno = 0;
+        if (mnl_cb_run(d.data(), d.size(), 0, portid_, cb, &ctx) < 0 && errno != 0)
+            ++counters_.malformed;
+    }
+    put_verdicts();
+    return std::string_view(out_.get(), out_len_);
+}
+
+Result<void> NfqueueSource::drain(const Handler& handler, const std::function<void()>& on_read) {
     // Each packet is one netlink datagram: recvmmsg takes up to kSlots of them per call, and
     // their verdicts go out together in one sendto.
     mmsghdr msgs[kSlots];
@@ -196,15 +216,13 @@ Result<void> NfqueueSource::drain(const Handler& handler, const std::function<vo
             }
             return errno_error("NFQUEUE: recvmmsg");
         }
-        pending_.clear();
         if (on_read) on_read();
+        std::string_view datagrams[kSlots];
         for (int k = 0; k < got; ++k) {
             if (msgs[k].msg_hdr.msg_flags & MSG_TRUNC) ++counters_.malformed;  // dropped below
-            if (mnl_cb_run(buf_.get() + k * kSlotSize, msgs[k].msg_len, 0, portid_, cb, &ctx) < 0 &&
-                errno != 0)
-                ++counters_.malformed;
+            datagrams[k] = std::string_view(buf_.get() + k * kSlotSize, msgs[k].msg_len);
         }
-        put_verdicts();
+        (void)judge(std::span(datagrams, static_cast<size_t>(got)), handler);
         // Verdicts go out after each read: the packets of this read wait no longer.
         if (auto r = flush_verdicts(); !r) return r;
         if (static_cast<size_t>(got) < kSlots) break;  // drained
