@@ -14,6 +14,7 @@ extern "C" {
 }
 
 #include "common/log.h"
+#include "common/netlink.h"
 #include "sources/nflog/capture_rules.h"
 
 namespace em {
@@ -159,8 +160,11 @@ void NflogSource::decode(const void* buf, size_t len, int64_t now_ms, const Hand
     };
     now_ms_ = now_ms;
     // Batched messages end with NLMSG_DONE (MNL_CB_STOP): not an error.
+    // Only whole messages: libmnl's walk trusts a length of 2^31 or more (common/netlink.h).
+    const size_t whole = nlmsg_whole_prefix(buf, len);
+    if (whole < len) ++counters_.malformed;
     errno = 0;
-    if (mnl_cb_run(buf, len, 0, portid_, cb, &ctx) < 0 && errno != 0) ++counters_.malformed;
+    if (mnl_cb_run(buf, whole, 0, portid_, cb, &ctx) < 0 && errno != 0) ++counters_.malformed;
 }
 
 Result<void> NflogSource::drain(const Handler& handler) {

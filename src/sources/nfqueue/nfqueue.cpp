@@ -9,6 +9,8 @@
 
 #include <cstring>
 
+#include "common/netlink.h"
+
 extern "C" {
 #include <libnetfilter_queue/libnetfilter_queue.h>
 }
@@ -186,8 +188,12 @@ std::string_view NfqueueSource::judge(std::span<const std::string_view> datagram
     };
     pending_.clear();
     for (std::string_view d : datagrams) {
+        // Only whole messages: libmnl's walk trusts a length of 2^31 or more
+        // (common/netlink.h).
+        const size_t whole = nlmsg_whole_prefix(d.data(), d.size());
+        if (whole < d.size()) ++counters_.malformed;
         errno = 0;
-        if (mnl_cb_run(d.data(), d.size(), 0, portid_, cb, &ctx) < 0 && errno != 0)
+        if (mnl_cb_run(d.data(), whole, 0, portid_, cb, &ctx) < 0 && errno != 0)
             ++counters_.malformed;
     }
     put_verdicts();
