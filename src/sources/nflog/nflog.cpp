@@ -35,9 +35,10 @@ int64_t wall_ms() {
 
 }  // namespace
 
-NflogSource::NflogSource(mnl_socket* s, uint16_t group)
-    : sock_(s, close_socket), group_(group), buf_(new char[kBufSize]) {
-    if (s) portid_ = mnl_socket_get_portid(s);
+NflogSource::NflogSource(mnl_socket* s, uint16_t group) : sock_(s, close_socket), group_(group) {
+    if (!s) return;  // detached: no socket, no receive buffer
+    buf_.reset(new char[kBufSize]);
+    portid_ = mnl_socket_get_portid(s);
 }
 
 std::unique_ptr<NflogSource> NflogSource::detached() {

@@ -34,11 +34,7 @@ void close_socket(mnl_socket* s) {
 }  // namespace
 
 NfqueueSource::NfqueueSource(mnl_socket* s, bool fail_open)
-    : sock_(s, close_socket),
-      fail_open_(fail_open),
-      buf_(new char[kBufSize]),
-      out_(new char[kOutSize]),
-      next_id_(65536, 0) {}
+    : sock_(s, close_socket), fail_open_(fail_open), out_(new char[kOutSize]), next_id_(65536, 0) {}
 
 std::unique_ptr<NfqueueSource> NfqueueSource::detached(bool fail_open) {
     return std::unique_ptr<NfqueueSource>(new NfqueueSource(nullptr, fail_open));
@@ -75,6 +71,7 @@ Result<std::unique_ptr<NfqueueSource>> NfqueueSource::open(
     mnl_socket* s = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
     if (!s) return errno_error("NFQUEUE: netlink socket");
     std::unique_ptr<NfqueueSource> src(new NfqueueSource(s, fail_open));
+    src->buf_.reset(new char[kBufSize]);  // the receive slots: a detached source has none
     if (mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) < 0) return errno_error("NFQUEUE: bind");
     src->portid_ = mnl_socket_get_portid(s);
     int size = static_cast<int>(rcvbuf);
