@@ -34,8 +34,8 @@ Result<std::string> slurp(const std::string& path, size_t limit = 65536) {
     return out;
 }
 
-std::string trim_newline(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\0')) s.pop_back();
+std::string_view trim_newline(std::string_view s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\0')) s.remove_suffix(1);
     return s;
 }
 
@@ -71,8 +71,9 @@ bool hex64(std::string_view s) {
     return true;
 }
 
-// The cgroup path to report: the v2 line ("0::/path"), else name=systemd's, else the first.
-std::string pick_cgroup(std::string_view text) {
+}  // namespace
+
+std::string parse_proc_cgroup(std::string_view text) {
     std::string first, systemd;
     while (!text.empty()) {
         size_t nl = text.find('\n');
@@ -90,7 +91,41 @@ std::string pick_cgroup(std::string_view text) {
     return !systemd.empty() && systemd != "/" ? systemd : first;
 }
 
-}  // namespace
+std::optional<ProcStat> parse_proc_stat(std::string_view stat) {
+    auto f = stat_fields(stat);
+    ProcStat out;
+    if (f.size() < 20 || !to_number(f[1], out.ppid) || !to_number(f[19], out.start_time))
+        return std::nullopt;
+    return out;
+}
+
+std::string parse_proc_comm(std::string_view comm) { return std::string(trim_newline(comm)); }
+
+std::string parse_proc_cmdline(std::string_view cmdline) {
+    std::string out(trim_newline(cmdline));
+    for (char& c : out)
+        if (c == '\0') c = ' ';
+    return out;
+}
+
+std::optional<uint32_t> parse_proc_status_uid(std::string_view status) {
+    size_t at = status.find("\nUid:");
+    if (at == std::string_view::npos) return std::nullopt;
+    std::string_view line = status.substr(at + 5);
+    line = line.substr(0, line.find('\n'));
+    size_t b = line.find_first_not_of(" \t");
+    if (b == std::string_view::npos) return std::nullopt;
+    line.remove_prefix(b);
+    line = line.substr(0, line.find_first_not_of("0123456789"));
+    uint32_t uid = 0;
+    if (!to_number(line, uid)) return std::nullopt;
+    return uid;
+}
+
+std::string parse_proc_exe(std::string_view link) {
+    if (link.ends_with(" (deleted)")) link.remove_suffix(10);
+    return std::string(link);
+}
 
 std::string user_name(uint32_t uid) {
     passwd pw{}, *res = nullptr;
@@ -120,48 +155,33 @@ std::string container_id_from_cgroup(std::string_view cgroup) {
 std::optional<uint64_t> process_start_time(pid_t pid, const std::string& proc_root) {
     auto stat = slurp(proc_root + "/" + std::to_string(pid) + "/stat", 4096);
     if (!stat) return std::nullopt;
-    auto f = stat_fields(*stat);
-    uint64_t start = 0;
-    if (f.size() < 20 || !to_number(f[19], start)) return std::nullopt;
-    return start;
+    auto parsed = parse_proc_stat(*stat);
+    if (!parsed) return std::nullopt;
+    return parsed->start_time;
 }
 
 Result<ProcessInfo> read_process(pid_t pid, const std::string& proc_root) {
     const std::string dir = proc_root + "/" + std::to_string(pid);
     auto stat = slurp(dir + "/stat", 4096);
     if (!stat) return stat.error();
-    auto f = stat_fields(*stat);
+    auto parsed = parse_proc_stat(*stat);
+    if (!parsed) return Error{dir + "/stat: unexpected format"};
     ProcessInfo p;
     p.pid = pid;
-    if (f.size() < 20 || !to_number(f[1], p.ppid) || !to_number(f[19], p.start_time))
-        return Error{dir + "/stat: unexpected format"};
-    if (auto comm = slurp(dir + "/comm", 256)) p.comm = trim_newline(*comm);
+    p.ppid = parsed->ppid;
+    p.start_time = parsed->start_time;
+    if (auto comm = slurp(dir + "/comm", 256)) p.comm = parse_proc_comm(*comm);
     char exe[4096];
     ssize_t n = ::readlink((dir + "/exe").c_str(), exe, sizeof exe - 1);
-    if (n > 0) {
-        p.exe.assign(exe, static_cast<size_t>(n));
-        // The running binary was replaced or deleted since it started.
-        if (p.exe.ends_with(" (deleted)")) p.exe.resize(p.exe.size() - 10);
-    }
-    if (auto cmd = slurp(dir + "/cmdline", 4096)) {
-        p.cmdline = trim_newline(*cmd);
-        for (char& c : p.cmdline)
-            if (c == '\0') c = ' ';
-    }
-    if (auto status = slurp(dir + "/status", 16384)) {
-        size_t at = status->find("\nUid:");
-        if (at != std::string::npos) {
-            size_t b = status->find_first_of("0123456789", at);
-            size_t e = status->find_first_not_of("0123456789", b);
-            if (b != std::string::npos)
-                to_number(std::string_view(*status).substr(b, e - b), p.uid);
-        }
-    }
+    if (n > 0) p.exe = parse_proc_exe(std::string_view(exe, static_cast<size_t>(n)));
+    if (auto cmd = slurp(dir + "/cmdline", 4096)) p.cmdline = parse_proc_cmdline(*cmd);
+    if (auto status = slurp(dir + "/status", 16384))
+        p.uid = parse_proc_status_uid(*status).value_or(0);
     p.user = user_name(p.uid);
     if (p.ppid > 0)
         if (auto pc = slurp(proc_root + "/" + std::to_string(p.ppid) + "/comm", 256))
-            p.parent_comm = trim_newline(*pc);
-    if (auto cg = slurp(dir + "/cgroup", 16384)) p.cgroup = pick_cgroup(*cg);
+            p.parent_comm = parse_proc_comm(*pc);
+    if (auto cg = slurp(dir + "/cgroup", 16384)) p.cgroup = parse_proc_cgroup(*cg);
     p.container_id = container_id_from_cgroup(p.cgroup);
     // The process must still be the one whose fields were read.
     auto again = process_start_time(pid, proc_root);

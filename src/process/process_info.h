@@ -48,6 +48,33 @@ std::string user_name(uint32_t uid);
 /// The container id a cgroup path names, or "".
 std::string container_id_from_cgroup(std::string_view cgroup);
 
+// Parsers of the /proc files' contents, pure: read_process() reads each file and calls one;
+// the fuzzer (tests/fuzz/proc_files_fuzz.cpp) drives them directly. They accept any bytes
+// (a local user controls comm, cmdline, the executable's path and, with a delegated cgroup
+// subtree, cgroup names) and never read outside their input.
+
+struct ProcStat {
+    pid_t ppid = 0;
+    uint64_t start_time = 0;  // clock ticks after boot (field 22)
+};
+/// /proc/PID/stat (the comm may hold spaces and parentheses: fields follow the last ')');
+/// nullopt unless the ppid and start time fields are numbers.
+std::optional<ProcStat> parse_proc_stat(std::string_view stat);
+/// /proc/PID/comm without its trailing newline (and NULs).
+std::string parse_proc_comm(std::string_view comm);
+/// /proc/PID/cmdline: the NUL-separated arguments joined by spaces, trailing NULs and
+/// newlines dropped.
+std::string parse_proc_cmdline(std::string_view cmdline);
+/// The real uid, the first number of /proc/PID/status's "Uid:" line; nullopt when that line
+/// is missing or does not start with a number.
+std::optional<uint32_t> parse_proc_status_uid(std::string_view status);
+/// The cgroup path to report from /proc/PID/cgroup: the v2 line's ("0::/path"), else
+/// name=systemd's, else the first line's.
+std::string parse_proc_cgroup(std::string_view cgroup);
+/// The executable's path from readlink(/proc/PID/exe), without the " (deleted)" the kernel
+/// appends when the file was replaced or removed.
+std::string parse_proc_exe(std::string_view link);
+
 /// A bounded cache of ProcessInfo by pid that notices pid reuse: an entry counts only while
 /// the process's start time is the one read with it. Not thread-safe.
 class ProcessCache {

@@ -78,11 +78,10 @@ void TaskResolver::on_exec(const TaskFacts& t, std::string_view filename, std::s
     } else {  // a relative path as exec'd: the kernel's link says where it was
         char exe[4096];
         ssize_t n = ::readlink((dir + "/exe").c_str(), exe, sizeof exe - 1);
-        e.info.exe = n > 0 ? std::string(exe, static_cast<size_t>(n)) : std::string(filename);
+        e.info.exe = n > 0 ? parse_proc_exe(std::string_view(exe, static_cast<size_t>(n)))
+                           : std::string(filename);
     }
-    while (!args.empty() && args.back() == '\0') args.remove_suffix(1);
-    e.info.cmdline.reserve(args.size());
-    for (char c : args) e.info.cmdline += c == '\0' ? ' ' : c;
+    e.info.cmdline = parse_proc_cmdline(args);  // the same form as a /proc read gives
     e.info.start_time = process_start_time(static_cast<pid_t>(t.pid), proc_root_).value_or(0);
     apply_event(t, e);
     ++exec_hits_;

@@ -547,6 +547,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const ServeConfig& cfg, Li
         return Error{"no TLS key (tls_key) configured (or set plain_http)"};
     http::DaemonConfig dc;
     dc.listen = cfg.listen;
+    dc.limits = cfg.limits;
     if (!cfg.plain_http) {
         dc.tls_cert = cfg.tls_cert;
         dc.tls_key = cfg.tls_key;

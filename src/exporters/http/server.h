@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "common/result.h"
+#include "exporters/http/daemon.h"
 
 namespace em {
 
@@ -36,6 +37,9 @@ struct ServeConfig {
     // TLS key are read, before the first connection (it needs read access to the two
     // files and the ledger, nothing else); empty: stays who it was started as.
     std::string user;
+    // What a client can make the server hold (http/daemon.h); not a config key: the defaults
+    // are the product's, tests shorten the deadlines.
+    http::Limits limits;
 };
 
 /// Values for /metrics and /summary.json beyond the ledger's own (the agent's live

@@ -2,16 +2,17 @@
 
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
-#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <ctime>
 #include <vector>
 
 #include "common/log.h"
+#include "common/netlink.h"
 #include "sources/conntrack/host_addresses.h"
 
 namespace em {
@@ -19,7 +20,6 @@ namespace em {
 namespace {
 
 using MnlSocket = std::unique_ptr<mnl_socket, Deleter<mnl_socket_close>>;
-using Conntrack = std::unique_ptr<nf_conntrack, Deleter<nfct_destroy>>;
 
 constexpr uint16_t kCtNew = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;
 // recvmmsg batch: one event per datagram, a few hundred bytes each.
@@ -40,43 +40,74 @@ bool has_ports(uint8_t proto) {
            proto == IPPROTO_SCTP || proto == IPPROTO_DCCP;
 }
 
-// `nlh` must have passed mnl_nlmsg_ok.
+// The attributes in [start, start + len) by type (the last of a type wins; types past N are
+// skipped).
+template <size_t N>
+void index_attrs(const void* start, size_t len, const nlattr* (&tb)[N]) {
+    const char* end = static_cast<const char*>(start) + len;
+    for (auto* attr = static_cast<const nlattr*>(start);
+         mnl_attr_ok(attr, static_cast<int>(end - reinterpret_cast<const char*>(attr)));
+         attr = mnl_attr_next(attr)) {
+        if (const uint16_t type = mnl_attr_get_type(attr); type < N) tb[type] = attr;
+    }
+}
+
+template <size_t N>
+void index_nested(const nlattr* nest, const nlattr* (&tb)[N]) {
+    index_attrs(mnl_attr_get_payload(nest), mnl_attr_get_payload_len(nest), tb);
+}
+
+bool has_size(const nlattr* a, size_t n) { return a && mnl_attr_get_payload_len(a) == n; }
+
+// The original-direction tuple, parsed here with libmnl: CTA_TUPLE_ORIG { CTA_TUPLE_IP
+// { CTA_IP_V4_SRC/DST or CTA_IP_V6_SRC/DST }, CTA_TUPLE_PROTO { CTA_PROTO_NUM,
+// CTA_PROTO_SRC_PORT, CTA_PROTO_DST_PORT } }, the address family from the nfgenmsg.
+// libnetfilter_conntrack's nfct_nlmsg_parse exit()s the whole process on an attribute of an
+// unexpected size ("unsupported ABI"; found by tests/fuzz/conntrack_fuzz).
+// `nlh` must have passed nlmsg_fits.
 Decoded decode(const nlmsghdr* nlh, PacketMeta& out) {
     if (nlh->nlmsg_type != kCtNew) return Decoded::other;
     if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(nfgenmsg))) return Decoded::malformed;
-    // A fresh object per message: parsing into a used one would keep stale attributes.
-    Conntrack ct(nfct_new());
-    if (!ct || nfct_nlmsg_parse(nlh, ct.get()) < 0) return Decoded::malformed;
-    const nf_conntrack* c = ct.get();
-    if (!nfct_attr_is_set(c, ATTR_ORIG_L3PROTO) || !nfct_attr_is_set(c, ATTR_ORIG_L4PROTO))
-        return Decoded::malformed;
-    switch (nfct_get_attr_u8(c, ATTR_ORIG_L3PROTO)) {
-        case AF_INET:
-            if (!nfct_attr_is_set(c, ATTR_ORIG_IPV4_SRC) ||
-                !nfct_attr_is_set(c, ATTR_ORIG_IPV4_DST))
+    const auto* nfg = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
+    const nlattr* top[CTA_MAX + 1] = {};
+    const auto* attrs =
+        static_cast<const char*>(mnl_nlmsg_get_payload_offset(nlh, sizeof(nfgenmsg)));
+    index_attrs(attrs, nlh->nlmsg_len - mnl_nlmsg_size(sizeof(nfgenmsg)), top);
+    if (!top[CTA_TUPLE_ORIG]) return Decoded::malformed;
+    const nlattr* tuple[CTA_TUPLE_MAX + 1] = {};
+    index_nested(top[CTA_TUPLE_ORIG], tuple);
+    if (!tuple[CTA_TUPLE_IP] || !tuple[CTA_TUPLE_PROTO]) return Decoded::malformed;
+    const nlattr* ip[CTA_IP_MAX + 1] = {};
+    index_nested(tuple[CTA_TUPLE_IP], ip);
+    const nlattr* proto[CTA_PROTO_MAX + 1] = {};
+    index_nested(tuple[CTA_TUPLE_PROTO], proto);
+    switch (nfg->nfgen_family) {
+        case AF_INET: {
+            if (!has_size(ip[CTA_IP_V4_SRC], 4) || !has_size(ip[CTA_IP_V4_DST], 4))
                 return Decoded::malformed;
-            out.src = IpAddress::v4(ntohl(nfct_get_attr_u32(c, ATTR_ORIG_IPV4_SRC)));
-            out.dst = IpAddress::v4(ntohl(nfct_get_attr_u32(c, ATTR_ORIG_IPV4_DST)));
+            out.src = IpAddress::v4(ntohl(mnl_attr_get_u32(ip[CTA_IP_V4_SRC])));
+            out.dst = IpAddress::v4(ntohl(mnl_attr_get_u32(ip[CTA_IP_V4_DST])));
             break;
+        }
         case AF_INET6:
-            if (!nfct_attr_is_set(c, ATTR_ORIG_IPV6_SRC) ||
-                !nfct_attr_is_set(c, ATTR_ORIG_IPV6_DST))
+            if (!has_size(ip[CTA_IP_V6_SRC], 16) || !has_size(ip[CTA_IP_V6_DST], 16))
                 return Decoded::malformed;
             out.src =
-                IpAddress::v6(static_cast<const uint8_t*>(nfct_get_attr(c, ATTR_ORIG_IPV6_SRC)));
+                IpAddress::v6(static_cast<const uint8_t*>(mnl_attr_get_payload(ip[CTA_IP_V6_SRC])));
             out.dst =
-                IpAddress::v6(static_cast<const uint8_t*>(nfct_get_attr(c, ATTR_ORIG_IPV6_DST)));
+                IpAddress::v6(static_cast<const uint8_t*>(mnl_attr_get_payload(ip[CTA_IP_V6_DST])));
             break;
         default:
             return Decoded::malformed;
     }
-    out.proto = nfct_get_attr_u8(c, ATTR_ORIG_L4PROTO);
+    if (!has_size(proto[CTA_PROTO_NUM], 1)) return Decoded::malformed;
+    out.proto = mnl_attr_get_u8(proto[CTA_PROTO_NUM]);
     out.sport = out.dport = 0;
     if (has_ports(out.proto)) {
-        if (nfct_attr_is_set(c, ATTR_ORIG_PORT_SRC))
-            out.sport = ntohs(nfct_get_attr_u16(c, ATTR_ORIG_PORT_SRC));
-        if (nfct_attr_is_set(c, ATTR_ORIG_PORT_DST))
-            out.dport = ntohs(nfct_get_attr_u16(c, ATTR_ORIG_PORT_DST));
+        if (has_size(proto[CTA_PROTO_SRC_PORT], 2))
+            out.sport = ntohs(mnl_attr_get_u16(proto[CTA_PROTO_SRC_PORT]));
+        if (has_size(proto[CTA_PROTO_DST_PORT], 2))
+            out.dport = ntohs(mnl_attr_get_u16(proto[CTA_PROTO_DST_PORT]));
     }
     return Decoded::flow;
 }
@@ -85,11 +116,25 @@ Decoded decode(const nlmsghdr* nlh, PacketMeta& out) {
 
 std::optional<PacketMeta> decode_conntrack_message(const void* data, size_t len) {
     const auto* nlh = static_cast<const nlmsghdr*>(data);
-    if (len > static_cast<size_t>(INT32_MAX) || !mnl_nlmsg_ok(nlh, static_cast<int>(len)))
+    if (len > static_cast<size_t>(INT32_MAX) || !nlmsg_fits(nlh, static_cast<int64_t>(len)))
         return std::nullopt;
     PacketMeta meta;
     if (decode(nlh, meta) != Decoded::flow) return std::nullopt;
     return meta;
+}
+
+bool walk_conntrack_datagram(
+    const void* buf, size_t len,
+    const std::function<void(const std::optional<PacketMeta>&)>& on_event) {
+    int left = static_cast<int>(std::min<size_t>(len, INT32_MAX));
+    const auto* nlh = static_cast<const nlmsghdr*>(buf);
+    for (; nlmsg_fits(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+        PacketMeta meta;
+        const Decoded d = decode(nlh, meta);
+        if (d == Decoded::other) continue;
+        on_event(d == Decoded::flow ? std::optional<PacketMeta>(meta) : std::nullopt);
+    }
+    return left <= 0;
 }
 
 struct ConntrackSource::Impl {
@@ -174,33 +219,33 @@ Result<void> ConntrackSource::drain(const std::function<void(const FlowObservati
                 ++counters_.malformed;
                 continue;
             }
-            int left = static_cast<int>(im.msgs[i].msg_len);
-            const auto* nlh = reinterpret_cast<const nlmsghdr*>(im.buf.data() + i * kSlot);
-            for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
-                FlowObservation flow;
-                const Decoded d = decode(nlh, flow.meta);
-                if (d == Decoded::other) continue;
+            Result<void> synced;
+            auto on_event = [&](const std::optional<PacketMeta>& m) {
                 ++counters_.events;
-                if (d == Decoded::malformed) {
+                if (!m) {
                     ++counters_.malformed;
-                    continue;
+                    return;
                 }
-                const PacketMeta& m = flow.meta;
-                bool local = im.hosts.contains(m.src);
-                if (!local && !resynced && !m.dst.is_loopback()) {
+                if (!synced) return;
+                bool local = im.hosts.contains(m->src);
+                if (!local && !resynced && !m->dst.is_loopback()) {
                     resynced = true;
-                    if (auto r = im.hosts.sync(); !r) return r;
-                    local = im.hosts.contains(m.src);
+                    if (synced = im.hosts.sync(); !synced) return;
+                    local = im.hosts.contains(m->src);
                 }
-                if (!local || m.dst.is_loopback()) {
+                if (!local || m->dst.is_loopback()) {
                     ++counters_.not_outbound;
-                    continue;
+                    return;
                 }
+                FlowObservation flow;
+                flow.meta = *m;
                 flow.meta.time_ms = now_ms;
                 ++counters_.outbound;
                 on_flow(flow);
-            }
-            if (left > 0) ++counters_.malformed;  // trailing bytes that are no message
+            };
+            if (!walk_conntrack_datagram(im.buf.data() + i * kSlot, im.msgs[i].msg_len, on_event))
+                ++counters_.malformed;  // trailing bytes that are no message
+            if (!synced) return synced;
         }
     }
 }

@@ -31,6 +31,12 @@ struct ConntrackCounters {
 /// uses the same code; exposed for tests.
 std::optional<PacketMeta> decode_conntrack_message(const void* data, size_t len);
 
+/// Walks one received ctnetlink datagram (any bytes; `buf` aligned for nlmsghdr) as drain()
+/// does: `on_event` gets each NEW event's tuple, or nullopt for a malformed one; other
+/// message types are skipped. False when bytes are left over that form no message.
+bool walk_conntrack_datagram(const void* buf, size_t len,
+                             const std::function<void(const std::optional<PacketMeta>&)>& on_event);
+
 /// Not thread-safe: one reader. Sockets belong to the network namespace of the thread that
 /// called open(), whichever thread drains them later.
 class ConntrackSource {

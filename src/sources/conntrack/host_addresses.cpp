@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "common/netlink.h"
 
 namespace em {
 
@@ -63,6 +64,15 @@ bool HostAddressSet::apply(const nlmsghdr* nlh) {
     return true;
 }
 
+bool HostAddressSet::apply_datagram(const void* buf, size_t len) {
+    int left = static_cast<int>(std::min<size_t>(len, INT32_MAX));
+    bool ok = true;
+    for (auto* nlh = static_cast<const nlmsghdr*>(buf); nlmsg_fits(nlh, left);
+         nlh = mnl_nlmsg_next(nlh, &left))
+        ok = apply(nlh) && ok;
+    return ok && left <= 0;
+}
+
 bool HostAddressSet::contains(const IpAddress& ip) const {
     auto it = std::lower_bound(entries_.begin(), entries_.end(), Entry{ip, 0});
     return it != entries_.end() && it->addr == ip;
@@ -113,8 +123,8 @@ Result<void> HostAddresses::dump() {
                 if (errno == EINTR) continue;
                 return errno_error("rtnetlink: cannot read the address list");
             }
-            ret =
-                mnl_cb_run(buf.data(), static_cast<size_t>(n), nlh->nlmsg_seq, portid, cb, &fresh);
+            ret = mnl_cb_run(buf.data(), nlmsg_whole_prefix(buf.data(), static_cast<size_t>(n)),
+                             nlh->nlmsg_seq, portid, cb, &fresh);
         }
         if (ret == MNL_CB_ERROR) {
             if (errno == EINTR && attempt < 3) continue;
@@ -144,10 +154,7 @@ Result<void> HostAddresses::sync() {
             return errno_error("rtnetlink: cannot read address notifications");
         }
         if (from.nl_pid != 0) continue;  // only the kernel speaks for the kernel
-        int left = static_cast<int>(n);
-        for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf); mnl_nlmsg_ok(nlh, left);
-             nlh = mnl_nlmsg_next(nlh, &left))
-            set_.apply(nlh);
+        (void)set_.apply_datagram(buf, static_cast<size_t>(n));
     }
     if (lost) {
         ++resyncs_;

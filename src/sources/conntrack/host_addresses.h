@@ -22,6 +22,9 @@ class HostAddressSet {
     /// Applies one RTM_NEWADDR or RTM_DELADDR message; any other type is ignored (true).
     /// False when the message is malformed (too short, no address attribute).
     bool apply(const nlmsghdr* nlh);
+    /// Applies every message of one received datagram (any bytes; `buf` aligned for
+    /// nlmsghdr); false when a message was malformed or bytes are left over.
+    bool apply_datagram(const void* buf, size_t len);
     bool contains(const IpAddress& ip) const;
     size_t size() const { return entries_.size(); }
     void clear() { entries_.clear(); }

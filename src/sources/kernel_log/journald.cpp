@@ -15,6 +15,14 @@ Error sd_error(const std::string& what, int r) { return Error{what + ": " + std:
 
 }  // namespace
 
+std::optional<std::string_view> journal_message_value(const void* data, size_t len) {
+    constexpr std::string_view kField = "MESSAGE=";
+    if (!data) return std::nullopt;
+    std::string_view field(static_cast<const char*>(data), len);
+    if (!field.starts_with(kField)) return std::nullopt;
+    return field.substr(kField.size());
+}
+
 Result<JournalRead> read_journal(const std::string& directory,
                                  const std::optional<std::string>& cursor, KernelLineFolder& folder,
                                  Batch& batch) {
@@ -58,11 +66,15 @@ Result<JournalRead> read_journal(const std::string& directory,
             folder.other();
             continue;
         }
-        std::string_view msg(static_cast<const char*>(data), len);
-        msg.remove_prefix(8);  // "MESSAGE="
+        auto msg = journal_message_value(data, len);
+        if (!msg) {
+            folder.reject(std::string_view(static_cast<const char*>(data), len), where,
+                          "no MESSAGE= field");
+            continue;
+        }
         uint64_t usec = 0;
         sd_journal_get_realtime_usec(j.get(), &usec);
-        folder.message(msg, static_cast<int64_t>(usec / 1000000), batch, where);
+        folder.message(*msg, static_cast<int64_t>(usec / 1000000), batch, where);
     }
     if (r < 0) return sd_error("cannot read the journal", r);
     return out;

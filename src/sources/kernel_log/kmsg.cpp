@@ -30,7 +30,36 @@ int64_t realtime_minus_monotonic_us() {
            (rt.tv_nsec - mono.tv_nsec) / 1000;
 }
 
+// An unsigned decimal field ending at `end` or at `sep`; advances `s` past the separator.
+bool header_field(std::string_view& s, uint64_t& out) {
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    if (ec != std::errc()) return false;
+    size_t used = static_cast<size_t>(p - s.data());
+    if (used < s.size() && s[used] != ',') return false;
+    s.remove_prefix(used < s.size() ? used + 1 : used);
+    return true;
+}
+
 }  // namespace
+
+Result<KmsgRecord> parse_kmsg_record(std::string_view rec, int64_t realtime_offset_us) {
+    size_t semi = rec.find(';');
+    if (semi == std::string_view::npos) return Error{"no ';' in record"};
+    std::string_view head = rec.substr(0, semi);
+    KmsgRecord out;
+    uint64_t ts_usec = 0;
+    if (!header_field(head, out.priority) || !header_field(head, out.seq) ||
+        !header_field(head, ts_usec))
+        return Error{"bad record header"};
+    int64_t us = 0;
+    if (ts_usec > static_cast<uint64_t>(INT64_MAX) ||
+        __builtin_add_overflow(static_cast<int64_t>(ts_usec), realtime_offset_us, &us))
+        return Error{"time stamp out of range"};
+    out.time = us / 1000000;
+    out.message = rec.substr(semi + 1);
+    out.message = out.message.substr(0, out.message.find('\n'));
+    return out;
+}
 
 Result<KmsgRead> read_kmsg(const std::string& device, const std::optional<std::string>& cursor,
                            KernelLineFolder& folder, Batch& batch) {
@@ -67,41 +96,20 @@ Result<KmsgRead> read_kmsg(const std::string& device, const std::optional<std::s
         }
         if (n == 0) break;
         std::string_view rec(buf, static_cast<size_t>(n));
-        // "PRI,SEQ,TS_USEC,FLAGS[,...];MESSAGE\n[ KEY=VALUE\n...]"
-        size_t semi = rec.find(';');
-        if (semi == std::string_view::npos) {
-            folder.reject(rec, device, "no ';' in record");
+        auto r = parse_kmsg_record(rec, offset_us);
+        if (!r) {
+            folder.reject(rec, device, r.error().message.c_str());
             continue;
         }
-        std::string_view head = rec.substr(0, semi);
-        uint64_t fields[3] = {};
-        size_t pos = 0;
-        bool ok = true;
-        for (auto& f : fields) {
-            auto [p, ec] = std::from_chars(head.data() + pos, head.data() + head.size(), f);
-            if (ec != std::errc()) {
-                ok = false;
-                break;
-            }
-            pos = static_cast<size_t>(p - head.data()) + 1;
-        }
-        if (!ok) {
-            folder.reject(rec, device, "bad record header");
-            continue;
-        }
-        uint64_t seq = fields[1];
-        if (have_after && seq <= after) continue;
-        if (first && have_after && seq > after + 1) out.lost += seq - after - 1;
+        if (have_after && r->seq <= after) continue;
+        if (first && have_after && r->seq > after + 1) out.lost += r->seq - after - 1;
         first = false;
-        last = seq;
-        std::string_view msg = rec.substr(semi + 1);
-        msg = msg.substr(0, msg.find('\n'));
-        if ((fields[0] >> 3) != 0) {  // not the kernel facility: written from user space
+        last = r->seq;
+        if ((r->priority >> 3) != 0) {  // not the kernel facility: written from user space
             folder.other();
             continue;
         }
-        int64_t t = (offset_us + static_cast<int64_t>(fields[2])) / 1000000;
-        folder.message(msg, t, batch, device);
+        folder.message(r->message, r->time, batch, device);
     }
     if (!first || have_after) out.cursor = fmt::format("{} {}", boot, last);
     return out;

@@ -14,6 +14,7 @@ extern "C" {
 }
 
 #include "common/log.h"
+#include "common/netlink.h"
 #include "sources/nflog/capture_rules.h"
 
 namespace em {
@@ -34,9 +35,14 @@ int64_t wall_ms() {
 
 }  // namespace
 
-NflogSource::NflogSource(mnl_socket* s, uint16_t group)
-    : sock_(s, close_socket), group_(group), buf_(new char[kBufSize]) {
+NflogSource::NflogSource(mnl_socket* s, uint16_t group) : sock_(s, close_socket), group_(group) {
+    if (!s) return;  // detached: no socket, no receive buffer
+    buf_.reset(new char[kBufSize]);
     portid_ = mnl_socket_get_portid(s);
+}
+
+std::unique_ptr<NflogSource> NflogSource::detached() {
+    return std::unique_ptr<NflogSource>(new NflogSource(nullptr, 0));
 }
 
 NflogSource::~NflogSource() {
@@ -103,7 +109,10 @@ int NflogSource::on_message(const nlmsghdr* nlh, const Handler& handler) {
     ++counters_.messages;
     if (attr[NFULA_SEQ]) {
         uint32_t seq = ntohl(mnl_attr_get_u32(attr[NFULA_SEQ]));
-        if (seq_known_ && seq != next_seq_) counters_.lost_seq += seq - next_seq_;
+        // A number behind the expected one (not a gap: the instance was created anew) is
+        // no loss; the difference is modulo 2^32, so the numbers may wrap.
+        const uint32_t gap = seq - next_seq_;
+        if (seq_known_ && gap < (1u << 31)) counters_.lost_seq += gap;
         seq_known_ = true;
         next_seq_ = seq + 1;
     }
@@ -141,7 +150,7 @@ int NflogSource::on_message(const nlmsghdr* nlh, const Handler& handler) {
     return MNL_CB_OK;
 }
 
-Result<void> NflogSource::drain(const Handler& handler) {
+void NflogSource::decode(const void* buf, size_t len, int64_t now_ms, const Handler& handler) {
     struct Ctx {
         NflogSource* self;
         const Handler* handler;
@@ -150,6 +159,16 @@ Result<void> NflogSource::drain(const Handler& handler) {
         auto* c = static_cast<Ctx*>(data);
         return c->self->on_message(nlh, *c->handler);
     };
+    now_ms_ = now_ms;
+    // Batched messages end with NLMSG_DONE (MNL_CB_STOP): not an error.
+    // Only whole messages: libmnl's walk trusts a length of 2^31 or more (common/netlink.h).
+    const size_t whole = nlmsg_whole_prefix(buf, len);
+    if (whole < len) ++counters_.malformed;
+    errno = 0;
+    if (mnl_cb_run(buf, whole, 0, portid_, cb, &ctx) < 0 && errno != 0) ++counters_.malformed;
+}
+
+Result<void> NflogSource::drain(const Handler& handler) {
     for (;;) {
         ssize_t n = recv(fd(), buf_.get(), kBufSize, MSG_DONTWAIT);
         if (n < 0) {
@@ -161,10 +180,7 @@ Result<void> NflogSource::drain(const Handler& handler) {
             }
             return errno_error("NFLOG group " + std::to_string(group_) + ": recv");
         }
-        now_ms_ = wall_ms();
-        // Batched messages end with NLMSG_DONE (MNL_CB_STOP): not an error.
-        if (mnl_cb_run(buf_.get(), static_cast<size_t>(n), 0, portid_, cb, &ctx) < 0 && errno != 0)
-            ++counters_.malformed;
+        decode(buf_.get(), static_cast<size_t>(n), wall_ms(), handler);
     }
     uint64_t loss = counters_.lost_seq + counters_.overruns;
     if (loss != reported_loss_ && now_ms_ - last_report_ms_ >= 10000) {

@@ -40,8 +40,14 @@ class NflogSource {
                                                      uint32_t qthresh = 64);
     ~NflogSource();
     int fd() const;
+    /// A source without a socket, for tests and the fuzzer: only decode() may be called.
+    static std::unique_ptr<NflogSource> detached();
     /// Reads everything queued without blocking.
     Result<void> drain(const Handler& handler);
+    /// The decode half of drain(): one received netlink buffer (any bytes; `buf` aligned for
+    /// nlmsghdr), each logged packet handed to `handler` stamped `now_ms`. What cannot be
+    /// decoded is counted as malformed; packet views point into `buf`.
+    void decode(const void* buf, size_t len, int64_t now_ms, const Handler& handler);
     const NflogCounters& counters() const { return counters_; }
 
   private:

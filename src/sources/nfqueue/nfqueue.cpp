@@ -9,6 +9,8 @@
 
 #include <cstring>
 
+#include "common/netlink.h"
+
 extern "C" {
 #include <libnetfilter_queue/libnetfilter_queue.h>
 }
@@ -32,11 +34,11 @@ void close_socket(mnl_socket* s) {
 }  // namespace
 
 NfqueueSource::NfqueueSource(mnl_socket* s, bool fail_open)
-    : sock_(s, close_socket),
-      fail_open_(fail_open),
-      buf_(new char[kBufSize]),
-      out_(new char[kOutSize]),
-      next_id_(65536, 0) {}
+    : sock_(s, close_socket), fail_open_(fail_open), out_(new char[kOutSize]), next_id_(65536, 0) {}
+
+std::unique_ptr<NfqueueSource> NfqueueSource::detached(bool fail_open) {
+    return std::unique_ptr<NfqueueSource>(new NfqueueSource(nullptr, fail_open));
+}
 
 NfqueueSource::~NfqueueSource() {
     for (uint16_t q : queues_)
@@ -69,6 +71,7 @@ Result<std::unique_ptr<NfqueueSource>> NfqueueSource::open(
     mnl_socket* s = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
     if (!s) return errno_error("NFQUEUE: netlink socket");
     std::unique_ptr<NfqueueSource> src(new NfqueueSource(s, fail_open));
+    src->buf_.reset(new char[kBufSize]);  // the receive slots: a detached source has none
     if (mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) < 0) return errno_error("NFQUEUE: bind");
     src->portid_ = mnl_socket_get_portid(s);
     int size = static_cast<int>(rcvbuf);
@@ -137,13 +140,18 @@ void NfqueueSource::put_verdicts() {
 
 Result<void> NfqueueSource::flush_verdicts() {
     if (out_len_ == 0) return {};
+    if (!sock_) {  // detached: nowhere to send
+        out_len_ = 0;
+        return {};
+    }
     ssize_t n = mnl_socket_sendto(sock_.get(), out_.get(), out_len_);
     out_len_ = 0;
     if (n < 0) return errno_error("NFQUEUE: sending verdicts");
     return {};
 }
 
-Result<void> NfqueueSource::drain(const Handler& handler, const std::function<void()>& on_read) {
+std::string_view NfqueueSource::judge(std::span<const std::string_view> datagrams,
+                                      const Handler& handler) {
     struct Ctx {
         NfqueueSource* self;
         const Handler* handler;
@@ -175,6 +183,21 @@ Result<void> NfqueueSource::drain(const Handler& handler, const std::function<vo
         self.pending_.push_back(Pending{queue, id, accept});
         return MNL_CB_OK;
     };
+    pending_.clear();
+    for (std::string_view d : datagrams) {
+        // Only whole messages: libmnl's walk trusts a length of 2^31 or more
+        // (common/netlink.h).
+        const size_t whole = nlmsg_whole_prefix(d.data(), d.size());
+        if (whole < d.size()) ++counters_.malformed;
+        errno = 0;
+        if (mnl_cb_run(d.data(), whole, 0, portid_, cb, &ctx) < 0 && errno != 0)
+            ++counters_.malformed;
+    }
+    put_verdicts();
+    return std::string_view(out_.get(), out_len_);
+}
+
+Result<void> NfqueueSource::drain(const Handler& handler, const std::function<void()>& on_read) {
     // Each packet is one netlink datagram: recvmmsg takes up to kSlots of them per call, and
     // their verdicts go out together in one sendto.
     mmsghdr msgs[kSlots];
@@ -196,15 +219,13 @@ Result<void> NfqueueSource::drain(const Handler& handler, const std::function<vo
             }
             return errno_error("NFQUEUE: recvmmsg");
         }
-        pending_.clear();
         if (on_read) on_read();
+        std::string_view datagrams[kSlots];
         for (int k = 0; k < got; ++k) {
             if (msgs[k].msg_hdr.msg_flags & MSG_TRUNC) ++counters_.malformed;  // dropped below
-            if (mnl_cb_run(buf_.get() + k * kSlotSize, msgs[k].msg_len, 0, portid_, cb, &ctx) < 0 &&
-                errno != 0)
-                ++counters_.malformed;
+            datagrams[k] = std::string_view(buf_.get() + k * kSlotSize, msgs[k].msg_len);
         }
-        put_verdicts();
+        (void)judge(std::span(datagrams, static_cast<size_t>(got)), handler);
         // Verdicts go out after each read: the packets of this read wait no longer.
         if (auto r = flush_verdicts(); !r) return r;
         if (static_cast<size_t>(got) < kSlots) break;  // drained

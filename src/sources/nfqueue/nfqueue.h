@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -48,6 +50,14 @@ class NfqueueSource {
     /// reading can serve them all).
     Result<void> drain(const Handler& handler, const std::function<void()>& on_read = {});
     const NfqueueCounters& counters() const { return counters_; }
+
+    /// A source without a socket, for tests and the fuzzer: only judge() may be called.
+    static std::unique_ptr<NfqueueSource> detached(bool fail_open);
+    /// The decode half of drain(): the datagrams of one read (any bytes; each aligned for
+    /// nlmsghdr) in, each packet judged by `handler`, and the verdict messages not yet sent
+    /// out (drain() sends them; a view valid until the next call). Messages without a packet
+    /// id are counted as malformed; a packet without payload is dropped.
+    std::string_view judge(std::span<const std::string_view> datagrams, const Handler& handler);
 
   private:
     NfqueueSource(mnl_socket* s, bool fail_open);

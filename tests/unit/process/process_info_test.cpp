@@ -179,4 +179,28 @@ TEST(SocketLookup, FindsOwnTcpAndUdpSocketsAndTheirProcess) {
     for (int fd : {listener, client, udp, sink, later}) close(fd);
 }
 
+// The content parsers on hostile contents (a local user picks comm, argv and the exe path).
+TEST(ProcessInfo, ParsesProcFileContents) {
+    auto st = parse_proc_stat("42 (a) b) c) S 7 42 42 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 12345 0\n");
+    ASSERT_TRUE(st);
+    EXPECT_EQ(st->ppid, 7);
+    EXPECT_EQ(st->start_time, 12345u);
+    EXPECT_FALSE(parse_proc_stat("42 (a) S 7"));
+    EXPECT_FALSE(parse_proc_stat("no parenthesis 1 2 3"));
+    EXPECT_EQ(parse_proc_comm("x\ny\n"), "x\ny");
+    EXPECT_EQ(parse_proc_cmdline(std::string_view("a\0b c\0\0", 7)), "a b c");
+    EXPECT_EQ(parse_proc_status_uid("Name:\tx\nUmask:\t0022\nUid:\t1000\t1000\t1000\t1000\n"),
+              1000u);
+    // A Uid line without a number names nobody: the next line's digits are not its uid.
+    EXPECT_FALSE(parse_proc_status_uid("Name:\tx\nUid:\t\nGid:\t5\n"));
+    EXPECT_FALSE(parse_proc_status_uid("Name:\tx\nUid:\t99999999999\n"));
+    EXPECT_FALSE(parse_proc_status_uid("Name:\tUid:\t7\n"));
+    EXPECT_EQ(parse_proc_exe("/usr/bin/x (deleted)"), "/usr/bin/x");
+    EXPECT_EQ(parse_proc_cgroup("12:pids:/a\n1:name=systemd:/s\n0::/user.slice/u.scope\n"),
+              "/user.slice/u.scope");
+    EXPECT_EQ(parse_proc_cgroup("12:pids:/a\n1:name=systemd:/s\n0::/\n"), "/s");
+    EXPECT_EQ(parse_proc_cgroup("garbage\n3:cpu:/c\n"), "/c");
+    EXPECT_EQ(parse_proc_cgroup(""), "");
+}
+
 }  // namespace em
