@@ -138,7 +138,7 @@ done
 "$EM_BIN" show --by process --state-dir "$WORK/state" >"$WORK/show.txt" 2>&1 || { cat "$WORK/show.txt"; fail "show"; }
 grep -qF "$WORK/$NAME" "$WORK/show.txt" || { cat "$WORK/show.txt"; fail "show --by process does not name the connector"; }
 grep -qF "container ${HEX:0:12}" "$WORK/show.txt" || { cat "$WORK/show.txt"; fail "show --by process does not name the container"; }
-"$EM_BIN" show --by domain --state-dir "$WORK/state" | grep -A3 '^fixed.test' | grep -qF /usr/bin/dig ||
+grep -A3 '^fixed.test' <<<"$("$EM_BIN" show --by domain --state-dir "$WORK/state")" | grep -F /usr/bin/dig >/dev/null ||
     { "$EM_BIN" show --by domain --state-dir "$WORK/state"; fail "show --by domain: fixed.test not by dig"; }
 
 # An attach point the kernel refuses: one line with the reason, then nflog (in the client

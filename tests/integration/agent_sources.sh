@@ -75,7 +75,7 @@ grep -q "reload: settings re-read" "$WORK/nflog/agent.log" || fail "reload not d
 for a in "${AGENTS[@]}"; do kill -TERM "${a#*:}"; done
 for a in "${AGENTS[@]}"; do wait "${a#*:}" || fail "${a%%:*} agent exit status $?"; done
 kill "$TCPDUMP"; wait "$TCPDUMP" 2>/dev/null || true
-in_cl nft list tables | grep -q egress_monitor && fail "a table was left behind: $(in_cl nft list tables)"
+grep -q egress_monitor <<<"$(in_cl nft list tables)" && fail "a table was left behind: $(in_cl nft list tables)"
 
 cat >"$WORK/domains.want" <<EOF2
 deep.example.test 1 T 203.0.113.5,203.0.113.6
@@ -126,12 +126,12 @@ ip netns exec "$NS_CL" "$EM_BIN" agent --source nflog --state-dir "$WORK/ipt2/st
     -v 2>"$WORK/ipt2.log" &
 IPT=$!
 PIDS+=("$IPT")
-for i in $(seq 100); do in_cl ip6tables -S INPUT 2>/dev/null | grep -q EGRESS_MONITOR_IN && break; sleep 0.1; done
-in_cl iptables -S EGRESS_MONITOR_OUT | grep -q -- '--nflog-group 77' || fail "iptables rules missing"
-in_cl ip6tables -S EGRESS_MONITOR_IN | grep -q -- '--nflog-prefix em-dnsr' || fail "ip6tables rules missing"
+for i in $(seq 100); do grep -q EGRESS_MONITOR_IN <<<"$(in_cl ip6tables -S INPUT 2>/dev/null)" && break; sleep 0.1; done
+grep -q -- '--nflog-group 77' <<<"$(in_cl iptables -S EGRESS_MONITOR_OUT)" || fail "iptables rules missing"
+grep -q -- '--nflog-prefix em-dnsr' <<<"$(in_cl ip6tables -S EGRESS_MONITOR_IN)" || fail "ip6tables rules missing"
 c 192.0.2.10 81
 sleep 0.5
 kill -TERM "$IPT"; wait "$IPT" || fail "iptables agent exit status $?"
-in_cl iptables -S | grep -q EGRESS_MONITOR && fail "iptables chains left behind"
+grep -q EGRESS_MONITOR <<<"$(in_cl iptables -S)" && fail "iptables chains left behind"
 grep -q '^192.0.2.10 1 ' "$WORK/ipt2/out/unique-ips.log" || fail "iptables backend did not capture the flow"
 echo "ok: nflog, conntrack, pcap and replay agree; reload; iptables backend"

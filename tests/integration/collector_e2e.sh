@@ -118,8 +118,9 @@ etag=$(in_up curl -s -D - -o /dev/null --cacert "$WORK/ca.pem" -H "Authorization
 [ "$(code -H "Authorization: Bearer s3cret-token-$$-0123456789" -H "If-None-Match: $etag" "$url")" = 304 ] ||
     fail "If-None-Match: expected 304"
 [ "$(code https://198.51.100.2:8444/healthz)" = 200 ] || fail "healthz"
-in_up curl -s --cacert "$WORK/ca.pem" -H "Authorization: Bearer s3cret-token-$$-0123456789" \
-    https://198.51.100.2:8443/metrics | grep -q '^egress_monitor_up 1' || fail "agent /metrics"
+agent_metrics=$(in_up curl -s --cacert "$WORK/ca.pem" -H "Authorization: Bearer s3cret-token-$$-0123456789" \
+    https://198.51.100.2:8443/metrics)
+grep -q '^egress_monitor_up 1' <<<"$agent_metrics" || fail "agent /metrics"
 
 # --- the collector
 cat >"$WORK/inventory.toml" <<CONF

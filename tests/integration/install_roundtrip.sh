@@ -93,7 +93,7 @@ check_serve() {  # root listen mode: what --serve installs
     # The key and the certificate are a pair, on P-256, naming the listen address if one is given.
     [ "$(openssl pkey -in "$e/serve.key" -pubout)" = "$(openssl x509 -in "$e/serve.pem" -noout -pubkey)" ] ||
         fail "$mode --serve: key and certificate do not match"
-    openssl x509 -in "$e/serve.pem" -noout -text | grep -q 'NIST CURVE: P-256' || fail "$mode --serve: not P-256"
+    grep -q 'NIST CURVE: P-256' <<<"$(openssl x509 -in "$e/serve.pem" -noout -text)" || fail "$mode --serve: not P-256"
     local ip=${listen%:*}
     ip=${ip#[}
     ip=${ip%]}
@@ -101,10 +101,10 @@ check_serve() {  # root listen mode: what --serve installs
         # as openssl prints it: IPv6 groups in upper case, each in full
         ip=$(python3 -c 'import ipaddress, sys; a = ipaddress.ip_address(sys.argv[1])
 print(a if a.version == 4 else ":".join(format(int(g, 16), "X") for g in a.exploded.split(":")))' "$ip")
-        openssl x509 -in "$e/serve.pem" -noout -ext subjectAltName | grep -q "IP Address:$ip\(,\|\$\)" ||
+        grep -q "IP Address:$ip\(,\|\$\)" <<<"$(openssl x509 -in "$e/serve.pem" -noout -ext subjectAltName)" ||
             fail "$mode --serve: $ip not in the certificate" ;;
     esac
-    openssl x509 -in "$e/serve.pem" -noout -ext subjectAltName | grep -q "DNS:$(hostname -s)" ||
+    grep -q "DNS:$(hostname -s)" <<<"$(openssl x509 -in "$e/serve.pem" -noout -ext subjectAltName)" ||
         fail "$mode --serve: host name not in the certificate"
 }
 add_data() {  # what a running install would have collected
