@@ -9,12 +9,18 @@ Result<void> apply_client_tls_policy(SSL_CTX* ctx) {
     ERR_clear_error();
     if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
         SSL_CTX_set_cipher_list(ctx, kClientTls12Ciphers) != 1) {
-        char buf[256] = "unknown error";
-        if (unsigned long e = ERR_get_error()) ERR_error_string_n(e, buf, sizeof buf);
-        ERR_clear_error();
-        return Error{std::string("cannot apply the TLS policy: ") + buf};
+        return Error{"cannot apply the TLS policy: " + openssl_error()};
     }
     return {};
+}
+
+std::string openssl_error() {
+    unsigned long e = ERR_get_error();
+    ERR_clear_error();
+    if (e == 0) return "unknown error";
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    return buf;
 }
 
 }  // namespace em

@@ -9,6 +9,8 @@
 // src/exporters/http/daemon.cpp.)
 #include <openssl/ssl.h>
 
+#include <string>
+
 #include "common/result.h"
 
 namespace em {
@@ -20,5 +22,8 @@ inline constexpr const char* kClientTls12Ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20:
 /// Sets the policy on an OpenSSL client context: minimum TLS 1.2, the TLS 1.2 cipher list
 /// above (TLS 1.3 suites left at OpenSSL's defaults). An error names what OpenSSL refused.
 Result<void> apply_client_tls_policy(SSL_CTX* ctx);
+
+/// The first queued OpenSSL error as text ("unknown error" when none); clears the queue.
+std::string openssl_error();
 
 }  // namespace em

@@ -20,6 +20,7 @@
 #include <unordered_set>
 
 #include "common/log.h"
+#include "common/tls_policy.h"
 
 namespace em::http {
 
@@ -91,15 +92,6 @@ Result<UniqueFd> listen_on(const std::string& text, const ListenAddress& a) {
         ::listen(fd.get(), kBacklog) != 0)
         return errno_error("cannot listen on " + text);
     return fd;
-}
-
-std::string openssl_error() {
-    unsigned long e = ERR_get_error();
-    ERR_clear_error();
-    if (e == 0) return "unknown error";
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    return buf;
 }
 
 Result<std::string> read_pem(const char* what, const std::string& path) {

@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "common/privileges.h"
 #include "common/time.h"
+#include "common/tls_policy.h"
 #include "common/token_file.h"
 #include "common/unique_fd.h"
 #include "core/ledger.h"
@@ -60,15 +61,6 @@ std::string_view trim(std::string_view s) {
     while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
     while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
     return s;
-}
-
-std::string openssl_error() {
-    unsigned long e = ERR_get_error();
-    ERR_clear_error();
-    if (e == 0) return "unknown error";
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    return buf;
 }
 
 std::string hex(const unsigned char* p, size_t n) {
