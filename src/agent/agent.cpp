@@ -119,11 +119,7 @@ class Sink {
                 "more than {} names under one registrable domain: {} new names folded into "
                 "*.<domain> entries",
                 folder_->limit(), ledger_->last_folded());
-        if (ledger_->last_over_cap() > 0)
-            log_warn(
-                "{} new domains/addresses not stored: the ledger holds max_domains / max_ips "
-                "keys already (counted under domains.over_cap / ips.over_cap)",
-                ledger_->last_over_cap());
+        if (ledger_->last_capacity_folded() > 0) log_warn("{}", ledger_->capacity_warning());
         if (batch.empty() && rendered_once_) return {};
         auto gen = ledger_->generation("commit_generation");
         if (!gen) return gen.error();

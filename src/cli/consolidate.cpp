@@ -279,11 +279,7 @@ Result<ConsolidateSummary> consolidate(const ConsolidateConfig& given) {
     if (changed) {
         if (auto r = ledger.commit(total, cursors, &domain_folder.value()); !r) return r.error();
         report_folding(total, ledger.last_folded(), cfg.max_names_per_domain);
-        if (ledger.last_over_cap() > 0)
-            log_warn(
-                "{} new domains/addresses not stored: the ledger holds max_domains / "
-                "max_ips keys already (counted under domains.over_cap / ips.over_cap)",
-                ledger.last_over_cap());
+        if (ledger.last_capacity_folded() > 0) log_warn("{}", ledger.capacity_warning());
         sum.committed = true;
         ++generation;
     }

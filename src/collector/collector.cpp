@@ -125,6 +125,7 @@ Result<void> CollectorImpl::setup(std::vector<std::unique_ptr<AlertSink>> extra)
     };
     enable(r.new_domain.enabled, "new_domain",
            [&] { return std::make_unique<NewDomainRule>(r.new_domain); });
+    enable(r.capacity.enabled, "capacity", [&] { return std::make_unique<CapacityRule>(); });
     enable(r.direct_ip.enabled, "direct_ip",
            [&] { return std::make_unique<DirectIpRule>(r.direct_ip); });
     enable(r.tunnel.enabled, "tunnel", [&] { return std::make_unique<TunnelRule>(r.tunnel); });

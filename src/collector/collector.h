@@ -7,6 +7,7 @@
 // Config (TOML, `--config`), every section optional:
 //   [history]  path = "/var/lib/egress-collector/history.sqlite"
 //   [rules.new_domain]       enabled, learning_days = 7, allow = ["*.debian.org", "example.com"]
+//   [rules.capacity]         enabled (the host's agent folds at its max_domains/max_ips)
 //   [rules.direct_ip]        enabled, allow_cidrs = ["10.0.0.0/8", ...]
 //   [rules.public_resolver]  enabled, list = "PATH" (default: the shipped list)
 //   [rules.tunnel]           enabled, max_names_per_domain = 500, max_label = 50,

@@ -118,7 +118,8 @@ Result<void> parse_rules(const toml::table* rules, const std::string& path, Rule
         return {};
     };
     static constexpr const char* kNames[] = {
-        "new_domain", "direct_ip", "public_resolver", "tunnel", "volume_spike", "rare", "stale"};
+        "new_domain", "capacity",     "direct_ip", "public_resolver",
+        "tunnel",     "volume_spike", "rare",      "stale"};
     if (rules)
         for (auto&& [k, n] : *rules)
             if (std::find(std::begin(kNames), std::end(kNames), k.str()) == std::end(kNames))
@@ -133,6 +134,13 @@ Result<void> parse_rules(const toml::table* rules, const std::string& path, Rule
             {[&] { return nd.boolean("enabled", c.new_domain.enabled); },
              [&] { return nd.integer("learning_days", c.new_domain.learning_days, 0, 3650); },
              [&] { return nd.strings("allow", c.new_domain.allow); }, [&] { return nd.finish(); }});
+        !r)
+        return r;
+
+    if (auto r = table("capacity", t); !r) return r;
+    Section ca(t, "rules.capacity", path);
+    if (auto r = all({[&] { return ca.boolean("enabled", c.capacity.enabled); },
+                      [&] { return ca.finish(); }});
         !r)
         return r;
 

@@ -68,9 +68,7 @@ std::vector<std::string> split_tags(std::string_view s) {
     return out;
 }
 
-std::string_view unfolded(std::string_view name) {
-    return DomainFolder::is_folded(name) ? name.substr(2) : name;
-}
+std::string_view unfolded(std::string_view name) { return DomainFolder::unfolded(name); }
 
 }  // namespace
 

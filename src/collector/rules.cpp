@@ -17,9 +17,7 @@ namespace {
 
 constexpr int64_t kDay = 86400;
 
-std::string_view unfolded(std::string_view name) {
-    return DomainFolder::is_folded(name) ? name.substr(2) : name;
-}
+std::string_view unfolded(std::string_view name) { return DomainFolder::unfolded(name); }
 
 // `name` equals `suffix` or lies under it.
 bool at_or_under(std::string_view name, std::string_view suffix) {
@@ -94,7 +92,9 @@ void NewDomainRule::evaluate(const HostContext& ctx, std::vector<Finding>& out) 
     };
     std::vector<const DomainState*> candidates;
     for (const auto& d : ctx.state.domains)
-        if (d.stats.present && post_learning(d.stats) && !allowed(d.name)) candidates.push_back(&d);
+        if (d.stats.present && post_learning(d.stats) && !allowed(d.name) &&
+            d.name != DomainFolder::kCapacityCatchAll)  // names nothing: the capacity rule's
+            candidates.push_back(&d);
     if (candidates.empty()) return;
     // A candidate's registrable domain is known when some baseline name is it or lies under
     // it. Few candidates (the usual case): a scan per candidate; many: a set of every
@@ -125,6 +125,38 @@ void NewDomainRule::evaluate(const HostContext& ctx, std::vector<Finding>& out) 
                                  format_rfc3339(d->stats.first_seen), c_.learning_days, base,
                                  d->stats.count)});
     }
+}
+
+// ---- capacity ----
+
+void CapacityRule::evaluate(const HostContext& ctx, std::vector<Finding>& out) const {
+    int64_t lines = 0, queries = 0, flows = 0;
+    std::string_view largest;
+    int64_t largest_count = 0;
+    for (const auto& d : ctx.state.domains) {
+        if (!d.stats.present || !DomainFolder::is_capacity_folded(d.name)) continue;
+        ++lines;
+        queries += d.stats.count;
+        if (d.stats.count > largest_count) {
+            largest_count = d.stats.count;
+            largest = d.name;
+        }
+    }
+    for (const auto& e : ctx.state.ips)
+        if (e.stats.present && e.ip.is_unspecified()) flows += e.stats.count;
+    if (!lines && !flows) return;
+    std::string message = "the agent is at capacity (its ledger holds max_domains/max_ips lines)";
+    if (lines)
+        message += fmt::format(
+            "; {} queries of names beyond it counted under {} coarser lines (largest: {} with "
+            "{})",
+            queries, lines, largest, largest_count);
+    if (flows)
+        message += fmt::format("; {} flows to addresses beyond it counted under 0.0.0.0/::", flows);
+    message +=
+        "; a flood of distinct names or addresses fills it: look at what the host queried "
+        "(egress-monitor show --by process)";
+    out.push_back(Finding{"capacity", std::move(message)});
 }
 
 // ---- direct_ip ----
@@ -216,7 +248,7 @@ void TunnelRule::evaluate(const HostContext& ctx, std::vector<Finding>& out) con
     };
     std::unordered_map<std::string_view, PerBase> bases;
     for (const auto& d : ctx.state.domains) {
-        if (!d.stats.present) continue;
+        if (!d.stats.present || DomainFolder::is_capacity_folded(d.name)) continue;  // capacity
         std::string_view base = d.base_len && d.base_len <= d.name.size()
                                     ? std::string_view(d.name).substr(d.name.size() - d.base_len)
                                     : ctx.store.base(d.name);

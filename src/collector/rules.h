@@ -99,8 +99,19 @@ struct StaleConfig {
     int64_t unchanged_minutes = 1440;
 };
 
+/// [rules.capacity] The host's agent is at capacity: its files have lines the agent counts
+/// under once its ledger holds max_domains / max_ips lines ("*.*.<domain>", "*.*.<top-level
+/// domain>", "*.*"; the unspecified addresses 0.0.0.0 and ::). A flood of distinct names or
+/// addresses does that — itself a sign of tunnelling or of someone trying to hide the next
+/// name in the crowd. Key: "capacity" (one alert per host), resolved when those lines leave
+/// the files (the agent's ledger was reset).
+struct CapacityConfig {
+    bool enabled = true;
+};
+
 struct RulesConfig {
     NewDomainConfig new_domain;
+    CapacityConfig capacity;
     DirectIpConfig direct_ip;
     PublicResolverConfig public_resolver;
     TunnelConfig tunnel;
@@ -135,6 +146,12 @@ class NewDomainRule : public HostRule {
 
   private:
     NewDomainConfig c_;
+};
+
+class CapacityRule : public HostRule {
+  public:
+    std::string_view name() const override { return "capacity"; }
+    void evaluate(const HostContext& ctx, std::vector<Finding>& out) const override;
 };
 
 class DirectIpRule : public HostRule {

@@ -110,7 +110,7 @@ void PublicResolverRule::evaluate(const HostContext& ctx, std::vector<Finding>& 
     for (const auto& d : ctx.state.domains) {
         if (!d.stats.present) continue;
         std::string_view n = d.name;
-        if (DomainFolder::is_folded(n)) n.remove_prefix(2);
+        n = DomainFolder::unfolded(n);
         if (const std::string* label = list_.match_host(n))
             out.push_back(Finding{d.name, fmt::format("{} queries for a DNS-over-HTTPS/TLS "
                                                       "resolver name ({})",

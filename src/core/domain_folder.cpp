@@ -32,4 +32,24 @@ std::string_view DomainFolder::base(std::string_view name) const {
     return base;
 }
 
+std::string_view DomainFolder::icann_base(std::string_view name) const {
+    // The longest ICANN public suffix is the leftmost suffix the list names (the implicit
+    // "*" rule makes an unknown top-level domain one); the registrable domain is one label
+    // more. The name itself when it is a suffix or has a single label.
+    buf_.assign(name);
+    size_t label = 0;  // start of the label before the suffix being tried
+    for (size_t dot = name.find('.'); dot != std::string_view::npos;
+         dot = name.find('.', dot + 1)) {
+        if (psl_is_public_suffix2(psl_.get(), buf_.c_str() + dot + 1, PSL_TYPE_ICANN))
+            return name.substr(label);
+        label = dot + 1;
+    }
+    return name;
+}
+
+std::string_view DomainFolder::top_level(std::string_view name) {
+    const size_t dot = name.rfind('.');
+    return dot == std::string_view::npos ? name : name.substr(dot + 1);
+}
+
 }  // namespace em

@@ -8,6 +8,9 @@ namespace em {
 
 namespace {
 
+const IpAddress kAllV4 = *IpAddress::parse("0.0.0.0");
+const IpAddress kAllV6 = *IpAddress::parse("::");
+
 // 1: the first schema. 2: flow_ports (the agent's ports and direct flows per destination).
 // 3: process_use (who queried a domain or opened a flow to an address). Every table is
 // created IF NOT EXISTS, so running the schema again migrates any older version.
@@ -131,6 +134,8 @@ Result<void> Ledger::prepare() {
          "INSERT INTO flow_ports VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(ip, proto, port) DO "
          "UPDATE SET count = count + excluded.count, direct = direct + excluded.direct"},
         {&ports_of_ip_, "SELECT count(*) FROM flow_ports WHERE ip = ?1"},
+        {&rows_with_base_, "SELECT count(*) FROM domains WHERE base = ?1"},
+        {&set_meta_, "INSERT OR REPLACE INTO meta VALUES(?1, ?2)"},
         {&process_use_exists_,
          "SELECT 1 FROM process_use WHERE kind = ?1 AND dest = ?2 AND exe = ?3 AND user = ?4 "
          "AND container = ?5"},
@@ -191,13 +196,65 @@ Result<int64_t> Ledger::names_under(std::string_view base) {
     return n;
 }
 
+std::string Ledger::capacity_warning() const {
+    return fmt::format(
+        "at capacity: {} new domains/addresses counted under coarser lines (*.*.<domain>, "
+        "*.*.<top-level domain>, *.*, 0.0.0.0, ::) because the ledger holds max_domains={} / "
+        "max_ips={} lines; a flood of distinct names or addresses fills it (counters "
+        "domains.capacity_folded_*, ips.capacity_folded_*)",
+        last_capacity_folded_, max_domains_, max_ips_);
+}
+
+Result<bool> Ledger::capacity_target(std::string& target, int64_t rows,
+                                     const DomainFolder* folder) {
+    // Bounds beyond max_domains: level 1 may add reserve1 lines (at most a quota of them per
+    // top-level domain, so a flood under one top-level domain leaves the others their own
+    // lines), level 2 up to reserve2 more, the catch-all one: max_domains + reserve1 +
+    // reserve2 + 1 lines in all. A line's base column says which level made it.
+    const int64_t cap = static_cast<int64_t>(max_domains_);
+    const int64_t reserve1 = std::max<int64_t>(16, cap / 32),
+                  reserve2 = std::max<int64_t>(16, cap / 64);
+    const int64_t per_tld = std::max<int64_t>(2, reserve1 / 8);
+    const std::string name(DomainFolder::unfolded(target));
+    const std::string_view tld = DomainFolder::top_level(name);
+    auto try_line = [&](std::string key, const std::string& base, bool room) -> Result<bool> {
+        auto known = has_domain(key);
+        if (!known) return known.error();
+        if (!*known && !room) return false;
+        target = std::move(key);
+        capacity_base_ = base;
+        created_ = !*known;
+        return true;
+    };
+    if (folder) {
+        const std::string base = "capacity:1:" + std::string(tld);
+        rows_with_base_.bind(1, base);
+        int rc = rows_with_base_.step();
+        const int64_t in_tld = rc == SQLITE_ROW ? rows_with_base_.int64(0) : 0;
+        rows_with_base_.reset();
+        if (rc != SQLITE_ROW) return db_.error("cannot count domains");
+        auto r = try_line(DomainFolder::capacity_name(folder->icann_base(name)), base,
+                          rows < cap + reserve1 && in_tld < per_tld);
+        if (!r) return r.error();
+        if (*r) return created_;
+    }
+    auto r =
+        try_line(DomainFolder::capacity_name(tld), "capacity:2", rows < cap + reserve1 + reserve2);
+    if (!r) return r.error();
+    if (*r) return created_;
+    r = try_line(std::string(DomainFolder::kCapacityCatchAll), "capacity:3", true);
+    if (!r) return r.error();
+    return created_;
+}
+
 Result<void> Ledger::commit(const Batch& batch, const std::map<std::string, std::string>& cursors,
                             const DomainFolder* folder) {
     Transaction tx(db_);
     if (auto r = tx.begin(); !r) return r;
     bool any_answers = false;
-    int64_t folded = 0, over_cap = 0;
-    uint64_t over_cap_queries = 0, over_cap_flows = 0;
+    int64_t folded = 0, capacity_names = 0, capacity_ips = 0;
+    uint64_t capacity_queries = 0, capacity_flows = 0;
+    redirected_.clear();
     int64_t domain_rows = 0, ip_rows = 0;
     if (max_domains_) {
         auto n = count_rows("domains");
@@ -237,20 +294,26 @@ Result<void> Ledger::commit(const Batch& batch, const std::map<std::string, std:
                 }
             }
         }
+        std::string_view row_base = base;
         if (max_domains_) {
             auto known = has_domain(target);
             if (!known) return known.error();
             if (!*known && domain_rows >= static_cast<int64_t>(max_domains_)) {
-                ++over_cap;
-                over_cap_queries += d.queries;
-                continue;
+                auto folded_at_cap = capacity_target(target, domain_rows, folder);
+                if (!folded_at_cap) return folded_at_cap.error();
+                ++capacity_names;
+                capacity_queries += d.queries;
+                if (*folded_at_cap) ++domain_rows;
+                redirected_[std::string(name)] = target;
+                row_base = capacity_base_;
+            } else {
+                domain_rows += !*known;
             }
-            domain_rows += !*known;
         }
         upsert_domain_.bind(1, target)
             .bind(2, static_cast<int64_t>(d.queries))
             .bind(3, d.last_seen)
-            .bind(4, base);
+            .bind(4, row_base);
         if (auto r = db_.run(upsert_domain_); !r) return r;
         for (const auto& a : d.answers) {
             upsert_domain_ip_.bind(1, target).bind_blob(2, a.ip.key()).bind(3, a.last_seen);
@@ -277,8 +340,21 @@ Result<void> Ledger::commit(const Batch& batch, const std::map<std::string, std:
                 return;
             }
             if (!*known && ip_rows >= static_cast<int64_t>(max_ips_)) {
-                ++over_cap;
-                over_cap_flows += d.flows;
+                // At capacity: the flows count under the family's unspecified address, a
+                // key no real destination has (two lines at most beyond the bound).
+                const IpAddress& all = ip.is_v6() ? kAllV6 : kAllV4;
+                ++capacity_ips;
+                capacity_flows += d.flows;
+                auto had = has_ip(all);
+                if (!had) {
+                    status = had.error();
+                    return;
+                }
+                ip_rows += !*had;
+                upsert_ip_.bind_blob(1, all.key())
+                    .bind(2, static_cast<int64_t>(d.flows))
+                    .bind(3, d.last_seen);
+                status = db_.run(upsert_ip_);
                 return;
             }
             ip_rows += !*known;
@@ -289,34 +365,48 @@ Result<void> Ledger::commit(const Batch& batch, const std::map<std::string, std:
         status = db_.run(upsert_ip_);
     });
     if (!status) return status;
-    last_over_cap_ = over_cap;
+    last_capacity_folded_ = capacity_names + capacity_ips;
     // Ports: at most kMaxPortsPerIp rows per address; further ports go to port 0 ("other").
     for (const auto& [k, d] : batch.flow_ports()) {
+        IpAddress ip = k.ip;
         if (max_ips_) {
-            auto known = has_ip(k.ip);
+            auto known = has_ip(ip);
             if (!known) return known.error();
-            if (!*known) continue;  // the address itself was over the cap
+            if (!*known) ip = ip.is_v6() ? kAllV6 : kAllV4;  // folded at capacity
         }
         uint16_t port = k.port;
         if (port != 0) {
-            ports_of_ip_.bind_blob(1, k.ip.key());
+            ports_of_ip_.bind_blob(1, ip.key());
             int rc = ports_of_ip_.step();
             int64_t n = rc == SQLITE_ROW ? ports_of_ip_.int64(0) : 0;
             ports_of_ip_.reset();
             if (n >= kMaxPortsPerIp) port = 0;
         }
-        upsert_port_.bind_blob(1, k.ip.key())
+        upsert_port_.bind_blob(1, ip.key())
             .bind(2, int64_t{k.proto})
             .bind(3, int64_t{port})
             .bind(4, static_cast<int64_t>(d.flows))
             .bind(5, static_cast<int64_t>(d.direct));
         if (auto r = db_.run(upsert_port_); !r) return r;
     }
-    for (auto [name, value] : {std::pair{"domains.over_cap", over_cap_queries},
-                               std::pair{"ips.over_cap", over_cap_flows}}) {
+    for (auto [name, value] :
+         {std::pair{"domains.capacity_folded_names", static_cast<uint64_t>(capacity_names)},
+          std::pair{"domains.capacity_folded_queries", capacity_queries},
+          std::pair{"ips.capacity_folded_addresses", static_cast<uint64_t>(capacity_ips)},
+          std::pair{"ips.capacity_folded_flows", capacity_flows}}) {
         if (!value) continue;
         add_counter_.bind(1, std::string_view(name)).bind(2, static_cast<int64_t>(value));
         if (auto r = db_.run(add_counter_); !r) return r;
+    }
+    if (max_domains_ || max_ips_) {
+        // The capacity state, for readers of the ledger (/metrics, summary.json).
+        for (auto [key, value] :
+             {std::pair{"max_domains", static_cast<int64_t>(max_domains_)},
+              std::pair{"max_ips", static_cast<int64_t>(max_ips_)},
+              std::pair{"domain_rows", domain_rows}, std::pair{"ip_rows", ip_rows}}) {
+            set_meta_.bind(1, std::string_view(key)).bind(2, value);
+            if (auto r = db_.run(set_meta_); !r) return r;
+        }
     }
     if (auto r = commit_process_uses(batch, folder); !r) return r;
     for (const auto& [source, text] : cursors) {
@@ -353,6 +443,8 @@ Result<void> Ledger::commit_process_uses(const Batch& batch, const DomainFolder*
                 continue;
             }
             dest = ip->to_string();
+        } else if (auto it = redirected_.find(dest); it != redirected_.end()) {
+            dest = it->second;  // counted under a coarser line in this commit
         } else if (folder && folder->limit() > 0 && !DomainFolder::is_folded(dest)) {
             // A name the domains table holds only folded: its use goes to the folded line.
             auto known = has_domain(dest);

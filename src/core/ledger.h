@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/result.h"
@@ -64,17 +65,24 @@ class Ledger {
     Result<void> commit(const Batch& batch, const std::map<std::string, std::string>& cursors,
                         const DomainFolder* folder = nullptr);
     int64_t last_folded() const { return last_folded_; }
-    /// Bounds on the number of domain and address lines (0: none). A key new to the ledger
-    /// once the bound is reached is not stored: its counts go to the counters
-    /// "domains.over_cap" / "ips.over_cap" (queries / flows), and last_over_cap() tells how
-    /// many keys were refused in the last commit, so the caller can report it.
+    /// Bounds on the number of domain and address lines (0: none). Reaching one never drops
+    /// egress: a name new to the ledger beyond max_domains is counted under a coarser line
+    /// (DomainFolder: "*.*.<ICANN registrable domain>", then "*.*.<top-level domain>", then
+    /// "*.*"; a few percent of lines beyond the bound at most), an address new beyond max_ips
+    /// under its family's unspecified address (0.0.0.0 or ::). Totals stay exact. Counted
+    /// under "domains.capacity_folded_names/_queries" and "ips.capacity_folded_addresses/
+    /// _flows"; last_capacity_folded() tells how many keys the last commit folded so. The
+    /// bounds and the line counts are kept in the meta table (max_domains, max_ips,
+    /// domain_rows, ip_rows) for readers of the ledger.
     /// Also bounds the process-use rows to max_domains + max_ips (none when either is 0).
     void set_caps(size_t max_domains, size_t max_ips) {
         max_domains_ = max_domains;
         max_ips_ = max_ips;
         max_process_uses_ = max_domains && max_ips ? max_domains + max_ips : 0;
     }
-    int64_t last_over_cap() const { return last_over_cap_; }
+    int64_t last_capacity_folded() const { return last_capacity_folded_; }
+    /// What the callers log when the last commit folded at capacity (one line).
+    std::string capacity_warning() const;
     /// Bound on the process-use rows (0: none), after set_caps. A row new to the ledger
     /// beyond it is not stored: its count goes to the counter "process_use.over_cap", and
     /// last_process_use_over_cap() tells how many rows the last commit refused.
@@ -102,18 +110,25 @@ class Ledger {
     Result<bool> has_domain(std::string_view name);
     Result<int64_t> names_under(std::string_view base);
     Result<void> commit_process_uses(const Batch& batch, const DomainFolder* folder);
+    /// At max_domains: points `target` at the coarser line a new name goes to (see
+    /// set_caps); true when that line is new. Sets capacity_base_.
+    Result<bool> capacity_target(std::string& target, int64_t rows, const DomainFolder* folder);
 
     sql::Database db_;
     size_t max_ips_per_domain_;
     int64_t last_folded_ = 0;
-    int64_t last_over_cap_ = 0;
+    int64_t last_capacity_folded_ = 0;
     int64_t last_process_use_over_cap_ = 0;
     size_t max_domains_ = 0, max_ips_ = 0, max_process_uses_ = 0;
     Result<int64_t> count_rows(const char* table);
     Result<bool> has_ip(const IpAddress& ip);
     sql::Statement domain_exists_, names_under_base_, upsert_domain_, upsert_domain_ip_,
         prune_domain_ips_, upsert_ip_, upsert_cursor_, add_counter_, get_cursor_, ip_exists_,
-        upsert_port_, ports_of_ip_, process_use_exists_, upsert_process_use_;
+        upsert_port_, ports_of_ip_, process_use_exists_, upsert_process_use_, rows_with_base_,
+        set_meta_;
+    std::string capacity_base_;  // the base column of the line capacity_target() chose
+    bool created_ = false;
+    std::unordered_map<std::string, std::string> redirected_;  // this commit: name → line
 };
 
 }  // namespace em

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fmt/core.h>
+
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -20,6 +22,7 @@
 #include <optional>
 #include <string_view>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -177,8 +180,27 @@ struct LedgerView {
     std::string error;
     std::map<std::string, int64_t> counters;
     std::map<std::string, int64_t> generations;
-    std::vector<PortRow> ports;  // with_ports only; empty for a cron-mode ledger
+    std::map<std::string, int64_t> capacity;  // meta: max_domains, max_ips, domain_rows, ip_rows
+    std::vector<PortRow> ports;               // with_ports only; empty for a cron-mode ledger
 };
+
+// One table's capacity (Ledger::set_caps) as the last commit left it; nullopt when the ledger
+// has no bound for it (or predates the capacity state).
+struct TableCapacity {
+    const char* table;
+    int64_t lines, limit;
+    bool at_capacity() const { return limit > 0 && lines >= limit; }
+};
+std::vector<TableCapacity> capacities(const std::map<std::string, int64_t>& meta) {
+    std::vector<TableCapacity> out;
+    for (auto [table, rows, limit] : {std::tuple{"domains", "domain_rows", "max_domains"},
+                                      std::tuple{"ips", "ip_rows", "max_ips"}}) {
+        auto r = meta.find(rows), l = meta.find(limit);
+        if (r != meta.end() && l != meta.end() && l->second > 0)
+            out.push_back(TableCapacity{table, r->second, l->second});
+    }
+    return out;
+}
 
 LedgerView read_ledger(const std::string& path, bool with_ports = false) {
     LedgerView v;
@@ -214,7 +236,10 @@ LedgerView read_ledger(const std::string& path, bool with_ports = false) {
     if (!query("SELECT name, value FROM counters", v.counters) ||
         !query("SELECT key, value FROM meta WHERE key IN ('commit_generation', "
                "'rendered_generation')",
-               v.generations))
+               v.generations) ||
+        !query("SELECT key, value FROM meta WHERE key IN ('max_domains', 'max_ips', "
+               "'domain_rows', 'ip_rows')",
+               v.capacity))
         return fail("cannot read");
     if (with_ports) {
         // flow_ports exists from ledger schema 2 on, and only the agent fills it.
@@ -426,6 +451,17 @@ struct HttpServer::Impl {
         } else {
             out += "null";
         }
+        // How full the ledger is: at capacity, new keys are counted under coarser lines
+        // (Ledger::set_caps), which a flood of distinct names or addresses causes.
+        out += ",\"capacity\":{";
+        first = true;
+        for (const auto& c : capacities(lv.capacity)) {
+            if (!first) out += ',';
+            first = false;
+            out += fmt::format("\"{}\":{{\"lines\":{},\"limit\":{},\"at_capacity\":{}}}", c.table,
+                               c.lines, c.limit, c.at_capacity() ? "true" : "false");
+        }
+        out += "}";
         out += ",\"counters\":{";
         first = true;
         for (const auto& [k, v] : all_counters(lv)) {
@@ -475,6 +511,24 @@ struct HttpServer::Impl {
         metric_header(out, "egress_monitor_ledger_readable", "gauge",
                       "1 when the ledger could be read (0: missing or unreadable).");
         out += "egress_monitor_ledger_readable " + std::string(lv.present ? "1" : "0") + "\n";
+        const auto caps = capacities(lv.capacity);
+        if (!caps.empty()) {
+            metric_header(out, "egress_monitor_ledger_lines", "gauge",
+                          "Lines of the ledger per table (the aggregate files' lines).");
+            for (const auto& c : caps)
+                out += fmt::format("egress_monitor_ledger_lines{{table=\"{}\"}} {}\n", c.table,
+                                   c.lines);
+            metric_header(out, "egress_monitor_ledger_limit", "gauge",
+                          "max_domains / max_ips: beyond, new keys fold into coarser lines.");
+            for (const auto& c : caps)
+                out += fmt::format("egress_monitor_ledger_limit{{table=\"{}\"}} {}\n", c.table,
+                                   c.limit);
+            metric_header(out, "egress_monitor_at_capacity", "gauge",
+                          "1 when the table holds its limit of lines (new keys fold).");
+            for (const auto& c : caps)
+                out += fmt::format("egress_monitor_at_capacity{{table=\"{}\"}} {}\n", c.table,
+                                   c.at_capacity() ? 1 : 0);
+        }
         for (const auto& [key, help] : kGenerations) {
             auto it = lv.generations.find(key);
             if (it == lv.generations.end()) continue;

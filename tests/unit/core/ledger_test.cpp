@@ -1,9 +1,11 @@
 #include "core/ledger.h"
 
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "core/domain_folder.h"
 #include "exporters/aggregate_files.h"
@@ -212,7 +214,7 @@ TEST_F(LedgerTest, FoldsNewNamesBeyondTheLimitAcrossCommits) {
 
 namespace em {
 
-TEST_F(LedgerTest, CapsRefuseNewKeysButKeepCountingKnownOnes) {
+TEST_F(LedgerTest, AtCapacityNewKeysFoldCoarserAndTotalsStayExact) {
     Ledger l = open();
     l.set_caps(2, 1);
     Batch b1;
@@ -220,29 +222,84 @@ TEST_F(LedgerTest, CapsRefuseNewKeysButKeepCountingKnownOnes) {
     b1.add_query("b.test", 100);
     b1.add_flow(ip("192.0.2.1"), 100);
     ASSERT_TRUE(l.commit(b1, {}).ok());
-    EXPECT_EQ(l.last_over_cap(), 0);
+    EXPECT_EQ(l.last_capacity_folded(), 0);
     Batch b2;
-    b2.add_query("a.test", 200);  // known: still counted
-    b2.add_query("c.test", 200);  // new beyond the cap: refused
+    b2.add_query("a.test", 200);  // known: still counted on its line
+    b2.add_query("c.test", 200);  // new beyond the bound: "*.*.test" (no folder: by TLD)
     b2.add_query("c.test", 201);
     b2.add_flow(ip("192.0.2.1"), 200);
-    b2.add_flow(ip("192.0.2.2"), 200);
+    b2.add_flow(ip("192.0.2.2"), 200);    // new beyond the bound: 0.0.0.0
+    b2.add_flow(ip("2001:db8::1"), 200);  // and ::
     ASSERT_TRUE(l.commit(b2, {}).ok());
-    EXPECT_EQ(l.last_over_cap(), 2);
+    EXPECT_EQ(l.last_capacity_folded(), 3);
     std::string domains;
     ASSERT_TRUE(l.for_each_domain([&](const DomainRow& r) {
                      domains += std::string(r.name) + " " + std::to_string(r.count) + "\n";
                  }).ok());
-    EXPECT_EQ(domains, "a.test 2\nb.test 1\n");
+    EXPECT_EQ(domains, "*.*.test 2\na.test 2\nb.test 1\n");
     std::string ips;
     ASSERT_TRUE(l.for_each_ip([&](const IpRow& r) {
                      ips += r.ip.to_string() + " " + std::to_string(r.count) + "\n";
                  }).ok());
-    EXPECT_EQ(ips, "192.0.2.1 2\n");
+    EXPECT_EQ(ips, "0.0.0.0 1\n192.0.2.1 2\n:: 1\n");
     auto c = l.counters();
     ASSERT_TRUE(c.ok());
-    EXPECT_EQ((*c)["domains.over_cap"], 2);
-    EXPECT_EQ((*c)["ips.over_cap"], 1);
+    EXPECT_EQ((*c)["domains.capacity_folded_names"], 1);
+    EXPECT_EQ((*c)["domains.capacity_folded_queries"], 2);
+    EXPECT_EQ((*c)["ips.capacity_folded_addresses"], 2);
+    EXPECT_EQ((*c)["ips.capacity_folded_flows"], 2);
+    EXPECT_NE(l.capacity_warning().find("max_domains=2"), std::string::npos);
+}
+
+// The flood of the hardening issue, scaled down: names under a private suffix entry (each
+// its own registrable domain), then random .com domains, fill the bound; the real new
+// domain after them still has a line of its own registrable domain.
+TEST_F(LedgerTest, AFloodAtCapacityLeavesTheNextRealDomainVisible) {
+    auto f = DomainFolder::create(1000);
+    ASSERT_TRUE(f.ok());
+    Ledger l = open();
+    l.set_caps(100, 100);
+    Batch flood1, flood2;
+    int64_t queries = 0;
+    for (int i = 0; i < 300; ++i, ++queries) flood1.add_query(fmt::format("x{}.github.io", i), 100);
+    for (int i = 0; i < 200; ++i, ++queries) flood2.add_query(fmt::format("r{}q.com", i), 100);
+    ASSERT_TRUE(l.commit(flood1, {}, &f.value()).ok());
+    ASSERT_TRUE(l.commit(flood2, {}, &f.value()).ok());
+    Batch real;
+    real.add_query("exfil.example.org", 200);
+    ++queries;
+    ASSERT_TRUE(l.commit(real, {}, &f.value()).ok());
+    std::map<std::string, int64_t> lines;
+    int64_t total = 0;
+    ASSERT_TRUE(l.for_each_domain([&](const DomainRow& r) {
+                     lines[std::string(r.name)] = r.count;
+                     total += r.count;
+                 }).ok());
+    EXPECT_EQ(total, queries);
+    EXPECT_EQ(lines["*.*.example.org"], 1);  // the real one: its registrable domain
+    EXPECT_EQ(lines["*.*.github.io"], 200);  // the private-suffix flood: under github.io
+    EXPECT_EQ(lines["*.*.com"], 200 - 2);    // .com: 2 lines of its own (a quota), then TLD
+    EXPECT_EQ(lines.size(), 100u + 1 + 2 + 1 + 1);
+    EXPECT_EQ(lines.count("*.*"), 0u);
+}
+
+// Distinct top-level domains beyond every reserve end in the catch-all: the line count stays
+// bounded, the totals exact.
+TEST_F(LedgerTest, AtCapacityTheCatchAllBoundsTheLines) {
+    Ledger l = open();
+    l.set_caps(2, 0);
+    Batch b;
+    for (int i = 0; i < 100; ++i) b.add_query(fmt::format("a.t{}", i), 100);
+    ASSERT_TRUE(l.commit(b, {}).ok());
+    int64_t rows = 0, total = 0, all = 0;
+    ASSERT_TRUE(l.for_each_domain([&](const DomainRow& r) {
+                     ++rows;
+                     total += r.count;
+                     if (r.name == "*.*") all = r.count;
+                 }).ok());
+    EXPECT_EQ(total, 100);
+    EXPECT_EQ(rows, 2 + 16 + 16 + 1);  // max_domains + reserve1 + reserve2 + the catch-all
+    EXPECT_EQ(all, 100 - (rows - 1));
 }
 
 }  // namespace em
