@@ -134,6 +134,15 @@ Result<void> decode_dns_into(const uint8_t* data, size_t len, DnsMessage& msg) {
     msg.rcode = static_cast<uint8_t>(ldns_pkt_get_rcode(pkt.get()));
     msg.truncated = ldns_pkt_tc(pkt.get());
     msg.question_count = ldns_pkt_qdcount(pkt.get());
+    msg.answer_count = ldns_pkt_ancount(pkt.get());
+    {
+        // ldns_wire2pkt takes the OPT and TSIG records out of the additional section.
+        const ldns_rr_list* ns = ldns_pkt_authority(pkt.get());
+        const ldns_rr_list* ar = ldns_pkt_additional(pkt.get());
+        const size_t n =
+            (ns ? ldns_rr_list_rr_count(ns) : 0) + (ar ? ldns_rr_list_rr_count(ar) : 0);
+        msg.other_records = static_cast<uint16_t>(std::min<size_t>(n, 0xffff));
+    }
     msg.qname.clear();
     msg.qtype = 0;
 

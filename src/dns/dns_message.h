@@ -30,6 +30,10 @@ struct DnsMessage {
     std::string qname;       // first question, normalised; empty when there is none
     uint16_t qtype = 0;
     uint16_t question_count = 0;
+    uint16_t answer_count = 0;  // the header's ANCOUNT
+    // Authority records and additional records other than EDNS's OPT (and TSIG): a stub
+    // resolver's query has none.
+    uint16_t other_records = 0;
     std::vector<DnsRecord> answers;  // answer section, in message order
 };
 

@@ -230,6 +230,8 @@ class Loop {
                                      {"dns-response.drop.wrong_question", e.wrong_question},
                                      {"dns-query.drop.table_full", e.table_full},
                                      {"dns-query.drop.socket_full", e.socket_full},
+                                     {"dns-query.drop.not_a_lookup", e.not_a_lookup},
+                                     {"dns-query.drop.records", e.records_in_query},
                                      {"dns-query.unanswered", engine_.unanswered_queries()}})
             if (n) out[key] = n;
         return out;

@@ -46,6 +46,18 @@ Verdict Engine::query(size_t filter, const DnsFlow& flow, const DnsMessage& msg,
     if (msg.response) return {false, "not a query"};
     if (msg.question_count != 1 || msg.qname.empty())
         return {false, msg.question_count == 0 ? "no question" : "more than one question"};
+    // A query carries a question and at most EDNS options: records in it would be a data
+    // channel to any server on port 53 under an allowed name (egress-eddie drops answers
+    // too). Updates, notifies and other opcodes are not lookups.
+    if (msg.opcode != 0) {
+        ++counters_.not_a_lookup;
+        return {false, "not a standard query (an opcode other than QUERY)"};
+    }
+    if (msg.answer_count || msg.other_records) {
+        ++counters_.records_in_query;
+        return {false, msg.answer_count ? "a query carrying answer records"
+                                        : "a query carrying authority or additional records"};
+    }
     if (!name_allowed(filter, msg.qname, now_ms)) return {false, "name not allowed"};
     switch (filters_[filter].pending.add(flow, {msg.id, msg.qname, msg.qtype}, now_ms)) {
         case PendingQueries::Added::table_full:

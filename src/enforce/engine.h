@@ -7,8 +7,10 @@
 //             allows every name, or the name equals or lies under an allowedHostnames,
 //             cachedHostnames or learnt name; the accepted query is then outstanding for
 //             the filter (pending_queries.h) for queryTimeout. A message that is not a query,
-//             has no question or more than one, or does not decode is dropped, and so is a
-//             query the filter's outstanding-query table has no room for (counted).
+//             has no question or more than one, is not a standard query (opcode), carries
+//             records beyond the question and EDNS (answer, authority, other additional), or
+//             does not decode is dropped, and so is a query the filter's outstanding-query
+//             table has no room for (both counted).
 //   response  (inboundDNSQueue)      accepted only when it answers an outstanding query of
 //             some filter: the same transport, from the server address and port the query
 //             went to, to the client address and port it came from, with its transaction id
@@ -53,6 +55,9 @@ struct EngineCounters {
     uint64_t unsolicited = 0, wrong_server = 0, wrong_id = 0, wrong_question = 0;
     // Allowed queries refused for want of room in the filter's outstanding-query table.
     uint64_t table_full = 0, socket_full = 0;
+    // Queries that are not plain lookups: another opcode, or records beyond the question
+    // and EDNS (a data channel).
+    uint64_t not_a_lookup = 0, records_in_query = 0;
 };
 
 class Engine {

@@ -13,6 +13,8 @@
 #   wrong server   right ports, id and question, from an address the query did not go to
 #   replay         the legitimate answer a second time (one answer per query)
 #   flood          300 unsolicited responses at once: all counted, few lines logged
+# and, first, a "query" for an allowed name that carries an answer record (a data channel to
+# any server on port 53) is dropped while the same query without it goes out.
 # while the legitimate answer to that query still reaches the client and opens its address,
 # and dig through the real resolver still works. Each drop is a verdict line with its reason
 # and is counted at exit. Twice: with docs/enforce.md's rules, then with docs/enforce.md's second
@@ -101,6 +103,21 @@ run_pass() {  # LAYER
     [ "$(resolve fixed.test A)" = 192.0.2.10 ] || fail "allowed name fixed.test did not resolve"
     reach 192.0.2.10 80 || fail "192.0.2.10 (answered for fixed.test) refused"
 
+    # 0. A data channel (egress-monitor issue 20): a "query" under an allowed name that
+    # carries an answer record reaches no server; the same query without it, sent after it on
+    # the same queue (verdicts in order), does — the listener stops when that one arrives.
+    in_up python3 "$FORGE" listen --bind 198.51.100.53:53 --seconds 60 --until-id 0x5252 >"$WORK/sink.out" &
+    sink=$!
+    PIDS+=("$sink")
+    for _ in $(seq 200); do grep -q '^ready' "$WORK/sink.out" 2>/dev/null && break; sleep 0.05; done
+    in_cl python3 "$FORGE" query --bind 198.51.100.2:20060 --to 198.51.100.53:53 --id 0x5151 \
+        --name fixed.test --answer fixed.test=203.0.113.99
+    in_cl python3 "$FORGE" query --bind 198.51.100.2:20061 --to 198.51.100.53:53 --id 0x5252 \
+        --name fixed.test
+    wait "$sink" || true
+    grep -q '^got id=0x5252 ancount=0$' "$WORK/sink.out" || { cat "$WORK/sink.out"; fail "the plain query did not arrive"; }
+    ! grep -q 'id=0x5151' "$WORK/sink.out" || fail "a query carrying an answer record was let out"
+
     # 1. Unsolicited: a response no query asked for.
     forge --src 198.51.100.1:53 --to 198.51.100.2:20001 --id 0x1111 --qname fixed.test \
         --cname fixed.test=evil.attacker.test --a evil.attacker.test=203.0.113.66
@@ -165,6 +182,7 @@ run_pass() {  # LAYER
         fail "no drop line for the second answer"
     [ "$(grep -c '"filter":"host","kind":"dns-response","verdict":"accept".*"src":"198.51.100.53","dst":"198.51.100.2","sport":53,"dport":20053' "$WORK/verdicts.jsonl")" -eq 1 ] ||
         fail "not exactly one accepted answer from 198.51.100.53"
+    grep -Eq "dns-query\.drop\.records=1( |$)" "$WORK/enforce.log" || { cat "$WORK/enforce.log"; fail "the query with records not counted"; }
     for c in wrong_id wrong_question unsolicited; do
         grep -Eq "dns-response\.drop\.$c=[1-9]" "$WORK/enforce.log" || { cat "$WORK/enforce.log"; fail "no count $c at exit"; }
     done

@@ -87,8 +87,10 @@ def summary(msg):
 def do_query(a):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(host_port(a.bind))
-    msg = struct.pack("!HHHHHH", a.id, 0x0100, 1, 0, 0, 0) + question(a.name, a.type)
-    s.sendto(msg, host_port(a.to))
+    records = b"".join(rr(owner, 1, socket.inet_aton(addr))
+                       for owner, addr in (spec.split("=") for spec in a.answer))
+    msg = struct.pack("!HHHHHH", a.id, 0x0100, 1, len(a.answer), 0, 0) + question(a.name, a.type)
+    s.sendto(msg + records, host_port(a.to))
     print("sent", flush=True)
     deadline = time.monotonic() + a.wait
     while (left := deadline - time.monotonic()) > 0:
@@ -125,6 +127,24 @@ def do_response(a):
         s.sendto(ip + port.join([udp[:2], udp[4:]]), (dst, 0))
 
 
+def do_listen(a):
+    """Prints every datagram that arrives at --bind for --seconds: its id and answer count;
+    stops early after the one with id --until-id."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(host_port(a.bind))
+    print("ready", flush=True)
+    deadline = time.monotonic() + a.seconds
+    while (left := deadline - time.monotonic()) > 0:
+        if not select.select([s], [], [], left)[0]:
+            break
+        data, _src = s.recvfrom(4096)
+        if len(data) >= 12:
+            ident, _flags, _qd, an = struct.unpack("!HHHH", data[:8])
+            print(f"got id={ident:#06x} ancount={an}", flush=True)
+            if ident == a.until_id:
+                break
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -135,6 +155,12 @@ def main():
     q.add_argument("--name", required=True)
     q.add_argument("--type", default="A", choices=TYPES)
     q.add_argument("--wait", type=float, default=0)
+    q.add_argument("--answer", action="append", default=[],
+                   help="NAME=ADDR: an A record in the query's answer section (a data channel)")
+    li = sub.add_parser("listen")
+    li.add_argument("--bind", required=True)
+    li.add_argument("--seconds", type=float, required=True)
+    li.add_argument("--until-id", type=lambda x: int(x, 0), default=-1)
     r = sub.add_parser("response")
     r.add_argument("--src", required=True)
     r.add_argument("--to", required=True)
@@ -145,7 +171,7 @@ def main():
     r.add_argument("--a", action="append", default=[])
     r.add_argument("--count", type=int, default=1)
     a = p.parse_args()
-    do_query(a) if a.cmd == "query" else do_response(a)
+    {"query": do_query, "response": do_response, "listen": do_listen}[a.cmd](a)
 
 
 if __name__ == "__main__":

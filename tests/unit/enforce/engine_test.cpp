@@ -90,6 +90,52 @@ TEST(Engine, QueriesPassOnlyForAllowedNamesAndTheirSubdomains) {
     EXPECT_FALSE(e.query(0, udp(), resp, 0).accept);
 }
 
+// A query for github.com A on the wire: `answers` A records for it in the answer section,
+// `authority` in the authority section, an EDNS OPT record (as dig sends) when `edns`.
+std::vector<uint8_t> wire_query(uint8_t opcode, int answers, int authority, bool edns) {
+    std::vector<uint8_t> m = {0x12,
+                              0x34,
+                              static_cast<uint8_t>(0x01 | opcode << 3),
+                              0x00,
+                              0,
+                              1,
+                              0,
+                              static_cast<uint8_t>(answers),
+                              0,
+                              static_cast<uint8_t>(authority),
+                              0,
+                              static_cast<uint8_t>(edns ? 1 : 0)};
+    const uint8_t name[] = {6, 'g', 'i', 't', 'h', 'u', 'b', 3, 'c', 'o', 'm', 0};
+    m.insert(m.end(), name, name + sizeof name);
+    m.insert(m.end(), {0, 1, 0, 1});
+    for (int i = 0; i < answers + authority; ++i)  // github.com A 60 203.0.113.66 (a pointer)
+        m.insert(m.end(), {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 203, 0, 113, 66});
+    if (edns) m.insert(m.end(), {0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0});
+    return m;
+}
+
+// The data channel of egress-eddie's issue: a "query" under an allowed name carrying records
+// reaches any server on port 53 unless the filter drops it. Decoded by the real decoder.
+TEST(Engine, QueriesCarryingRecordsOrOtherOpcodesAreDropped) {
+    Engine e(config(kTwo));
+    auto verdict = [&](const std::vector<uint8_t>& w) {
+        auto m = decode_dns(w.data(), w.size());
+        EXPECT_TRUE(m.ok()) << m.error().message;
+        return e.query(0, udp(), *m, 0);
+    };
+    EXPECT_TRUE(verdict(wire_query(0, 0, 0, false)).accept);
+    EXPECT_TRUE(verdict(wire_query(0, 0, 0, true)).accept);  // EDNS is not a record
+    Verdict v = verdict(wire_query(0, 1, 0, true));
+    EXPECT_FALSE(v.accept);
+    EXPECT_STREQ(v.reason, "a query carrying answer records");
+    EXPECT_FALSE(verdict(wire_query(0, 0, 2, false)).accept);
+    v = verdict(wire_query(5, 0, 0, false));  // UPDATE
+    EXPECT_FALSE(v.accept);
+    EXPECT_STREQ(v.reason, "not a standard query (an opcode other than QUERY)");
+    EXPECT_EQ(e.counters().records_in_query, 2u);
+    EXPECT_EQ(e.counters().not_a_lookup, 1u);
+}
+
 TEST(Engine, AnswersAllowAddressesForTheirDurationAndTargetsAsNames) {
     Engine e(config(kTwo));
     auto a = answer(
