@@ -10,10 +10,12 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -105,21 +107,33 @@ std::vector<IpAddress> resolve_all(const std::vector<std::string>& names) {
     return out;
 }
 
-// Resolves the cachedHostnames of every filter that has them, every reCacheEvery, on its own
-// thread; the loop picks the results up with take().
+// Resolves the cachedHostnames of every filter that has them, at start() and then every
+// reCacheEvery, on its own thread; the loop picks the results up with take(). Started only
+// once the queues are bound (the lookups' own queries and answers pass through them: resolved
+// before, the answer arrived on a queue nobody read and was dropped — egress-eddie routes
+// its lookups the same way). Capabilities are per thread: with `harden` the thread drops its
+// own before its first lookup (the seccomp filter, installed with TSYNC, covers it anyway).
 class Recacher {
   public:
-    explicit Recacher(const EnforceConfig& cfg) : cfg_(cfg), pending_(cfg.filters.size()) {
-        for (size_t f = 0; f < cfg.filters.size(); ++f) {
-            if (cfg.filters[f].cached_hostnames.empty()) continue;
-            pending_[f] = resolve_all(cfg.filters[f].cached_hostnames);
-            ready_ = true;
-        }
-    }
-    void start() {
+    explicit Recacher(const EnforceConfig& cfg) : cfg_(cfg), pending_(cfg.filters.size()) {}
+    void start(bool harden) {
         bool any = false;
         for (const auto& f : cfg_.filters) any = any || !f.cached_hostnames.empty();
-        if (any) thread_ = std::thread([this] { loop(); });
+        if (!any) return;
+        std::promise<bool> dropped;  // before the caller hardens (and forbids capset)
+        auto done = dropped.get_future();
+        thread_ = std::thread([this, harden, &dropped] {
+            if (harden) {
+                if (auto r = drop_capabilities(); !r) {
+                    log_error("enforce: cachedHostnames not resolved: {}", r.error().message);
+                    dropped.set_value(false);
+                    return;
+                }
+            }
+            dropped.set_value(true);
+            loop();
+        });
+        done.wait();
     }
     ~Recacher() {
         {
@@ -129,25 +143,24 @@ class Recacher {
         cv_.notify_all();
         if (thread_.joinable()) thread_.join();
     }
+    /// Hands new results to the engine; cheap when there are none (called per wakeup).
     void take(Engine& engine) {
+        if (!ready_.load(std::memory_order_acquire)) return;
         std::lock_guard lock(mu_);
-        if (!ready_) return;
         for (size_t f = 0; f < pending_.size(); ++f)
             if (pending_[f]) {
                 engine.set_cached(f, std::move(*pending_[f]));
                 pending_[f].reset();
             }
-        ready_ = false;
+        ready_.store(false, std::memory_order_relaxed);
     }
 
   private:
     void loop() {
-        std::vector<int64_t> next(cfg_.filters.size(), 0);
-        for (size_t f = 0; f < next.size(); ++f)
-            next[f] = now_ms() + cfg_.filters[f].recache_every_ms;
+        std::vector<int64_t> next(cfg_.filters.size(), 0);  // the first pass at once
         std::unique_lock lock(mu_);
-        while (!stop_) {
-            cv_.wait_for(lock, std::chrono::milliseconds(200));
+        for (bool first = true; !stop_; first = false) {
+            if (!first) cv_.wait_for(lock, std::chrono::milliseconds(200));
             for (size_t f = 0; f < next.size() && !stop_; ++f) {
                 const auto& fc = cfg_.filters[f];
                 if (fc.cached_hostnames.empty() || now_ms() < next[f]) continue;
@@ -155,7 +168,7 @@ class Recacher {
                 auto ips = resolve_all(fc.cached_hostnames);
                 lock.lock();
                 pending_[f] = std::move(ips);
-                ready_ = true;
+                ready_.store(true, std::memory_order_release);
                 next[f] = now_ms() + fc.recache_every_ms;
             }
         }
@@ -165,7 +178,8 @@ class Recacher {
     std::mutex mu_;
     std::condition_variable cv_;
     std::vector<std::optional<std::vector<IpAddress>>> pending_;
-    bool ready_ = false, stop_ = false;
+    std::atomic<bool> ready_ = false;
+    bool stop_ = false;
     std::thread thread_;
 };
 
@@ -413,11 +427,10 @@ Result<void> run_enforce(const EnforceConfig& cfg, const EnforceOptions& opt) {
         log_warn("enforce: cannot run at nice {} ({}); verdicts compete with the traffic", opt.nice,
                  std::strerror(errno));
     Loop loop(cfg, log);
-    Recacher recache(cfg);  // the first resolution happens here, before anything is queued
-    recache.take(loop.engine());
     auto src = NfqueueSource::open(loop.queues(), opt.queue_bypass);
     if (!src) return src.error();
-    recache.start();
+    Recacher recache(cfg);
+    recache.start(opt.harden);  // after binding: see Recacher
     if (opt.harden) {
         if (auto r = drop_capabilities(); !r) return Error{"enforce: " + r.error().message};
         if (auto r = install_seccomp_allowlist(); !r) return Error{"enforce: " + r.error().message};
@@ -439,6 +452,7 @@ Result<void> run_enforce(const EnforceConfig& cfg, const EnforceOptions& opt) {
             break;
         }
         if (p[1].revents & POLLIN) break;
+        recache.take(loop.engine());
         if (p[0].revents & POLLIN) {
             const uint64_t before = (*src)->counters().packets;
             if (auto r = (*src)->drain(handler, on_read); !r) {
@@ -457,7 +471,6 @@ Result<void> run_enforce(const EnforceConfig& cfg, const EnforceOptions& opt) {
                     std::chrono::microseconds(std::min(kMaxWaitUs, got * kWaitPerPacketUs)));
         }
         if (int64_t t = now_ms(); t >= next_tick) {
-            recache.take(loop.engine());
             loop.engine().expire(t);
             next_tick = t + 1000;
         }
