@@ -6,8 +6,9 @@
 # connects, over IPv4 and IPv6 and through a CNAME chain; a disallowed name's query is
 # dropped; a direct-IP connection is dropped; once the answer's 3 s are over a new
 # connection is dropped; per uid, the same name and address are refused to uid 65534;
-# every verdict is a JSON line; the process runs hardened (CapEff is CAP_NET_ADMIN only,
-# seccomp filter mode 2); SIGTERM ends it with the counts.
+# a query it cannot decode is dropped; every verdict is a JSON line; the process runs
+# hardened (CAP_NET_ADMIN alone in the effective, permitted and bounding sets, no_new_privs,
+# seccomp filter mode 2 on every thread); SIGTERM ends it with the counts.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
@@ -67,6 +68,19 @@ for _ in $(seq 50); do grep -q 'queues bound' "$WORK/enforce.log" 2>/dev/null &&
 grep -q 'queues bound' "$WORK/enforce.log" || { cat "$WORK/enforce.log"; fail "enforce did not start"; }
 grep -q '^CapEff:	0000000000001000$' "/proc/$enf/status" || { grep Cap "/proc/$enf/status"; fail "capabilities not dropped to CAP_NET_ADMIN"; }
 grep -q '^Seccomp:	2$' "/proc/$enf/status" || fail "no seccomp filter"
+# Nothing else can be regained: not in the permitted or bounding set, none ambient, no new
+# privileges by exec; and every thread is under the filter (TSYNC), not only the main one.
+for set in CapPrm CapBnd; do
+    grep -q "^$set:	0000000000001000$" "/proc/$enf/status" || { grep Cap "/proc/$enf/status"; fail "$set is not CAP_NET_ADMIN alone"; }
+done
+grep -q '^CapAmb:	0000000000000000$' "/proc/$enf/status" || fail "ambient capabilities left"
+grep -q '^NoNewPrivs:	1$' "/proc/$enf/status" || fail "no_new_privs not set"
+threads=0
+for t in /proc/"$enf"/task/*/status; do
+    grep -q '^Seccomp:	2$' "$t" || fail "thread ${t%/status} runs without the seccomp filter"
+    threads=$((threads + 1))
+done
+echo "ok: enforce keeps CAP_NET_ADMIN alone (effective, permitted, bounding), no_new_privs, seccomp on its $threads thread(s)"
 
 reach() {  # [uid] ADDR PORT: 0 when the SYN left (connected or refused)
     local pre=() out
@@ -101,6 +115,11 @@ sleep 3.5
 [ "$(resolve fixed.test A)" = 192.0.2.10 ] || fail "fixed.test did not resolve again"
 reach 192.0.2.10 80 || fail "192.0.2.10 refused after a fresh answer"
 
+# Fail closed: a query the filter cannot decode does not leave (a decoder that disagreed with
+# the resolver's would otherwise be a way out for data).
+in_cl bash -c 'printf "\x12\x34\x01" >/dev/udp/198.51.100.1/53' || true
+sleep 0.3
+
 kill -TERM "$enf"
 wait "$enf" || fail "enforce exit status $?"
 grep -q 'verdicts:.*traffic.drop=' "$WORK/enforce.log" || { cat "$WORK/enforce.log"; fail "no verdict counts at exit"; }
@@ -108,6 +127,8 @@ v() { grep -c "$1" "$WORK/verdicts.jsonl" || true; }
 [ "$(v '"kind":"dns-query","verdict":"drop","reason":"name not allowed".*"qname":"blocked.test"')" -ge 1 ] ||
     { tail -20 "$WORK/verdicts.jsonl"; fail "no drop line for blocked.test"; }
 [ "$(v '"filter":"host","kind":"traffic","verdict":"drop".*"dst":"203.0.113.7"')" -ge 1 ] || fail "no drop line for the direct IP"
+[ "$(v '"kind":"dns-query","verdict":"drop","reason":"undecodable DNS message"')" -ge 1 ] ||
+    { tail -20 "$WORK/verdicts.jsonl"; fail "the undecodable query was not dropped"; }
 [ "$(v '"filter":"host","kind":"traffic","verdict":"drop".*"dst":"192.0.2.10"')" -ge 1 ] || fail "no drop line after the expiry"
 [ "$(v '"filter":"nobody","kind":"dns-query","verdict":"drop"')" -ge 1 ] || fail "no per-uid drop line"
 echo "ok: enforce allows exactly what allowed answers named (UDP/TCP DNS, IPv4/IPv6, CNAME), drops the rest, expires answers, per-uid filters, hardened"
