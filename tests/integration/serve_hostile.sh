@@ -8,7 +8,9 @@
 #     answered, each in under 2 s; no slow connection lives much past the request deadline;
 #   - four clients each sending a 64 MiB request line at once: the server's RSS grows by
 #     less than 32 MiB;
-#   - /metrics counts the connections cut at the deadline, and the server still answers.
+#   - /metrics counts the connections cut at the deadline, and the server still answers;
+#   - the agent's endpoint: a child process as that user (ids, no capability, no_new_privs),
+#     holding the listening socket but no netlink socket, BPF object or ledger descriptor.
 # The same tool against the old cpp-httplib server: bench/serve_attack.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -129,14 +131,38 @@ for _ in $(seq 100); do fetch /healthz >/dev/null 2>&1 && break; sleep 0.1; done
 child=$(sed -n 's/.*serving the files on .* (process \([0-9]*\)).*/\1/p' "$WORK/agent.log")
 [ -n "$child" ] || fail "no endpoint process in the agent's log"
 [ "$(awk '/^PPid:/ {print $2}' /proc/"$child"/status)" = "$AGENT" ] || fail "endpoint is not the agent's child"
-grep -q "^Uid:[[:space:]]*$uid[[:space:]]" /proc/"$child"/status || fail "the agent's endpoint kept root"
-grep -q '^CapEff:[[:space:]]*0000000000000000$' /proc/"$child"/status || fail "endpoint kept capabilities"
+cstatus=/proc/$child/status
+grep -q "^Uid:[[:space:]]*$uid[[:space:]]*$uid[[:space:]]*$uid[[:space:]]*$uid$" $cstatus ||
+    fail "the agent's endpoint has another uid: $(grep ^Uid: $cstatus)"
+grep -q "^Gid:[[:space:]]*$gid[[:space:]]*$gid[[:space:]]*$gid[[:space:]]*$gid$" $cstatus ||
+    fail "the agent's endpoint has another gid: $(grep ^Gid: $cstatus)"
+grep -q '^CapEff:[[:space:]]*0000000000000000$' $cstatus || fail "endpoint kept capabilities"
+grep -q '^CapPrm:[[:space:]]*0000000000000000$' $cstatus || fail "endpoint kept capabilities"
+grep -q '^NoNewPrivs:[[:space:]]*1$' $cstatus || fail "endpoint without no_new_privs"
 grep -q '^Uid:[[:space:]]*0[[:space:]]' /proc/"$AGENT"/status || fail "the agent itself is not root?"
-# Nothing of the agent's descriptors but stdio and the feed (no netlink socket, no ledger).
+# Nothing of the agent's descriptors but stdio and the feed (no netlink socket, no ledger, no
+# BPF object). A socket's link names only its inode: netlink ones are looked up in the
+# namespace's /proc/net/netlink, checked first to find the agent's own NFLOG socket.
+netlink_fds() {  # PID: the fds of PID that are netlink sockets
+    local pid=$1 fd t
+    local inodes
+    inodes=" $(awk 'NR > 1 {print $NF}' /proc/"$pid"/net/netlink | tr '\n' ' ') "
+    for fd in $(ls /proc/"$pid"/fd); do
+        t=$(readlink /proc/"$pid"/fd/"$fd" || true)
+        case "$t" in socket:\[*\]) t=${t#socket:\[}; t=${t%\]} ;; *) continue ;; esac
+        case "$inodes" in *" $t "*) echo "$fd" ;; esac
+    done
+}
+[ -n "$(netlink_fds "$AGENT")" ] || fail "no netlink socket found in the agent itself: the check below would see none either"
+[ -z "$(netlink_fds "$child")" ] || fail "endpoint inherited netlink sockets (fds $(netlink_fds "$child" | tr '\n' ' '))"
+# The listening socket is the endpoint's alone: the root agent accepts no connection.
+listeners=$(in_up ss -Hltnp "sport = :$PORT")
+grep -q "pid=$child," <<<"$listeners" || fail "the endpoint does not hold the listening socket: $listeners"
+! grep -q "pid=$AGENT," <<<"$listeners" || fail "the agent itself holds the listening socket: $listeners"
 fds=$(ls /proc/"$child"/fd | sort -n | tr '\n' ' ')
 for fd in $(ls /proc/"$child"/fd); do
-    t=$(readlink /proc/"$child"/fd/"$fd")
-    case "$t" in *NETLINK* | *ledger* | anon_inode:bpf*) fail "endpoint inherited $t (fd $fd)" ;; esac
+    t=$(readlink /proc/"$child"/fd/"$fd" || true)
+    case "$t" in *ledger* | anon_inode:bpf*) fail "endpoint inherited $t (fd $fd)" ;; esac
 done
 sleep 1.5
 metrics=$(fetch /metrics -H "Authorization: Bearer $(cat "$WORK/token")")
