@@ -1,20 +1,44 @@
 #include "exporters/http/server.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <thread>
+#include <vector>
 
+#include "common/process.h"
+#include "common/unique_fd.h"
 #include "core/ledger.h"
 #include "exporters/aggregate_files.h"
+
+// memcheck's client requests, for the constant-time test (not under a sanitizer: valgrind
+// cannot run a sanitized binary).
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+#define EM_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define EM_SANITIZED 1
+#endif
+#if !defined(EM_SANITIZED) && __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define EM_HAVE_MEMCHECK 1
+#endif
 
 namespace em {
 
@@ -536,6 +560,196 @@ TEST_F(HttpServerTest, TlsOffersOnlyForwardSecrecyWithAead) {
     auto r = client()->Get("/healthz");                                         // TLS 1.3
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
+}
+
+}  // namespace em
+
+// ---- what a client can hold: connections, deadlines; and the token compare ----
+
+namespace em {
+
+namespace {
+
+// A plain TCP connection to 127.0.0.1:port from `source` (every 127/8 address is this host),
+// with a 3 s receive timeout; `rcvbuf` > 0 shrinks the receive buffer first.
+UniqueFd connect_from(const char* source, int port, int rcvbuf = 0) {
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd.valid()) return fd;
+    timeval tv{3, 0};
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (rcvbuf > 0) ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    ::inet_pton(AF_INET, source, &a.sin_addr);
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return UniqueFd();
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    ::inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return UniqueFd();
+    return fd;
+}
+
+// Sends a GET of /healthz on `fd` and returns what came back up to the end of the body: empty
+// when the server closed or reset the connection, or said nothing for 3 s. `last`: the
+// request says "Connection: close" and the client half-closes after it (a keep-alive request
+// followed by a half-close holds its connection until the idle timeout: see SECURITY.md).
+std::string ask_health(int fd, bool last = false) {
+    const std::string req = std::string("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n") +
+                            (last ? "Connection: close\r\n" : "") + "\r\n";
+    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
+        return "";
+    if (last) ::shutdown(fd, SHUT_WR);
+    std::string got;
+    char buf[512];
+    while (got.find("\r\n\r\nok\n") == std::string::npos) {
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        got.append(buf, static_cast<size_t>(n));
+    }
+    return got;
+}
+
+bool answered(const std::string& reply) { return reply.rfind("HTTP/1.1 200", 0) == 0; }
+
+}  // namespace
+
+// The per-address and global connection caps, before any authentication: a client address
+// holding its share gets nothing more while another address is still served; beyond the
+// global cap no new connection is served until one closes. Connections whose client closed
+// after its request (or half-closed after a last request) are released at once.
+TEST_F(HttpServerTest, ConnectionsAreCappedPerAddressAndInAll) {
+    cfg_.plain_http = true;
+    cfg_.tls_cert.clear();
+    cfg_.tls_key.clear();
+    cfg_.limits.per_client = 3;
+    cfg_.limits.connections = 5;
+    start();
+    const int port = server_->port();
+
+    // Back to back from one address, four times its share: each answered, whether the client
+    // closes a kept-alive connection or half-closes after a last request.
+    for (int i = 0; i < 12; ++i) {
+        UniqueFd c = connect_from("127.0.0.1", port);
+        ASSERT_TRUE(c.valid()) << "connection " << i;
+        EXPECT_TRUE(answered(ask_health(c.get(), i % 2 == 1))) << "connection " << i;
+    }
+
+    // Its share held open (each answered once, so each is really the server's).
+    std::vector<UniqueFd> held;
+    for (int i = 0; i < 3; ++i) {
+        held.push_back(connect_from("127.0.0.1", port));
+        ASSERT_TRUE(held.back().valid());
+        ASSERT_TRUE(answered(ask_health(held.back().get()))) << "held connection " << i;
+    }
+    UniqueFd more = connect_from("127.0.0.1", port);
+    ASSERT_TRUE(more.valid());
+    EXPECT_EQ(ask_health(more.get()), "") << "a fourth connection from one address was served";
+    more.reset();
+    // Another address still is, up to the global cap.
+    for (int i = 0; i < 2; ++i) {
+        held.push_back(connect_from("127.0.0.2", port));
+        ASSERT_TRUE(held.back().valid());
+        ASSERT_TRUE(answered(ask_health(held.back().get()))) << "second address, connection " << i;
+    }
+    UniqueFd beyond = connect_from("127.0.0.3", port);
+    ASSERT_TRUE(beyond.valid());
+    EXPECT_EQ(ask_health(beyond.get()), "") << "a sixth connection in all was served";
+    beyond.reset();
+    // One closes: a new connection is served again.
+    held.erase(held.begin());
+    UniqueFd again = connect_from("127.0.0.3", port);
+    ASSERT_TRUE(again.valid());
+    EXPECT_TRUE(answered(ask_health(again.get())));
+}
+
+// A client that reads its response too slowly holds the connection until the response
+// deadline, not as long as it keeps reading a byte now and then.
+TEST_F(HttpServerTest, SlowReaderIsCutAtTheResponseDeadline) {
+    cfg_.plain_http = true;
+    cfg_.tls_cert.clear();
+    cfg_.tls_key.clear();
+    cfg_.limits.response_seconds = 1;
+    cfg_.limits.idle_seconds = 60;  // only the response deadline can end it
+    const size_t size = size_t{24} << 20;
+    std::string big(size, 'x');
+    big.back() = '\n';
+    write(dir_ / "out" / kIpsFile, big);
+    start();
+    UniqueFd c = connect_from("127.0.0.1", server_->port(), 4096);
+    ASSERT_TRUE(c.valid());
+    const std::string req = std::string("GET /v1/unique-ips.log HTTP/1.1\r\nHost: 127.0.0.1\r\n") +
+                            "Authorization: Bearer " + kToken + "\r\n\r\n";
+    ASSERT_EQ(::send(c.get(), req.data(), req.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(req.size()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // reads nothing meanwhile
+    size_t got = 0;
+    bool ended = false;
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<char> buf(65536);
+    while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10)) {
+        ssize_t n = ::recv(c.get(), buf.data(), buf.size(), 0);
+        if (n > 0) {
+            got += static_cast<size_t>(n);
+        } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            ended = true;
+            break;
+        }
+    }
+    EXPECT_TRUE(ended) << "the connection outlived its response deadline (" << got << " bytes)";
+    EXPECT_LT(got, size) << "the whole file arrived: nothing cut the slow reader";
+    httplib::Client m("127.0.0.1", server_->port());
+    m.set_bearer_token_auth(kToken);
+    auto metrics = m.Get("/metrics");
+    ASSERT_TRUE(metrics);
+    EXPECT_NE(metrics->body.find("egress_monitor_serve_total{what=\"response_deadline\"} 1\n"),
+              std::string::npos)
+        << metrics->body;
+}
+
+// Whether the token compare branches on, or indexes memory by, the bytes it compares:
+// memcheck is told that both strings' bytes are undefined (the ctgrind method) and reports
+// any conditional jump or address that depends on them. A plain memcmp or operator== does
+// (it stops at the first difference); CRYPTO_memcmp does not. Runs this same test under
+// valgrind in a child process.
+TEST(HttpServer, EqualConstantTimeBranchesOnNoSecretByte) {
+#ifdef EM_HAVE_MEMCHECK
+    if (std::getenv("EM_UNDER_MEMCHECK")) {
+        std::string token = "s3cret-token-0123456789-abcdef";
+        std::string same = token, last = token, first = token;
+        last.back() ^= 1;
+        first.front() ^= 1;
+        struct Case {
+            const std::string* a;
+            const std::string* b;
+            bool want;
+        };
+        for (const Case& c :
+             {Case{&token, &same, true}, Case{&token, &last, false}, Case{&token, &first, false}}) {
+            VALGRIND_MAKE_MEM_UNDEFINED(c.a->data(), c.a->size());
+            VALGRIND_MAKE_MEM_UNDEFINED(c.b->data(), c.b->size());
+            volatile bool equal = equal_constant_time(*c.a, *c.b);
+            // The verdict itself is public (the client learns it anyway).
+            VALGRIND_MAKE_MEM_DEFINED(const_cast<bool*>(&equal), sizeof equal);
+            EXPECT_EQ(equal, c.want);
+        }
+        return;
+    }
+    if (RUNNING_ON_VALGRIND) GTEST_SKIP() << "already under valgrind";
+    auto vg = run_command_bounded({"sh", "-c", "command -v valgrind"}, {});
+    if (!vg || !vg->success()) GTEST_SKIP() << "valgrind is not installed (scripts/deps.sh test)";
+    const std::string self = fs::read_symlink("/proc/self/exe").string();
+    const std::string name = "HttpServer.EqualConstantTimeBranchesOnNoSecretByte";
+    CommandLimits lim;
+    lim.timeout_ms = 300000;
+    auto r =
+        run_command_bounded({"env", "EM_UNDER_MEMCHECK=1", "valgrind", "-q", "--error-exitcode=99",
+                             "--track-origins=yes", self, "--gtest_filter=" + name},
+                            lim);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->exit_status, 0) << "memcheck saw the compare depend on the bytes:\n" << r->err;
+    EXPECT_NE(r->out.find("[       OK ] " + name), std::string::npos) << r->out << r->err;
+#else
+    GTEST_SKIP() << "built without valgrind's memcheck.h, or with a sanitizer";
+#endif
 }
 
 }  // namespace em
