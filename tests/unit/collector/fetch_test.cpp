@@ -1,5 +1,6 @@
 #include "collector/fetch.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
@@ -19,10 +20,14 @@
 #include <iostream>
 #include <iterator>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "collector/fetch_internal.h"
 #include "common/process.h"
+#include "common/unique_fd.h"
 #include "tls_test_server.h"
 
 namespace em {
@@ -244,6 +249,19 @@ TEST(RunCommandBounded, StdoutBeyondTheBoundKills) {
     EXPECT_EQ(r->out.size(), 1000u);
 }
 
+// What the remote side writes to stderr (ssh's and the remote command's messages) is kept up
+// to the bound and the rest read and dropped, without ending the command.
+TEST(RunCommandBounded, StderrBeyondTheBoundIsDropped) {
+    CommandLimits lim;
+    lim.max_stderr = 1000;
+    lim.timeout_ms = 5000;
+    auto r = run_command_bounded({"sh", "-c", "head -c 1000000 /dev/zero >&2; echo done"}, lim);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_TRUE(r->success());
+    EXPECT_EQ(r->out, "done\n");
+    EXPECT_EQ(r->err.size(), 1000u);
+}
+
 // ---- HTTPS against a real server ----
 
 std::string sha256_b64(std::string_view data) {
@@ -291,6 +309,9 @@ class TestServer {
     std::string ips = "192.0.2.1 3 2024-05-01T10:00:00Z\n";
     std::string domains_etag = "\"d-1\"", ips_etag = "\"i-1\"";
     int sleep_ms = 0;
+    std::string redirect_to;  // set: every request gets a 302 to this URL + its path
+    int fail_status = 0;      // set: every request gets this status and fail_body
+    std::string fail_body;
     bool digest = true;
     bool bad_digest = false;
     bool chunked = false;
@@ -334,6 +355,16 @@ class TestServer {
         if (sleep_ms > 0) {
             std::unique_lock lk(mu_);
             cv_.wait_for(lk, milliseconds(sleep_ms), [&] { return stopping_; });
+        }
+        if (fail_status != 0) {
+            res.status = fail_status;
+            res.set_content(fail_body, "text/plain");
+            return;
+        }
+        if (!redirect_to.empty()) {
+            res.status = 302;
+            res.set_header("Location", redirect_to + req.path);
+            return;
         }
         if (req.get_header_value("Authorization") != "Bearer " + token) {
             res.status = 401;
@@ -523,6 +554,77 @@ TEST_F(FetchHttps, OversizedBodyIsRejected) {
         EXPECT_EQ(r.attempts, 1);
         EXPECT_TRUE(r.domains.empty());
     }
+}
+
+// A host that answers with a redirect (to an address of its choosing, inside the collector's
+// network) is a failed fetch: the collector never follows it, so neither the request nor the
+// token reaches the other server.
+TEST_F(FetchHttps, RedirectIsNotFollowed) {
+    TestServer target;
+    target.start();
+    TestServer s;
+    s.redirect_to = target.url();
+    s.start();
+    auto h = host(s);
+    auto r = fetch_one(h);
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.error, "web1 (" + h.url + "): GET /v1/unique-domains.log: HTTP 302");
+    EXPECT_EQ(r.attempts, 1);
+    EXPECT_EQ(s.requests, 1);
+    EXPECT_EQ(target.requests, 0);
+}
+
+// The inventory says where a host is: a proxy named by the environment is not used (it would
+// see every request and the token). The "proxy" here only listens and counts who connects.
+TEST_F(FetchHttps, ProxyFromTheEnvironmentIsIgnored) {
+    TestServer s;
+    s.start();
+    UniqueFd proxy(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    ASSERT_TRUE(proxy.valid());
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ASSERT_EQ(::bind(proxy.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ASSERT_EQ(::listen(proxy.get(), 8), 0);
+    ASSERT_EQ(::getsockname(proxy.get(), reinterpret_cast<sockaddr*>(&a), &len), 0);
+    const std::string url = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+    const char* const vars[] = {"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                                "ALL_PROXY"};
+    std::vector<std::pair<std::string, std::optional<std::string>>> saved;
+    for (const char* v : vars) {
+        const char* old = std::getenv(v);
+        saved.emplace_back(v, old ? std::optional<std::string>(old) : std::nullopt);
+        ::setenv(v, url.c_str(), 1);
+    }
+    auto r = fetch_one(host(s));
+    for (const auto& [name, value] : saved) {
+        if (value)
+            ::setenv(name.c_str(), value->c_str(), 1);
+        else
+            ::unsetenv(name.c_str());
+    }
+    EXPECT_TRUE(r.ok) << r.error;
+    pollfd p{proxy.get(), POLLIN, 0};
+    EXPECT_EQ(::poll(&p, 1, 0), 0) << "the fetch connected to the proxy from the environment";
+}
+
+// An error answer is quoted in the fetch's error (which reaches alerts and the report) by its
+// first 200 bytes, on one line without control bytes, however large the host makes it.
+TEST_F(FetchHttps, ErrorBodyIsQuotedShortOnOneLine) {
+    TestServer s;
+    s.fail_status = 403;
+    s.fail_body = "denied\nline two\x1b[2J" + std::string(size_t{1} << 20, 'x');
+    s.start();
+    auto h = host(s);
+    auto r = fetch_one(h);
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.attempts, 1);
+    const std::string want =
+        "web1 (" + h.url + "): GET /v1/unique-domains.log: HTTP 403: denied; line two [2Jxx";
+    EXPECT_EQ(r.error.rfind(want, 0), 0u) << r.error.substr(0, 300);
+    EXPECT_LT(r.error.size(), want.size() + 200) << r.error.substr(0, 300);
+    for (char c : r.error) EXPECT_GE(static_cast<unsigned char>(c), 0x20) << r.error;
 }
 
 TEST_F(FetchHttps, DigestMismatchIsTampered) {
