@@ -371,6 +371,20 @@ TEST(WebhookTest, UnreachableAndBadUrls) {
 
 // The webhook's TLS (common/tls_policy.h): a receiver offering only weak TLS 1.2 suites gets
 // no alert; ECDHE with AEAD and TLS 1.3 work.
+// A receiver whose certificate does not verify against ca_file (here: another self-signed
+// certificate) gets no alert: whoever sits on the path cannot read or stand in for it.
+TEST(WebhookTest, UntrustedCertificateIsRefused) {
+    ASSERT_TRUE(testing::test_cert().ok);
+    testing::TestCert other;
+    ASSERT_TRUE(other.ok);
+    testing::TlsTestServer rx("");
+    ASSERT_TRUE(rx.configured());
+    auto sink = make_webhook_sink(WebhookOptions{rx.url("/hook"), other.cert, 2000});
+    ASSERT_TRUE(sink.ok()) << sink.error().message;
+    EXPECT_FALSE((*sink)->emit(AlertEvent{kT0, "web1", "stale", "web1", true, "m", {}, 1}).ok());
+    EXPECT_EQ(rx.requests(), 0);
+}
+
 TEST(WebhookTest, TlsRefusesSuitesWithoutForwardSecrecyOrAead) {
     ASSERT_TRUE(testing::test_cert().ok);
     AlertEvent e{kT0, "web1", "stale", "web1", true, "m", {}, 1};

@@ -325,6 +325,28 @@ TEST(LokiPusher, TlsRefusesSuitesWithoutForwardSecrecyOrAead) {
     }
 }
 
+// A Loki whose certificate does not verify against ca_file (here: another self-signed
+// certificate) gets no line: whoever sits on the path cannot stand in for it.
+TEST(LokiPusher, UntrustedCertificateIsRefused) {
+    ASSERT_TRUE(testing::test_cert().ok);
+    testing::TestCert other;
+    ASSERT_TRUE(other.ok);
+    testing::TlsTestServer loki("", 204);
+    ASSERT_TRUE(loki.configured());
+    LokiConfig cfg;
+    cfg.url = loki.url("/");
+    cfg.ca_file = other.cert;
+    cfg.flush_ms = 10;
+    cfg.timeout_ms = 2000;
+    cfg.retry_base_ms = 1;
+    auto p = LokiPusher::start(cfg);
+    ASSERT_TRUE(p) << p.error().message;
+    (*p)->push(1700000000000000000, "{}");
+    EXPECT_TRUE(wait_for([&] { return (*p)->counters().dropped_failed == 1; }));
+    EXPECT_EQ((*p)->counters().sent, 0u);
+    EXPECT_EQ(loki.requests(), 0);
+}
+
 TEST(LokiPusher, RetriesWithBackoffThenDropsOn500) {
     TestServer server([](const httplib::Request&, httplib::Response& res) {
         res.status = 500;
