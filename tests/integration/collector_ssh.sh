@@ -4,8 +4,9 @@
 # namespace; the fetch runs in the "client" namespace through the unit test
 # CollectorSsh.FetchFromEnv (configured by EM_SSH_* variables). Checked: both files arrive
 # byte for byte from a remote_dir with a space in its name; a wrong key, an unknown host key
-# and a missing remote file fail at once without retries; an oversized file is refused; an
-# unreachable port (packets dropped) times out within timeout x attempts + backoff.
+# (another key, or the host not listed at all) and a missing remote file fail at once without
+# retries; an oversized file is refused; an unreachable port (packets dropped) times out
+# within timeout x attempts + backoff.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
@@ -101,6 +102,13 @@ fetch "wrong key: refused at once" EM_SSH_KEY="$WORK/wrong_key" \
 
 fetch "unknown host key: refused at once" EM_SSH_KNOWN_HOSTS="$WORK/known_hosts_other" \
     EM_SSH_EXPECT_ERROR="Host key verification failed" EM_SSH_EXPECT_ATTEMPTS=1 EM_SSH_MAX_MS=5000
+
+# A host that known_hosts does not list at all is refused too (StrictHostKeyChecking=yes, not
+# accept-new: the first answer is not trusted), and its key is not added.
+: >"$WORK/known_hosts_empty"
+fetch "unlisted host: refused at once" EM_SSH_KNOWN_HOSTS="$WORK/known_hosts_empty" \
+    EM_SSH_EXPECT_ERROR="Host key verification failed" EM_SSH_EXPECT_ATTEMPTS=1 EM_SSH_MAX_MS=5000
+[ ! -s "$WORK/known_hosts_empty" ] || fail "the unlisted host's key was added to known_hosts"
 
 fetch "missing remote file: remote error" EM_SSH_DIR="$WORK/nowhere" \
     EM_SSH_EXPECT_ERROR="remote error (exit status 1): cat: $WORK/nowhere/unique-domains.log: No such file or directory" \
