@@ -4,8 +4,9 @@
 # extra) and the shipped nft flow-logging rule, real dig queries (UDP and TCP) and real TCP/UDP
 # connections over IPv4 and IPv6. consolidate reads the kernel lines three ways — /dev/kmsg,
 # a journald started in a private mount namespace, a syslog-format file — and each time
-# unique-domains.log and unique-ips.log must equal what the test sent. A second round must
-# add exactly the new traffic; a third run with nothing new must change nothing.
+# unique-domains.log and unique-ips.log must equal what the test sent (a kernel-like line an
+# unprivileged user sends to the journal is not counted). A second round must add exactly the
+# new traffic; a third run with nothing new must change nothing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
@@ -114,6 +115,22 @@ wait_journal() {  # until journald has ingested our latest kernel line
 }
 
 printf 'journal_directory = "%s"\n' "$JOURNAL_DIR" >"$WORK/journal.toml"
+# A local unprivileged user cannot add a flow through the journal: a message that reads like
+# one of our kernel lines, sent to this journald as uid 65534 with the kernel's facility and
+# a _TRANSPORT=kernel field of its own, is stored, but journald records how it came
+# (_TRANSPORT=journal) and the journald source reads kernel messages only.
+FORGED="${PREFIX}IN= OUT=veth0 SRC=198.51.100.2 DST=203.0.113.99 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=1 DF PROTO=TCP SPT=40000 DPT=443 WINDOW=64240 RES=0x00 SYN URGP=0"
+printf 'MESSAGE=%s\nSYSLOG_FACILITY=0\nPRIORITY=4\nSYSLOG_IDENTIFIER=kernel\n_TRANSPORT=kernel\n' "$FORGED" |
+    nsenter -t "$JOURNAL_PID" -m setpriv --reuid=65534 --regid=65534 --clear-groups logger --journald ||
+    fail "could not send the forged line to the journal as uid 65534"
+stored=""
+for _ in $(seq 50); do
+    stored=$(journalctl -D "$JOURNAL_DIR" -q -o cat 2>/dev/null || true)
+    grep -qF "DST=203.0.113.99" <<<"$stored" && break
+    sleep 0.2
+done
+grep -qF "DST=203.0.113.99" <<<"$stored" ||
+    fail "the forged line is not in the journal: the check below would prove nothing"
 syslog_file
 wait_journal
 exp1=$(expect_ips 2 1 1)
@@ -121,7 +138,9 @@ run kmsg kmsg
 run journal journald --config "$WORK/journal.toml"
 run file "$WORK/kern.log"
 for n in kmsg journal file; do check "$n" "$exp1"; done
-echo "round 1: kmsg, journald and kern.log give the files the test expects"
+! grep -q '^203\.0\.113\.99 ' "$WORK/journal/out/unique-ips.log" ||
+    fail "a line an unprivileged user sent to the journal was counted as a flow"
+echo "round 1: kmsg, journald and kern.log give the files the test expects; a forged journal line is not a flow"
 
 # Round 2: more of the same; counts must grow by exactly the new traffic.
 q fixed.test A
