@@ -299,6 +299,13 @@ TEST(FlowTracker, SynAndNewUdpTuplesOnly) {
     EXPECT_FALSE(t.is_new_flow(q, 20));
     EXPECT_TRUE(t.is_new_flow(q, 5000));  // after the timeout: a new flow
     EXPECT_LE(t.tracked(), 2u);
+    // Bounded: a third tuple makes it forget the least recently seen one (the SYN's).
+    PacketInfo other = q;
+    other.sport = 5001;
+    EXPECT_TRUE(t.is_new_flow(other, 5001));
+    EXPECT_EQ(t.tracked(), 2u);
+    EXPECT_EQ(t.forgotten(), 1u);
+    EXPECT_TRUE(t.is_new_flow(syn, 5002));  // forgotten: its retransmission counts again
 }
 
 }  // namespace em
