@@ -10,9 +10,9 @@
 #include "collector/history.h"
 #include "collector/report.h"
 #include "collector/rules.h"
-#include "collector/snapshot.h"
 #include "common/log.h"
 #include "common/time.h"
+#include "format/parser.h"
 
 namespace em {
 

@@ -8,13 +8,11 @@
 #include <utility>
 
 #include "collector/fetch.h"
+#include "format/aggregate.h"  // kDomainsFile, kIpsFile
 
 namespace em::fetch_detail {
 
 using Clock = std::chrono::steady_clock;
-
-inline constexpr std::string_view kDomainsFile = "unique-domains.log";
-inline constexpr std::string_view kIpsFile = "unique-ips.log";
 
 // How an attempt (or one file of it) ended.
 enum class Verdict { ok, retry, fail };

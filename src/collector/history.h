@@ -32,10 +32,10 @@
 #include <vector>
 
 #include "collector/history_state.h"
-#include "collector/snapshot.h"
 #include "common/result.h"
 #include "core/domain_folder.h"
 #include "core/sqlite.h"
+#include "format/aggregate.h"
 
 namespace em {
 

@@ -8,9 +8,9 @@
 #include <map>
 #include <sstream>
 
-#include "collector/snapshot.h"
 #include "core/ledger.h"
 #include "enforce/policy.h"
+#include "format/parser.h"
 
 namespace em {
 
@@ -70,7 +70,7 @@ Result<PolicyInput> load_policy_from_ledger(const std::string& state_dir) {
 
 Result<PolicyInput> load_policy_from_files(const std::string& dir) {
     SnapshotLimits limits;
-    const std::string dpath = dir + "/unique-domains.log", ipath = dir + "/unique-ips.log";
+    const std::string dpath = dir + "/" + kDomainsFile, ipath = dir + "/" + kIpsFile;
     auto dtext = read_whole(dpath, limits.max_bytes);
     if (!dtext) return dtext.error();
     auto itext = read_whole(ipath, limits.max_bytes);

@@ -7,11 +7,9 @@
 
 #include "common/result.h"
 #include "core/ledger.h"
+#include "format/aggregate.h"
 
 namespace em {
-
-inline constexpr const char* kDomainsFile = "unique-domains.log";
-inline constexpr const char* kIpsFile = "unique-ips.log";
 
 std::string render_domains(Ledger& ledger, Result<void>& status);
 std::string render_ips(Ledger& ledger, Result<void>& status);

@@ -1,14 +1,15 @@
-// Fuzzes the collector's strict parser of the two aggregate files. The input is the
-// domains file, a NUL byte, then the addresses file. Any bytes must be accepted or rejected
-// without a crash; an accepted pair must be canonical (rendering the result gives back the
-// exact bytes) and must parse again to the same snapshot; tighter limits may reject it but
-// never change what is accepted.
+// Fuzzes the strict parser of the two aggregate files (format/parser.h), the one the
+// collector and `rules --files` use. The input is the domains file, a NUL byte, then the
+// addresses file. Any bytes must be accepted or rejected without a crash; an accepted pair
+// must be canonical (rendering the result gives back the exact bytes) and must parse again
+// to the same snapshot; tighter limits may reject it but never change what is accepted.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
 
-#include "collector/snapshot.h"
+#include "format/parser.h"
+#include "format/writer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string_view in(reinterpret_cast<const char*>(data), size);

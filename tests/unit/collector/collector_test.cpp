@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "collector/snapshot.h"
+#include "format/writer.h"
 
 namespace em {
 

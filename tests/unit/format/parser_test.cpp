@@ -1,4 +1,4 @@
-#include "collector/snapshot.h"
+#include "format/parser.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -11,6 +11,7 @@
 
 #include "core/ledger.h"
 #include "exporters/aggregate_files.h"
+#include "format/writer.h"
 
 namespace em {
 

@@ -1,7 +1,8 @@
 #pragma once
-// A snapshot: the two aggregate files of one host as fetched, parsed strictly. The collector
-// applies a snapshot whole or not at all: any malformed line rejects it, with every problem
-// reported (host, file, line number, what) up to a limit.
+// The one strict parser of the two aggregate files (aggregate.h), used by every consumer:
+// the collector (a host's files as fetched) and `rules --files`. A snapshot is accepted
+// whole or not at all: any malformed line rejects it, with every problem reported (host,
+// file, line number, what) up to a limit.
 //
 // Strict means the contract of DESIGN.md ("The two aggregate files"):
 //   unique-domains.log   <domain> <count> <last_seen> <ip>[,<ip>...]|-
@@ -14,36 +15,16 @@
 //   them (dotted quad, RFC 5952), numerically sorted, no duplicates;
 // - lines sorted by key (byte order for names, numeric for addresses), no duplicate keys;
 // - bounded: at most max_bytes per file, max_lines per file, max_line_bytes per line.
-#include <cstdint>
+// Whatever it accepts, the writer (writer.h) gives back byte for byte.
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "common/ip_address.h"
 #include "common/result.h"
+#include "format/aggregate.h"
 
 namespace em {
-
-struct DomainEntry {
-    std::string name;
-    int64_t count = 0;
-    int64_t last_seen = 0;  // Unix seconds
-    std::vector<IpAddress> ips;
-    bool operator==(const DomainEntry&) const = default;
-};
-
-struct IpEntry {
-    IpAddress ip;
-    int64_t count = 0;
-    int64_t last_seen = 0;
-    bool operator==(const IpEntry&) const = default;
-};
-
-struct Snapshot {
-    std::vector<DomainEntry> domains;  // sorted by name
-    std::vector<IpEntry> ips;          // sorted numerically
-    bool operator==(const Snapshot&) const = default;
-};
 
 struct SnapshotLimits {
     size_t max_bytes = 256u << 20;
@@ -57,16 +38,11 @@ struct SnapshotLimits {
 Result<Snapshot> parse_snapshot(std::string_view domains_text, std::string_view ips_text,
                                 const std::string& host, const SnapshotLimits& limits = {});
 
-/// One file alone (for the fuzz target and tests); `file` names it in errors.
+/// One file alone (`rules --files`, the fuzz target, tests); `host` names the source in
+/// errors.
 Result<std::vector<DomainEntry>> parse_domains_file(std::string_view text, const std::string& host,
                                                     const SnapshotLimits& limits = {});
 Result<std::vector<IpEntry>> parse_ips_file(std::string_view text, const std::string& host,
                                             const SnapshotLimits& limits = {});
-
-/// The files as the agent writes them (exporters/aggregate_files.cpp), from parsed entries:
-/// for a snapshot that parsed, rendering gives back the exact bytes (the format has one
-/// spelling per value). Used by the fuzz target and tests.
-std::string render_domains_file(const std::vector<DomainEntry>& domains);
-std::string render_ips_file(const std::vector<IpEntry>& ips);
 
 }  // namespace em

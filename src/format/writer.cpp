@@ -1,0 +1,44 @@
+#include "format/writer.h"
+
+#include "common/time.h"
+
+namespace em {
+
+void append_domain_line(std::string& out, std::string_view name, int64_t count, int64_t last_seen,
+                        std::span<const IpAddress> ips) {
+    out.append(name);
+    out += ' ';
+    out += std::to_string(count);
+    out += ' ';
+    out += format_rfc3339(last_seen);
+    out += ' ';
+    if (ips.empty()) out += '-';
+    for (size_t i = 0; i < ips.size(); ++i) {
+        if (i) out += ',';
+        out += ips[i].to_string();
+    }
+    out += '\n';
+}
+
+void append_ip_line(std::string& out, const IpAddress& ip, int64_t count, int64_t last_seen) {
+    out += ip.to_string();
+    out += ' ';
+    out += std::to_string(count);
+    out += ' ';
+    out += format_rfc3339(last_seen);
+    out += '\n';
+}
+
+std::string render_domains_file(const std::vector<DomainEntry>& domains) {
+    std::string out;
+    for (const auto& d : domains) append_domain_line(out, d.name, d.count, d.last_seen, d.ips);
+    return out;
+}
+
+std::string render_ips_file(const std::vector<IpEntry>& ips) {
+    std::string out;
+    for (const auto& e : ips) append_ip_line(out, e.ip, e.count, e.last_seen);
+    return out;
+}
+
+}  // namespace em

@@ -1,0 +1,29 @@
+#pragma once
+// The writer of the two aggregate files (aggregate.h), from entries. The format has one
+// spelling per value, so for lines the parser accepted, writing them again gives back the
+// exact bytes.
+//
+// The writer spells, it does not check: callers pass lines in key order with values the
+// parser accepts (parser.h). Not thread-safe per output string; no state otherwise.
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/ip_address.h"
+#include "format/aggregate.h"
+
+namespace em {
+
+/// Appends "<name> <count> <last_seen> <ip>[,<ip>...]\n" to `out`, "-" for no address.
+void append_domain_line(std::string& out, std::string_view name, int64_t count, int64_t last_seen,
+                        std::span<const IpAddress> ips);
+/// Appends "<ip> <count> <last_seen>\n" to `out`.
+void append_ip_line(std::string& out, const IpAddress& ip, int64_t count, int64_t last_seen);
+
+/// Whole files from entries, in the order given.
+std::string render_domains_file(const std::vector<DomainEntry>& domains);
+std::string render_ips_file(const std::vector<IpEntry>& ips);
+
+}  // namespace em
