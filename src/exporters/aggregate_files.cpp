@@ -1,39 +1,21 @@
 #include "exporters/aggregate_files.h"
 
-#include "common/files.h"
-#include "common/time.h"
+#include "format/writer.h"
 
 namespace em {
 
 std::string render_domains(Ledger& ledger, Result<void>& status) {
     std::string out;
     status = ledger.for_each_domain([&](const DomainRow& row) {
-        out.append(row.name);
-        out += ' ';
-        out += std::to_string(row.count);
-        out += ' ';
-        out += format_rfc3339(row.last_seen);
-        out += ' ';
-        if (row.ips->empty()) out += '-';
-        for (size_t i = 0; i < row.ips->size(); ++i) {
-            if (i) out += ',';
-            out += (*row.ips)[i].to_string();
-        }
-        out += '\n';
+        append_domain_line(out, row.name, row.count, row.last_seen, *row.ips);
     });
     return out;
 }
 
 std::string render_ips(Ledger& ledger, Result<void>& status) {
     std::string out;
-    status = ledger.for_each_ip([&](const IpRow& row) {
-        out += row.ip.to_string();
-        out += ' ';
-        out += std::to_string(row.count);
-        out += ' ';
-        out += format_rfc3339(row.last_seen);
-        out += '\n';
-    });
+    status = ledger.for_each_ip(
+        [&](const IpRow& row) { append_ip_line(out, row.ip, row.count, row.last_seen); });
     return out;
 }
 
@@ -43,7 +25,7 @@ Result<void> export_aggregate_files(Ledger& ledger, const std::string& dir) {
     if (!status) return status;
     std::string ips = render_ips(ledger, status);
     if (!status) return status;
-    return write_files_atomically(dir, {{kDomainsFile, domains}, {kIpsFile, ips}}, 0640);
+    return write_aggregate_files(dir, domains, ips);
 }
 
 }  // namespace em

@@ -1,8 +1,9 @@
 #pragma once
-// The two files the collector pulls, rendered from the ledger's committed state in
-// DESIGN.md's formats and replaced atomically (mode 0640):
+// The two files the collector pulls, rendered from the ledger's committed state by the one
+// writer of their format (format/writer.h) and replaced atomically (mode 0640):
 //   unique-domains.log   <domain> <count> <last_seen> <ip>[,<ip>...]|-
 //   unique-ips.log       <ip> <count> <last_seen>
+// Used by consolidate and the agent.
 #include <string>
 
 #include "common/result.h"

@@ -3,7 +3,7 @@
 // replay) and every consumer (the collector, `rules`). DESIGN.md ("The two aggregate files")
 // is the specification; this folder is its one implementation:
 //   aggregate.h   the file names and the values one line carries
-//   writer.h      the writer (the spelling of each line)
+//   writer.h      the one writer (the spelling of each line, the atomic replacement)
 //   parser.h      the one strict parser (what a consumer accepts)
 //
 //   unique-domains.log   <domain> <count> <last_seen> <ip>[,<ip>...]|-

@@ -1,5 +1,6 @@
 #include "format/writer.h"
 
+#include "common/files.h"
 #include "common/time.h"
 
 namespace em {
@@ -39,6 +40,11 @@ std::string render_ips_file(const std::vector<IpEntry>& ips) {
     std::string out;
     for (const auto& e : ips) append_ip_line(out, e.ip, e.count, e.last_seen);
     return out;
+}
+
+Result<void> write_aggregate_files(const std::string& dir, std::string_view domains,
+                                   std::string_view ips) {
+    return write_files_atomically(dir, {{kDomainsFile, domains}, {kIpsFile, ips}}, 0640);
 }
 
 }  // namespace em

@@ -1,7 +1,8 @@
 #pragma once
-// The writer of the two aggregate files (aggregate.h), from entries. The format has one
-// spelling per value, so for lines the parser accepted, writing them again gives back the
-// exact bytes.
+// The one writer of the two aggregate files (aggregate.h). Every producer spells its lines
+// here: the agent and consolidate through exporters/aggregate_files.h (rows of the ledger),
+// tests and the fuzz target from entries. The format has one spelling per value, so for
+// lines the parser accepted, writing them again gives back the exact bytes.
 //
 // The writer spells, it does not check: callers pass lines in key order with values the
 // parser accepts (parser.h). Not thread-safe per output string; no state otherwise.
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "common/ip_address.h"
+#include "common/result.h"
 #include "format/aggregate.h"
 
 namespace em {
@@ -25,5 +27,11 @@ void append_ip_line(std::string& out, const IpAddress& ip, int64_t count, int64_
 /// Whole files from entries, in the order given.
 std::string render_domains_file(const std::vector<DomainEntry>& domains);
 std::string render_ips_file(const std::vector<IpEntry>& ips);
+
+/// Replaces `dir`/unique-domains.log and `dir`/unique-ips.log together, mode 0640
+/// (common/files.h, write_files_atomically). On failure (a full disk, say) both previous
+/// files stay as they were and the error names the path.
+Result<void> write_aggregate_files(const std::string& dir, std::string_view domains,
+                                   std::string_view ips);
 
 }  // namespace em

@@ -1,8 +1,9 @@
 // Fuzzes the strict parser of the two aggregate files (format/parser.h), the one the
 // collector and `rules --files` use. The input is the domains file, a NUL byte, then the
 // addresses file. Any bytes must be accepted or rejected without a crash; an accepted pair
-// must be canonical (rendering the result gives back the exact bytes) and must parse again
-// to the same snapshot; tighter limits may reject it but never change what is accepted.
+// must be canonical (the writer the agent and consolidate use, format/writer.h, gives back
+// the exact bytes) and must parse again to the same snapshot; tighter limits may reject it
+// but never change what is accepted.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>

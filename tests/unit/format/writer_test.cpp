@@ -1,12 +1,23 @@
 #include "format/writer.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 namespace em {
 
 namespace {
 
+namespace fs = std::filesystem;
+
 IpAddress ip(const char* s) { return *IpAddress::parse(s); }
+
+std::string read(const fs::path& p) {
+    std::ifstream in(p);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
 
 }  // namespace
 
@@ -26,6 +37,27 @@ TEST(AggregateWriter, SpellsTheLinesOfTheSpecification) {
         "2001:db8::a 1 2026-11-22T11:31:02Z\n");
     EXPECT_EQ(render_domains_file({}), "");
     EXPECT_EQ(render_ips_file({}), "");
+}
+
+TEST(AggregateWriter, ReplacesBothFilesWithMode0640) {
+    fs::path dir = fs::temp_directory_path() / ("em-writer-" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    std::ofstream(dir / kDomainsFile) << "old\n";
+    ASSERT_TRUE(write_aggregate_files(dir.string(), "a.test 1 2026-11-22T11:30:55Z -\n",
+                                      "192.0.2.1 1 2026-11-22T11:30:55Z\n")
+                    .ok());
+    EXPECT_EQ(read(dir / kDomainsFile), "a.test 1 2026-11-22T11:30:55Z -\n");
+    EXPECT_EQ(read(dir / kIpsFile), "192.0.2.1 1 2026-11-22T11:30:55Z\n");
+    for (const char* name : {kDomainsFile, kIpsFile})
+        EXPECT_EQ(fs::status(dir / name).permissions() & fs::perms::all,
+                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read)
+            << name;
+    auto r = write_aggregate_files((dir / "missing").string(), "", "");
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message.find((dir / "missing").string()), std::string::npos)
+        << r.error().message;
+    fs::remove_all(dir);
 }
 
 }  // namespace em
