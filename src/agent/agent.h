@@ -57,7 +57,4 @@ struct ReplaySummary {
 /// directory is not counted again. `state_dir` empty: nothing stored (events only).
 Result<ReplaySummary> run_replay(const std::string& pcap_path, const AgentSettings& settings);
 
-/// "5s", "500ms", "2m", "1h" or plain seconds → milliseconds.
-Result<int64_t> parse_duration_ms(const std::string& text);
-
 }  // namespace em

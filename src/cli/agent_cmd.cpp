@@ -4,6 +4,7 @@
 
 #include "agent/agent.h"
 #include "cli/config.h"
+#include "common/duration.h"
 #include "common/log.h"
 #include "exporters/loki/loki.h"
 

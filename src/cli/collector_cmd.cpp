@@ -7,10 +7,10 @@
 
 #include <cstdio>
 
-#include "agent/agent.h"
 #include "cli/config.h"
 #include "collector/collector.h"
 #include "collector/fetch.h"
+#include "common/duration.h"
 #include "common/log.h"
 #include "common/time.h"
 #include "exporters/http/serve_child.h"

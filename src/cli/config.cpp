@@ -7,6 +7,8 @@
 
 #include <fmt/core.h>
 
+#include "common/duration.h"
+
 namespace em {
 
 namespace {

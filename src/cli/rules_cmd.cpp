@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/agent.h"
+#include "common/duration.h"
 #include "common/log.h"
 #include "common/time.h"
 #include "enforce/policy.h"

@@ -9,7 +9,7 @@
 
 #include <toml++/toml.h>
 
-#include "agent/agent.h"
+#include "common/duration.h"
 
 namespace em {
 
