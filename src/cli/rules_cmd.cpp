@@ -7,7 +7,7 @@
 #include "common/duration.h"
 #include "common/log.h"
 #include "common/time.h"
-#include "enforce/policy.h"
+#include "policy/policy.h"
 
 namespace em {
 

@@ -1,4 +1,4 @@
-#include "enforce/policy.h"
+#include "policy/policy.h"
 
 #include <gtest/gtest.h>
 

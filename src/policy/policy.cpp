@@ -1,4 +1,4 @@
-#include "enforce/policy.h"
+#include "policy/policy.h"
 
 #include <fmt/core.h>
 
@@ -8,7 +8,7 @@
 #include <set>
 
 #include "common/time.h"
-#include "enforce/policy_uses.h"
+#include "policy/policy_uses.h"
 
 namespace em {
 

@@ -1,4 +1,4 @@
-#include "enforce/policy_uses.h"
+#include "policy/policy_uses.h"
 
 #include <fmt/core.h>
 

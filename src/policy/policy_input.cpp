@@ -9,8 +9,8 @@
 #include <sstream>
 
 #include "core/ledger.h"
-#include "enforce/policy.h"
 #include "format/parser.h"
+#include "policy/policy.h"
 
 namespace em {
 

@@ -69,7 +69,8 @@ struct PolicyInput {
 
 /// Reads the agent's (or consolidate's) ledger, `STATE_DIR/ledger.sqlite`, read-only.
 Result<PolicyInput> load_policy_from_ledger(const std::string& state_dir);
-/// Reads unique-domains.log and unique-ips.log of `dir`, strictly (the collector's parser).
+/// Reads unique-domains.log and unique-ips.log of `dir`, strictly (format/parser.h, the
+/// collector's parser too).
 Result<PolicyInput> load_policy_from_files(const std::string& dir);
 
 enum class PolicyFormat { nft, iptables, ip6tables };

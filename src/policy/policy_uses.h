@@ -7,7 +7,7 @@
 #include <tuple>
 #include <vector>
 
-#include "enforce/policy.h"
+#include "policy/policy.h"
 
 namespace em {
 
