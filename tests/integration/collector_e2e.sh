@@ -97,6 +97,10 @@ StrictModes no
 PermitRootLogin prohibit-password
 PasswordAuthentication no
 KbdInteractiveAuthentication no
+# The session's shell is root's login shell, which sshd's bash runs ~/.bashrc for: on this
+# machine root's (pyenv and cargo set-up) takes 1-3 s, more than the fetch timeout under load.
+# A collector logs in as a dedicated user; here the home is an empty directory instead.
+SetEnv HOME=$WORK/sshhome
 CONF
 ip netns exec "$NS_CL" /usr/sbin/sshd -f "$WORK/sshd_config" -D -e 2>"$WORK/sshd.log" &
 PIDS+=("$!")

@@ -53,6 +53,10 @@ KbdInteractiveAuthentication no
 X11Forwarding no
 PrintMotd no
 LogLevel VERBOSE
+# The session's shell is root's login shell, which sshd's bash runs ~/.bashrc for: on this
+# machine root's (pyenv and cargo set-up) takes 1-3 s, more than the fetch timeout under load.
+# A collector logs in as a dedicated user; here the home is an empty directory instead.
+SetEnv HOME=$WORK/sshhome
 CONF
 /usr/sbin/sshd -t -f "$WORK/sshd_config" || fail "sshd_config rejected"
 ip netns exec "$NS_UP" /usr/sbin/sshd -f "$WORK/sshd_config" -D -e 2>"$WORK/sshd.log" &
