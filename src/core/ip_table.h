@@ -18,6 +18,20 @@ class IpTable {
   public:
     using Entry = std::pair<IpAddress, V>;
 
+    IpTable() = default;
+    IpTable(const IpTable&) = default;
+    IpTable& operator=(const IpTable&) = default;
+    /// A moved-from table is empty.
+    IpTable(IpTable&& o) noexcept : slots_(std::move(o.slots_)), size_(std::exchange(o.size_, 0)) {
+        o.slots_.clear();
+    }
+    IpTable& operator=(IpTable&& o) noexcept {
+        slots_ = std::move(o.slots_);
+        o.slots_.clear();
+        size_ = std::exchange(o.size_, 0);
+        return *this;
+    }
+
     V& operator[](const IpAddress& ip) {
         if ((size_ + 1) * 2 > slots_.size()) grow();
         size_t mask = slots_.size() - 1;
