@@ -151,7 +151,7 @@ void Batch::merge(Batch&& other) {
     if (ips_.empty()) {
         std::swap(ips_, other.ips_);  // nothing to add to (a dnsmasq batch merged first)
     } else {
-        other.ips_.for_each([&](const IpAddress& ip, const IpDelta& od) {
+        other.ips_.for_each_unordered([&](const IpAddress& ip, const IpDelta& od) {
             IpDelta& d = ips_[ip];
             d.flows += od.flows;
             d.last_seen = std::max(d.last_seen, od.last_seen);
