@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/batch.h"
+#include "core/domain_table.h"
 #include "core/ip_table.h"
 
 namespace em {
@@ -75,6 +76,32 @@ TEST(Batch, MergeIntoABatchWithoutAddressesTakesTheTableWhole) {
     EXPECT_EQ(total.ips().at(ip("198.51.100.7")).flows, 1u);
     EXPECT_EQ(total.ips().at(ip("2001:db8::1")).last_seen, 11);
     EXPECT_EQ(total.domains().at("x.test").queries, 1u);
+}
+
+TEST(DomainTable, FindsNamesAcrossGrowthIncludingOverlongOnes) {
+    DomainTable<int> t;
+    for (int i = 0; i < 3000; ++i) t["n" + std::to_string(i) + ".test"] = i;
+    const std::string long_name(70000, 'a');  // no DNS name, but the table takes any key
+    t[long_name] = -1;
+    t[long_name.substr(0, 65535)] = -2;
+    for (int i = 0; i < 3000; ++i) {
+        const int* v = t.find("n" + std::to_string(i) + ".test");
+        ASSERT_NE(v, nullptr);
+        EXPECT_EQ(*v, i);
+    }
+    EXPECT_EQ(t.at(long_name), -1);
+    EXPECT_EQ(t.at(long_name.substr(0, 65535)), -2);
+    EXPECT_EQ(t.find(long_name.substr(0, 65536)), nullptr);
+    EXPECT_EQ(t.find("n3000.test"), nullptr);
+    EXPECT_EQ(t.find("n1.tes"), nullptr);
+    EXPECT_EQ(t.size(), 3002u);
+    size_t i = 0;  // insertion order
+    for (const auto& [name, v] : t) {
+        if (i < 3000) {
+            EXPECT_EQ(name, "n" + std::to_string(i) + ".test");
+        }
+        ++i;
+    }
 }
 
 }  // namespace em
