@@ -1,80 +1,126 @@
 #!/bin/sh
 # Benchmark: `egress-monitor consolidate` against the mawk baseline (bench/baseline.awk) on the
 # same generated logs, side by side, interleaved, in one run; then the re-run with nothing new.
-# Also checks that both produce identical files.
-#   bench/run.sh            5M dnsmasq lines + 5M kernel lines (about 1.5 GB)
-#   bench/run.sh --quick    200k + 200k
+# Also checks that both produce identical files. Two profiles of the same mix, run together:
+#   default            10,000 domains, 20,000 keys → about 40,000 addresses (IPv4 + IPv6)
+#   high-cardinality   50,000 domains, 85,000 keys → about 170,000 addresses
+#
+#   bench/run.sh                      both profiles, 5M dnsmasq + 5M kernel lines each (~1.5 GB)
+#   bench/run.sh --quick              both profiles, 200k + 200k
+#   bench/run.sh --profile NAME       one profile (repeat the flag for several)
+#   bench/run.sh --rounds N           interleaved runs per profile (default 3; medians shown)
 # Needs GNU time (/usr/bin/time, package "time") and mawk: scripts/deps.sh test installs them.
 set -eu
 cd "$(dirname "$0")/.."
-lines=5000000 rounds=3
-[ "${1:-}" = "--quick" ] && lines=200000
+lines=5000000 rounds=3 profiles=""
+while [ $# -gt 0 ]; do
+    case $1 in
+        --quick) lines=200000 ;;
+        --profile) profiles="$profiles ${2:?--profile needs a name}"; shift ;;
+        --rounds) rounds=${2:?--rounds needs a number}; shift ;;
+        *) echo "usage: bench/run.sh [--quick] [--profile default|high-cardinality]... [--rounds N]" >&2
+           exit 2 ;;
+    esac
+    shift
+done
+[ -n "$profiles" ] || profiles="default high-cardinality"
 export TZ=UTC
+
+gen_args() {  # profile → gen_logs key counts
+    case $1 in
+        default) echo "--domains 10000 --ips 20000" ;;
+        high-cardinality) echo "--domains 50000 --ips 85000" ;;
+        *) echo "unknown profile: $1" >&2; return 1 ;;
+    esac
+}
+for p in $profiles; do gen_args "$p" >/dev/null; done
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)" --target egress-monitor gen_logs >/dev/null
 bin=build/egress-monitor
 
-data=bench/out/data-$lines
-if [ ! -s "$data/kern.log" ]; then
-    echo "generating $lines + $lines lines into $data" >&2
-    mkdir -p "$data"
-    build/bench/gen_logs --dnsmasq "$lines" --kernel "$lines" --out "$data"
-fi
-dns_mb=$(($(stat -c %s "$data/dnsmasq.log") / 1000000))
-kern_mb=$(($(stat -c %s "$data/kern.log") / 1000000))
-total_mb=$((dns_mb + kern_mb))
-cat "$data/dnsmasq.log" "$data/kern.log" >/dev/null  # warm page cache
+set_data() {  # PROFILE → $data, its logs' directory (the default profile keeps its old one)
+    if [ "$1" = default ]; then data="bench/out/data-$lines"; else data="bench/out/data-$1-$lines"; fi
+}
+for p in $profiles; do
+    set_data "$p"
+    if [ ! -s "$data/kern.log" ]; then
+        echo "generating $lines + $lines lines ($p) into $data" >&2
+        mkdir -p "$data"
+        # shellcheck disable=SC2046 # one word per argument
+        build/bench/gen_logs --dnsmasq "$lines" --kernel "$lines" $(gen_args "$p") --out "$data"
+    fi
+    cat "$data/dnsmasq.log" "$data/kern.log" >/dev/null  # warm page cache
+done
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 measure() {  # label command... → appends "label wall user sys maxrss_kb" to $work/times
     label=$1; shift
     /usr/bin/time -f "$label %e %U %S %M" -a -o "$work/times" "$@"
 }
+consolidate() {  # LABEL|- PROFILE → consolidate on the profile's logs, timed under LABEL
+    set_data "$2"
+    set -- "$1" "$bin" consolidate --dnsmasq-log "$data/dnsmasq.log" --kernel-log "$data/kern.log" \
+        --state-dir "$work/$2/state" --output-dir "$work/$2/out"
+    if [ "$1" = - ]; then shift; "$@"; else measure "$@"; fi
+}
 i=1
-while [ "$i" -le "$rounds" ]; do
-    rm -rf "$work/state" "$work/out" "$work/awk"
-    measure consolidate "$bin" consolidate --dnsmasq-log "$data/dnsmasq.log" \
-        --kernel-log "$data/kern.log" --state-dir "$work/state" --output-dir "$work/out"
-    measure mawk bench/baseline.sh "$data/dnsmasq.log" "$data/kern.log" "$work/awk"
+while [ "$i" -le "$rounds" ]; do  # interleaved: profile by profile, consolidate then mawk
+    for p in $profiles; do
+        rm -rf "${work:?}/$p"
+        consolidate "$p.consolidate" "$p"
+        set_data "$p"
+        measure "$p.mawk" bench/baseline.sh "$data/dnsmasq.log" "$data/kern.log" "$work/$p/awk"
+    done
     i=$((i + 1))
 done
-j=1
-while [ "$j" -le 7 ]; do  # GNU time has 10 ms resolution: time the re-run in ns
-    t0=$(date +%s%N)
-    "$bin" consolidate --dnsmasq-log "$data/dnsmasq.log" --kernel-log "$data/kern.log" \
-        --state-dir "$work/state" --output-dir "$work/out"
-    t1=$(date +%s%N)
-    echo "rerun $(((t1 - t0) / 1000)) 0 0 0" >>"$work/times"
-    j=$((j + 1))
+for p in $profiles; do
+    j=1
+    while [ "$j" -le 7 ]; do  # GNU time has 10 ms resolution: time the re-run in ns
+        t0=$(date +%s%N)
+        consolidate - "$p"
+        t1=$(date +%s%N)
+        echo "$p.rerun $(((t1 - t0) / 1000)) 0 0 0" >>"$work/times"
+        j=$((j + 1))
+    done
+    consolidate "$p.rerun_rss" "$p"
 done
-measure rerun_rss "$bin" consolidate --dnsmasq-log "$data/dnsmasq.log" \
-    --kernel-log "$data/kern.log" --state-dir "$work/state" --output-dir "$work/out"
-
-if cmp -s "$work/out/unique-domains.log" "$work/awk/unique-domains.log" &&
-    cmp -s "$work/out/unique-ips.log" "$work/awk/unique-ips.log"; then
-    same="identical"
-else
-    same="DIFFERENT"
-fi
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 median() { grep "^$1 " "$work/times" | awk -v c="$2" '{print $c}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-c_wall=$(median consolidate 2) c_user=$(median consolidate 3) c_sys=$(median consolidate 4) c_rss=$(median consolidate 5)
-a_wall=$(median mawk 2) a_user=$(median mawk 3) a_sys=$(median mawk 4)
-r_us=$(median rerun 2) r_rss=$(median rerun_rss 5)
-domains=$(wc -l <"$work/out/unique-domains.log") ips=$(wc -l <"$work/out/unique-ips.log")
-
-awk -v mb="$total_mb" -v dmb="$dns_mb" -v kmb="$kern_mb" -v lines="$lines" \
-    -v cw="$c_wall" -v cu="$c_user" -v cs="$c_sys" -v crss="$c_rss" \
-    -v aw="$a_wall" -v au="$a_user" -v as="$a_sys" -v rus="$r_us" -v rrss="$r_rss" \
-    -v same="$same" -v nd="$domains" -v ni="$ips" -v rounds="$rounds" 'BEGIN {
-    printf "input: %d dnsmasq lines (%d MB) + %d kernel lines (%d MB) = %d MB; %d domains, %d addresses\n", lines, dmb, lines, kmb, mb, nd, ni
-    printf "medians of %d interleaved runs, warm page cache, %s\n\n", rounds, "2 cores"
-    printf "%-26s %9s %9s %10s %12s %10s\n", "", "wall s", "cpu s", "MB/s", "lines/s", "peak RSS"
-    printf "%-26s %9.2f %9.2f %10.0f %12.0f %8.0f MB\n", "egress-monitor consolidate", cw, cu + cs, mb / cw, 2 * lines / cw, crss / 1024
-    printf "%-26s %9.2f %9.2f %10.0f %12.0f %10s\n", "mawk baseline", aw, au + as, mb / aw, 2 * lines / aw, "-"
-    printf "\nspeed-up vs mawk: %.1fx    re-run with nothing new: %.1f ms (peak RSS %.0f MB)\n", aw / cw, rus / 1000, rrss / 1024
-    printf "files: consolidate and mawk baseline %s\n", same
-}'
-[ "$same" = identical ]
+printf "medians of %d interleaved runs, warm page cache, %d cores; load average %s before, %s after\n" \
+    "$rounds" "$(nproc)" "$load_before" "$load_after"
+printf "\n%-28s %8s %8s %8s %11s %9s %8s %9s  %s\n" "" "wall s" "cpu s" "MB/s" "lines/s" "peak RSS" \
+    "x mawk" "re-run" "files"
+status=0
+for p in $profiles; do
+    set_data "$p"
+    out="$work/$p/out" awk="$work/$p/awk"
+    if cmp -s "$out/unique-domains.log" "$awk/unique-domains.log" &&
+        cmp -s "$out/unique-ips.log" "$awk/unique-ips.log"; then
+        same="identical"
+    else
+        same="DIFFERENT"
+        status=1
+    fi
+    awk -v p="$p" -v lines="$lines" \
+        -v dmb="$(($(stat -c %s "$data/dnsmasq.log") / 1000000))" \
+        -v kmb="$(($(stat -c %s "$data/kern.log") / 1000000))" \
+        -v nd="$(wc -l <"$out/unique-domains.log")" -v ni="$(wc -l <"$out/unique-ips.log")" \
+        -v cw="$(median "$p.consolidate" 2)" -v cu="$(median "$p.consolidate" 3)" \
+        -v cs="$(median "$p.consolidate" 4)" -v crss="$(median "$p.consolidate" 5)" \
+        -v aw="$(median "$p.mawk" 2)" -v au="$(median "$p.mawk" 3)" -v as="$(median "$p.mawk" 4)" \
+        -v rus="$(median "$p.rerun" 2)" -v rrss="$(median "$p.rerun_rss" 5)" -v same="$same" 'BEGIN {
+        mb = dmb + kmb
+        printf "%s: %d + %d lines, %d MB; %d domains, %d addresses\n", p, lines, lines, mb, nd, ni
+        printf "  %-26s %8.2f %8.2f %8.0f %11.0f %6.0f MB %7.1fx %6.1f ms  %s\n", "egress-monitor consolidate",
+            cw, cu + cs, mb / cw, 2 * lines / cw, crss / 1024, aw / cw, rus / 1000, same
+        printf "  %-26s %8.2f %8.2f %8.0f %11.0f\n", "mawk baseline", aw, au + as, mb / aw, 2 * lines / aw
+    }'
+done
+printf "\n(re-run: consolidate again with nothing new; its peak RSS:"
+for p in $profiles; do printf " %s %.0f MB" "$p" "$(($(median "$p.rerun_rss" 5) / 1024))"; done
+printf ")\n"
+exit "$status"

@@ -147,6 +147,12 @@ Result<ConsolidateSummary> consolidate(const ConsolidateConfig& given) {
 
     // Kernel LOG lines.
     std::vector<std::unique_ptr<SyslogKernelParser>> kernel_parsers;
+    struct KernelRange {
+        const Segment* segment;
+        uint64_t begin, end;
+    };
+    std::vector<KernelRange> kernel_ranges;
+    std::atomic<size_t> next_range{0};
     KernelLineFolder folder(cfg.log_prefix);
     std::optional<LogFile> kn_plan;
     std::string kn_key;
@@ -192,15 +198,28 @@ Result<ConsolidateSummary> consolidate(const ConsolidateConfig& given) {
             do {
                 uint64_t end = s.compressed() ? s.end() : std::min(s.end(), begin + kSplitBytes);
                 if (s.end() - end < kSplitBytes / 4) end = s.end();
-                kernel_parsers.push_back(std::make_unique<SyslogKernelParser>(cfg.log_prefix, now));
-                SyslogKernelParser* parser = kernel_parsers.back().get();
-                add_task([&s, parser, begin, end](Batch& b) {
-                    return s.read(begin, end, [&](std::string_view lines) {
-                        parser->feed(lines, b, s.path());
-                    });
-                });
+                kernel_ranges.push_back({&s, begin, end});
                 begin = end;
             } while (begin < s.end() && !s.compressed());
+        }
+        // One task (parser and batch) per thread, each claiming ranges until none is left:
+        // the address tables to fill and merge are one per thread, not one per range, so
+        // memory and merge cost follow the distinct addresses, not ranges × addresses.
+        const size_t workers =
+            std::min(kernel_ranges.size(), static_cast<size_t>(std::max(cfg.threads, 1)));
+        for (size_t w = 0; w < workers; ++w) {
+            kernel_parsers.push_back(std::make_unique<SyslogKernelParser>(cfg.log_prefix, now));
+            SyslogKernelParser* parser = kernel_parsers.back().get();
+            add_task([&, parser](Batch& b) -> Result<void> {
+                for (size_t i; (i = next_range.fetch_add(1)) < kernel_ranges.size();) {
+                    const KernelRange& r = kernel_ranges[i];
+                    auto read = r.segment->read(r.begin, r.end, [&](std::string_view lines) {
+                        parser->feed(lines, b, r.segment->path());
+                    });
+                    if (!read) return read;
+                }
+                return {};
+            });
         }
     }
 

@@ -148,11 +148,15 @@ void Batch::merge(Batch&& other) {
         for (auto& a : od.answers) add_answer_to(d, a.ip, a.last_seen);
     }
     ips();
-    other.ips_.for_each([&](const IpAddress& ip, const IpDelta& od) {
-        IpDelta& d = ips_[ip];
-        d.flows += od.flows;
-        d.last_seen = std::max(d.last_seen, od.last_seen);
-    });
+    if (ips_.empty()) {
+        std::swap(ips_, other.ips_);  // nothing to add to (a dnsmasq batch merged first)
+    } else {
+        other.ips_.for_each_unordered([&](const IpAddress& ip, const IpDelta& od) {
+            IpDelta& d = ips_[ip];
+            d.flows += od.flows;
+            d.last_seen = std::max(d.last_seen, od.last_seen);
+        });
+    }
     for (auto& [k, v] : other.counters_) counters_[k] += v;
     // After the domains: a name merged above is known here and so not folded.
     for (const auto& [k, v] : other.uses_)
