@@ -53,12 +53,6 @@ PIDS+=("$enf")
 for _ in $(seq 100); do grep -q 'queues bound' "$WORK/enforce.log" 2>/dev/null && break; sleep 0.1; done
 grep -q 'queues bound' "$WORK/enforce.log" || { cat "$WORK/enforce.log"; fail "enforce did not start"; }
 
-reach() {  # ADDR PORT: 0 when the SYN left (connected or refused)
-    local out
-    out=$(in_cl "$EM_CONNECT" --timeout-ms 700 "$1" "$2" 2>&1 || true)
-    case "$out" in *connected=1* | *refused=1*) return 0 ;; esac
-    return 1
-}
 ok=0
 for _ in $(seq 20); do
     if reach 192.0.2.10 80; then ok=1; break; fi

@@ -82,12 +82,6 @@ start_enforce() {
     grep -q 'queues bound' "$WORK/enforce.log" || { cat "$WORK/enforce.log"; fail "enforce did not start"; }
 }
 
-reach() {  # ADDR PORT: 0 when the SYN left (connected or refused)
-    local out
-    out=$(in_cl "$EM_CONNECT" --timeout-ms 700 "$1" "$2" 2>&1 || true)
-    case "$out" in *connected=1* | *refused=1*) return 0 ;; esac
-    return 1
-}
 resolve() {  # NAME TYPE: the answer through the real resolver, empty when none came
     in_cl dig +short +time=1 +tries=1 "$@" @198.51.100.1 2>/dev/null | grep -v '^;' || true
 }

@@ -30,6 +30,14 @@ cleanup() {
 trap cleanup EXIT
 
 in_up() { ip netns exec "$NS_UP" "$@"; }
+# From the client namespace, with the project's connector ($EM_CONNECT, set by the test):
+# 0 when the SYN of a connection to ADDR PORT left (connected or refused), 1 when it did not.
+reach() {  # ADDR PORT
+    local out
+    out=$(in_cl "$EM_CONNECT" --timeout-ms 700 "$1" "$2" 2>&1 || true)
+    case "$out" in *connected=1* | *refused=1*) return 0 ;; esac
+    return 1
+}
 in_cl() { ip netns exec "$NS_CL" "$@"; }
 
 make_topology() {
