@@ -55,7 +55,7 @@ for dst in '"dst":"192.0.2.10","dport":80' '"dst":"2001:db8::20","dport":443' \
     [ -n "$line" ] || { grep '"type":"flow"' "$WORK/events.jsonl"; fail "no attributed flow $dst"; }
     for key in "\"exe\":\"$WORK/emh-$$\"" '"uid":0' '"user":"root"' '"ppid":' \
         '"parent_comm":' '"cgroup":' "\"cmdline\":\"$WORK/emh-$$ $WORK/hold.py\""; do
-        echo "$line" | grep -qF "$key" || fail "flow $dst: no $key in $line"
+        grep -qF "$key" <<<"$line" || fail "flow $dst: no $key in $line"
     done
 done
 pid=$(echo "$flows" | head -1 | sed -E 's/.*"process":\{"pid":([0-9]+).*/\1/')

@@ -103,7 +103,7 @@ check() {  # label dst+port fragment, expected fragments...
     line=$(flow_of "${PID_OF[$label]}" "$dst")
     [ -n "$line" ] || { grep '"type":"flow"' "$ev" >&2 || true; fail "$label: no flow to $dst from pid ${PID_OF[$label]}"; }
     for key in "\"comm\":\"$NAME\"" "\"exe\":\"$WORK/$NAME\"" "\"cmdline\":\"$WORK/$NAME " '"ppid":' "$@"; do
-        echo "$line" | grep -qF "$key" || fail "$label: no $key in $line"
+        grep -qF "$key" <<<"$line" || fail "$label: no $key in $line"
     done
 }
 check tcp4 '"proto":"tcp","src":null,"sport":0,"dst":"192.0.2.10","dport":80' '"uid":0,"user":"root"' "\"cgroup\":\"/em-ebpf-$$\"" '"container_id":null'
@@ -121,9 +121,9 @@ for d in fixed.test host6.test deep.example.test direct-query.fixed.test; do
 done
 grep -q '^192.0.2.10 ' "$WORK/out/unique-ips.log" || fail "192.0.2.10 missing from unique-ips.log"
 dns_line=$(grep '"type":"dns"' "$ev" | grep '"qname":"fixed.test"' | grep '"response":false' | grep -F '"dst":"127.0.0.1"' | head -1)
-echo "$dns_line" | grep -qF '"comm":"dig"' || fail "the client query does not name dig: $dns_line"
+grep -qF '"comm":"dig"' <<<"$dns_line" || fail "the client query does not name dig: $dns_line"
 resp=$(grep '"type":"dns"' "$ev" | grep '"qname":"fixed.test"' | grep '"response":true' | grep -F '"src":"198.51.100.1"' | head -1)
-echo "$resp" | grep -qF '"comm":"dnsmasq"' || fail "the upstream answer does not name dnsmasq: $resp"
+grep -qF '"comm":"dnsmasq"' <<<"$resp" || fail "the upstream answer does not name dnsmasq: $resp"
 check named '"dst":"2001:db8::20","dport":443,"names":["host6.test"],"direct":false'
 
 

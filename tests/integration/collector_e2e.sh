@@ -206,7 +206,7 @@ collect
 [ -n "$(alert agent1 new_domain 'deep.example.test')" ] || { cat "$WORK/alerts.jsonl"; fail "new domain on agent1 not reported"; }
 # The open `rejected` alert of web3 stays open (deduplicated); each rejection is reported
 # on stderr with its reason.
-rejected() { grep "web3: snapshot rejected" "$WORK/collect.log" | grep -qi "$1"; }
+rejected() { grep "web3: snapshot rejected" "$WORK/collect.log" | grep -i "$1" >/dev/null; }
 rejected 'unique-ips.log:7: no newline at end of file' || fail "truncated file not rejected"
 sleep 1.1
 { tail -1 "$WORK/w2/unique-domains.log"; head -n -1 "$WORK/w2/unique-domains.log"; } >"$WORK/w3/unique-domains.log"
@@ -216,7 +216,7 @@ rejected 'unique-domains.log:2: domains not sorted' || fail "tampered (unsorted)
 sleep 1.1
 head -c 300000000 /dev/zero | tr '\0' 'a' >"$WORK/w3/unique-domains.log"
 collect
-grep 'web3' "$WORK/collect.log" | grep -qi 'too large\|oversized\|limit' || fail "oversized file not rejected"
+grep 'web3' "$WORK/collect.log" | grep -i 'too large\|oversized\|limit' >/dev/null || fail "oversized file not rejected"
 [ "$(grep -c '"host":"web3","rule":"rejected"' "$WORK/alerts.jsonl")" = 1 ] || fail "web3's rejected alert not deduplicated"
 
 ip netns exec "$NS_UP" "$EM_BIN" report --config "$WORK/collector.toml" --format json >"$WORK/report.json"

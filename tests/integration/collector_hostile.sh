@@ -105,20 +105,20 @@ per_host=$((TIMEOUT_MS * (RETRIES + 1) + BACKOFF_MS + SLACK_MS))
 for n in "${NAMES[@]}"; do [ -n "$(done_line "$n")" ] || { show; fail "no fetch line for $n"; }; done
 
 good=$(done_line good)
-echo "$good" | grep -q "fetched in .* 1 attempt" || { show; fail "good host not fetched: $good"; }
+grep -q "fetched in .* 1 attempt" <<<"$good" || { show; fail "good host not fetched: $good"; }
 le "$(done_at good)" 1500 || { show; fail "good host's files came at $(done_at good) ms, behind the stalled hosts"; }
 grep -q "collect: 5 hosts: 1 fetched, 0 unchanged, 4 failed" "$WORK/collect.log" ||
     { show; fail "cycle summary"; }
 
 flood=$(done_line flood)
-echo "$flood" | grep -q "oversized: unique-domains.log response headers" ||
+grep -q "oversized: unique-domains.log response headers" <<<"$flood" ||
     { show; fail "header flood: $flood"; }
-echo "$flood" | grep -q "attempts" && { show; fail "header flood retried: $flood"; }
+grep -q "attempts" <<<"$flood" && { show; fail "header flood retried: $flood"; }
 le "$(done_at flood)" "$TIMEOUT_MS" || { show; fail "header flood took $(done_at flood) ms"; }
 
 for n in trickleh silent trickleb; do
     l=$(done_line "$n")
-    echo "$l" | grep -q "timed out after $((RETRIES + 1)) attempts" || { show; fail "$n: $l"; }
+    grep -q "timed out after $((RETRIES + 1)) attempts" <<<"$l" || { show; fail "$n: $l"; }
     le "$(done_at "$n")" "$per_host" || { show; fail "$n done at $(done_at "$n") ms, over $per_host ms"; }
 done
 le "$took" "$per_host" || { show; fail "cycle took $took ms, over $per_host ms"; }

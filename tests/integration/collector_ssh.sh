@@ -94,7 +94,7 @@ fetch() {  # description VAR=value...
         tail -20 "$WORK/sshd.log" >&2
         fail "$what"
     fi
-    echo "$out" | grep -q '\[       OK \] CollectorSsh.FetchFromEnv' || { echo "$out" >&2; fail "$what: did not run"; }
+    grep -q '\[       OK \] CollectorSsh.FetchFromEnv' <<<"$out" || { echo "$out" >&2; fail "$what: did not run"; }
     echo "ok: $what ($(echo "$out" | grep -o 'fetch took .*'))"
 }
 

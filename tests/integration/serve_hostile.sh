@@ -166,9 +166,9 @@ for fd in $(ls /proc/"$child"/fd); do
 done
 sleep 1.5
 metrics=$(fetch /metrics -H "Authorization: Bearer $(cat "$WORK/token")")
-echo "$metrics" | grep -q '^egress_monitor_counter{name="agent.cache_entries"}' ||
+grep -q '^egress_monitor_counter{name="agent.cache_entries"}' <<<"$metrics" ||
     fail "no live counters from the agent: $metrics"
-echo "$metrics" | grep -q '^egress_monitor_ledger_readable 1$' || fail "the ledger is not readable as the user"
+grep -q '^egress_monitor_ledger_readable 1$' <<<"$metrics" || fail "the ledger is not readable as the user"
 got=$(fetch /v1/unique-ips.log -H "Authorization: Bearer $(cat "$WORK/token")" -o /dev/null -w '%{http_code}')
 [ "$got" = 200 ] || fail "the agent's files as the user: HTTP $got"
 # The agent stops: its endpoint stops with it.
