@@ -116,14 +116,42 @@ void NewDomainRule::evaluate(const HostContext& ctx, std::vector<Finding>& out) 
         return std::any_of(baseline.begin(), baseline.end(),
                            [&](std::string_view n) { return at_or_under(n, base); });
     };
+    // One finding per registrable domain: a tunnel's 400 names are one incident.
+    struct Group {
+        std::vector<const DomainState*> names;
+        int64_t first_seen = 0, queries = 0;
+    };
+    std::map<std::string_view, Group> groups;
     for (const DomainState* d : candidates) {
         std::string_view base = ctx.store.base(d->name);
         if (known(base)) continue;
+        Group& g = groups[base];
+        g.names.push_back(d);
+        g.queries += d->stats.count;
+        if (!g.first_seen || d->stats.first_seen < g.first_seen) g.first_seen = d->stats.first_seen;
+    }
+    for (auto& [base, g] : groups) {
+        // The examples: the most queried names first, then by name.
+        std::sort(g.names.begin(), g.names.end(), [](const DomainState* a, const DomainState* b) {
+            if (a->stats.count != b->stats.count) return a->stats.count > b->stats.count;
+            return a->name < b->name;
+        });
+        std::string examples;
+        const size_t shown = std::min<size_t>(g.names.size(), 3);
+        for (size_t i = 0; i < shown; ++i)
+            examples += fmt::format("{}{}", i ? ", " : "", g.names[i]->name);
+        if (g.names.size() > shown) examples += fmt::format(" and {} more", g.names.size() - shown);
+        std::string what = g.names.size() == 1 ? fmt::format("new domain {}", g.names[0]->name)
+                                               : fmt::format("{} new names under {} ({})",
+                                                             g.names.size(), base, examples);
         out.push_back(Finding{
-            d->name, fmt::format("new domain, first seen {} after the {}-day learning period; "
-                                 "{} is not among the names the host used before ({} queries)",
-                                 format_rfc3339(d->stats.first_seen), c_.learning_days, base,
-                                 d->stats.count)});
+            std::string(base),
+            fmt::format("{}, first seen {} after the {}-day learning period, {} queries: {} is "
+                        "not among the names the host used before; to silence, add \"*.{}\" to "
+                        "[rules.new_domain] allow",
+                        what, format_rfc3339(g.first_seen), c_.learning_days, g.queries, base,
+                        base),
+            static_cast<int64_t>(g.names.size())});
     }
 }
 
