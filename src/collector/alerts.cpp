@@ -225,7 +225,7 @@ Result<std::vector<AlertBook::Member>> AlertBook::members(std::string_view rule,
     members_.bind(1, rule).bind(2, key);
     int rc;
     while ((rc = members_.step()) == SQLITE_ROW)
-        out.push_back(Member{members_.text(0), members_.text(1)});
+        out.push_back(Member{std::string(members_.text(0)), std::string(members_.text(1))});
     members_.reset();
     if (rc != SQLITE_DONE) return db_->error("cannot read a fleet alert's hosts");
     return out;

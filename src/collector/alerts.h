@@ -29,6 +29,9 @@ struct Finding {
     std::string key;
     std::string message;
     int64_t weight = 1;  // names, hosts, connections: what a material change is measured in
+    /// Registrable domains this finding is the cause for, beyond its key (a rule keyed per
+    /// host, e.g. dga, lists the domains it names): their new_domain findings fold into it.
+    std::vector<std::string> covers = {};
 };
 
 /// The host name of fleet alerts (no host can be called that: host names are DNS names).

@@ -348,6 +348,7 @@ Result<void> CollectorImpl::apply(const HostSpec& spec, Prepared& p, int64_t now
                 std::erase_if(f.findings,
                               [&](const Finding& x) { return allowed(h.name, f.rule, x.key); });
             correlate(found, [&](std::string_view n) { return store_->base(n); });
+            cap_findings(found, static_cast<size_t>(config_.rules.max_alerts_per_host));
             for (auto& f : found) {
                 if (config_.rules.fleet_hosts > 0 &&
                     (f.rule == "new_domain" || f.rule == "direct_ip")) {

@@ -56,7 +56,10 @@ void correlate(std::vector<RuleFindings>& rules,
         RuleFindings* o = find(rules, owner);
         if (!o) continue;
         std::unordered_map<std::string, Finding*> by_base;
-        for (Finding& f : o->findings) by_base.emplace(std::string(base(f.key)), &f);
+        for (Finding& f : o->findings) {
+            by_base.emplace(std::string(base(f.key)), &f);
+            for (const std::string& c : f.covers) by_base.emplace(c, &f);
+        }
         fold_into(
             *fresh,
             [&](const Finding& f) {
@@ -71,6 +74,31 @@ void correlate(std::vector<RuleFindings>& rules,
                 return fmt::format("also new on this host: {}", m.substr(0, cut));
             },
             owner);
+    }
+}
+
+void cap_findings(std::vector<RuleFindings>& rules, size_t max) {
+    for (RuleFindings& r : rules) {
+        if (max == 0 || r.findings.size() <= max) continue;
+        std::vector<Finding>& f = r.findings;
+        std::stable_sort(f.begin(), f.end(), [](const Finding& a, const Finding& b) {
+            return a.weight != b.weight ? a.weight > b.weight : a.key < b.key;
+        });
+        Finding all;
+        all.key = "*";
+        all.weight = static_cast<int64_t>(f.size());
+        std::string examples;
+        for (size_t i = 0; i < f.size(); ++i) {
+            if (i < 3) examples += (i ? ", " : "") + f[i].key;
+            r.why[f[i].key] = "now counted in the host's summary alert (key *)";
+            all.covers.push_back(f[i].key);
+            for (auto& c : f[i].covers) all.covers.push_back(std::move(c));
+        }
+        all.message = fmt::format(
+            "{} {} findings on this host at once, more than [rules] max_alerts_per_host = {}: {} "
+            "and {} more; the largest: {}",
+            f.size(), r.rule, max, examples, f.size() - 3, f[0].message);
+        f.assign(1, std::move(all));
     }
 }
 

@@ -248,7 +248,8 @@ void DirectIpRule::evaluate(const HostContext& ctx, std::vector<Finding>& out) c
             continue;
         out.push_back(Finding{e.ip.to_string(),
                               fmt::format("{} connections to an address no domain of this host "
-                                          "resolved to (last {})",
+                                          "resolved to (last {}); to silence, add it or its "
+                                          "network to [rules.direct_ip] allow_cidrs",
                                           e.stats.count, format_rfc3339(e.stats.last_seen))});
     }
 }
@@ -313,7 +314,11 @@ void TunnelRule::evaluate(const HostContext& ctx, std::vector<Finding>& out) con
             message = fmt::format("{} names under {} (more than {})", pb.names, base,
                                   c_.max_names_per_domain);
         if (!pb.reason.empty()) message += (message.empty() ? "" : "; ") + pb.reason;
-        if (!message.empty()) out.push_back(Finding{std::string(base), std::move(message)});
+        if (message.empty()) continue;
+        message +=
+            "; a tunnel's names look like this; if the domain is expected, raise "
+            "[rules.tunnel] limits (max_names_per_domain, max_label, min_entropy_bits)";
+        out.push_back(Finding{std::string(base), std::move(message), pb.names});
     }
 }
 
@@ -330,7 +335,8 @@ void VolumeSpikeRule::evaluate(const HostContext& ctx, std::vector<Finding>& out
         out.push_back(Finding{
             std::move(key),
             fmt::format("grew by {} in one fetch, {:.1f} times its mean growth "
-                        "of {:.1f} over {} earlier fetches",
+                        "of {:.1f} over {} earlier fetches; resolves at the next fetch without a "
+                        "spike (or raise [rules.volume_spike] factor)",
                         c.delta, static_cast<double>(c.delta) / mean, mean, c.prev_deltas)});
     }
 }

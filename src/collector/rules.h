@@ -116,6 +116,9 @@ struct RulesConfig {
     /// in one cycle is one fleet alert (host "*") listing the hosts, not one alert per host;
     /// hosts that report the same key later join it. 0: never group.
     int64_t fleet_hosts = 3;
+    /// [rules] max_alerts_per_host: a rule with more findings than this on one host at once
+    /// reports them as one alert (key "*"; correlate.h cap_findings). 0: no bound.
+    int64_t max_alerts_per_host = 20;
     NewDomainConfig new_domain;
     CapacityConfig capacity;
     DirectIpConfig direct_ip;

@@ -68,4 +68,28 @@ TEST(Correlate, RulesThatAreOffChangeNothing) {
     EXPECT_EQ(keys(rules[1]), std::vector<std::string>{"8.8.8.8"});
 }
 
+// A hostile or broken host cannot raise more than max_alerts_per_host alerts per rule.
+TEST(Correlate, AFloodOfFindingsIsOneSummaryAlert) {
+    std::vector<RuleFindings> rules{{"new_domain", {}, {}},
+                                    {"direct_ip", {{"203.0.113.9", "x"}}, {}}};
+    for (int i = 0; i < 500; ++i)
+        rules[0].findings.push_back(
+            Finding{"d" + std::to_string(i) + ".example", "new domain", i == 7 ? 50 : 1});
+    cap_findings(rules, 20);
+    ASSERT_EQ(keys(rules[0]), std::vector<std::string>{"*"});
+    const Finding& f = rules[0].findings[0];
+    EXPECT_EQ(f.weight, 500);
+    EXPECT_EQ(f.covers.size(), 500u);
+    EXPECT_EQ(f.message.rfind("500 new_domain findings on this host at once, more than [rules] "
+                              "max_alerts_per_host = 20: d7.example, d0.example, d1.example and "
+                              "497 more; the largest: new domain",
+                              0),
+              0u)
+        << f.message;
+    EXPECT_EQ(rules[0].why.at("d3.example"), "now counted in the host's summary alert (key *)");
+    EXPECT_EQ(keys(rules[1]), std::vector<std::string>{"203.0.113.9"});  // under the bound
+    cap_findings(rules, 0);                                              // no bound: unchanged
+    EXPECT_EQ(keys(rules[0]), std::vector<std::string>{"*"});
+}
+
 }  // namespace em

@@ -208,6 +208,19 @@ TEST_F(RulesTest, PublicResolverMatchesAddressesAndDohNames) {
         }
 }
 
+// A DoH name and the connections to the address it resolved to are one finding.
+TEST_F(RulesTest, PublicResolverFoldsTheAnsweredAddressIntoTheName) {
+    auto list = ResolverList::parse("ip 8.8.8.8  # Google Public DNS\nhost dns.google  # Google\n",
+                                    "test-list");
+    ASSERT_TRUE(list.ok()) << list.error().message;
+    PublicResolverRule rule(std::move(list.value()));
+    auto f = step(rule, "web1",
+                  Snapshot{{dom("dns.google", 4, {ip("8.8.8.8")})}, {ipe("8.8.8.8", 7)}}, kT0);
+    ASSERT_EQ(keys(f), (Keys{"dns.google"}));
+    EXPECT_NE(f[0].message.find("; 7 connections to its address 8.8.8.8"), std::string::npos)
+        << f[0].message;
+}
+
 TEST(ResolverListTest, ErrorsNameTheLine) {
     auto r = ResolverList::parse("ip 1.1.1.1\nip 1.1.1.300 # bad\n", "list.txt");
     ASSERT_FALSE(r.ok());
