@@ -104,6 +104,8 @@ class CollectorImpl : public Collector {
     Result<void> finish_cycle(const std::vector<HostSpec>& hosts, int64_t now, CycleSummary& sum);
     Result<void> resolve_disabled(int64_t now, std::vector<AlertEvent>& events);
     Result<void> group_fleet(const std::string& rule, int64_t now, std::vector<AlertEvent>& events);
+    Result<void> load_actions(int64_t now, std::vector<AlertEvent>& events);
+    bool allowed(std::string_view host, std::string_view rule, std::string_view key) const;
     void dispatch(const std::vector<AlertEvent>& events, CycleSummary& sum);
 
     std::unique_ptr<HistoryStore> store_;
