@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "collector/history.h"
+#include "collector/report.h"
 
 namespace em {
 
@@ -89,6 +90,16 @@ TEST_F(ActionsTest, SilencesMatchAndExpire) {
     EXPECT_FALSE((*active)[0].matches("web1", "direct_ip", "203.0.113.9"));
     EXPECT_TRUE(actions_->silences(kT0 + 7 * 86400)->empty());
     EXPECT_EQ(actions_->silences(kT0 + 7 * 86400, true)->size(), 1u);
+    // report and the sinks see it while it lasts.
+    std::vector<AlertEvent> ev;
+    ASSERT_TRUE(book_->reconcile("web1", {}, "new_domain", {{"x.example", "new"}}, kT0, ev).ok());
+    auto text = render_report(*store_, *book_, false, kT0 + 60);
+    ASSERT_TRUE(text.ok());
+    EXPECT_NE(text->find("silenced until 2026-11-29T11:35:35Z"), std::string::npos) << *text;
+    auto json = render_report(*store_, *book_, true, kT0 + 60);
+    EXPECT_NE(json->find(R"("silenced_until":"2026-11-29T11:35:35Z")"), std::string::npos) << *json;
+    EXPECT_EQ(render_report(*store_, *book_, false, kT0 + 8 * 86400)->find("silenced"),
+              std::string::npos);
     EXPECT_FALSE(actions_->silence(Silence{}, 60, kT0).ok());  // matches everything: refused
     EXPECT_FALSE(actions_->silence(s, 0, kT0).ok());
     EXPECT_EQ((*actions_->audit())[0].action, "silence");

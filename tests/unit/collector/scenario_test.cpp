@@ -4,9 +4,11 @@
 // suffix) and one incident of each kind injected on one host at a known cycle. Asserts what
 // an on-call engineer needs: every incident alerted in the cycle it starts, no alert that is
 // not an incident, and at most 1.5 alerts (opened or updated) per incident. Prints the figures.
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <map>
