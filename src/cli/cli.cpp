@@ -5,6 +5,7 @@
 #include <fmt/core.h>
 
 #include "cli/agent_cmd.h"
+#include "cli/alerts_cmd.h"
 #include "cli/collector_cmd.h"
 #include "cli/config.h"
 #include "cli/consolidate.h"
@@ -49,6 +50,7 @@ int run_cli(int argc, char** argv) {
     add_consolidate(app, flags, verbose);
     auto agent_flags = add_agent_commands(app);
     auto collector_flags = add_collector_commands(app);
+    auto alerts_flags = add_alerts_command(app);
     auto rules_flags = add_rules_command(app);
     auto enforce_flags = add_enforce_command(app);
     auto show_flags = add_show_command(app);
@@ -65,6 +67,7 @@ int run_cli(int argc, char** argv) {
 
     if (int rc = run_agent_commands(app, *agent_flags); rc >= 0) return rc;
     if (int rc = run_collector_commands(app, *collector_flags); rc >= 0) return rc;
+    if (int rc = run_alerts_command(app, *alerts_flags); rc >= 0) return rc;
     if (int rc = run_rules_command(app, *rules_flags); rc >= 0) return rc;
     if (int rc = run_enforce_command(app, *enforce_flags); rc >= 0) return rc;
     if (int rc = run_show_command(app, *show_flags); rc >= 0) return rc;

@@ -129,9 +129,10 @@ int run_collect(CLI::App* sub, const CollectorFlags& f) {
         }
         log_info(
             "collect: {} hosts: {} fetched, {} unchanged, {} failed, {} rejected; alerts: {} "
-            "opened, {} resolved, {} open",
+            "opened, {} updated, {} resolved, {} open; {} silenced",
             sum->hosts, sum->fetched, sum->not_modified, sum->failed, sum->rejected,
-            sum->alerts_opened, sum->alerts_resolved, sum->alerts_open);
+            sum->alerts_opened, sum->alerts_updated, sum->alerts_resolved, sum->alerts_open,
+            sum->alerts_silenced);
         if (f.once) return 0;
         if (wait_for_stop(static_cast<int>(*interval))) return 0;
     }

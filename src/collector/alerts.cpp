@@ -1,5 +1,8 @@
 #include "collector/alerts.h"
 
+#include <fmt/core.h>
+
+#include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -13,7 +16,8 @@ namespace em {
 namespace {
 
 constexpr const char* kCols =
-    "host, rule, key, state, first_seen, last_seen, occurrences, changed, message";
+    "host, rule, key, state, first_seen, last_seen, occurrences, changed, message, id, weight, "
+    "acked_by, acked_at";
 
 AlertRecord read_alert(sql::Statement& st) {
     AlertRecord a;
@@ -26,6 +30,10 @@ AlertRecord read_alert(sql::Statement& st) {
     a.occurrences = st.int64(6);
     a.changed = st.int64(7);
     a.message = st.text(8);
+    a.id = st.int64(9);
+    a.weight = st.int64(10);
+    a.acked_by = st.text(11);
+    a.acked_at = st.int64(12);
     return a;
 }
 
@@ -40,16 +48,28 @@ Result<AlertBook> AlertBook::create(sql::Database& db) {
     Item items[] = {
         {&b.open_of_scope_,
          "SELECT key, occurrences FROM alerts WHERE host = ?1 AND rule = ?2 AND state = 'open'"},
-        // A new or re-opened alert keeps its first_seen; `changed` marks the transition.
+        // A new or re-opened alert keeps its first_seen; `changed` marks the transition; an
+        // opening takes the id ?6 (a new incident), an alert that stays open keeps its id.
         {&b.upsert_,
-         "INSERT INTO alerts VALUES(?1, ?2, ?3, 'open', ?4, ?4, 1, ?5, ?4) "
+         "INSERT INTO alerts(host, rule, key, state, first_seen, last_seen, occurrences, "
+         "message, changed, id, weight, notified_weight) "
+         "VALUES(?1, ?2, ?3, 'open', ?4, ?4, 1, ?5, ?4, ?6, ?7, ?7) "
          "ON CONFLICT(host, rule, key) DO UPDATE SET "
          "changed = CASE WHEN state = 'open' THEN changed ELSE excluded.changed END, "
+         "id = CASE WHEN state = 'open' THEN id ELSE excluded.id END, "
+         "notified_weight = CASE WHEN state = 'open' THEN notified_weight "
+         "ELSE excluded.notified_weight END, "
+         "acked_by = CASE WHEN state = 'open' THEN acked_by ELSE '' END, "
+         "acked_at = CASE WHEN state = 'open' THEN acked_at ELSE 0 END, "
          "state = 'open', last_seen = excluded.last_seen, occurrences = occurrences + 1, "
-         "message = excluded.message RETURNING occurrences"},
+         "message = excluded.message, weight = excluded.weight "
+         "RETURNING occurrences, id, notified_weight, acked_by"},
+        {&b.set_notified_,
+         "UPDATE alerts SET notified_weight = ?4 WHERE host = ?1 AND rule = ?2 AND key = ?3"},
         {&b.set_resolved_,
          "UPDATE alerts SET state = 'resolved', changed = ?4 "
-         "WHERE host = ?1 AND rule = ?2 AND key = ?3 AND state = 'open' RETURNING message"},
+         "WHERE host = ?1 AND rule = ?2 AND key = ?3 AND state = 'open' "
+         "RETURNING message, id, weight"},
         {&b.open_all_, std::string("SELECT ") + kCols +
                            " FROM alerts WHERE state = 'open' ORDER BY host, rule, key"},
         {&b.open_host_, std::string("SELECT ") + kCols +
@@ -57,18 +77,28 @@ Result<AlertBook> AlertBook::create(sql::Database& db) {
                             "ORDER BY host, rule, key"},
         {&b.everything_, std::string("SELECT ") + kCols + " FROM alerts ORDER BY host, rule, key"},
         {&b.count_open_, "SELECT count(*) FROM alerts WHERE state = 'open'"},
+        {&b.set_member_, "INSERT OR REPLACE INTO fleet_alert_hosts VALUES(?1, ?2, ?3, ?4)"},
+        {&b.drop_member_,
+         "DELETE FROM fleet_alert_hosts WHERE rule = ?1 AND key = ?2 AND host = ?3"},
+        {&b.members_,
+         "SELECT host, message FROM fleet_alert_hosts WHERE rule = ?1 AND key = ?2 ORDER BY host"},
     };
     for (auto& item : items) {
         auto st = db.prepare(item.sql.c_str());
         if (!st) return st.error();
         *item.st = std::move(st.value());
     }
+    auto max_id = db.prepare("SELECT coalesce(max(id), 0) FROM alerts");
+    if (!max_id) return max_id.error();
+    if (max_id->step() != SQLITE_ROW) return db.error("cannot read the last alert id");
+    b.next_id_ = max_id->int64(0) + 1;
     return b;
 }
 
 Result<void> AlertBook::reconcile(const std::string& host, const std::vector<std::string>& tags,
                                   std::string_view rule, const std::vector<Finding>& findings,
-                                  int64_t now, std::vector<AlertEvent>& events) {
+                                  int64_t now, std::vector<AlertEvent>& events,
+                                  const std::map<std::string, std::string>* why) {
     std::unordered_set<std::string> open;
     open_of_scope_.bind(1, host).bind(2, rule);
     int rc;
@@ -79,18 +109,41 @@ Result<void> AlertBook::reconcile(const std::string& host, const std::vector<std
     std::unordered_set<std::string_view> seen;
     for (const Finding& f : findings) {
         if (!seen.insert(f.key).second) continue;
+        const int64_t weight = std::max<int64_t>(f.weight, 1);
         upsert_.bind(1, host).bind(2, rule).bind(3, f.key).bind(4, now).bind(5, f.message);
+        upsert_.bind(6, next_id_).bind(7, weight);
         rc = upsert_.step();
-        int64_t occurrences = rc == SQLITE_ROW ? upsert_.int64(0) : 0;
+        int64_t occurrences = 0, id = 0, notified = 0;
+        bool acked = false;
+        if (rc == SQLITE_ROW) {
+            occurrences = upsert_.int64(0);
+            id = upsert_.int64(1);
+            notified = upsert_.int64(2);
+            acked = !upsert_.text(3).empty();
+        }
         upsert_.reset();
         if (rc != SQLITE_ROW) return db_->error("cannot record an alert of " + host);
-        if (!open.count(f.key))
-            events.push_back(AlertEvent{now, host, std::string(rule), f.key, true, f.message, tags,
-                                        occurrences});
+        if (id == next_id_) ++next_id_;
+        AlertEvent e{now,   host,  std::string(rule), f.key, true, f.message, tags, occurrences, id,
+                     false, weight};
+        if (!open.count(f.key)) {
+            events.push_back(std::move(e));
+        } else if (weight >= 2 * notified && !acked) {  // a material change: tell the sinks
+            set_notified_.bind(1, host).bind(2, rule).bind(3, f.key).bind(4, weight);
+            rc = set_notified_.step();
+            set_notified_.reset();
+            if (rc != SQLITE_DONE) return db_->error("cannot record an alert of " + host);
+            e.updated = true;
+            events.push_back(std::move(e));
+        }
     }
-    for (const std::string& key : open)
-        if (!seen.count(key))
-            if (auto r = resolve(host, tags, rule, key, now, "", events); !r) return r;
+    for (const std::string& key : open) {
+        if (seen.count(key)) continue;
+        std::string reason;
+        if (why)
+            if (auto it = why->find(key); it != why->end()) reason = it->second;
+        if (auto r = resolve(host, tags, rule, key, now, reason, events); !r) return r;
+    }
     return {};
 }
 
@@ -102,13 +155,19 @@ Result<void> AlertBook::resolve(const std::string& host, const std::vector<std::
     int rc = set_resolved_.step();
     const bool was_open = rc == SQLITE_ROW;
     std::string message;
-    if (was_open) message = set_resolved_.text(0);
+    int64_t id = 0, weight = 0;
+    if (was_open) {
+        message = set_resolved_.text(0);
+        id = set_resolved_.int64(1);
+        weight = set_resolved_.int64(2);
+    }
     set_resolved_.reset();
     if (rc != SQLITE_DONE && rc != SQLITE_ROW)
         return db_->error("cannot resolve an alert of " + host);
     if (was_open)
         events.push_back(AlertEvent{now, host, std::string(rule), key, false,
-                                    why.empty() ? "no longer seen: " + message : why, tags, 0});
+                                    why.empty() ? "no longer seen: " + message : why, tags, 0, id,
+                                    false, weight});
     return {};
 }
 
@@ -142,6 +201,36 @@ Result<int64_t> AlertBook::open_count() {
     return n;
 }
 
+Result<void> AlertBook::set_member(std::string_view rule, const std::string& key,
+                                   const std::string& host, const std::string& message) {
+    set_member_.bind(1, rule).bind(2, key).bind(3, host).bind(4, message);
+    int rc = set_member_.step();
+    set_member_.reset();
+    if (rc != SQLITE_DONE) return db_->error("cannot record a fleet alert's host " + host);
+    return {};
+}
+
+Result<void> AlertBook::drop_member(std::string_view rule, const std::string& key,
+                                    const std::string& host) {
+    drop_member_.bind(1, rule).bind(2, key).bind(3, host);
+    int rc = drop_member_.step();
+    drop_member_.reset();
+    if (rc != SQLITE_DONE) return db_->error("cannot drop a fleet alert's host " + host);
+    return {};
+}
+
+Result<std::vector<AlertBook::Member>> AlertBook::members(std::string_view rule,
+                                                          const std::string& key) {
+    std::vector<Member> out;
+    members_.bind(1, rule).bind(2, key);
+    int rc;
+    while ((rc = members_.step()) == SQLITE_ROW)
+        out.push_back(Member{std::string(members_.text(0)), std::string(members_.text(1))});
+    members_.reset();
+    if (rc != SQLITE_DONE) return db_->error("cannot read a fleet alert's hosts");
+    return out;
+}
+
 std::string alert_json(const AlertEvent& e, bool with_text) {
     std::string out = "{\"time\":";
     append_json_string(format_rfc3339(e.time), out);
@@ -151,7 +240,9 @@ std::string alert_json(const AlertEvent& e, bool with_text) {
     append_json_string(e.rule, out);
     out += ",\"key\":";
     append_json_string(e.key, out);
-    out += e.open ? ",\"state\":\"open\"" : ",\"state\":\"resolved\"";
+    out += !e.open     ? ",\"state\":\"resolved\""
+           : e.updated ? ",\"state\":\"updated\""
+                       : ",\"state\":\"open\"";
     out += ",\"message\":";
     append_json_string(e.message, out);
     out += ",\"tags\":[";
@@ -160,6 +251,7 @@ std::string alert_json(const AlertEvent& e, bool with_text) {
         append_json_string(e.tags[i], out);
     }
     out += ']';
+    if (e.id) out += fmt::format(",\"id\":{},\"weight\":{}", e.id, e.weight);
     if (with_text) {
         // Slack (and compatible receivers) render "text" as markup: a reported name such as
         // "<!channel>" must show as written, never notify or link.
@@ -172,7 +264,7 @@ std::string alert_json(const AlertEvent& e, bool with_text) {
 
 std::string alert_line(const AlertEvent& e) {
     std::string out = format_rfc3339(e.time);
-    out += e.open ? " OPEN " : " RESOLVED ";
+    out += !e.open ? " RESOLVED " : e.updated ? " UPDATED " : " OPEN ";
     append_text_escaped(e.rule, out);
     out += ' ';
     append_text_escaped(e.host, out);
@@ -188,6 +280,7 @@ std::string alert_line(const AlertEvent& e) {
         }
         out += ']';
     }
+    if (e.id) out += fmt::format(" #{}", e.id);
     return out;
 }
 

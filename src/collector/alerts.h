@@ -1,13 +1,19 @@
 #pragma once
 // Alerts: deduplicated per (host, rule, key) in the history database, each open or resolved,
-// with first/last seen and the number of evaluations that raised it. Rules hand in what they
-// see; the book turns that into transitions (opened, resolved), which alone go to the sinks.
+// with first/last seen and the number of evaluations that raised it. An alert is an incident:
+// it gets an id when it opens (kept while it stays open, a new one if it opens again), and a
+// weight — how many names, hosts or connections it stands for. Rules hand in what they see;
+// the book turns that into transitions (opened, updated, resolved), which alone go to the
+// sinks. "Updated" is a material change: the weight at least doubled since the sinks were
+// last told (3 names became 6), so a growing incident is re-announced a logarithmic number
+// of times, never once per name. Host "*" is the fleet: an alert for several hosts at once.
 //
 // Sinks: stdout (one human line), a JSON lines file (appended), syslog (LOG_AUTH |
 // LOG_WARNING), a webhook (HTTP POST of the JSON object plus a Slack-style "text"). A failing
 // sink is counted and logged, never fatal.
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -22,7 +28,14 @@ namespace em {
 struct Finding {
     std::string key;
     std::string message;
+    int64_t weight = 1;  // names, hosts, connections: what a material change is measured in
+    /// Registrable domains this finding is the cause for, beyond its key (a rule keyed per
+    /// host, e.g. dga, lists the domains it names): their new_domain findings fold into it.
+    std::vector<std::string> covers = {};
 };
+
+/// The host name of fleet alerts (no host can be called that: host names are DNS names).
+inline constexpr std::string_view kFleetHost = "*";
 
 struct AlertRecord {
     std::string host, rule, key;
@@ -30,9 +43,14 @@ struct AlertRecord {
     int64_t first_seen = 0, last_seen = 0, occurrences = 0;
     int64_t changed = 0;  // time of the last transition
     std::string message;
+    int64_t id = 0;  // the incident
+    int64_t weight = 0;
+    std::string acked_by;  // who acknowledged this incident ("" none); no updates go out then
+    int64_t acked_at = 0;
 };
 
-/// A transition: an alert opened (or re-opened) or resolved.
+/// A transition: an alert opened (or re-opened), updated (`open` and `updated`: its weight
+/// at least doubled) or resolved.
 struct AlertEvent {
     int64_t time = 0;
     std::string host, rule, key;
@@ -40,6 +58,9 @@ struct AlertEvent {
     std::string message;
     std::vector<std::string> tags;
     int64_t occurrences = 0;
+    int64_t id = 0;  // the incident: the same in its opened, updated and resolved events
+    bool updated = false;
+    int64_t weight = 0;
 };
 
 class AlertBook {
@@ -48,12 +69,14 @@ class AlertBook {
     static Result<AlertBook> create(sql::Database& db);
 
     /// Makes the open alerts of (host, rule) exactly `findings`: a finding not open opens (an
-    /// event), one already open gets last_seen = now and one more occurrence, and an open
-    /// alert of that scope not among the findings resolves (an event). Duplicate keys in
-    /// `findings` count once.
+    /// event), one already open gets last_seen = now, one more occurrence, its new message and
+    /// weight (an "updated" event when the weight at least doubled since the last event), and
+    /// an open alert of that scope not among the findings resolves (an event; `why` of its key
+    /// when given, else "no longer seen"). Duplicate keys in `findings` count once.
     Result<void> reconcile(const std::string& host, const std::vector<std::string>& tags,
                            std::string_view rule, const std::vector<Finding>& findings, int64_t now,
-                           std::vector<AlertEvent>& events);
+                           std::vector<AlertEvent>& events,
+                           const std::map<std::string, std::string>* why = nullptr);
     /// Resolves one alert if it is open.
     Result<void> resolve(const std::string& host, const std::vector<std::string>& tags,
                          std::string_view rule, const std::string& key, int64_t now,
@@ -66,18 +89,32 @@ class AlertBook {
     Result<std::vector<AlertRecord>> all_alerts();
     Result<int64_t> open_count();
 
+    /// The hosts a fleet alert of (rule, key) stands for, each with its own finding's message.
+    struct Member {
+        std::string host, message;
+    };
+    Result<void> set_member(std::string_view rule, const std::string& key, const std::string& host,
+                            const std::string& message);
+    Result<void> drop_member(std::string_view rule, const std::string& key,
+                             const std::string& host);
+    /// Ordered by host.
+    Result<std::vector<Member>> members(std::string_view rule, const std::string& key);
+
   private:
     explicit AlertBook(sql::Database& db) : db_(&db) {}
     sql::Database* db_;
-    sql::Statement open_of_scope_, upsert_, set_resolved_, open_all_, open_host_, everything_,
-        count_open_;
+    sql::Statement open_of_scope_, upsert_, set_notified_, set_resolved_, open_all_, open_host_,
+        everything_, count_open_, set_member_, drop_member_, members_;
+    int64_t next_id_ = 1;
 };
 
-/// {"time","host","rule","key","state","message","tags"} (+ "text" when `with_text`: the
-/// alert_line with Slack markup escaped), one line, no newline.
+/// {"time","host","rule","key","state","message","tags","id","weight"} (+ "text" when
+/// `with_text`: the alert_line with Slack markup escaped), one line, no newline. "state" is
+/// "open", "updated" or "resolved".
 std::string alert_json(const AlertEvent& e, bool with_text = false);
-/// "2026-11-22T11:35:35Z OPEN new_domain web1 evil.example: <message> [prod,web]": always one
-/// line, every field through append_text_escaped (no control byte, no newline).
+/// "2026-11-22T11:35:35Z OPEN new_domain web1 evil.example: <message> [prod,web] #12": always
+/// one line, every field through append_text_escaped (no control byte, no newline); UPDATED
+/// for an update; "#id" when the event has an incident id.
 std::string alert_line(const AlertEvent& e);
 
 class AlertSink {

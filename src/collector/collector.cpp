@@ -3,10 +3,14 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <future>
 #include <optional>
+#include <set>
 
+#include "collector/actions.h"
 #include "collector/alerts.h"
+#include "collector/correlate.h"
 #include "collector/history.h"
 #include "collector/report.h"
 #include "collector/rules.h"
@@ -99,6 +103,9 @@ class CollectorImpl : public Collector {
     Result<void> apply(const HostSpec& spec, Prepared& p, int64_t now, CycleSummary& sum);
     Result<void> finish_cycle(const std::vector<HostSpec>& hosts, int64_t now, CycleSummary& sum);
     Result<void> resolve_disabled(int64_t now, std::vector<AlertEvent>& events);
+    Result<void> group_fleet(const std::string& rule, int64_t now, std::vector<AlertEvent>& events);
+    Result<void> load_actions(int64_t now, std::vector<AlertEvent>& events);
+    bool allowed(std::string_view host, std::string_view rule, std::string_view key) const;
     void dispatch(const std::vector<AlertEvent>& events, CycleSummary& sum);
 
     std::unique_ptr<HistoryStore> store_;
@@ -111,6 +118,16 @@ class CollectorImpl : public Collector {
     VolumeSpikeRule volume_;
     AlertDispatcher sinks_;
     std::vector<std::string> disabled_;
+    // The findings of the rules grouped across hosts (new_domain, direct_ip), by rule, held
+    // from each host's apply() to finish_cycle().
+    struct Deferred {
+        std::string host;
+        std::vector<std::string> tags;
+        RuleFindings found;
+    };
+    std::map<std::string, std::vector<Deferred>> deferred_;
+    std::vector<AllowEntry> allows_;  // the operators', read at each cycle's start
+    std::vector<Silence> silences_;   // active at this cycle's start
     std::string warning_;
     bool first_cycle_ = true;
 };
@@ -183,9 +200,18 @@ std::map<std::string, std::pair<std::string, std::string>> CollectorImpl::etags(
     return out;
 }
 
-void CollectorImpl::dispatch(const std::vector<AlertEvent>& events, CycleSummary& sum) {
-    if (events.empty()) return;
-    for (const auto& e : events) ++(e.open ? sum.alerts_opened : sum.alerts_resolved);
+void CollectorImpl::dispatch(const std::vector<AlertEvent>& all, CycleSummary& sum) {
+    if (all.empty()) return;
+    // A silenced alert's transitions are recorded, but no sink hears of them.
+    std::vector<AlertEvent> events;
+    for (const auto& e : all) {
+        ++(!e.open ? sum.alerts_resolved : e.updated ? sum.alerts_updated : sum.alerts_opened);
+        if (std::any_of(silences_.begin(), silences_.end(),
+                        [&](const Silence& s) { return s.matches(e.host, e.rule, e.key); }))
+            ++sum.alerts_silenced;
+        else
+            events.push_back(e);
+    }
     uint64_t before = 0, after = 0;
     for (const auto& c : sinks_.counts()) before += c.failed;
     sinks_.dispatch(events);
@@ -213,17 +239,20 @@ Result<CycleSummary> CollectorImpl::run_cycle(const std::vector<HostSpec>& hosts
         for (auto& h : *rows)
             stored[h.name] = StoredFiles{h.domains_hash, h.ips_hash, h.first_fetch != 0, h.id};
     }
-    if (first_cycle_) {
-        if (!warning_.empty()) log_warn("{}", warning_);
+    {
+        if (first_cycle_ && !warning_.empty()) log_warn("{}", warning_);
         std::vector<AlertEvent> events;
         Transaction tx(*store_);
         if (auto r = tx.begin(); !r) return r.error();
-        if (auto r = resolve_disabled(now, events); !r) return r.error();
+        if (first_cycle_)
+            if (auto r = resolve_disabled(now, events); !r) return r.error();
+        if (auto r = load_actions(now, events); !r) return r.error();
         if (auto r = tx.commit(); !r) return r.error();
         dispatch(events, sum);
         first_cycle_ = false;
     }
     rare_.begin_cycle(*store_);
+    deferred_.clear();
     if (!reader_) {
         auto r = StateReader::open(store_->path());
         if (r)
@@ -308,16 +337,30 @@ Result<void> CollectorImpl::apply(const HostSpec& spec, Prepared& p, int64_t now
             if (!oc) return oc.error();
             outcome = std::move(oc.value());
             HostContext ctx{h, state, *outcome, *store_, now};
-            std::vector<Finding> findings;
+            std::vector<RuleFindings> found;
             for (const auto& rule : host_rules_) {
-                findings.clear();
-                rule->evaluate(ctx, findings);
-                if (auto r = reconcile(rule->name(), findings); !r) return r;
+                found.push_back(RuleFindings{std::string(rule->name()), {}, {}});
+                rule->evaluate(ctx, found.back().findings);
             }
             if (config_.rules.volume_spike.enabled) {
-                findings.clear();
-                volume_.evaluate(ctx, findings);
-                if (auto r = reconcile(volume_.name(), findings); !r) return r;
+                found.push_back(RuleFindings{std::string(volume_.name()), {}, {}});
+                volume_.evaluate(ctx, found.back().findings);
+            }
+            for (auto& f : found)
+                std::erase_if(f.findings,
+                              [&](const Finding& x) { return allowed(h.name, f.rule, x.key); });
+            correlate(found, [&](std::string_view n) { return store_->base(n); });
+            cap_findings(found, static_cast<size_t>(config_.rules.max_alerts_per_host));
+            for (auto& f : found) {
+                if (config_.rules.fleet_hosts > 0 &&
+                    (f.rule == "new_domain" || f.rule == "direct_ip")) {
+                    deferred_[f.rule].push_back(Deferred{h.name, h.tags, std::move(f)});
+                    continue;
+                }
+                if (auto r =
+                        book_.reconcile(h.name, h.tags, f.rule, f.findings, now, events, &f.why);
+                    !r)
+                    return r;
             }
             if (auto r = reconcile(kRejected, none); !r) return r;
             break;
@@ -334,6 +377,9 @@ Result<void> CollectorImpl::finish_cycle(const std::vector<HostSpec>& hosts, int
     std::vector<AlertEvent> events;
     Transaction tx(*store_);
     if (auto r = tx.begin(); !r) return r;
+    for (const auto& [rule, list] : deferred_)
+        if (auto r = group_fleet(rule, now, events); !r) return r;
+    deferred_.clear();
     if (config_.rules.rare.enabled)
         if (auto r = rare_.finish(*store_, book_, now, events); !r) return r;
     if (auto r = store_->checkpoint_fleet(); !r) return r;
@@ -361,6 +407,122 @@ Result<void> CollectorImpl::finish_cycle(const std::vector<HostSpec>& hosts, int
     if (auto r = tx.commit(); !r) return r;
     dispatch(events, sum);
     return {};
+}
+
+// The fleet view of one rule's findings of this cycle. A key new (not already open) on at
+// least fleet_hosts hosts, or one a fleet alert is open for, is reported once for the fleet:
+// its hosts are recorded as the alert's members and their own alerts of it resolve ("part of
+// the fleet alert"); every other finding is reconciled on its host as usual. The fleet alert
+// resolves when no member reports the key any more; its weight is the number of hosts.
+Result<void> CollectorImpl::group_fleet(const std::string& rule, int64_t now,
+                                        std::vector<AlertEvent>& events) {
+    std::vector<Deferred>& list = deferred_[rule];
+    const std::string fleet(kFleetHost);
+    auto fleet_open = book_.open_alerts(fleet, rule);
+    if (!fleet_open) return fleet_open.error();
+    std::set<std::string> keys;
+    for (const auto& a : *fleet_open) keys.insert(a.key);
+    std::map<std::string, int64_t> new_on;
+    for (const Deferred& d : list) {
+        auto open = book_.open_alerts(d.host, rule);
+        if (!open) return open.error();
+        std::set<std::string_view> was;
+        for (const auto& a : *open) was.insert(a.key);
+        for (const Finding& f : d.found.findings)
+            if (!was.count(f.key)) ++new_on[f.key];
+    }
+    for (const auto& [key, n] : new_on)
+        if (n >= config_.rules.fleet_hosts) keys.insert(key);
+    std::map<std::string, std::vector<std::string>> tags_of;  // by key: the members' tags
+    for (Deferred& d : list) {
+        std::vector<Finding> own;
+        std::set<std::string> reported;
+        for (Finding& f : d.found.findings) {
+            if (!keys.count(f.key)) {
+                own.push_back(std::move(f));
+                continue;
+            }
+            reported.insert(f.key);
+            if (auto r = book_.set_member(rule, f.key, d.host, f.message); !r) return r;
+            d.found.why[f.key] = "part of the fleet alert for " + f.key;
+            auto& t = tags_of[f.key];
+            for (const auto& tag : d.tags)
+                if (std::find(t.begin(), t.end(), tag) == t.end()) t.push_back(tag);
+        }
+        for (const std::string& key : keys)
+            if (!reported.count(key))
+                if (auto r = book_.drop_member(rule, key, d.host); !r) return r;
+        if (auto r = book_.reconcile(d.host, d.tags, rule, own, now, events, &d.found.why); !r)
+            return r;
+    }
+    std::vector<Finding> fleet_findings;
+    for (const std::string& key : keys) {
+        auto members = book_.members(rule, key);
+        if (!members) return members.error();
+        if (members->empty()) continue;
+        std::string hosts;
+        const size_t shown = std::min<size_t>(members->size(), 10);
+        for (size_t i = 0; i < shown; ++i) hosts += (i ? ", " : "") + (*members)[i].host;
+        if (members->size() > shown) hosts += fmt::format(" and {} more", members->size() - shown);
+        fleet_findings.push_back(
+            Finding{key,
+                    fmt::format("on {} hosts ({}); on {}: {}", members->size(), hosts,
+                                members->front().host, members->front().message),
+                    static_cast<int64_t>(members->size())});
+    }
+    std::vector<std::string> tags;
+    for (const auto& [key, t] : tags_of)
+        for (const auto& tag : t)
+            if (std::find(tags.begin(), tags.end(), tag) == tags.end()) tags.push_back(tag);
+    return book_.reconcile(fleet, tags, rule, fleet_findings, now, events);
+}
+
+// The operators' allow entries and silences (OperatorActions), read once a cycle. An allow
+// entry added since the last cycle resolves the open alerts it explains, on every host and
+// the fleet, with who allowed it and why.
+Result<void> CollectorImpl::load_actions(int64_t now, std::vector<AlertEvent>& events) {
+    auto actions = OperatorActions::create(store_->db());
+    if (!actions) return actions.error();
+    auto allows = actions->allows();
+    if (!allows) return allows.error();
+    allows_ = std::move(allows.value());
+    auto silences = actions->silences(now);
+    if (!silences) return silences.error();
+    silences_ = std::move(silences.value());
+    std::vector<const AllowEntry*> fresh;
+    for (const auto& a : allows_)
+        if (!a.applied) fresh.push_back(&a);
+    if (fresh.empty()) return {};
+    std::map<std::string, std::vector<std::string>> tags;
+    if (auto hosts = store_->hosts(); hosts)
+        for (auto& h : *hosts) tags[h.name] = std::move(h.tags);
+    else
+        return hosts.error();
+    for (std::string_view rule : {"new_domain", "direct_ip"}) {
+        auto open = book_.open_alerts("", rule);
+        if (!open) return open.error();
+        for (const auto& alert : *open)
+            for (const AllowEntry* a : fresh)
+                if (a->explains(alert.host, rule, alert.key)) {
+                    if (auto r = book_.resolve(alert.host, tags[alert.host], rule, alert.key, now,
+                                               fmt::format("allowed by {}: {} (allow #{} {})",
+                                                           a->who, a->why, a->id, a->value),
+                                               events);
+                        !r)
+                        return r;
+                    break;
+                }
+    }
+    for (const AllowEntry* a : fresh)
+        if (auto r = actions->mark_applied(a->id); !r) return r;
+    return {};
+}
+
+bool CollectorImpl::allowed(std::string_view host, std::string_view rule,
+                            std::string_view key) const {
+    if (rule != "new_domain" && rule != "direct_ip") return false;
+    return std::any_of(allows_.begin(), allows_.end(),
+                       [&](const AllowEntry& a) { return a.explains(host, rule, key); });
 }
 
 Result<void> CollectorImpl::resolve_disabled(int64_t now, std::vector<AlertEvent>& events) {

@@ -35,8 +35,9 @@ namespace em {
 
 struct CycleSummary {
     size_t hosts = 0, fetched = 0, not_modified = 0, failed = 0, rejected = 0;
-    size_t alerts_opened = 0, alerts_resolved = 0, alerts_open = 0;
-    size_t sink_failures = 0;  // alert deliveries that failed (counted, logged, not fatal)
+    size_t alerts_opened = 0, alerts_updated = 0, alerts_resolved = 0, alerts_open = 0;
+    size_t alerts_silenced = 0;  // transitions recorded but kept from the sinks
+    size_t sink_failures = 0;    // alert deliveries that failed (counted, logged, not fatal)
 };
 
 /// Produces the fetch result of host `index`. run_cycle calls it once per index, in order,

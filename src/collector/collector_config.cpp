@@ -118,8 +118,8 @@ Result<void> parse_rules(const toml::table* rules, const std::string& path, Rule
         return {};
     };
     static constexpr const char* kNames[] = {
-        "new_domain", "capacity",     "direct_ip", "public_resolver",
-        "tunnel",     "volume_spike", "rare",      "stale"};
+        "new_domain",   "capacity", "direct_ip", "public_resolver", "tunnel",
+        "volume_spike", "rare",     "stale",     "fleet_hosts",     "max_alerts_per_host"};
     if (rules)
         for (auto&& [k, n] : *rules)
             if (std::find(std::begin(kNames), std::end(kNames), k.str()) == std::end(kNames))
@@ -127,6 +127,12 @@ Result<void> parse_rules(const toml::table* rules, const std::string& path, Rule
                                          n.source().begin.line, k.str())};
     const toml::table* t;
     constexpr int64_t kBig = int64_t{1} << 40;
+    if (auto r = Section(rules, "rules", path).integer("fleet_hosts", c.fleet_hosts, 0, kBig); !r)
+        return r;
+    if (auto r = Section(rules, "rules", path)
+                     .integer("max_alerts_per_host", c.max_alerts_per_host, 0, kBig);
+        !r)
+        return r;
 
     if (auto r = table("new_domain", t); !r) return r;
     Section nd(t, "rules.new_domain", path);

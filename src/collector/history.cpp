@@ -45,6 +45,31 @@ CREATE TABLE alerts(
 CREATE INDEX alerts_open ON alerts(host, rule) WHERE state = 'open';
 CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 )sql",
+    // Incidents: an alert's id (new at each opening), its weight (names, hosts: what a
+    // material change is measured in) and the weight the sinks were last told; the hosts
+    // a fleet alert stands for.
+    R"sql(
+ALTER TABLE alerts ADD COLUMN id INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE alerts ADD COLUMN weight INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE alerts ADD COLUMN notified_weight INTEGER NOT NULL DEFAULT 1;
+UPDATE alerts SET id = (SELECT count(*) FROM alerts AS b
+    WHERE (b.host, b.rule, b.key) <= (alerts.host, alerts.rule, alerts.key));
+CREATE TABLE fleet_alert_hosts(
+    rule TEXT NOT NULL, key TEXT NOT NULL, host TEXT NOT NULL, message TEXT NOT NULL,
+    PRIMARY KEY(rule, key, host)) WITHOUT ROWID;
+-- Operator actions (collector/actions.h): who acknowledged the open incident; silences and
+-- allow entries; every action in the audit log.
+ALTER TABLE alerts ADD COLUMN acked_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE alerts ADD COLUMN acked_at INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE silences(id INTEGER PRIMARY KEY, host TEXT NOT NULL, rule TEXT NOT NULL,
+    key TEXT NOT NULL, until INTEGER NOT NULL, who TEXT NOT NULL, why TEXT NOT NULL,
+    created INTEGER NOT NULL);
+CREATE TABLE allows(id INTEGER PRIMARY KEY, value TEXT NOT NULL, host TEXT NOT NULL,
+    who TEXT NOT NULL, why TEXT NOT NULL, created INTEGER NOT NULL,
+    applied INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE audit(id INTEGER PRIMARY KEY, time INTEGER NOT NULL, who TEXT NOT NULL,
+    action TEXT NOT NULL, detail TEXT NOT NULL, why TEXT NOT NULL);
+)sql",
 };
 constexpr int kSchemaVersion = sizeof kSteps / sizeof kSteps[0];
 

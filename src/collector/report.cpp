@@ -2,7 +2,10 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <map>
+
+#include "collector/actions.h"
 
 #include "common/json.h"
 #include "common/text_escape.h"
@@ -48,6 +51,20 @@ Result<std::string> render_report(HistoryStore& store, AlertBook& book, bool jso
     std::map<std::string, const HostRecord*> by_name;
     for (const auto& a : *alerts) ++open_per_host[a.host];
     for (const auto& h : *hosts) by_name[h.name] = &h;
+    std::vector<Silence> silences;
+    if (auto actions = OperatorActions::create(store.db()); actions) {
+        auto s = actions->silences(now);
+        if (!s) return s.error();
+        silences = std::move(s.value());
+    } else {
+        return actions.error();
+    }
+    auto silenced_until = [&](const AlertRecord& a) {
+        int64_t until = 0;
+        for (const Silence& s : silences)
+            if (s.matches(a.host, a.rule, a.key)) until = std::max(until, s.until);
+        return until;
+    };
     auto tags_of = [&](const std::string& host) {
         auto it = by_name.find(host);
         return it == by_name.end() ? std::vector<std::string>() : it->second->tags;
@@ -75,6 +92,10 @@ Result<std::string> render_report(HistoryStore& store, AlertBook& book, bool jso
             append_json_string(a.message, out);
             out += ",\"tags\":";
             json_tags(tags_of(a.host), out);
+            out += fmt::format(",\"id\":{},\"weight\":{},\"acked_by\":", a.id, a.weight);
+            append_json_string(a.acked_by, out);
+            out += ",\"silenced_until\":";
+            json_time(silenced_until(a), out);
             out += '}';
         }
         out += "],\"hosts\":[";
@@ -104,11 +125,16 @@ Result<std::string> render_report(HistoryStore& store, AlertBook& book, bool jso
 
     out = fmt::format("egress-monitor collector report, {}\n\nopen alerts: {}\n",
                       format_rfc3339(now), alerts->size());
-    for (const auto& a : *alerts)
-        out += fmt::format("  {:<15} {:<20} {}: {} (since {}, last {}, seen {}x){}\n",
+    for (const auto& a : *alerts) {
+        out += fmt::format("  {:<15} {:<20} {}: {} (since {}, last {}, seen {}x){} #{}",
                            escape_text(a.rule), escape_text(a.host), escape_text(a.key),
                            escape_text(a.message), format_rfc3339(a.first_seen),
-                           format_rfc3339(a.last_seen), a.occurrences, text_tags(tags_of(a.host)));
+                           format_rfc3339(a.last_seen), a.occurrences, text_tags(tags_of(a.host)),
+                           a.id);
+        if (!a.acked_by.empty()) out += " acked by " + escape_text(a.acked_by);
+        if (int64_t until = silenced_until(a)) out += " silenced until " + format_rfc3339(until);
+        out += '\n';
+    }
     out += fmt::format("\nhosts: {}\n", hosts->size());
     for (const auto& h : *hosts) {
         out += fmt::format("  {:<20} last ok {:<20} domains {:>7}  ips {:>7}  open alerts {:>4}{}",

@@ -1,6 +1,7 @@
 #pragma once
-// `egress-monitor report`: what the collector knows now — the open alerts, and one line per
-// host (last good fetch, present domains and addresses, open alerts, last error).
+// `egress-monitor report`: what the collector knows now — the open alerts (with who
+// acknowledged or silenced them), and one line per host (last good fetch, present domains and
+// addresses, open alerts, last error).
 #include <cstdint>
 #include <string>
 
@@ -12,7 +13,8 @@ namespace em {
 
 /// Text for people, or one JSON object:
 ///   {"generated": T, "alerts": [{"host","rule","key","state","first_seen","last_seen",
-///    "occurrences","message","tags"}...], "hosts": [{"name","tags","first_fetch","last_ok",
+///    "occurrences","message","tags","id","weight","acked_by","silenced_until"}...], "hosts":
+///    [{"name","tags","first_fetch","last_ok",
 ///    "last_attempt","last_change","last_reset","last_error","domains","ips","open_alerts"}...]}
 /// Times are RFC 3339 strings, null when never.
 Result<std::string> render_report(HistoryStore& store, AlertBook& book, bool json, int64_t now);

@@ -116,14 +116,42 @@ void NewDomainRule::evaluate(const HostContext& ctx, std::vector<Finding>& out) 
         return std::any_of(baseline.begin(), baseline.end(),
                            [&](std::string_view n) { return at_or_under(n, base); });
     };
+    // One finding per registrable domain: a tunnel's 400 names are one incident.
+    struct Group {
+        std::vector<const DomainState*> names;
+        int64_t first_seen = 0, queries = 0;
+    };
+    std::map<std::string_view, Group> groups;
     for (const DomainState* d : candidates) {
         std::string_view base = ctx.store.base(d->name);
         if (known(base)) continue;
+        Group& g = groups[base];
+        g.names.push_back(d);
+        g.queries += d->stats.count;
+        if (!g.first_seen || d->stats.first_seen < g.first_seen) g.first_seen = d->stats.first_seen;
+    }
+    for (auto& [base, g] : groups) {
+        // The examples: the most queried names first, then by name.
+        std::sort(g.names.begin(), g.names.end(), [](const DomainState* a, const DomainState* b) {
+            if (a->stats.count != b->stats.count) return a->stats.count > b->stats.count;
+            return a->name < b->name;
+        });
+        std::string examples;
+        const size_t shown = std::min<size_t>(g.names.size(), 3);
+        for (size_t i = 0; i < shown; ++i)
+            examples += fmt::format("{}{}", i ? ", " : "", g.names[i]->name);
+        if (g.names.size() > shown) examples += fmt::format(" and {} more", g.names.size() - shown);
+        std::string what = g.names.size() == 1 ? fmt::format("new domain {}", g.names[0]->name)
+                                               : fmt::format("{} new names under {} ({})",
+                                                             g.names.size(), base, examples);
         out.push_back(Finding{
-            d->name, fmt::format("new domain, first seen {} after the {}-day learning period; "
-                                 "{} is not among the names the host used before ({} queries)",
-                                 format_rfc3339(d->stats.first_seen), c_.learning_days, base,
-                                 d->stats.count)});
+            std::string(base),
+            fmt::format("{}, first seen {} after the {}-day learning period, {} queries: {} is "
+                        "not among the names the host used before; to silence, add \"*.{}\" to "
+                        "[rules.new_domain] allow",
+                        what, format_rfc3339(g.first_seen), c_.learning_days, g.queries, base,
+                        base),
+            static_cast<int64_t>(g.names.size())});
     }
 }
 
@@ -220,7 +248,8 @@ void DirectIpRule::evaluate(const HostContext& ctx, std::vector<Finding>& out) c
             continue;
         out.push_back(Finding{e.ip.to_string(),
                               fmt::format("{} connections to an address no domain of this host "
-                                          "resolved to (last {})",
+                                          "resolved to (last {}); to silence, add it or its "
+                                          "network to [rules.direct_ip] allow_cidrs",
                                           e.stats.count, format_rfc3339(e.stats.last_seen))});
     }
 }
@@ -285,7 +314,11 @@ void TunnelRule::evaluate(const HostContext& ctx, std::vector<Finding>& out) con
             message = fmt::format("{} names under {} (more than {})", pb.names, base,
                                   c_.max_names_per_domain);
         if (!pb.reason.empty()) message += (message.empty() ? "" : "; ") + pb.reason;
-        if (!message.empty()) out.push_back(Finding{std::string(base), std::move(message)});
+        if (message.empty()) continue;
+        message +=
+            "; a tunnel's names look like this; if the domain is expected, raise "
+            "[rules.tunnel] limits (max_names_per_domain, max_label, min_entropy_bits)";
+        out.push_back(Finding{std::string(base), std::move(message), pb.names});
     }
 }
 
@@ -302,7 +335,8 @@ void VolumeSpikeRule::evaluate(const HostContext& ctx, std::vector<Finding>& out
         out.push_back(Finding{
             std::move(key),
             fmt::format("grew by {} in one fetch, {:.1f} times its mean growth "
-                        "of {:.1f} over {} earlier fetches",
+                        "of {:.1f} over {} earlier fetches; resolves at the next fetch without a "
+                        "spike (or raise [rules.volume_spike] factor)",
                         c.delta, static_cast<double>(c.delta) / mean, mean, c.prev_deltas)});
     }
 }

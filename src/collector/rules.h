@@ -32,7 +32,9 @@ struct Cidr {
 /// [rules.new_domain] After `learning_days` from the host's first accepted snapshot, a domain
 /// first seen after that period whose name and registrable domain are not among the names
 /// seen during it (the baseline), and which no `allow` entry matches. `allow`: exact names,
-/// or "*.suffix" for the suffix and every name under it. Key: the domain.
+/// or "*.suffix" for the suffix and every name under it. Key: the registrable domain: its new
+/// names are one alert (how many, the most queried three, first seen), its weight the number
+/// of names, so that it is announced again as it grows (see AlertBook), not once per name.
 struct NewDomainConfig {
     bool enabled = true;
     int64_t learning_days = 7;
@@ -110,6 +112,13 @@ struct CapacityConfig {
 };
 
 struct RulesConfig {
+    /// [rules] fleet_hosts: a new_domain or direct_ip finding new on at least this many hosts
+    /// in one cycle is one fleet alert (host "*") listing the hosts, not one alert per host;
+    /// hosts that report the same key later join it. 0: never group.
+    int64_t fleet_hosts = 3;
+    /// [rules] max_alerts_per_host: a rule with more findings than this on one host at once
+    /// reports them as one alert (key "*"; correlate.h cap_findings). 0: no bound.
+    int64_t max_alerts_per_host = 20;
     NewDomainConfig new_domain;
     CapacityConfig capacity;
     DirectIpConfig direct_ip;

@@ -99,22 +99,37 @@ const std::string* ResolverList::match_host(std::string_view name) const {
 }
 
 void PublicResolverRule::evaluate(const HostContext& ctx, std::vector<Finding>& out) const {
-    for (const auto& e : ctx.state.ips) {
-        if (!e.stats.present) continue;
-        if (const std::string* label = list_.match_ip(e.ip))
-            out.push_back(Finding{e.ip.to_string(),
-                                  fmt::format("{} connections to a public DNS resolver ({}): DNS "
-                                              "around the host's resolver",
-                                              e.stats.count, *label)});
-    }
+    // A DoH/DoT name and the connections to the addresses it resolved to are one incident:
+    // the address facts go into the name's finding.
+    std::unordered_map<IpAddress, size_t, IpAddressHash> answered;  // address -> finding
     for (const auto& d : ctx.state.domains) {
         if (!d.stats.present) continue;
         std::string_view n = d.name;
         n = DomainFolder::unfolded(n);
-        if (const std::string* label = list_.match_host(n))
-            out.push_back(Finding{d.name, fmt::format("{} queries for a DNS-over-HTTPS/TLS "
-                                                      "resolver name ({})",
-                                                      d.stats.count, *label)});
+        if (const std::string* label = list_.match_host(n)) {
+            for (const auto& ip : d.ips) answered.emplace(ip, out.size());
+            out.push_back(Finding{
+                d.name, fmt::format("{} queries for a DNS-over-HTTPS/TLS resolver name ({}): DNS "
+                                    "around the host's resolver; to silence, remove the entry "
+                                    "from the resolver list (rules.public_resolver.list)",
+                                    d.stats.count, *label)});
+        }
+    }
+    for (const auto& e : ctx.state.ips) {
+        if (!e.stats.present) continue;
+        const std::string* label = list_.match_ip(e.ip);
+        if (!label) continue;
+        if (auto it = answered.find(e.ip); it != answered.end()) {
+            out[it->second].message +=
+                fmt::format("; {} connections to its address {}", e.stats.count, e.ip.to_string());
+            continue;
+        }
+        out.push_back(Finding{e.ip.to_string(),
+                              fmt::format("{} connections to a public DNS resolver ({}): DNS "
+                                          "around the host's resolver; to silence, remove the "
+                                          "entry from the resolver list "
+                                          "(rules.public_resolver.list)",
+                                          e.stats.count, *label)});
     }
 }
 

@@ -187,7 +187,10 @@ collect
 [ -n "$(alert web3 rejected 'unique-domains.log:2')" ] || { cat "$WORK/alerts.jsonl"; fail "web3's malformed line not rejected with its line number"; }
 [ -n "$(alert badtoken stale 'unauthorized')" ] || fail "wrong token not reported"
 [ -n "$(alert down1 stale 'unreachable')" ] || fail "unreachable host not reported"
-[ -n "$(alert agent1 direct_ip '203.0.113.7')" ] || fail "direct-IP egress of agent1 not reported"
+# Three hosts connect to 203.0.113.7: one fleet alert (host "*") that lists agent1.
+fleet=$(alert '\*' direct_ip '"key":"203.0.113.7"')
+grep -q 'on 3 hosts (agent1, ssh1, web2)' <<<"$fleet" || { cat "$WORK/alerts.jsonl"; fail "direct-IP egress of agent1 not reported as one fleet alert"; }
+[ -z "$(alert agent1 direct_ip '203.0.113.7')" ] || fail "the fleet's direct address also alerted per host"
 [ -z "$(alert agent1 direct_ip '192.0.2.10')" ] || fail "a resolved address reported as direct"
 [ -n "$(alert web2 public_resolver '8.8.8.8')" ] || fail "public resolver not reported"
 [ -z "$(alert ssh1 stale '')" ] || fail "ssh1 fetch failed: $(alert ssh1 stale '')"

@@ -201,6 +201,64 @@ TEST_F(AlertsTest, JsonLinesSinkAppends) {
     EXPECT_FALSE(make_jsonl_sink((dir_ / "missing" / "x.jsonl").string()).ok());
 }
 
+// An alert is an incident: one id from opening to resolution, a new one when it opens again;
+// it is announced again only when its weight at least doubled.
+TEST_F(AlertsTest, IncidentsKeepTheirIdAndAreUpdatedWhenTheirWeightDoubles) {
+    auto ev =
+        reconcile("web1", "new_domain", {{"x.example", "3 names", 3}, {"y.example", "1"}}, kT0);
+    ASSERT_EQ(ev.size(), 2u);
+    const int64_t id = ev[0].id;
+    EXPECT_GT(id, 0);
+    EXPECT_NE(ev[1].id, id);
+    EXPECT_EQ(ev[0].weight, 3);
+    // 5 names: not yet twice 3, no event; the stored message and weight follow.
+    ev = reconcile("web1", "new_domain", {{"x.example", "5 names", 5}, {"y.example", "1"}},
+                   kT0 + 60);
+    EXPECT_TRUE(ev.empty());
+    EXPECT_EQ(only("web1", "new_domain", "x.example").weight, 5);
+    EXPECT_EQ(only("web1", "new_domain", "x.example").message, "5 names");
+    // 6 names: twice what the sinks were told: one update, same incident.
+    ev = reconcile("web1", "new_domain", {{"x.example", "6 names", 6}, {"y.example", "1"}},
+                   kT0 + 120);
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_TRUE(ev[0].open);
+    EXPECT_TRUE(ev[0].updated);
+    EXPECT_EQ(ev[0].id, id);
+    EXPECT_EQ(alert_line(ev[0]),
+              "2026-11-22T11:37:35Z UPDATED new_domain web1 x.example: 6 names [prod] #" +
+                  std::to_string(id));
+    EXPECT_NE(alert_json(ev[0]).find(R"("state":"updated",)"), std::string::npos);
+    EXPECT_NE(alert_json(ev[0]).find(",\"id\":" + std::to_string(id) + ",\"weight\":6}"),
+              std::string::npos)
+        << alert_json(ev[0]);
+    // 11 names: not twice 6 (the last announced weight), no event.
+    EXPECT_TRUE(
+        reconcile("web1", "new_domain", {{"x.example", "11", 11}, {"y.example", "1"}}, kT0 + 180)
+            .empty());
+    // Resolved: the same incident id; opened again later: a new one.
+    std::map<std::string, std::string> why{{"x.example", "reported as tunnel"}};
+    std::vector<AlertEvent> events;
+    ASSERT_TRUE(
+        book_->reconcile("web1", {}, "new_domain", {{"y.example", "1"}}, kT0 + 240, events, &why)
+            .ok());
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_FALSE(events[0].open);
+    EXPECT_EQ(events[0].id, id);
+    EXPECT_EQ(events[0].message, "reported as tunnel");
+    ev =
+        reconcile("web1", "new_domain", {{"x.example", "again", 2}, {"y.example", "1"}}, kT0 + 300);
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_GT(ev[0].id, id);
+    // Ids survive a reopened book (a restarted collector).
+    book_.reset();
+    auto b = AlertBook::create(store_->db());
+    ASSERT_TRUE(b.ok());
+    book_.emplace(std::move(b.value()));
+    ev = reconcile("web2", "new_domain", {{"z.example", "1"}}, kT0 + 360);
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_GT(ev[0].id, only("web1", "new_domain", "x.example").id);
+}
+
 TEST_F(AlertsTest, StdoutSinkWritesOneLine) {
     std::FILE* f = std::tmpfile();
     ASSERT_NE(f, nullptr);

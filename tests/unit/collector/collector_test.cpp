@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "collector/actions.h"
+#include "collector/history.h"
 #include "format/writer.h"
 
 namespace em {
@@ -35,7 +37,10 @@ class Capture : public AlertSink {
 std::vector<std::string> summary(const std::vector<AlertEvent>& ev) {
     std::vector<std::string> out;
     for (const auto& e : ev)
-        out.push_back(e.rule + " " + e.host + " " + e.key + (e.open ? " open" : " resolved"));
+        out.push_back(e.rule + " " + e.host + " " + e.key +
+                      (!e.open     ? " resolved"
+                       : e.updated ? " updated"
+                                   : " open"));
     std::sort(out.begin(), out.end());
     return out;
 }
@@ -43,6 +48,9 @@ std::vector<std::string> summary(const std::vector<AlertEvent>& ev) {
 using Lines = std::vector<std::string>;
 
 FetchResult good(const std::string& host, std::vector<DomainEntry> d, std::vector<IpEntry> i) {
+    std::sort(d.begin(), d.end(),
+              [](const DomainEntry& a, const DomainEntry& b) { return a.name < b.name; });
+    std::sort(i.begin(), i.end(), [](const IpEntry& a, const IpEntry& b) { return a.ip < b.ip; });
     FetchResult r;
     r.host = host;
     r.ok = true;
@@ -125,11 +133,12 @@ TEST_F(CollectorTest, CycleAppliesRejectsAndResolves) {
     EXPECT_EQ(s.hosts, 2u);
     EXPECT_EQ(s.fetched, 1u);
     EXPECT_EQ(s.rejected, 1u);
+    // 8.8.8.8 is a public resolver: one alert, not also direct_ip.
     EXPECT_EQ(summary(events_),
-              (Lines{"direct_ip web1 203.0.113.9 open", "direct_ip web1 8.8.8.8 open",
-                     "public_resolver web1 8.8.8.8 open", "rejected web2 web2 open"}));
-    EXPECT_EQ(s.alerts_opened, 4u);
-    EXPECT_EQ(s.alerts_open, 4u);
+              (Lines{"direct_ip web1 203.0.113.9 open", "public_resolver web1 8.8.8.8 open",
+                     "rejected web2 web2 open"}));
+    EXPECT_EQ(s.alerts_opened, 3u);
+    EXPECT_EQ(s.alerts_open, 3u);
     for (const auto& e : events_) {
         if (e.host == "web1") {
             EXPECT_EQ(e.tags, (std::vector<std::string>{"prod", "web"}));
@@ -151,14 +160,15 @@ TEST_F(CollectorTest, CycleAppliesRejectsAndResolves) {
     // The resolver address is gone, a new domain appears (learning_days = 0), web2 is fixed.
     s = cycle({web1(false, true), good("web2", {{"ok.example.org", 1, kT0, {}}}, {})}, kT0 + 120);
     EXPECT_EQ(summary(events_),
-              (Lines{"direct_ip web1 8.8.8.8 resolved", "new_domain web1 evil.example.net open",
-                     "public_resolver web1 8.8.8.8 resolved", "rejected web2 web2 resolved"}));
+              (Lines{"new_domain web1 example.net open", "public_resolver web1 8.8.8.8 resolved",
+                     "rejected web2 web2 resolved"}));
     EXPECT_EQ(s.alerts_open, 2u);
 
     auto text = collector_->report(false);
     ASSERT_TRUE(text.ok());
     EXPECT_NE(text->find("open alerts: 2"), std::string::npos) << *text;
-    EXPECT_NE(text->find("new_domain      web1                 evil.example.net: new domain"),
+    EXPECT_NE(text->find("new_domain      web1                 example.net: new domain "
+                         "evil.example.net, first seen"),
               std::string::npos)
         << *text;
     EXPECT_NE(text->find("web2                 last ok 2026-11-22T11:37:35Z domains       1  ips "
@@ -180,6 +190,120 @@ TEST_F(CollectorTest, CycleAppliesRejectsAndResolves) {
                    R"("domains":1,"ips":0,"open_alerts":0})"),
         std::string::npos)
         << *json;
+}
+
+// The issue's own example: 400 random names under one domain are one alert (tunnel, with
+// the new-domain fact in it), not 401.
+TEST_F(CollectorTest, ATunnelIsOneAlert) {
+    config_.rules.tunnel.max_names_per_domain = 100;
+    start();
+    hosts_.resize(1);
+    std::vector<DomainEntry> base{{"api.example.com", 40, kT0, {ip("192.0.2.10")}}};
+    cycle({good("web1", base, {{ip("192.0.2.10"), 5, kT0}})}, kT0);
+    ASSERT_TRUE(events_.empty());
+    std::vector<DomainEntry> d = base;
+    for (int i = 0; i < 400; ++i)
+        d.push_back(
+            {"q" + std::to_string(i * 7919 % 100000) + "x.tunnel.example.net", 1, kT0 + 100, {}});
+    auto s = cycle({good("web1", d, {{ip("192.0.2.10"), 5, kT0}})}, kT0 + 300);
+    ASSERT_EQ(summary(events_), (Lines{"tunnel web1 example.net open"})) << events_.size();
+    EXPECT_NE(events_[0].message.find("400 names under example.net (more than 100)"),
+              std::string::npos)
+        << events_[0].message;
+    EXPECT_NE(events_[0].message.find("; also new on this host: 400 new names under example.net ("),
+              std::string::npos)
+        << events_[0].message;
+    EXPECT_EQ(s.alerts_opened, 1u);
+}
+
+// The same new domain on several hosts in one cycle is one fleet alert; a host reporting it
+// later joins it; it resolves when the last host stops.
+TEST_F(CollectorTest, TheSameNewDomainOnManyHostsIsOneFleetAlert) {
+    config_.rules.fleet_hosts = 3;
+    start();
+    hosts_.clear();
+    for (int i = 1; i <= 5; ++i) {
+        hosts_.push_back(HostSpec{});
+        hosts_.back().name = "web" + std::to_string(i);
+        hosts_.back().tags = {"prod"};
+    }
+    std::vector<DomainEntry> base{{"api.example.com", 40, kT0, {}}};
+    auto with = [&](const std::string& h, bool update, bool other) {
+        std::vector<DomainEntry> d = base;
+        if (update) d.push_back({"updates.vendor.example", 3, kT0 + 100, {}});
+        if (other) d.push_back({"odd.example.org", 1, kT0 + 100, {}});
+        return good(h, d, {});
+    };
+    std::vector<FetchResult> r;
+    for (const auto& h : hosts_) r.push_back(with(h.name, false, false));
+    cycle(r, kT0);
+    ASSERT_TRUE(events_.empty());
+    // Three hosts get the vendor's update domain, one of them also an odd one of its own.
+    r = {with("web1", true, true), with("web2", true, false), with("web3", true, false),
+         not_modified("web4"), not_modified("web5")};
+    auto s = cycle(r, kT0 + 300);
+    EXPECT_EQ(summary(events_),
+              (Lines{"new_domain * vendor.example open", "new_domain web1 example.org open"}));
+    for (const auto& e : events_)
+        if (e.host == "*") {
+            EXPECT_EQ(e.weight, 3);
+            EXPECT_EQ(e.tags, std::vector<std::string>{"prod"});
+            EXPECT_NE(e.message.find("on 3 hosts (web1, web2, web3); on web1: new domain "
+                                     "updates.vendor.example"),
+                      std::string::npos)
+                << e.message;
+        }
+    EXPECT_EQ(s.alerts_opened, 2u);
+    // web4 follows: it joins the fleet alert (3 -> 4 hosts: not a doubling, no event).
+    r = {not_modified("web1"), not_modified("web2"), not_modified("web3"),
+         with("web4", true, false), not_modified("web5")};
+    cycle(r, kT0 + 600);
+    EXPECT_TRUE(events_.empty()) << summary(events_)[0];
+    auto report = collector_->report(false);
+    ASSERT_TRUE(report.ok());
+    EXPECT_NE(report->find("on 4 hosts (web1, web2, web3, web4)"), std::string::npos) << *report;
+    // Every host drops it: resolved, once.
+    r.clear();
+    for (const auto& h : hosts_) r.push_back(with(h.name, false, false));
+    cycle(r, kT0 + 900);
+    EXPECT_EQ(summary(events_), (Lines{"new_domain * vendor.example resolved",
+                                       "new_domain web1 example.org resolved"}));
+}
+
+// Operator actions reach every sink: a silence keeps events from them, an allow entry
+// resolves what it explains at the next cycle (with who and why) and keeps it from coming back.
+TEST_F(CollectorTest, SilencesAndAllowEntriesAreHonoured) {
+    start();
+    hosts_.resize(1);
+    cycle({good("web1", {{"api.example.com", 40, kT0, {}}}, {})}, kT0);
+    auto db = HistoryStore::open(config_.history.path);
+    ASSERT_TRUE(db.ok());
+    auto actions = OperatorActions::create((*db)->db());
+    ASSERT_TRUE(actions.ok());
+    Silence s;
+    s.rule = "direct_ip";
+    s.who = "alice";
+    s.why = "office move";
+    ASSERT_TRUE(actions->silence(s, 3600, kT0).ok());
+    auto snap = [&](bool odd, int64_t t) {
+        std::vector<DomainEntry> d{{"api.example.com", 40, kT0, {}}};
+        if (odd) d.push_back({"x.odd.example", 1, t, {}});
+        return good("web1", d, {{ip("203.0.113.9"), 2, t}});
+    };
+    auto sum = cycle({snap(true, kT0 + 60)}, kT0 + 60);
+    // Both open; only new_domain went out, direct_ip was silenced.
+    EXPECT_EQ(summary(events_), (Lines{"new_domain web1 odd.example open"}));
+    EXPECT_EQ(sum.alerts_opened, 2u);
+    EXPECT_EQ(sum.alerts_silenced, 1u);
+
+    ASSERT_TRUE(actions->allow("odd.example", "", "bob", "our new vendor", kT0 + 90).ok());
+    // Nothing on web1 changed, yet the allowed alert resolves, with the reason.
+    cycle({not_modified("web1")}, kT0 + 120);
+    ASSERT_EQ(summary(events_), (Lines{"new_domain web1 odd.example resolved"}));
+    EXPECT_EQ(events_[0].message, "allowed by bob: our new vendor (allow #1 odd.example)");
+    // And it stays away when the host's files change.
+    cycle({snap(true, kT0 + 180)}, kT0 + 180);
+    EXPECT_TRUE(events_.empty()) << summary(events_)[0];
 }
 
 TEST_F(CollectorTest, VolumeSpikeResolvesAtTheNextFetch) {
@@ -252,8 +376,9 @@ TEST_F(CollectorTest, JsonLinesSinkFromConfig) {
     EXPECT_EQ(line,
               R"x({"time":"2026-11-22T11:35:35Z","host":"web1","rule":"direct_ip",)x"
               R"x("key":"203.0.113.9","state":"open","message":"1 connections to an address )x"
-              R"x(no domain of this host resolved to (last 2026-11-22T11:35:35Z)",)x"
-              R"x("tags":["prod","web"]})x");
+              R"x(no domain of this host resolved to (last 2026-11-22T11:35:35Z); to silence, )x"
+              R"x(add it or its network to [rules.direct_ip] allow_cidrs",)x"
+              R"x("tags":["prod","web"],"id":1,"weight":1})x");
 }
 
 TEST(CollectorConfigTest, ParsesSectionsAndNamesBadLines) {

@@ -98,13 +98,16 @@ TEST_F(RulesTest, NewDomainAlertsOnlyAfterLearningAndOutsideTheBaseline) {
                   dom("exact.example.net"), dom("other.example.net"), dom("evil.example.com", 4)},
                  {}},
         kT0 + 8 * kDay);
-    EXPECT_EQ(keys(f), (Keys{"evil.example.com", "other.example.net"}));
-    EXPECT_NE(f[0].message.find("new domain, first seen"), std::string::npos);
+    // One finding per registrable domain, named by it.
+    EXPECT_EQ(keys(f), (Keys{"example.com", "example.net"}));
+    EXPECT_NE(f[0].message.find("new domain evil.example.com, first seen"), std::string::npos);
+    EXPECT_NE(f[0].message.find("add \"*.example.com\" to [rules.new_domain] allow"),
+              std::string::npos);
     // Still there a day later: still a finding (the alert stays open).
     f = step(rule, "web1",
              Snapshot{{dom("api.github.com"), dom("learned.io"), dom("evil.example.com", 9)}, {}},
              kT0 + 9 * kDay);
-    EXPECT_EQ(keys(f), (Keys{"evil.example.com"}));
+    EXPECT_EQ(keys(f), (Keys{"example.com"}));
 }
 
 TEST_F(RulesTest, NewDomainDuringLearningNeverAlerts) {
@@ -203,6 +206,19 @@ TEST_F(RulesTest, PublicResolverMatchesAddressesAndDohNames) {
         if (x.key == "8.8.8.8") {
             EXPECT_NE(x.message.find("Google Public DNS"), std::string::npos);
         }
+}
+
+// A DoH name and the connections to the address it resolved to are one finding.
+TEST_F(RulesTest, PublicResolverFoldsTheAnsweredAddressIntoTheName) {
+    auto list = ResolverList::parse("ip 8.8.8.8  # Google Public DNS\nhost dns.google  # Google\n",
+                                    "test-list");
+    ASSERT_TRUE(list.ok()) << list.error().message;
+    PublicResolverRule rule(std::move(list.value()));
+    auto f = step(rule, "web1",
+                  Snapshot{{dom("dns.google", 4, {ip("8.8.8.8")})}, {ipe("8.8.8.8", 7)}}, kT0);
+    ASSERT_EQ(keys(f), (Keys{"dns.google"}));
+    EXPECT_NE(f[0].message.find("; 7 connections to its address 8.8.8.8"), std::string::npos)
+        << f[0].message;
 }
 
 TEST(ResolverListTest, ErrorsNameTheLine) {
