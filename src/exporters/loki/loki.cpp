@@ -77,7 +77,7 @@ Result<std::unique_ptr<LokiPusher>> LokiPusher::start(const LokiConfig& cfg) {
     if (!client) return Error{"Loki: " + client.error().message};
 
     std::unique_ptr<LokiPusher> pusher(
-        new LokiPusher(cfg, std::move(url).value(), std::move(client)));
+        new LokiPusher(cfg, std::move(url).value(), std::move(client).value()));
     pusher->thread_ = std::thread([p = pusher.get()] { p->run(); });
     return {std::move(pusher)};
 }

@@ -229,6 +229,7 @@ TEST(HttpClient, ErrorBodyIsKeptShortAndQuotedOnOneLine) {
     });
     HttpClientOptions opt;
     opt.error_body_bytes = 100;
+    opt.max_body = size_t{4} << 20;  // a declared length beyond it is refused before reading
     HttpResult r = client(opt)->perform(get(s.url()));
     ASSERT_TRUE(r) << r.error;
     EXPECT_EQ(r.response.status, 403);
@@ -355,8 +356,15 @@ TEST(HttpClient, AbortEndsTheRequestInFlightAndLaterOnes) {
 TEST(HttpClient, ConnectionRefusedSaysSo) {
     int port;
     {
-        httplib::Server gone;
-        port = gone.bind_to_any_port("127.0.0.1");
+        // A port that was just free: bound without listening, then closed.
+        UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        ASSERT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+        ASSERT_EQ(::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len), 0);
+        port = ntohs(a.sin_port);
     }
     HttpResult r = client()->perform(get("http://127.0.0.1:" + std::to_string(port) + "/"));
     EXPECT_EQ(r.failure, HttpFailure::connect);

@@ -1,9 +1,11 @@
 // Bounded whole-file reads (common/files.h): read_file_limited, read_file_if_present,
 // read_file_head.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
