@@ -1,18 +1,20 @@
 #include <fcntl.h>
 #include <fmt/core.h>
+#include <httplib.h>
 #include <syslog.h>
 #include <unistd.h>
 
+#include <charconv>
+
 #include "collector/alerts.h"
-#include "common/http_client.h"
 #include "common/http_url.h"
+#include "common/ip_address.h"
+#include "common/tls_policy.h"
 #include "common/unique_fd.h"
 
 namespace em {
 
 namespace {
-
-constexpr size_t kMaxAnswerBytes = 64 * 1024;  // of a receiver's 2xx answer (which is ignored)
 
 class StdoutSink : public AlertSink {
   public:
@@ -60,40 +62,34 @@ class SyslogSink : public AlertSink {
     }
 };
 
+using Url = HttpUrl;
+
 // The webhook's URL: any path (default "/"), a query string allowed.
-Result<HttpUrl> parse_url(const std::string& url) {
+Result<Url> parse_url(const std::string& url) {
     auto out = parse_http_url(url, "webhook URL", true);
     if (out && out->path.empty()) out->path = "/";
     return out;
 }
 
-// Posts each event on the program's HTTP client (common/http_client.h: its TLS policy, no
-// redirects or proxies, bounded answers); its connection is kept, so a burst of transitions
-// reuses one.
 class WebhookSink : public AlertSink {
   public:
-    WebhookSink(const HttpUrl& url, int timeout_ms, std::unique_ptr<HttpClient> client)
-        : url_(http_url_text(url, url.path)), timeout_ms_(timeout_ms), client_(std::move(client)) {}
+    WebhookSink(Url url, std::unique_ptr<httplib::ClientImpl> client)
+        : url_(std::move(url)), client_(std::move(client)) {}
     std::string_view name() const override { return "webhook"; }
     Result<void> emit(const AlertEvent& e) override {
-        const std::string body = alert_json(e, true);
-        HttpRequest req;
-        req.method = HttpRequest::Method::post;
-        req.url = url_;
-        req.body = body;
-        req.content_type = "application/json";
-        req.timeout_ms = timeout_ms_;
-        HttpResult r = client_->perform(req);
-        if (!r) return Error{fmt::format("POST {}: {}", url_, r.error)};
-        if (r.response.status < 200 || r.response.status > 299)
-            return Error{fmt::format("POST {}: {}", url_, r.response.summary())};
+        auto res = client_->Post(url_.path, alert_json(e, true), "application/json");
+        if (!res)
+            return Error{fmt::format("POST {}://{}:{}{}: {}", url_.scheme, url_.host, url_.port,
+                                     url_.path, httplib::to_string(res.error()))};
+        if (res->status < 200 || res->status > 299)
+            return Error{fmt::format("POST {}://{}:{}{}: HTTP {}", url_.scheme, url_.host,
+                                     url_.port, url_.path, res->status)};
         return {};
     }
 
   private:
-    std::string url_;
-    int timeout_ms_;
-    std::unique_ptr<HttpClient> client_;
+    Url url_;
+    std::unique_ptr<httplib::ClientImpl> client_;
 };
 
 }  // namespace
@@ -116,13 +112,29 @@ Result<std::unique_ptr<AlertSink>> make_webhook_sink(const WebhookOptions& opt) 
     if (opt.timeout_ms <= 0) return Error{"webhook_timeout_ms must be positive"};
     if (!opt.ca_file.empty() && ::access(opt.ca_file.c_str(), R_OK) != 0)
         return errno_error("webhook CA file " + opt.ca_file);
-    HttpClientOptions copt;
-    copt.ca_file = opt.ca_file;
-    copt.max_body = kMaxAnswerBytes;
-    auto client = HttpClient::create(copt);
-    if (!client) return Error{"webhook: " + client.error().message};
+    // ClientImpl / SSLClient rather than httplib::Client, whose URL parser does not take
+    // every IPv6 literal.
+    std::unique_ptr<httplib::ClientImpl> client;
+    if (url->scheme == "https") {
+        auto ssl = std::make_unique<httplib::SSLClient>(url->host, url->port);
+        ssl->enable_server_certificate_verification(true);
+        if (!opt.ca_file.empty()) ssl->set_ca_cert_path(opt.ca_file);
+        if (auto r = apply_client_tls_policy(ssl->ssl_context()); !r)
+            return Error{"webhook: " + r.error().message};
+        client = std::move(ssl);
+    } else {
+        client = std::make_unique<httplib::ClientImpl>(url->host, url->port);
+    }
+    if (!client->is_valid())
+        return Error{fmt::format("webhook URL '{}': cannot set up the client", opt.url)};
+    const time_t sec = opt.timeout_ms / 1000;
+    const time_t usec = static_cast<time_t>(opt.timeout_ms % 1000) * 1000;
+    client->set_keep_alive(true);  // a burst of transitions reuses one connection
+    client->set_connection_timeout(sec, usec);
+    client->set_read_timeout(sec, usec);
+    client->set_write_timeout(sec, usec);
     return std::unique_ptr<AlertSink>(
-        std::make_unique<WebhookSink>(*url, opt.timeout_ms, std::move(client).value()));
+        std::make_unique<WebhookSink>(std::move(url).value(), std::move(client)));
 }
 
 }  // namespace em

@@ -10,7 +10,6 @@
 #include <thread>
 
 #include "collector/fetch_internal.h"
-#include "common/http_client.h"
 #include "common/log.h"
 #include "common/token_file.h"
 
@@ -20,6 +19,21 @@ namespace fetch_detail {
 
 int64_t ms_left(Clock::time_point deadline) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+}
+
+std::string one_line(std::string_view text, size_t max) {
+    std::string s;
+    for (char c : text) {
+        if (c == '\r') continue;
+        if (c == '\n') {
+            if (!s.empty() && s.back() != ' ') s += "; ";
+            continue;
+        }
+        s += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
+    }
+    while (!s.empty() && (s.back() == ' ' || s.back() == ';')) s.pop_back();
+    if (s.size() > max) s = s.substr(0, max) + "...";
+    return s;
 }
 
 }  // namespace fetch_detail
@@ -125,7 +139,7 @@ FetchStream::FetchStream(const std::vector<HostSpec>& hosts, const FetchOptions&
                          size_t window)
     : hosts_(hosts), opt_(opt), etags_(etags) {
     ignore_sigpipe();
-    http_client_global_init();  // before any fetch thread starts
+    http_global_init();
     const size_t parallel = static_cast<size_t>(std::max(1, opt.parallel));
     window_ = std::max(window ? window : 2 * parallel, size_t{1});
     const size_t workers = std::min({parallel, window_, hosts.size()});

@@ -8,8 +8,7 @@
 #include <utility>
 
 #include "collector/fetch.h"
-#include "common/text_escape.h"  // one_line
-#include "format/aggregate.h"    // kDomainsFile, kIpsFile
+#include "format/aggregate.h"  // kDomainsFile, kIpsFile
 
 namespace em::fetch_detail {
 
@@ -29,6 +28,10 @@ inline Outcome fail(std::string why) { return {Verdict::fail, std::move(why)}; }
 /// Milliseconds from now to `deadline` (negative when it passed).
 int64_t ms_left(Clock::time_point deadline);
 
+/// One line of program or server output for an error message: control characters blanked,
+/// line breaks as "; ", cut at `max` bytes with "...".
+std::string one_line(std::string_view text, size_t max);
+
 /// One attempt over HTTP(S): both files, conditionally on the previous ETags, within
 /// `deadline` for the whole exchange (connect, TLS, request, headers, body). Response
 /// headers are bounded (kMaxHeaderBytes, kMaxHeaderLines), bodies by opt.max_bytes.
@@ -47,6 +50,10 @@ class HttpFetcher {
     const FetchOptions& opt_;
     std::string token_;
 };
+
+/// Prepares the process for the HTTP client (libcurl's global state); idempotent and
+/// thread-safe, called before any fetch thread starts.
+void http_global_init();
 
 /// One attempt over ssh: both files through one ssh session within `deadline`.
 Outcome ssh_attempt(const HostSpec& h, const FetchOptions& opt, Clock::time_point deadline,

@@ -23,25 +23,6 @@ Result<int64_t> parse_duration_ms(const std::string& text) {
     return static_cast<int64_t>(v * scale);
 }
 
-Result<uint64_t> parse_size_bytes(const std::string& text) {
-    auto bad = [&] { return Error{"bad size \"" + text + "\" (e.g. 4096, 64KiB, 4MiB, 1GiB)"}; };
-    size_t pos = 0;
-    uint64_t v = 0;
-    for (; pos < text.size() && text[pos] >= '0' && text[pos] <= '9'; ++pos) {
-        if (v > (UINT64_MAX - 9) / 10) return bad();
-        v = v * 10 + static_cast<uint64_t>(text[pos] - '0');
-    }
-    if (pos == 0) return bad();
-    const std::string unit = text.substr(pos);
-    const int shift = unit.empty() || unit == "B"    ? 0
-                      : unit == "K" || unit == "KiB" ? 10
-                      : unit == "M" || unit == "MiB" ? 20
-                      : unit == "G" || unit == "GiB" ? 30
-                                                     : -1;
-    if (shift < 0 || v > (uint64_t{INT64_MAX} >> shift)) return bad();
-    return v << shift;
-}
-
 }  // namespace em
 
 namespace em {

@@ -5,10 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <thread>
 
 #include <fmt/core.h>
@@ -52,88 +49,7 @@ Result<std::string> write_temp(const std::string& dir, const std::string& name,
     return tmp;
 }
 
-std::string read_error(std::string_view what, const std::string& path, int err) {
-    return fmt::format("cannot read {}{}{}: {}", what, what.empty() ? "" : " ", path,
-                       std::strerror(err));
-}
-
-// Appends what `fd` holds to `out`, up to `cap` bytes in all; with `probe`, asks for one byte
-// more, and `over` tells whether it came (the file holds more than `cap`). 0 or an errno.
-int read_up_to(int fd, size_t cap, bool probe, std::string& out, bool& over) {
-    over = false;
-    char buf[16384];
-    for (;;) {
-        const size_t room = cap - out.size() + (probe ? 1 : 0);
-        if (room == 0) return 0;
-        ssize_t n = ::read(fd, buf, std::min(room, sizeof buf));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return errno;
-        if (n == 0) return 0;
-        out.append(buf, static_cast<size_t>(n));
-        if (out.size() > cap) {
-            out.resize(cap);
-            over = true;
-            return 0;
-        }
-    }
-}
-
-Result<std::optional<std::string>> read_limited(const std::string& path, size_t max_bytes,
-                                                std::string_view what, bool missing_ok) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-    if (!fd.valid()) {
-        if (errno == ENOENT && missing_ok) return std::optional<std::string>();
-        return Error{read_error(what, path, errno)};
-    }
-    auto too_large = [&] {
-        return Error{fmt::format("{}: {}{}larger than {}", path, what, what.empty() ? "" : " ",
-                                 byte_size_text(max_bytes))};
-    };
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) return Error{read_error(what, path, errno)};
-    if (S_ISDIR(st.st_mode)) return Error{read_error(what, path, EISDIR)};
-    std::string out;
-    if (S_ISREG(st.st_mode)) {
-        if (static_cast<uint64_t>(st.st_size) > max_bytes) return too_large();
-        out.reserve(static_cast<size_t>(st.st_size));
-    }
-    bool over = false;
-    if (int err = read_up_to(fd.get(), max_bytes, true, out, over); err != 0)
-        return Error{read_error(what, path, err)};
-    if (over) return too_large();  // grew after the fstat, or not a regular file
-    return std::optional<std::string>(std::move(out));
-}
-
 }  // namespace
-
-std::string byte_size_text(size_t bytes) {
-    if (bytes != 0 && bytes % (size_t{1} << 30) == 0) return fmt::format("{} GiB", bytes >> 30);
-    if (bytes != 0 && bytes % (size_t{1} << 20) == 0) return fmt::format("{} MiB", bytes >> 20);
-    if (bytes != 0 && bytes % (size_t{1} << 10) == 0) return fmt::format("{} KiB", bytes >> 10);
-    return fmt::format("{} bytes", bytes);
-}
-
-Result<std::string> read_file_limited(const std::string& path, size_t max_bytes,
-                                      std::string_view what) {
-    auto r = read_limited(path, max_bytes, what, false);
-    if (!r) return r.error();
-    return std::move(**r);
-}
-
-Result<std::optional<std::string>> read_file_if_present(const std::string& path, size_t max_bytes,
-                                                        std::string_view what, bool required) {
-    return read_limited(path, max_bytes, what, !required);
-}
-
-Result<std::string> read_file_head(const std::string& path, size_t max_bytes) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-    if (!fd.valid()) return Error{read_error("", path, errno)};
-    std::string out;
-    bool over = false;
-    if (int err = read_up_to(fd.get(), max_bytes, false, out, over); err != 0)
-        return Error{read_error("", path, err)};
-    return out;
-}
 
 Result<void> write_files_atomically(
     const std::string& dir, const std::vector<std::pair<std::string, std::string_view>>& files,

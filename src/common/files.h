@@ -1,7 +1,5 @@
 #pragma once
-// Whole-file reads and writes, and the state-directory lock.
-#include <cstddef>
-#include <optional>
+// Whole-file writes and the state-directory lock.
 #include <string>
 #include <string_view>
 #include <utility>
@@ -11,28 +9,6 @@
 #include "common/unique_fd.h"
 
 namespace em {
-
-/// The whole of `path`, refused when it holds more than `max_bytes`: a regular file's size is
-/// checked before anything is read; anything else (a pipe, a /proc file) is read to at most
-/// one byte past the limit. Symlinks are followed; a directory is an error. `what` names the
-/// file in messages ("config", "inventory"; may be empty):
-///   "cannot read <what> <path>: <errno text>"
-///   "<path>: <what> larger than <limit>"  (the limit as "1 MiB", "64 KiB" or "1000 bytes")
-Result<std::string> read_file_limited(const std::string& path, size_t max_bytes,
-                                      std::string_view what = {});
-
-/// The same, except that a missing file (ENOENT) is std::nullopt rather than an error, unless
-/// `required`.
-Result<std::optional<std::string>> read_file_if_present(const std::string& path, size_t max_bytes,
-                                                        std::string_view what = {},
-                                                        bool required = false);
-
-/// At most the first `max_bytes` of `path`; the rest is never read (for /proc files, whose
-/// size shows only when read). Errors: "cannot read <path>: <errno text>".
-Result<std::string> read_file_head(const std::string& path, size_t max_bytes);
-
-/// `bytes` for a person: "4 MiB", "64 KiB" when a whole number of those, else "1000 bytes".
-std::string byte_size_text(size_t bytes);
 
 /// Replaces dir/name with `content` atomically: a temporary file in the same directory
 /// (dir/.name.tmp, created new with O_EXCL | O_NOFOLLOW after removing whatever had that name,

@@ -80,21 +80,6 @@ std::string escape_text(std::string_view s) {
     return out;
 }
 
-std::string one_line(std::string_view text, size_t max) {
-    std::string s;
-    for (char c : text) {
-        if (c == '\r') continue;
-        if (c == '\n') {
-            if (!s.empty() && s.back() != ' ') s += "; ";
-            continue;
-        }
-        s += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == ';')) s.pop_back();
-    if (s.size() > max) s = s.substr(0, max) + "...";
-    return s;
-}
-
 std::string escape_slack(std::string_view s) {
     std::string out;
     out.reserve(s.size());

@@ -23,11 +23,6 @@ size_t utf8_sequence_length(std::string_view s, size_t i);
 void append_text_escaped(std::string_view s, std::string& out);
 std::string escape_text(std::string_view s);
 
-/// One line of program or server output for an error message: CR dropped, line breaks as
-/// "; ", other control bytes as spaces, trailing blanks and ';' trimmed, cut at `max` bytes
-/// with "..." appended.
-std::string one_line(std::string_view text, size_t max);
-
 /// Slack's message markup: & < > as &amp; &lt; &gt;, so that text shows as written and never
 /// becomes a link, a mention (<!channel>) or a formatted span.
 std::string escape_slack(std::string_view s);

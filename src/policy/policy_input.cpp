@@ -4,14 +4,29 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <map>
+#include <sstream>
 
-#include "common/files.h"
 #include "core/ledger.h"
 #include "format/parser.h"
 #include "policy/policy.h"
 
 namespace em {
+
+namespace {
+
+Result<std::string> read_whole(const std::string& path, size_t limit) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) return Error{fmt::format("cannot read {}: {}", path, std::strerror(errno))};
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    std::string text = ss.str();
+    if (text.size() > limit) return Error{fmt::format("{}: larger than {} bytes", path, limit)};
+    return text;
+}
+
+}  // namespace
 
 Result<PolicyInput> load_policy_from_ledger(const std::string& state_dir) {
     const std::string path = state_dir + "/ledger.sqlite";
@@ -56,9 +71,9 @@ Result<PolicyInput> load_policy_from_ledger(const std::string& state_dir) {
 Result<PolicyInput> load_policy_from_files(const std::string& dir) {
     SnapshotLimits limits;
     const std::string dpath = dir + "/" + kDomainsFile, ipath = dir + "/" + kIpsFile;
-    auto dtext = read_file_limited(dpath, limits.max_bytes);
+    auto dtext = read_whole(dpath, limits.max_bytes);
     if (!dtext) return dtext.error();
-    auto itext = read_file_limited(ipath, limits.max_bytes);
+    auto itext = read_whole(ipath, limits.max_bytes);
     if (!itext) return itext.error();
     auto domains = parse_domains_file(*dtext, dir, limits);
     if (!domains) return domains.error();

@@ -1,5 +1,6 @@
 #include "process/process_info.h"
 
+#include <fcntl.h>
 #include <pwd.h>
 #include <unistd.h>
 
@@ -8,11 +9,30 @@
 #include <cstring>
 #include <vector>
 
-#include "common/files.h"
+#include "common/unique_fd.h"
 
 namespace em {
 
 namespace {
+
+// The whole of a small /proc file (at most `limit` bytes).
+Result<std::string> slurp(const std::string& path, size_t limit = 65536) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) return errno_error(path);
+    std::string out;
+    char buf[4096];
+    while (out.size() < limit) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return errno_error(path);
+        }
+        if (n == 0) break;
+        out.append(buf, static_cast<size_t>(n));
+    }
+    if (out.size() > limit) out.resize(limit);
+    return out;
+}
 
 std::string_view trim_newline(std::string_view s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == '\0')) s.remove_suffix(1);
@@ -133,7 +153,7 @@ std::string container_id_from_cgroup(std::string_view cgroup) {
 }
 
 std::optional<uint64_t> process_start_time(pid_t pid, const std::string& proc_root) {
-    auto stat = read_file_head(proc_root + "/" + std::to_string(pid) + "/stat", 4096);
+    auto stat = slurp(proc_root + "/" + std::to_string(pid) + "/stat", 4096);
     if (!stat) return std::nullopt;
     auto parsed = parse_proc_stat(*stat);
     if (!parsed) return std::nullopt;
@@ -142,7 +162,7 @@ std::optional<uint64_t> process_start_time(pid_t pid, const std::string& proc_ro
 
 Result<ProcessInfo> read_process(pid_t pid, const std::string& proc_root) {
     const std::string dir = proc_root + "/" + std::to_string(pid);
-    auto stat = read_file_head(dir + "/stat", 4096);
+    auto stat = slurp(dir + "/stat", 4096);
     if (!stat) return stat.error();
     auto parsed = parse_proc_stat(*stat);
     if (!parsed) return Error{dir + "/stat: unexpected format"};
@@ -150,18 +170,18 @@ Result<ProcessInfo> read_process(pid_t pid, const std::string& proc_root) {
     p.pid = pid;
     p.ppid = parsed->ppid;
     p.start_time = parsed->start_time;
-    if (auto comm = read_file_head(dir + "/comm", 256)) p.comm = parse_proc_comm(*comm);
+    if (auto comm = slurp(dir + "/comm", 256)) p.comm = parse_proc_comm(*comm);
     char exe[4096];
     ssize_t n = ::readlink((dir + "/exe").c_str(), exe, sizeof exe - 1);
     if (n > 0) p.exe = parse_proc_exe(std::string_view(exe, static_cast<size_t>(n)));
-    if (auto cmd = read_file_head(dir + "/cmdline", 4096)) p.cmdline = parse_proc_cmdline(*cmd);
-    if (auto status = read_file_head(dir + "/status", 16384))
+    if (auto cmd = slurp(dir + "/cmdline", 4096)) p.cmdline = parse_proc_cmdline(*cmd);
+    if (auto status = slurp(dir + "/status", 16384))
         p.uid = parse_proc_status_uid(*status).value_or(0);
     p.user = user_name(p.uid);
     if (p.ppid > 0)
-        if (auto pc = read_file_head(proc_root + "/" + std::to_string(p.ppid) + "/comm", 256))
+        if (auto pc = slurp(proc_root + "/" + std::to_string(p.ppid) + "/comm", 256))
             p.parent_comm = parse_proc_comm(*pc);
-    if (auto cg = read_file_head(dir + "/cgroup", 16384)) p.cgroup = parse_proc_cgroup(*cg);
+    if (auto cg = slurp(dir + "/cgroup", 16384)) p.cgroup = parse_proc_cgroup(*cg);
     p.container_id = container_id_from_cgroup(p.cgroup);
     // The process must still be the one whose fields were read.
     auto again = process_start_time(pid, proc_root);

@@ -2,6 +2,7 @@
 
 #include "common/json.h"
 
+#include <httplib.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,8 +10,9 @@
 #include <string_view>
 #include <vector>
 
-#include "common/http_client.h"
+#include "common/ip_address.h"
 #include "common/log.h"
+#include "common/tls_policy.h"
 
 namespace em {
 
@@ -22,7 +24,6 @@ using std::chrono::milliseconds;
 constexpr std::string_view kPushPath = "/loki/api/v1/push";
 constexpr int kRetries = 3;
 constexpr milliseconds kStopGrace{200};
-constexpr size_t kMaxAnswerBytes = 64 * 1024;  // of Loki's 2xx answer (which is ignored)
 
 bool is_label_name(std::string_view s) {
     if (s.empty()) return false;
@@ -40,6 +41,14 @@ Result<void> check_label(const std::string& name, const std::string& value) {
         return Error{"bad Loki label name '" + name + "': want [a-zA-Z_][a-zA-Z0-9_]*"};
     if (value.empty()) return Error{"Loki label '" + name + "' has an empty value"};
     return {};
+}
+
+void set_timeouts(httplib::ClientImpl& client, int ms) {
+    time_t sec = ms / 1000;
+    time_t usec = static_cast<time_t>(ms % 1000) * 1000;
+    client.set_connection_timeout(sec, usec);
+    client.set_read_timeout(sec, usec);
+    client.set_write_timeout(sec, usec);
 }
 
 }  // namespace
@@ -70,23 +79,33 @@ Result<std::unique_ptr<LokiPusher>> LokiPusher::start(const LokiConfig& cfg) {
     if (!cfg.ca_file.empty() && ::access(cfg.ca_file.c_str(), R_OK) != 0)
         return errno_error("Loki CA file " + cfg.ca_file);
 
-    HttpClientOptions copt;
-    copt.ca_file = cfg.ca_file;
-    copt.max_body = kMaxAnswerBytes;
-    auto client = HttpClient::create(copt);
-    if (!client) return Error{"Loki: " + client.error().message};
+    // ClientImpl / SSLClient rather than httplib::Client: the latter's URL parser does not
+    // take IPv6 literals with hex letters in them.
+    std::unique_ptr<httplib::ClientImpl> client;
+    if (url->scheme == "https") {
+        auto ssl = std::make_unique<httplib::SSLClient>(url->host, url->port);
+        ssl->enable_server_certificate_verification(true);
+        if (!cfg.ca_file.empty()) ssl->set_ca_cert_path(cfg.ca_file);
+        if (auto r = apply_client_tls_policy(ssl->ssl_context()); !r)
+            return Error{"Loki: " + r.error().message};
+        client = std::move(ssl);
+    } else {
+        client = std::make_unique<httplib::ClientImpl>(url->host, url->port);
+    }
+    if (!client->is_valid())
+        return Error{
+            fmt::format("Loki URL '{}': cannot set up the {} client", cfg.url, url->scheme)};
+    client->set_keep_alive(true);
+    set_timeouts(*client, cfg.timeout_ms);
 
     std::unique_ptr<LokiPusher> pusher(
-        new LokiPusher(cfg, std::move(url).value(), std::move(client).value()));
+        new LokiPusher(cfg, std::move(url).value(), std::move(client)));
     pusher->thread_ = std::thread([p = pusher.get()] { p->run(); });
     return {std::move(pusher)};
 }
 
-LokiPusher::LokiPusher(LokiConfig cfg, LokiUrl url, std::unique_ptr<HttpClient> client)
-    : cfg_(std::move(cfg)),
-      url_(std::move(url)),
-      push_url_(http_url_text(url_, url_.path)),
-      client_(std::move(client)) {
+LokiPusher::LokiPusher(LokiConfig cfg, LokiUrl url, std::unique_ptr<httplib::ClientImpl> client)
+    : cfg_(std::move(cfg)), url_(std::move(url)), client_(std::move(client)) {
     cfg_.labels.try_emplace("job", "egress-monitor");
     body_prefix_ = R"({"streams":[{"stream":{)";
     bool first = true;
@@ -114,7 +133,7 @@ LokiPusher::~LokiPusher() {
         std::unique_lock lk(mu_);
         if (!cv_.wait_until(lk, deadline_ + kStopGrace, [&] { return done_; })) {
             lk.unlock();
-            client_->abort();
+            client_->stop();
         }
     }
     thread_.join();
@@ -199,15 +218,9 @@ void LokiPusher::send_with_retries(const std::string& body, size_t lines) {
                 timeout_ms = std::min<int>(timeout_ms, static_cast<int>(left.count()));
             }
         }
-        HttpRequest req;
-        req.method = HttpRequest::Method::post;
-        req.url = push_url_;
-        req.body = body;
-        req.content_type = "application/json";
-        req.timeout_ms = timeout_ms;
-        HttpResult res = client_->perform(req);
-        const long status = res ? res.response.status : 0;
-        if (res && status >= 200 && status < 300) {
+        set_timeouts(*client_, timeout_ms);
+        auto res = client_->Post(url_.path, body, "application/json");
+        if (res && res->status >= 200 && res->status < 300) {
             {
                 std::lock_guard lk(mu_);
                 counters_.sent += lines;
@@ -221,12 +234,14 @@ void LokiPusher::send_with_retries(const std::string& body, size_t lines) {
             ++counters_.push_errors;
         }
         if (!res) {
-            why = res.error;
+            why = httplib::to_string(res.error());
             continue;
         }
-        why = res.response.summary();
+        std::string_view answer = res->body;
+        answer = answer.substr(0, std::min(answer.find('\n'), size_t{200}));
+        why = fmt::format("HTTP {}{}{}", res->status, answer.empty() ? "" : ": ", answer);
         // Loki refuses the same body again (bad labels, too old, too big); 429 is a rate limit.
-        if (status >= 400 && status < 500 && status != 429) break;
+        if (res->status >= 400 && res->status < 500 && res->status != 429) break;
     }
     {
         std::lock_guard lk(mu_);

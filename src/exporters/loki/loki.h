@@ -4,9 +4,8 @@
 // push() only enqueues: the queue is bounded (max_queue lines) and what does not fit is
 // dropped and counted. Batches of up to max_batch lines or every flush_ms are sent; a failed
 // push is retried with backoff (up to 3 times, then the batch is dropped and counted).
-// http:// and https:// URLs, on the program's HTTP client (common/http_client.h: server
-// certificates verified against the system CAs or ca_file, the TLS policy, no redirects or
-// proxies, bounded answers).
+// http:// and https:// URLs (cpp-httplib with OpenSSL; server certificates verified against
+// the system CAs, or ca_file).
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -21,9 +20,11 @@
 #include "common/http_url.h"
 #include "common/result.h"
 
-namespace em {
+namespace httplib {
+class ClientImpl;
+}
 
-class HttpClient;
+namespace em {
 
 struct LokiConfig {
     std::string url;                            // e.g. http://127.0.0.1:3100 (path optional)
@@ -60,13 +61,12 @@ class LokiPusher {
     LokiCounters counters() const;
 
   private:
-    LokiPusher(LokiConfig cfg, LokiUrl url, std::unique_ptr<HttpClient> client);
+    LokiPusher(LokiConfig cfg, LokiUrl url, std::unique_ptr<httplib::ClientImpl> client);
     void run();
     void send_with_retries(const std::string& body, size_t lines);
     void sleep_until(std::chrono::steady_clock::time_point until);
     LokiConfig cfg_;
     LokiUrl url_;
-    std::string push_url_;     // url_ as text
     std::string body_prefix_;  // {"streams":[{"stream":{labels},"values":[
     mutable std::mutex mu_;
     std::condition_variable cv_;
@@ -76,7 +76,7 @@ class LokiPusher {
     std::chrono::steady_clock::time_point deadline_;  // set with stopping_
     bool done_ = false;                               // run() has returned
     bool failing_ = false;  // the last batch was dropped (logged once per outage); thread only
-    std::unique_ptr<HttpClient> client_;  // used by the thread; abort() from the destructor
+    std::unique_ptr<httplib::ClientImpl> client_;  // used by the thread; stop() from the destructor
     std::thread thread_;
 };
 

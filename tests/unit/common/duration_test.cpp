@@ -43,37 +43,3 @@ TEST(Duration, RejectsWithTheText) {
 }
 
 }  // namespace em
-
-namespace em {
-
-TEST(Size, BinaryUnitsAndPlainBytes) {
-    auto bytes = [](const char* text) -> int64_t {
-        auto r = parse_size_bytes(text);
-        EXPECT_TRUE(r.ok()) << text << ": " << r.error().message;
-        return r.ok() ? static_cast<int64_t>(*r) : -1;
-    };
-    EXPECT_EQ(bytes("0"), 0);
-    EXPECT_EQ(bytes("4096"), 4096);
-    EXPECT_EQ(bytes("4096B"), 4096);
-    EXPECT_EQ(bytes("64KiB"), 65536);
-    EXPECT_EQ(bytes("64K"), 65536);
-    EXPECT_EQ(bytes("4MiB"), 4 << 20);
-    EXPECT_EQ(bytes("4M"), 4 << 20);
-    EXPECT_EQ(bytes("2GiB"), int64_t{2} << 30);
-    EXPECT_EQ(bytes("8589934591G"), (int64_t{8589934591}) << 30);  // the largest in GiB
-}
-
-TEST(Size, RejectsWithTheText) {
-    for (const char* bad : {"", "MiB", "1.5MiB", "-1", "+1", "4 MiB", "4MB", "4kB", "4mib", "4T",
-                            "9223372036854775808", "8589934592G", "99999999999999999999999"}) {
-        auto r = parse_size_bytes(bad);
-        ASSERT_FALSE(r.ok()) << bad;
-        EXPECT_EQ(r.error().message,
-                  "bad size \"" + std::string(bad) + "\" (e.g. 4096, 64KiB, 4MiB, 1GiB)");
-    }
-    auto max = parse_size_bytes("9223372036854775807");
-    ASSERT_TRUE(max.ok());
-    EXPECT_EQ(*max, uint64_t{INT64_MAX});
-}
-
-}  // namespace em
