@@ -4,13 +4,14 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <map>
 
 #include "collector/actions.h"
 #include "collector/alerts.h"
 #include "collector/collector_config.h"
 #include "collector/history.h"
+#include "collector/report.h"
 #include "common/duration.h"
-#include "common/json.h"
 #include "common/log.h"
 #include "common/text_escape.h"
 #include "common/time.h"
@@ -46,42 +47,9 @@ std::string alert_text(const AlertRecord& a, const std::vector<Silence>& silence
         append_text_escaped(a.acked_by, out);
         out += " at " + when(a.acked_at) + "]";
     }
-    for (const Silence& s : silences)
-        if (s.matches(a.host, a.rule, a.key)) {
-            out += fmt::format(" [silenced until {} by ", when(s.until));
-            append_text_escaped(s.who, out);
-            out += fmt::format(" (silence #{})]", s.id);
-            break;
-        }
+    if (int64_t until = silenced_until(silences, a.host, a.rule, a.key))
+        out += fmt::format(" [silenced until {}]", when(until));
     return out + '\n';
-}
-
-std::string alert_object(const AlertRecord& a, const std::vector<Silence>& silences) {
-    std::string out = fmt::format("{{\"id\":{},\"host\":", a.id);
-    append_json_string(a.host, out);
-    out += ",\"rule\":";
-    append_json_string(a.rule, out);
-    out += ",\"key\":";
-    append_json_string(a.key, out);
-    out += a.open ? ",\"state\":\"open\"" : ",\"state\":\"resolved\"";
-    out +=
-        fmt::format(",\"weight\":{},\"occurrences\":{},\"first_seen\":", a.weight, a.occurrences);
-    append_json_string(format_rfc3339(a.first_seen), out);
-    out += ",\"last_seen\":";
-    append_json_string(format_rfc3339(a.last_seen), out);
-    out += ",\"message\":";
-    append_json_string(a.message, out);
-    out += ",\"acked_by\":";
-    append_json_string(a.acked_by, out);
-    int64_t silenced = 0;
-    for (const Silence& s : silences)
-        if (s.matches(a.host, a.rule, a.key)) silenced = std::max(silenced, s.until);
-    out += ",\"silenced_until\":";
-    if (silenced)
-        append_json_string(format_rfc3339(silenced), out);
-    else
-        out += "null";
-    return out + '}';
 }
 
 int run(CLI::App* sub, const AlertsFlags& f) {
@@ -137,20 +105,16 @@ int run(CLI::App* sub, const AlertsFlags& f) {
         return 0;
     }
     if (sub->got_subcommand("allow")) {
-        auto id = actions->allow(f.value, f.host, who, f.reason, now);
-        if (!id) return fail(id.error());
+        auto entry = actions->allow(f.value, f.host, who, f.reason, now);
+        if (!entry) return fail(entry.error());
         auto open = book->open_alerts();
         if (!open) return fail(open.error());
-        AllowEntry entry;
-        entry.value = f.value;
-        entry.host = f.host;
-        entry.network = Cidr::parse(f.value);
         size_t explained = 0;
-        for (const auto& a : *open) explained += entry.explains(a.host, a.rule, a.key);
+        for (const auto& a : *open) explained += entry->explains(a.host, a.rule, a.key);
         print(fmt::format(
             "allow #{}: {} on {}; it explains {} open alert{}, resolved at the collector's next "
             "cycle\n",
-            *id, f.value, f.host.empty() ? "every host" : f.host, explained,
+            entry->id, f.value, f.host.empty() ? "every host" : f.host, explained,
             explained == 1 ? "" : "s"));
         return 0;
     }
@@ -177,6 +141,10 @@ int run(CLI::App* sub, const AlertsFlags& f) {
     // list
     auto alerts = f.all ? book->all_alerts() : book->open_alerts();
     if (!alerts) return fail(alerts.error());
+    auto hosts = (*store)->hosts();
+    if (!hosts) return fail(hosts.error());
+    std::map<std::string, std::vector<std::string>> tags;
+    for (auto& h : *hosts) tags[h.name] = std::move(h.tags);
     std::string out = f.format == "json" ? "[" : "";
     bool first = true;
     for (const auto& a : *alerts) {
@@ -184,7 +152,8 @@ int run(CLI::App* sub, const AlertsFlags& f) {
             continue;
         if (f.format == "json") {
             if (!first) out += ',';
-            out += alert_object(a, *silences);
+            append_alert_record_json(a, tags[a.host],
+                                     silenced_until(*silences, a.host, a.rule, a.key), out);
         } else {
             out += alert_text(a, *silences);
         }
@@ -203,6 +172,7 @@ std::shared_ptr<AlertsFlags> add_alerts_command(CLI::App& app) {
         "alerts", "List, acknowledge, silence and allow the collector's alerts (audited)");
     sub->add_option("--config", f->config, "collector config (TOML)")->capture_default_str();
     sub->require_subcommand(0, 1);
+    sub->fallthrough();  // `alerts list --config X` as well as `alerts --config X list`
 
     auto* list = sub->add_subcommand("list", "the open alerts (the default)");
     for (auto* s : {sub, list}) {

@@ -4,17 +4,14 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+
+#include "common/time.h"
 
 namespace em {
 
 namespace {
-
-bool at_or_under(std::string_view name, std::string_view suffix) {
-    if (name.size() == suffix.size()) return name == suffix;
-    return name.size() > suffix.size() && name.ends_with(suffix) &&
-           name[name.size() - suffix.size() - 1] == '.';
-}
 
 // One statement run to the end, rows handed to `row`.
 template <typename Row>
@@ -47,6 +44,14 @@ bool valid_allow_domain(std::string_view name) {
 
 bool Silence::matches(std::string_view h, std::string_view r, std::string_view k) const {
     return (host.empty() || host == h) && (rule.empty() || rule == r) && (key.empty() || key == k);
+}
+
+int64_t silenced_until(const std::vector<Silence>& silences, std::string_view host,
+                       std::string_view rule, std::string_view key) {
+    int64_t until = 0;
+    for (const Silence& s : silences)
+        if (s.matches(host, rule, key)) until = std::max(until, s.until);
+    return until;
 }
 
 bool AllowEntry::explains(std::string_view h, std::string_view rule, std::string_view key) const {
@@ -146,7 +151,7 @@ Result<int64_t> OperatorActions::silence(const Silence& s, int64_t seconds, int6
     st->reset();
     auto detail = fmt::format("silence #{} host={} rule={} key={} until {}", id,
                               s.host.empty() ? "*" : s.host, s.rule.empty() ? "*" : s.rule,
-                              s.key.empty() ? "*" : s.key, now + seconds);
+                              s.key.empty() ? "*" : s.key, format_rfc3339(now + seconds));
     Result<void> r = rc == SQLITE_ROW ? record(now, s.who, "silence", detail, s.why)
                                       : Result<void>(db_->error("cannot add a silence"));
     if (r) r = db_->exec("COMMIT");
@@ -157,9 +162,9 @@ Result<int64_t> OperatorActions::silence(const Silence& s, int64_t seconds, int6
     return id;
 }
 
-Result<int64_t> OperatorActions::allow(const std::string& value, const std::string& host,
-                                       const std::string& who, const std::string& why,
-                                       int64_t now) {
+Result<AllowEntry> OperatorActions::allow(const std::string& value, const std::string& host,
+                                          const std::string& who, const std::string& why,
+                                          int64_t now) {
     if (!Cidr::parse(value) && !valid_allow_domain(value))
         return Error{fmt::format(
             "allow: \"{}\" is neither a network (203.0.113.0/24, 2001:db8::/32, an address) "
@@ -184,7 +189,7 @@ Result<int64_t> OperatorActions::allow(const std::string& value, const std::stri
         (void)db_->exec("ROLLBACK");
         return r.error();
     }
-    return id;
+    return AllowEntry{id, value, host, who, why, now, false, Cidr::parse(value)};
 }
 
 Result<std::vector<Silence>> OperatorActions::silences(int64_t now, bool expired_too) {

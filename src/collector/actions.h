@@ -32,6 +32,10 @@ struct Silence {
     bool matches(std::string_view h, std::string_view r, std::string_view k) const;
 };
 
+/// When the longest of `silences` matching (host, rule, key) ends; 0 when none matches.
+int64_t silenced_until(const std::vector<Silence>& silences, std::string_view host,
+                       std::string_view rule, std::string_view key);
+
 struct AllowEntry {
     int64_t id = 0;
     std::string value;  // a domain name, or a network
@@ -60,9 +64,9 @@ class OperatorActions {
                             int64_t now);
     /// At least one of host, rule, key; `seconds` > 0. Returns the silence's id.
     Result<int64_t> silence(const Silence& s, int64_t seconds, int64_t now);
-    /// `value`: a domain name or a network; errors say which it is not. Returns the entry's id.
-    Result<int64_t> allow(const std::string& value, const std::string& host, const std::string& who,
-                          const std::string& why, int64_t now);
+    /// `value`: a domain name or a network; errors say which it is not. Returns the entry.
+    Result<AllowEntry> allow(const std::string& value, const std::string& host,
+                             const std::string& who, const std::string& why, int64_t now);
 
     Result<std::vector<Silence>> silences(int64_t now, bool expired_too = false);
     Result<std::vector<AllowEntry>> allows();

@@ -203,18 +203,19 @@ std::map<std::string, std::pair<std::string, std::string>> CollectorImpl::etags(
 void CollectorImpl::dispatch(const std::vector<AlertEvent>& all, CycleSummary& sum) {
     if (all.empty()) return;
     // A silenced alert's transitions are recorded, but no sink hears of them.
-    std::vector<AlertEvent> events;
-    for (const auto& e : all) {
+    for (const auto& e : all)
         ++(!e.open ? sum.alerts_resolved : e.updated ? sum.alerts_updated : sum.alerts_opened);
-        if (std::any_of(silences_.begin(), silences_.end(),
-                        [&](const Silence& s) { return s.matches(e.host, e.rule, e.key); }))
-            ++sum.alerts_silenced;
-        else
-            events.push_back(e);
-    }
+    std::vector<AlertEvent> heard;  // only filled when some silence is active
+    if (!silences_.empty())
+        for (const auto& e : all) {
+            if (silenced_until(silences_, e.host, e.rule, e.key))
+                ++sum.alerts_silenced;
+            else
+                heard.push_back(e);
+        }
     uint64_t before = 0, after = 0;
     for (const auto& c : sinks_.counts()) before += c.failed;
-    sinks_.dispatch(events);
+    sinks_.dispatch(silences_.empty() ? all : heard);
     for (const auto& c : sinks_.counts()) after += c.failed;
     sum.sink_failures += after - before;
 }
@@ -520,7 +521,6 @@ Result<void> CollectorImpl::load_actions(int64_t now, std::vector<AlertEvent>& e
 
 bool CollectorImpl::allowed(std::string_view host, std::string_view rule,
                             std::string_view key) const {
-    if (rule != "new_domain" && rule != "direct_ip") return false;
     return std::any_of(allows_.begin(), allows_.end(),
                        [&](const AllowEntry& a) { return a.explains(host, rule, key); });
 }

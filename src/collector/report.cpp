@@ -42,6 +42,30 @@ std::string text_tags(const std::vector<std::string>& tags) {
 
 }  // namespace
 
+void append_alert_record_json(const AlertRecord& a, const std::vector<std::string>& tags,
+                              int64_t silenced_until, std::string& out) {
+    out += "{\"host\":";
+    append_json_string(a.host, out);
+    out += ",\"rule\":";
+    append_json_string(a.rule, out);
+    out += ",\"key\":";
+    append_json_string(a.key, out);
+    out +=
+        a.open ? ",\"state\":\"open\",\"first_seen\":" : ",\"state\":\"resolved\",\"first_seen\":";
+    json_time(a.first_seen, out);
+    out += ",\"last_seen\":";
+    json_time(a.last_seen, out);
+    out += fmt::format(",\"occurrences\":{},\"message\":", a.occurrences);
+    append_json_string(a.message, out);
+    out += ",\"tags\":";
+    json_tags(tags, out);
+    out += fmt::format(",\"id\":{},\"weight\":{},\"acked_by\":", a.id, a.weight);
+    append_json_string(a.acked_by, out);
+    out += ",\"silenced_until\":";
+    json_time(silenced_until, out);
+    out += '}';
+}
+
 Result<std::string> render_report(HistoryStore& store, AlertBook& book, bool json, int64_t now) {
     auto hosts = store.hosts();
     if (!hosts) return hosts.error();
@@ -59,12 +83,6 @@ Result<std::string> render_report(HistoryStore& store, AlertBook& book, bool jso
     } else {
         return actions.error();
     }
-    auto silenced_until = [&](const AlertRecord& a) {
-        int64_t until = 0;
-        for (const Silence& s : silences)
-            if (s.matches(a.host, a.rule, a.key)) until = std::max(until, s.until);
-        return until;
-    };
     auto tags_of = [&](const std::string& host) {
         auto it = by_name.find(host);
         return it == by_name.end() ? std::vector<std::string>() : it->second->tags;
@@ -78,25 +96,8 @@ Result<std::string> render_report(HistoryStore& store, AlertBook& book, bool jso
         for (size_t i = 0; i < alerts->size(); ++i) {
             const AlertRecord& a = (*alerts)[i];
             if (i) out += ',';
-            out += "{\"host\":";
-            append_json_string(a.host, out);
-            out += ",\"rule\":";
-            append_json_string(a.rule, out);
-            out += ",\"key\":";
-            append_json_string(a.key, out);
-            out += ",\"state\":\"open\",\"first_seen\":";
-            json_time(a.first_seen, out);
-            out += ",\"last_seen\":";
-            json_time(a.last_seen, out);
-            out += fmt::format(",\"occurrences\":{},\"message\":", a.occurrences);
-            append_json_string(a.message, out);
-            out += ",\"tags\":";
-            json_tags(tags_of(a.host), out);
-            out += fmt::format(",\"id\":{},\"weight\":{},\"acked_by\":", a.id, a.weight);
-            append_json_string(a.acked_by, out);
-            out += ",\"silenced_until\":";
-            json_time(silenced_until(a), out);
-            out += '}';
+            append_alert_record_json(a, tags_of(a.host),
+                                     silenced_until(silences, a.host, a.rule, a.key), out);
         }
         out += "],\"hosts\":[";
         for (size_t i = 0; i < hosts->size(); ++i) {
@@ -132,7 +133,8 @@ Result<std::string> render_report(HistoryStore& store, AlertBook& book, bool jso
                            format_rfc3339(a.last_seen), a.occurrences, text_tags(tags_of(a.host)),
                            a.id);
         if (!a.acked_by.empty()) out += " acked by " + escape_text(a.acked_by);
-        if (int64_t until = silenced_until(a)) out += " silenced until " + format_rfc3339(until);
+        if (int64_t until = silenced_until(silences, a.host, a.rule, a.key))
+            out += " silenced until " + format_rfc3339(until);
         out += '\n';
     }
     out += fmt::format("\nhosts: {}\n", hosts->size());

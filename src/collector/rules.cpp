@@ -19,14 +19,13 @@ constexpr int64_t kDay = 86400;
 
 std::string_view unfolded(std::string_view name) { return DomainFolder::unfolded(name); }
 
-// `name` equals `suffix` or lies under it.
+}  // namespace
+
 bool at_or_under(std::string_view name, std::string_view suffix) {
     if (name.size() == suffix.size()) return name == suffix;
     return name.size() > suffix.size() && name.ends_with(suffix) &&
            name[name.size() - suffix.size() - 1] == '.';
 }
-
-}  // namespace
 
 std::optional<Cidr> Cidr::parse(std::string_view text) {
     size_t slash = text.find('/');

@@ -21,6 +21,9 @@
 
 namespace em {
 
+/// `name` equals `suffix` or lies under it ("a.b.example" under "example"; "xexample" not).
+bool at_or_under(std::string_view name, std::string_view suffix);
+
 /// An IPv4 or IPv6 network, "10.0.0.0/8", "2001:db8::/32"; a bare address is /32 or /128.
 struct Cidr {
     IpAddress net;  // host bits cleared
