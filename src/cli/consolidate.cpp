@@ -250,6 +250,7 @@ Result<ConsolidateSummary> consolidate(const ConsolidateConfig& given) {
         {"dnsmasq.queries", dc.queries},
         {"dnsmasq.answers", dc.answers},
         {"dnsmasq.malformed", dc.malformed},
+        {"dnsmasq.unprintable_names", dc.unprintable},
         {"kernel.lines", kc.lines},
         {"kernel.flows", kc.flows},
         {"kernel.loopback", kc.loopback},
@@ -261,6 +262,11 @@ Result<ConsolidateSummary> consolidate(const ConsolidateConfig& given) {
         if (n) total.count(name, n);
     if (dc.malformed)
         log_warn("{}: skipped {} malformed line(s) of {}", cfg.dnsmasq_log, dc.malformed, dc.lines);
+    if (dc.unprintable)
+        log_warn(
+            "{}: {} query or answer line(s) with a name dnsmasq logged as <name unprintable> "
+            "(raw binary bytes, as DNS tunnels send), counted under {}",
+            cfg.dnsmasq_log, dc.unprintable, DomainFolder::kUnprintable);
     if (kc.malformed)
         log_warn("{}: skipped {} malformed kernel LOG line(s) of {}", cfg.kernel_log, kc.malformed,
                  kc.lines);

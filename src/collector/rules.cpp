@@ -283,6 +283,15 @@ void TunnelRule::evaluate(const HostContext& ctx, std::vector<Finding>& out) con
         PerBase& pb = bases[base];
         ++pb.names;
         if (!pb.reason.empty()) continue;
+        if (d.name == DomainFolder::kUnprintable) {
+            pb.reason = fmt::format(
+                "{} queries for names with raw binary bytes (the resolver logs them as <name "
+                "unprintable>; the agent counts them under {}): no real domain has such a name, "
+                "DNS tunnels such as iodine's send them; find the sender with egress-monitor "
+                "show --by process",
+                d.stats.count, d.name);
+            continue;
+        }
         if (DomainFolder::is_folded(d.name)) {
             pb.reason = fmt::format(
                 "folded line {} ({} queries): the agent saw more names under "
@@ -314,9 +323,14 @@ void TunnelRule::evaluate(const HostContext& ctx, std::vector<Finding>& out) con
                                   c_.max_names_per_domain);
         if (!pb.reason.empty()) message += (message.empty() ? "" : "; ") + pb.reason;
         if (message.empty()) continue;
-        message +=
-            "; a tunnel's names look like this; if the domain is expected, raise "
-            "[rules.tunnel] limits (max_names_per_domain, max_label, min_entropy_bits)";
+        if (base == DomainFolder::kUnprintable)
+            message +=
+                "; to silence: egress-monitor alerts silence --rule tunnel --key "
+                "unprintable.invalid";
+        else
+            message +=
+                "; a tunnel's names look like this; if the domain is expected, raise "
+                "[rules.tunnel] limits (max_names_per_domain, max_label, min_entropy_bits)";
         out.push_back(Finding{std::string(base), std::move(message), pb.names});
     }
 }

@@ -47,6 +47,10 @@ class DomainFolder {
         return "*.*." + std::string(suffix);
     }
     static constexpr std::string_view kCapacityCatchAll = "*.*";
+    /// The line of queries whose name the source could not print (dnsmasq logs
+    /// "<name unprintable>" for a label with raw binary bytes, as iodine's Base128 codec
+    /// sends): ".invalid" never exists (RFC 6761), so no real name shares it.
+    static constexpr std::string_view kUnprintable = "unprintable.invalid";
     static bool is_capacity_folded(std::string_view name) {
         return name == kCapacityCatchAll || name.substr(0, 4) == "*.*.";
     }

@@ -5,6 +5,7 @@
 
 #include "common/ip_address.h"
 #include "common/log.h"
+#include "core/domain_folder.h"
 
 namespace em {
 
@@ -28,6 +29,21 @@ std::string_view token(std::string_view& s) {
     std::string_view t = s.substr(0, i);
     s.remove_prefix(i < s.size() ? i + 1 : i);
     return t;
+}
+
+// dnsmasq's stand-in for a name with bytes it will not print (a raw binary label, as DNS
+// tunnels such as iodine's Base128 codec send): the only name field with a space in it.
+constexpr std::string_view kUnprintableField = "<name unprintable>";
+
+// The name field: one token, or dnsmasq's two-word stand-in for an unprintable name.
+std::string_view name_token(std::string_view& s) {
+    if (s.starts_with(kUnprintableField) &&
+        (s.size() == kUnprintableField.size() || s[kUnprintableField.size()] == ' ')) {
+        std::string_view t = s.substr(0, kUnprintableField.size());
+        s.remove_prefix(std::min(s.size(), t.size() + 1));
+        return t;
+    }
+    return token(s);
 }
 
 // A decimal uint32 spelling the whole of `s`.
@@ -63,6 +79,16 @@ void DnsmasqParser::feed(std::string_view lines, Batch& batch, const std::string
         line(lines.substr(0, len), batch, where);
         lines.remove_prefix(nl ? len + 1 : len);
     }
+}
+
+bool DnsmasqParser::domain_name(std::string_view field) {
+    if (field == kUnprintableField) {
+        // Never blind: counted, under a name no real domain has (DomainFolder::kUnprintable).
+        name_buf_ = DomainFolder::kUnprintable;
+        ++counters_.unprintable;
+        return true;
+    }
+    return normalize_domain(field, name_buf_);
 }
 
 void DnsmasqParser::malformed(std::string_view l, const std::string& where, const char* why) {
@@ -149,9 +175,8 @@ void DnsmasqParser::line(std::string_view l, Batch& batch, const std::string& wh
 
     std::string_view kind = token(rest);
     if (starts_with(kind, "query[")) {
-        std::string_view name = token(rest);
-        if (kind.back() != ']' || !starts_with(rest, "from ") ||
-            !normalize_domain(name, name_buf_)) {
+        std::string_view name = name_token(rest);
+        if (kind.back() != ']' || !starts_with(rest, "from ") || !domain_name(name)) {
             malformed(l, where, "bad query line");
             return;
         }
@@ -172,7 +197,7 @@ void DnsmasqParser::line(std::string_view l, Batch& batch, const std::string& wh
         ++counters_.ignored;
         return;
     }
-    std::string_view name = token(rest);
+    std::string_view name = name_token(rest);
     if (!starts_with(rest, "is ")) {
         malformed(l, where, "answer line without \"is\"");
         return;
@@ -192,7 +217,7 @@ void DnsmasqParser::line(std::string_view l, Batch& batch, const std::string& wh
             return;
         }
     }
-    if (!normalize_domain(name, name_buf_)) {
+    if (!domain_name(name)) {
         malformed(l, where, "bad name in answer line");
         return;
     }

@@ -22,10 +22,11 @@ namespace em {
 struct DnsmasqCounters {
     uint64_t lines = 0;
     uint64_t queries = 0;
-    uint64_t answers = 0;    // addresses credited to a domain
-    uint64_t ignored = 0;    // forwarded, DNSSEC, start-up and other dnsmasq lines
-    uint64_t other = 0;      // lines of other programs in a shared syslog file
-    uint64_t malformed = 0;  // damaged lines: skipped
+    uint64_t answers = 0;      // addresses credited to a domain
+    uint64_t ignored = 0;      // forwarded, DNSSEC, start-up and other dnsmasq lines
+    uint64_t other = 0;        // lines of other programs in a shared syslog file
+    uint64_t malformed = 0;    // damaged lines: skipped
+    uint64_t unprintable = 0;  // "<name unprintable>" fields: counted as DomainFolder::kUnprintable
 };
 
 class DnsmasqParser {
@@ -50,6 +51,8 @@ class DnsmasqParser {
     };
     void line(std::string_view l, Batch& batch, const std::string& where);
     void malformed(std::string_view l, const std::string& where, const char* why);
+    /// A name field into name_buf_ (normalised); false when it is not a name.
+    bool domain_name(std::string_view field);
     void remember(uint64_t key, std::string_view name, DomainDelta* delta, uint64_t batch_id);
     Slot* recall(uint64_t key);
 

@@ -286,6 +286,16 @@ TEST_F(RulesTest, TunnelFlagsFoldedLinesLongAndRandomLabels) {
     }
 }
 
+TEST_F(RulesTest, TunnelFlagsNamesTheResolverCouldNotPrint) {
+    TunnelRule rule(TunnelConfig{true, 500, 50, 4.0});
+    auto f = step(rule, "web1",
+                  Snapshot{{dom("unprintable.invalid", 412), dom("www.example.com")}, {}}, kT0);
+    ASSERT_EQ(keys(f), (Keys{"unprintable.invalid"}));
+    EXPECT_NE(f[0].message.find("412 queries for names with raw binary bytes"), std::string::npos)
+        << f[0].message;
+    EXPECT_NE(f[0].message.find("--key unprintable.invalid"), std::string::npos) << f[0].message;
+}
+
 TEST(TunnelEntropyTest, ShannonBitsPerCharacter) {
     EXPECT_DOUBLE_EQ(TunnelRule::entropy("aaaa"), 0.0);
     EXPECT_DOUBLE_EQ(TunnelRule::entropy("abab"), 1.0);

@@ -56,6 +56,27 @@ TEST_F(DnsmasqParserTest, ExtraLayoutCreditsCnameChainToQueriedName) {
               "2026-11-22T11:35:35Z");
 }
 
+// iodine's Base128 codec puts raw binary bytes in its labels; dnsmasq logs such a name as
+// "<name unprintable>" (seen in integration.tunnel_tools). Those queries are counted under
+// unprintable.invalid, never skipped as malformed: skipping them would hide the tunnel.
+TEST_F(DnsmasqParserTest, UnprintableNamesAreCountedNotSkipped) {
+    Folded f;
+    f.feed(
+        "Dec  3 06:59:43 dnsmasq[6825]: 9 127.0.0.1/42597 query[NULL] <name unprintable> from "
+        "127.0.0.1\n"
+        "Dec  3 06:59:43 dnsmasq[6825]: 9 127.0.0.1/42597 forwarded <name unprintable> to "
+        "192.0.2.53\n"
+        "Dec  3 06:59:43 dnsmasq[6825]: 9 127.0.0.1/42597 reply <name unprintable> is <NULL>\n"
+        "Dec  3 06:59:44 dnsmasq[6825]: 10 127.0.0.1/42597 query[NULL] <name unprintable> from "
+        "127.0.0.1\n"
+        "Dec  3 06:59:44 dnsmasq[6825]: 11 127.0.0.1/42597 query[A] <name unprintable>x from "
+        "127.0.0.1\n");
+    EXPECT_EQ(f.queries("unprintable.invalid"), 2u);
+    EXPECT_EQ(f.parser.counters().queries, 2u);
+    EXPECT_EQ(f.parser.counters().unprintable, 2u);  // the reply is matched by its serial
+    EXPECT_EQ(f.parser.counters().malformed, 1u);    // "<name unprintable>x": not the stand-in
+}
+
 TEST_F(DnsmasqParserTest, PlainLayoutFollowsChainUntilAnotherLine) {
     Folded f;
     f.feed(
