@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_map>
 
 #include "collector/dga_model.h"
 #include "collector/rules.h"
@@ -31,7 +32,7 @@ void DgaRule::evaluate(const HostContext& ctx, std::vector<Finding>& out) const 
     };
     const dga::Params params{c_.min_length, c_.threshold};
     std::map<std::string_view, Flagged> flagged;
-    std::map<std::string_view, dga::Verdict> judged;  // by registrable domain
+    std::unordered_map<std::string_view, dga::Verdict> judged;  // by registrable domain
     for (const auto& d : ctx.state.domains) {
         // Folded lines stand for many names the agent no longer tells apart: the capacity and
         // tunnel rules speak for them.
