@@ -146,6 +146,7 @@ Result<void> CollectorImpl::setup(std::vector<std::unique_ptr<AlertSink>> extra)
     enable(r.direct_ip.enabled, "direct_ip",
            [&] { return std::make_unique<DirectIpRule>(r.direct_ip); });
     enable(r.tunnel.enabled, "tunnel", [&] { return std::make_unique<TunnelRule>(r.tunnel); });
+    enable(r.dga.enabled, "dga", [&] { return std::make_unique<DgaRule>(r.dga); });
     if (r.public_resolver.enabled) {
         // The shipped list may be absent (a build run from the source tree): then the rule is
         // off with a warning. A list named in the config must load.

@@ -118,8 +118,9 @@ Result<void> parse_rules(const toml::table* rules, const std::string& path, Rule
         return {};
     };
     static constexpr const char* kNames[] = {
-        "new_domain",   "capacity", "direct_ip", "public_resolver", "tunnel",
-        "volume_spike", "rare",     "stale",     "fleet_hosts",     "max_alerts_per_host"};
+        "new_domain", "capacity",    "direct_ip",          "public_resolver",
+        "tunnel",     "dga",         "volume_spike",       "rare",
+        "stale",      "fleet_hosts", "max_alerts_per_host"};
     if (rules)
         for (auto&& [k, n] : *rules)
             if (std::find(std::begin(kNames), std::end(kNames), k.str()) == std::end(kNames))
@@ -184,6 +185,16 @@ Result<void> parse_rules(const toml::table* rules, const std::string& path, Rule
              [&] { return tu.integer("max_label", c.tunnel.max_label, 1, 253); },
              [&] { return tu.number("min_entropy_bits", c.tunnel.min_entropy_bits, 0, 8); },
              [&] { return tu.finish(); }});
+        !r)
+        return r;
+
+    if (auto r = table("dga", t); !r) return r;
+    Section dg(t, "rules.dga", path);
+    if (auto r =
+            all({[&] { return dg.boolean("enabled", c.dga.enabled); },
+                 [&] { return dg.integer("min_length", c.dga.min_length, 1, 63); },
+                 [&] { return dg.number("threshold", c.dga.threshold, 0, 1000); },
+                 [&] { return dg.strings("allow", c.dga.allow); }, [&] { return dg.finish(); }});
         !r)
         return r;
 

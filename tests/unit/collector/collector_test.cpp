@@ -433,6 +433,38 @@ webhook = "https://hooks.example/x"
     }
 }
 
+TEST(CollectorConfigTest, DgaSection) {
+    auto d = parse_collector_config("", "c.toml");
+    ASSERT_TRUE(d.ok()) << d.error().message;
+    EXPECT_TRUE(d->rules.dga.enabled);
+    EXPECT_EQ(d->rules.dga.min_length, 8);
+    EXPECT_DOUBLE_EQ(d->rules.dga.threshold, 26.0);
+    auto c = parse_collector_config(R"(
+[rules.dga]
+enabled = false
+min_length = 10
+threshold = 30.5
+allow = ["*.cdn-hash.example", "xkqzvbhwpjrtmnf.com"]
+)",
+                                    "c.toml");
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    EXPECT_FALSE(c->rules.dga.enabled);
+    EXPECT_EQ(c->rules.dga.min_length, 10);
+    EXPECT_DOUBLE_EQ(c->rules.dga.threshold, 30.5);
+    EXPECT_EQ(c->rules.dga.allow,
+              (std::vector<std::string>{"*.cdn-hash.example", "xkqzvbhwpjrtmnf.com"}));
+    for (auto [text, error] : {
+             std::pair{"[rules.dga]\nmin_lenght = 3\n",
+                       "c.toml:2: unknown key rules.dga.min_lenght"},
+             std::pair{"[rules.dga]\nmin_length = 0\n", "c.toml:2: rules.dga.min_length must be"},
+             std::pair{"[rules.dga]\nthreshold = -1\n", "c.toml:2: rules.dga.threshold must be"},
+         }) {
+        auto r = parse_collector_config(text, "c.toml");
+        ASSERT_FALSE(r.ok()) << text;
+        EXPECT_NE(r.error().message.find(error), std::string::npos) << r.error().message;
+    }
+}
+
 TEST(CollectorOpenTest, MissingOptionalConfigAndBadResolverList) {
     auto dir = fs::temp_directory_path() / ("em-collector-open-" + std::to_string(::getpid()));
     fs::remove_all(dir);

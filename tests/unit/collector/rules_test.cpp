@@ -296,6 +296,52 @@ TEST_F(RulesTest, TunnelFlagsNamesTheResolverCouldNotPrint) {
     EXPECT_NE(f[0].message.find("--key unprintable.invalid"), std::string::npos) << f[0].message;
 }
 
+// ---- dga ----
+
+TEST_F(RulesTest, DgaIsOneFindingPerHostCoveringEveryGeneratedDomain) {
+    DgaRule rule(DgaConfig{});
+    auto f = step(rule, "web1",
+                  Snapshot{{dom("api.github.com", 5, {ip("192.0.2.1")}),
+                            dom("d1a2b3c4d5e6f7.cloudfront.net", 2, {ip("192.0.2.2")}),
+                            dom("xkqzvbhwpjrtmnf.com", 1), dom("www.xkqzvbhwpjrtmnf.com", 2),
+                            dom("9f86d081884c7d659a2feaa0c55ad015.net", 1),
+                            dom("*.qwzxkvbnjhtrplm.org", 40)},  // folded: not judged
+                           {}},
+                  kT0);
+    ASSERT_EQ(f.size(), 1u);
+    EXPECT_EQ(f[0].key, "burst");
+    EXPECT_EQ(f[0].weight, 2);
+    EXPECT_EQ(f[0].covers, (Keys{"9f86d081884c7d659a2feaa0c55ad015.net", "xkqzvbhwpjrtmnf.com"}));
+    EXPECT_NE(f[0].message.find("2 registrable domains that look generated"), std::string::npos)
+        << f[0].message;
+    EXPECT_NE(f[0].message.find("2 of them never answered, 4 queries"), std::string::npos)
+        << f[0].message;
+    EXPECT_NE(f[0].message.find("[rules.dga] allow"), std::string::npos);
+}
+
+TEST_F(RulesTest, DgaSingleDomainIsItsKeyAndAllowSilences) {
+    DgaRule one(DgaConfig{});
+    auto f =
+        step(one, "web1", Snapshot{{dom("a.xkqzvbhwpjrtmnf.com", 3, {ip("192.0.2.9")})}, {}}, kT0);
+    ASSERT_EQ(f.size(), 1u);
+    EXPECT_EQ(f[0].key, "xkqzvbhwpjrtmnf.com");
+    EXPECT_EQ(f[0].covers, (Keys{"xkqzvbhwpjrtmnf.com"}));
+    EXPECT_NE(f[0].message.find("bits of evidence of random letters"), std::string::npos);
+    EXPECT_NE(f[0].message.find("answered"), std::string::npos);
+    EXPECT_NE(f[0].message.find("add \"*.xkqzvbhwpjrtmnf.com\" to [rules.dga] allow"),
+              std::string::npos)
+        << f[0].message;
+    DgaConfig c;
+    c.allow = {"*.xkqzvbhwpjrtmnf.com"};
+    EXPECT_TRUE(step(DgaRule(c), "web1",
+                     Snapshot{{dom("a.xkqzvbhwpjrtmnf.com", 3, {ip("192.0.2.9")})}, {}}, kT0 + 60)
+                    .empty());
+    c.allow = {"a.xkqzvbhwpjrtmnf.com"};  // an exact entry silences that name
+    EXPECT_TRUE(step(DgaRule(c), "web1",
+                     Snapshot{{dom("a.xkqzvbhwpjrtmnf.com", 3, {ip("192.0.2.9")})}, {}}, kT0 + 120)
+                    .empty());
+}
+
 TEST(TunnelEntropyTest, ShannonBitsPerCharacter) {
     EXPECT_DOUBLE_EQ(TunnelRule::entropy("aaaa"), 0.0);
     EXPECT_DOUBLE_EQ(TunnelRule::entropy("abab"), 1.0);

@@ -15,6 +15,7 @@
 #include <random>
 
 #include "collector/collector.h"
+#include "dga_gen.h"
 #include "format/writer.h"
 
 namespace em {
@@ -121,6 +122,7 @@ TEST(AlertScenario, EveryIncidentOnceAndNothingElse) {
         {8, "web3", "public_resolver", "public resolver by address"},
         {10, "web4", "public_resolver", "public resolver by DoH name"},
         {12, "web5", "tunnel", "DNS tunnel"},
+        {14, "web3", "dga", "DGA burst"},
         {16, "web1", "volume_spike", "volume spike"},
         {20, "web6", "stale", "monitor stops"},
     };
@@ -162,6 +164,10 @@ TEST(AlertScenario, EveryIncidentOnceAndNothingElse) {
                 host("web5").query(
                     fmt::format("{:08x}.t.exfil-tunnel.example", static_cast<uint32_t>(rng())), 1,
                     t, {ip("203.0.113.60")});
+        // Malware on web3 tries 40 generated domains (Bamital-like hashes); none answers.
+        if (c == 14)
+            for (const auto& d : dga_gen::generate(dga_gen::Family::kHex, 14, 40))
+                host("web3").query(d, 1, t, {});
         if (c == 16) host("web1").query("api.github.com", 5000, t, {});
         host("web6").down = c >= 20;
 
