@@ -129,6 +129,11 @@ class HistoryStore {
     /// The registrable domain of `name` ("*." folded names: of the rest); cached for the
     /// fleet's domains.
     std::string_view base(std::string_view name) const;
+    /// The registrable domain under ICANN suffixes only (DomainFolder::icann_base):
+    /// "cloudfront.net" for "d1a2b3.cloudfront.net", whose base() is itself.
+    std::string_view icann_base(std::string_view name) const {
+        return folder_.icann_base(DomainFolder::unfolded(name));
+    }
 
     /// A small persistent integer, for the collector's own bookkeeping.
     Result<std::optional<int64_t>> meta(const std::string& key);

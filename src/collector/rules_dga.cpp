@@ -42,7 +42,13 @@ void DgaRule::evaluate(const HostContext& ctx, std::vector<Finding>& out) const 
                                     : ctx.store.base(d.name);
         auto it = judged.find(base);
         if (it == judged.end())
-            it = judged.emplace(base, dga::judge(dga::registrable_label(base), params)).first;
+            // The label an ICANN registry sold: a private suffix's customers (the hash in
+            // d1a2b3c4d5e6f7.cloudfront.net, a load balancer under elb.amazonaws.com) name
+            // their own sub-domains, so the provider's label is judged.
+            it = judged
+                     .emplace(base, dga::judge(dga::registrable_label(ctx.store.icann_base(base)),
+                                               params))
+                     .first;
         if (it->second.kind == dga::Kind::kNone || allowed(d.name, base)) continue;
         Flagged& f = flagged[base];
         f.verdict = it->second;

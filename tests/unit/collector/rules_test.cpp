@@ -300,14 +300,16 @@ TEST_F(RulesTest, TunnelFlagsNamesTheResolverCouldNotPrint) {
 
 TEST_F(RulesTest, DgaIsOneFindingPerHostCoveringEveryGeneratedDomain) {
     DgaRule rule(DgaConfig{});
-    auto f = step(rule, "web1",
-                  Snapshot{{dom("api.github.com", 5, {ip("192.0.2.1")}),
-                            dom("d1a2b3c4d5e6f7.cloudfront.net", 2, {ip("192.0.2.2")}),
-                            dom("xkqzvbhwpjrtmnf.com", 1), dom("www.xkqzvbhwpjrtmnf.com", 2),
-                            dom("9f86d081884c7d659a2feaa0c55ad015.net", 1),
-                            dom("*.qwzxkvbnjhtrplm.org", 40)},  // folded: not judged
-                           {}},
-                  kT0);
+    auto f = step(
+        rule, "web1",
+        Snapshot{{dom("api.github.com", 5, {ip("192.0.2.1")}),
+                  dom("d1a2b3c4d5e6f7.cloudfront.net", 2, {ip("192.0.2.2")}),
+                  dom("internal-x-1234567890.eu-west-1.elb.amazonaws.com", 1, {ip("192.0.2.3")}),
+                  dom("xkqzvbhwpjrtmnf.com", 1), dom("www.xkqzvbhwpjrtmnf.com", 2),
+                  dom("9f86d081884c7d659a2feaa0c55ad015.net", 1),
+                  dom("*.qwzxkvbnjhtrplm.org", 40)},  // folded: not judged
+                 {}},
+        kT0);
     ASSERT_EQ(f.size(), 1u);
     EXPECT_EQ(f[0].key, "burst");
     EXPECT_EQ(f[0].weight, 2);
