@@ -57,7 +57,9 @@ declare -A MODE=([flood]=headers [trickleh]=trickle-headers [silent]=silent
     [trickleb]=trickle-body [good]=good)
 listeners=()
 for n in "${NAMES[@]}"; do listeners+=("${ADDR[$n]}:8443=${MODE[$n]}"); done
-in_ns python3 -u tests/tools/hostile_https.py --cert "$WORK/srv.pem" --key "$WORK/srv.key" \
+# ip netns exec itself (not the in_ns function): ip execs python, so $! is the server's pid
+# and cleanup's kill reaches it.
+ip netns exec "$NS" python3 -u tests/tools/hostile_https.py --cert "$WORK/srv.pem" --key "$WORK/srv.key" \
     --token "emfet-token-$$-0123456789" --dir "$WORK/files" "${listeners[@]}" >"$WORK/server.log" 2>&1 &
 PIDS+=("$!")
 for _ in $(seq 100); do grep -q ' ready$' "$WORK/server.log" && break; sleep 0.05; done

@@ -100,7 +100,7 @@ run_pass() {  # LAYER
     # 0. A data channel (egress-monitor issue 20): a "query" under an allowed name that
     # carries an answer record reaches no server; the same query without it, sent after it on
     # the same queue (verdicts in order), does — the listener stops when that one arrives.
-    in_up python3 "$FORGE" listen --bind 198.51.100.53:53 --seconds 60 --until-id 0x5252 >"$WORK/sink.out" &
+    ip netns exec "$NS_UP" python3 "$FORGE" listen --bind 198.51.100.53:53 --seconds 60 --until-id 0x5252 >"$WORK/sink.out" &
     sink=$!
     PIDS+=("$sink")
     for _ in $(seq 200); do grep -q '^ready' "$WORK/sink.out" 2>/dev/null && break; sleep 0.05; done

@@ -86,9 +86,12 @@ collect() {
 collect
 [ ! -s "$WORK/alerts.jsonl" ] || fail "alerts before any tunnel: $(cat "$WORK/alerts.jsonl")"
 
+# Background programs are started with `ip netns exec` itself, not through in_up/in_cl: ip
+# execs the program, so $! is its pid and cleanup's kill reaches it (through a shell function
+# $! is a subshell, and a tunnel server left behind spins on its dead namespace's socket).
 # A TCP echo service on the fake internet, behind both tunnels; echoed SIZE prints how many
 # bytes of SIZE sent from the client to ADDR PORT came back intact (-1: corrupted).
-in_up python3 -c '
+ip netns exec "$NS_UP" python3 -c '
 import socket, threading
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", 7007)); s.listen(8)
@@ -116,7 +119,7 @@ print(len(got) if got == data[:len(got)] else -1)' "$@" 2>&1 || true
 
 # iodine: the server's tunnel network is 203.0.113.192/27; -r keeps the client from trying
 # raw UDP to the server's address, so everything goes through the resolver.
-in_up iodined -f -P egress-test -l 192.0.2.53 -p 53 -d "dns$$" 203.0.113.193/27 t.iodine.test \
+ip netns exec "$NS_UP" iodined -f -P egress-test -l 192.0.2.53 -p 53 -d "dns$$" 203.0.113.193/27 t.iodine.test \
     >"$WORK/iodined.log" 2>&1 &
 PIDS+=("$!")
 wait_for() {  # what command...: polls the command for 30 s
@@ -126,7 +129,7 @@ wait_for() {  # what command...: polls the command for 30 s
     fail "$what (logs: KEEP_WORK=1)"
 }
 wait_for "iodined did not start" grep -q 'Listening to dns' "$WORK/iodined.log"
-in_cl iodine -f -r -P egress-test -d "dnc$$" 127.0.0.1 t.iodine.test >"$WORK/iodine.log" 2>&1 &
+ip netns exec "$NS_CL" iodine -f -r -P egress-test -d "dnc$$" 127.0.0.1 t.iodine.test >"$WORK/iodine.log" 2>&1 &
 PIDS+=("$!")
 wait_for "iodine did not connect" grep -q 'Connection setup complete' "$WORK/iodine.log"
 # TCP through the tunnel to the server's end of it: 16 KB there and back.
@@ -144,12 +147,12 @@ key = egress-test
 resources = echo:127.0.0.1:7007
 CONF
 mkdir -m 755 "$WORK/chroot"
-in_up dns2tcpd -F -f "$WORK/dns2tcpd.conf" >"$WORK/dns2tcpd.log" 2>&1 &
+ip netns exec "$NS_UP" dns2tcpd -F -f "$WORK/dns2tcpd.conf" >"$WORK/dns2tcpd.log" 2>&1 &
 PIDS+=("$!")
 server_up() { grep -q '192.0.2.54:53 ' <<<"$(in_up ss -lun)"; }
 wait_for "dns2tcpd did not start" server_up
 lport=$((30000 + $$ % 10000))
-in_cl dns2tcpc -z t.dns2tcp.test -k egress-test -r echo -l "$lport" 127.0.0.1 >"$WORK/dns2tcpc.log" 2>&1 &
+ip netns exec "$NS_CL" dns2tcpc -z t.dns2tcp.test -k egress-test -r echo -l "$lport" 127.0.0.1 >"$WORK/dns2tcpc.log" 2>&1 &
 PIDS+=("$!")
 client_up() { grep -q "127.0.0.1:$lport " <<<"$(in_cl ss -ltn)"; }
 wait_for "dns2tcpc did not listen" client_up
