@@ -3,7 +3,10 @@
 // generated family (dga_gen.h). Every entry of the list is judged as if it were the label of
 // a registrable domain ("www" as www.com), which is harsher than the rule, which only ever
 // sees registrable domains.
+// Then recall with the burst tell (dga::in_burst, the rule's own function): the family's names
+// queried by one host, never answered, k at a time within a cycle, for several k.
 //   dga_eval BENIGN_LIST [--threshold BITS] [--min-length N] [--per-family N] [--sweep]
+//            [--burst-min N] [--burst-minutes M]
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -20,12 +23,13 @@ int main(int argc, char** argv) {
     if (argc < 2) {
         std::fprintf(stderr,
                      "usage: dga_eval BENIGN_LIST [--threshold BITS] [--min-length N] "
-                     "[--per-family N] [--sweep]\n");
+                     "[--per-family N] [--sweep] [--burst-min N] [--burst-minutes M]\n");
         return 2;
     }
     dga::Params p;
     size_t per_family = 10000;
     bool sweep = false;
+    int64_t burst_min = 10, burst_minutes = 15;
     for (int i = 2; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--sweep") {
@@ -34,6 +38,10 @@ int main(int argc, char** argv) {
             p.threshold = std::atof(argv[++i]);
         } else if (i + 1 < argc && a == "--min-length") {
             p.min_length = std::atoll(argv[++i]);
+        } else if (i + 1 < argc && a == "--burst-min") {
+            burst_min = std::atoll(argv[++i]);
+        } else if (i + 1 < argc && a == "--burst-minutes") {
+            burst_minutes = std::atoll(argv[++i]);
         } else if (i + 1 < argc && a == "--per-family") {
             per_family = static_cast<size_t>(std::atoll(argv[++i]));
         } else {
@@ -98,6 +106,30 @@ int main(int argc, char** argv) {
         return 0;
     }
     report(p, true);
+    // The burst: the host tries `k` names every cycle (5 minutes apart, first seen at the
+    // cycle's fetch), none answered; a name is caught by its letters or by being in a burst.
+    std::printf(
+        "with the burst tell (burst_min %lld, burst_minutes %lld), names tried per "
+        "5-minute cycle:\n  %-32s",
+        static_cast<long long>(burst_min), static_cast<long long>(burst_minutes), "family");
+    const size_t per_cycle[] = {1, 5, 10, 50};
+    for (size_t k : per_cycle) std::printf(" %9zu/cycle", k);
+    std::printf("\n");
+    for (auto& s : families) {
+        std::printf("  %-32s", s.name.c_str());
+        for (size_t k : per_cycle) {
+            std::vector<int64_t> times;
+            for (size_t i = 0; i < s.labels.size(); ++i)
+                times.push_back(static_cast<int64_t>(i / k) * 300);
+            const auto burst = dga::in_burst(times, burst_min, burst_minutes * 60);
+            size_t caught = 0;
+            for (size_t i = 0; i < s.labels.size(); ++i)
+                caught += burst[i] || dga::judge(s.labels[i], p).kind != dga::Kind::kNone;
+            std::printf(" %13.1f %%",
+                        100.0 * static_cast<double>(caught) / static_cast<double>(s.labels.size()));
+        }
+        std::printf("\n");
+    }
     std::printf("flagged benign names:");
     size_t shown = 0;
     for (auto& l : benign)

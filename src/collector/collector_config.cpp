@@ -194,6 +194,8 @@ Result<void> parse_rules(const toml::table* rules, const std::string& path, Rule
             all({[&] { return dg.boolean("enabled", c.dga.enabled); },
                  [&] { return dg.integer("min_length", c.dga.min_length, 1, 63); },
                  [&] { return dg.number("threshold", c.dga.threshold, 0, 1000); },
+                 [&] { return dg.integer("burst_min", c.dga.burst_min, 0, 1000000); },
+                 [&] { return dg.integer("burst_minutes", c.dga.burst_minutes, 1, 10080); },
                  [&] { return dg.strings("allow", c.dga.allow); }, [&] { return dg.finish(); }});
         !r)
         return r;

@@ -1,5 +1,6 @@
 #include "collector/dga_model.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace em::dga {
@@ -57,6 +58,22 @@ Verdict judge(std::string_view label, const Params& p) {
     else if (v.bits > p.threshold)
         v.kind = Kind::kRandom;
     return v;
+}
+
+std::vector<bool> in_burst(const std::vector<int64_t>& first_seen, int64_t min_domains,
+                           int64_t window_seconds) {
+    std::vector<bool> marked(first_seen.size(), false);
+    if (min_domains <= 0) return marked;
+    const auto need = static_cast<size_t>(min_domains);
+    size_t lo = 0, next_unmarked = 0;
+    for (size_t hi = 0; hi < first_seen.size(); ++hi) {
+        while (first_seen[hi] - first_seen[lo] > window_seconds) ++lo;
+        if (hi - lo + 1 < need) continue;
+        // Every window is marked once: from the first member not already marked.
+        for (size_t i = std::max(lo, next_unmarked); i <= hi; ++i) marked[i] = true;
+        next_unmarked = hi + 1;
+    }
+    return marked;
 }
 
 }  // namespace em::dga

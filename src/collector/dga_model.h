@@ -10,6 +10,7 @@
 // and "s3" are words and digits, not noise.
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 namespace em::dga {
 
@@ -41,6 +42,15 @@ struct Verdict {
 /// Judges the label of a registrable domain (the part left of its public suffix, one label).
 /// Punycode ("xn--") labels are not judged: their ASCII form is an encoding, not a name.
 Verdict judge(std::string_view label, const Params& p);
+
+/// The other tell of a generated name, whatever its letters: malware tries its list until one
+/// name answers, so its host queries many registrable domains nobody answers within minutes
+/// (real names are answered; a host's typos and stale names do not come ten to the minute).
+/// `first_seen` holds, ascending, when each never-answered registrable domain was first seen;
+/// the result marks every one inside some window of `window_seconds` holding at least
+/// `min_domains` of them. `min_domains` 0: marks none.
+std::vector<bool> in_burst(const std::vector<int64_t>& first_seen, int64_t min_domains,
+                           int64_t window_seconds);
 
 /// The label left of the public suffix: the first label of a registrable domain.
 inline std::string_view registrable_label(std::string_view base) {

@@ -439,11 +439,15 @@ TEST(CollectorConfigTest, DgaSection) {
     EXPECT_TRUE(d->rules.dga.enabled);
     EXPECT_EQ(d->rules.dga.min_length, 8);
     EXPECT_DOUBLE_EQ(d->rules.dga.threshold, 26.0);
+    EXPECT_EQ(d->rules.dga.burst_min, 10);
+    EXPECT_EQ(d->rules.dga.burst_minutes, 15);
     auto c = parse_collector_config(R"(
 [rules.dga]
 enabled = false
 min_length = 10
 threshold = 30.5
+burst_min = 0
+burst_minutes = 60
 allow = ["*.cdn-hash.example", "xkqzvbhwpjrtmnf.com"]
 )",
                                     "c.toml");
@@ -451,6 +455,8 @@ allow = ["*.cdn-hash.example", "xkqzvbhwpjrtmnf.com"]
     EXPECT_FALSE(c->rules.dga.enabled);
     EXPECT_EQ(c->rules.dga.min_length, 10);
     EXPECT_DOUBLE_EQ(c->rules.dga.threshold, 30.5);
+    EXPECT_EQ(c->rules.dga.burst_min, 0);
+    EXPECT_EQ(c->rules.dga.burst_minutes, 60);
     EXPECT_EQ(c->rules.dga.allow,
               (std::vector<std::string>{"*.cdn-hash.example", "xkqzvbhwpjrtmnf.com"}));
     for (auto [text, error] : {
@@ -458,6 +464,8 @@ allow = ["*.cdn-hash.example", "xkqzvbhwpjrtmnf.com"]
                        "c.toml:2: unknown key rules.dga.min_lenght"},
              std::pair{"[rules.dga]\nmin_length = 0\n", "c.toml:2: rules.dga.min_length must be"},
              std::pair{"[rules.dga]\nthreshold = -1\n", "c.toml:2: rules.dga.threshold must be"},
+             std::pair{"[rules.dga]\nburst_minutes = 0\n",
+                       "c.toml:2: rules.dga.burst_minutes must be"},
          }) {
         auto r = parse_collector_config(text, "c.toml");
         ASSERT_FALSE(r.ok()) << text;

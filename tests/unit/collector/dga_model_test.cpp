@@ -71,4 +71,16 @@ TEST(DgaModel, GeneratedNamesAreFlagged) {
     EXPECT_GE(hex, 995u);
 }
 
+TEST(DgaModel, BurstMarksEveryDomainOfAWindowHoldingEnough) {
+    using B = std::vector<bool>;
+    EXPECT_EQ(dga::in_burst({}, 3, 60), B{});
+    EXPECT_EQ(dga::in_burst({0, 10, 20}, 0, 60), (B{false, false, false}));  // off
+    EXPECT_EQ(dga::in_burst({0, 10, 20}, 3, 60), (B{true, true, true}));
+    EXPECT_EQ(dga::in_burst({0, 10, 100}, 3, 60), (B{false, false, false}));
+    // Two windows overlapping, and one alone: 0..60 holds 3, 50..110 holds 3, 500 is alone.
+    EXPECT_EQ(dga::in_burst({0, 30, 50, 60, 110, 500}, 3, 60),
+              (B{true, true, true, true, true, false}));
+    EXPECT_EQ(dga::in_burst({5, 5, 5, 5}, 4, 0), (B{true, true, true, true}));
+}
+
 }  // namespace em

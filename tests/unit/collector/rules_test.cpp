@@ -344,6 +344,50 @@ TEST_F(RulesTest, DgaSingleDomainIsItsKeyAndAllowSilences) {
                     .empty());
 }
 
+// A burst of never-answered new registrable domains is a DGA whatever the letters: these are
+// word pairs (as Suppobox makes them), which the letter model rightly calls words.
+TEST_F(RulesTest, DgaBurstOfUnansweredNewDomainsWhateverTheirLetters) {
+    const char* words[] = {"gardenhunter", "silverladder", "oceanmarket",  "wintercastle",
+                           "quietrocket",  "shadowtimber", "honestjacket", "velvetsummer",
+                           "morningriver", "pocketzebra",  "famousdoctor"};
+    auto with = [&](size_t n, bool answered) {
+        Snapshot s{{dom("api.github.com", 5, {ip("192.0.2.1")})}, {}};
+        for (size_t i = 0; i < n; ++i)
+            s.domains.push_back(
+                dom(std::string(words[i]) + ".net", 1,
+                    answered ? std::vector{ip("192.0.2.7")} : std::vector<IpAddress>{}));
+        return s;
+    };
+    DgaRule rule(DgaConfig{});
+    // In the first snapshot they came from an unknown span of time: the baseline, quiet.
+    EXPECT_TRUE(step(rule, "base", with(11, false), kT0).empty());
+    // Nine new in a cycle: under burst_min 10, quiet; the tenth makes the burst.
+    EXPECT_TRUE(step(rule, "web1", with(0, false), kT0).empty());
+    EXPECT_TRUE(step(rule, "web1", with(9, false), kT0 + 300).empty());
+    auto f = step(rule, "web1", with(10, false), kT0 + 600);
+    ASSERT_EQ(f.size(), 1u);
+    EXPECT_EQ(f[0].key, "burst");
+    EXPECT_EQ(f[0].weight, 10);
+    EXPECT_EQ(f[0].covers.size(), 10u);
+    EXPECT_NE(f[0].message.find("10 of them came in a burst: at least 10 registrable domains "
+                                "first seen within 15 minutes that nobody answered"),
+              std::string::npos)
+        << f[0].message;
+    EXPECT_NE(f[0].message.find("sets burst_min = 0"), std::string::npos) << f[0].message;
+    // Answered, they are real names: quiet.
+    EXPECT_TRUE(step(rule, "web2", with(0, false), kT0).empty());
+    EXPECT_TRUE(step(rule, "web2", with(11, true), kT0 + 300).empty());
+    // Spread over more than burst_minutes: quiet.
+    EXPECT_TRUE(step(rule, "web3", with(0, false), kT0).empty());
+    EXPECT_TRUE(step(rule, "web3", with(5, false), kT0 + 300).empty());
+    EXPECT_TRUE(step(rule, "web3", with(10, false), kT0 + 300 + 16 * 60).empty());
+    // burst_min = 0 turns the burst off.
+    DgaConfig off;
+    off.burst_min = 0;
+    EXPECT_TRUE(step(DgaRule(off), "web4", with(0, false), kT0).empty());
+    EXPECT_TRUE(step(DgaRule(off), "web4", with(11, false), kT0 + 300).empty());
+}
+
 TEST(TunnelEntropyTest, ShannonBitsPerCharacter) {
     EXPECT_DOUBLE_EQ(TunnelRule::entropy("aaaa"), 0.0);
     EXPECT_DOUBLE_EQ(TunnelRule::entropy("abab"), 1.0);

@@ -124,6 +124,7 @@ TEST(AlertScenario, EveryIncidentOnceAndNothingElse) {
         {12, "web5", "tunnel", "DNS tunnel"},
         {14, "web3", "dga", "DGA burst"},
         {16, "web1", "volume_spike", "volume spike"},
+        {18, "web2", "dga", "DGA burst of word pairs"},
         {20, "web6", "stale", "monitor stops"},
     };
     std::mt19937 rng(42);
@@ -168,6 +169,11 @@ TEST(AlertScenario, EveryIncidentOnceAndNothingElse) {
         if (c == 14)
             for (const auto& d : dga_gen::generate(dga_gen::Family::kHex, 14, 40))
                 host("web3").query(d, 1, t, {});
+        // Malware on web2 tries 20 word-pair domains (Suppobox-like): words to the letter
+        // model, a burst of never-answered new domains to the rule.
+        if (c == 18)
+            for (const auto& d : dga_gen::generate(dga_gen::Family::kWords, 18, 20))
+                host("web2").query(d, 1, t, {});
         if (c == 16) host("web1").query("api.github.com", 5000, t, {});
         host("web6").down = c >= 20;
 
