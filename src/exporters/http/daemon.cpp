@@ -100,6 +100,13 @@ struct Conn {
 
 }  // namespace
 
+std::string_view trim_ows(std::string_view s) {
+    auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+    while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+    while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+    return s;
+}
+
 Reply Reply::text(int status, std::string body, std::string type) {
     Reply r;
     r.status = status;
