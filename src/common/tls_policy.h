@@ -6,7 +6,7 @@
 // suites, SHA-1 MACs, or anything below TLS 1.2. This is the one place that says so.
 //
 // (The endpoint serves through GnuTLS with its own priority string to the same effect:
-// src/exporters/http/daemon.cpp.)
+// src/exporters/http/tls.h.)
 #include <openssl/ssl.h>
 
 #include <string>

@@ -4,8 +4,6 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -20,7 +18,7 @@
 #include <unordered_set>
 
 #include "common/log.h"
-#include "common/tls_policy.h"
+#include "exporters/http/tls.h"
 
 namespace em::http {
 
@@ -30,9 +28,6 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxPemBytes = size_t{1} << 20;
 constexpr auto kWatchdogPeriod = std::chrono::milliseconds(200);
 constexpr int kBacklog = 128;
-constexpr const char* kTlsPriorities =
-    "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:"
-    "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE";
 
 struct ListenAddress {
     std::string host;
@@ -94,42 +89,6 @@ Result<UniqueFd> listen_on(const std::string& text, const ListenAddress& a) {
     return fd;
 }
 
-Result<std::string> read_pem(const char* what, const std::string& path) {
-    if (path.empty()) return Error{std::string("no ") + what + " configured (or set plain_http)"};
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-    if (!fd.valid()) return errno_error(std::string("cannot read ") + what + " " + path);
-    std::string out;
-    char buf[8192];
-    while (true) {
-        ssize_t n = ::read(fd.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return errno_error(std::string("cannot read ") + what + " " + path);
-        if (n == 0) break;
-        out.append(buf, static_cast<size_t>(n));
-        if (out.size() > kMaxPemBytes)
-            return Error{std::string(what) + " " + path + " is larger than 1 MiB"};
-    }
-    return out;
-}
-
-// GnuTLS (inside libmicrohttpd) serves; OpenSSL checks the files first so that a wrong file
-// gets an error that says which and why, as the operator would read it from openssl(1).
-Result<void> check_tls_files(const DaemonConfig& cfg) {
-    std::unique_ptr<SSL_CTX, Deleter<SSL_CTX_free>> ctx(SSL_CTX_new(TLS_server_method()));
-    if (!ctx) return Error{"cannot set up TLS: " + openssl_error()};
-    ERR_clear_error();
-    if (SSL_CTX_use_certificate_chain_file(ctx.get(), cfg.tls_cert.c_str()) != 1)
-        return Error{"TLS certificate " + cfg.tls_cert +
-                     " is not a valid PEM certificate: " + openssl_error()};
-    if (SSL_CTX_use_PrivateKey_file(ctx.get(), cfg.tls_key.c_str(), SSL_FILETYPE_PEM) != 1)
-        return Error{"TLS key " + cfg.tls_key +
-                     " is not a valid PEM private key: " + openssl_error()};
-    if (SSL_CTX_check_private_key(ctx.get()) != 1)
-        return Error{"TLS key " + cfg.tls_key + " does not match the certificate " + cfg.tls_cert +
-                     ": " + openssl_error()};
-    return {};
-}
-
 // One accepted connection, from libmicrohttpd's "started" notification to "closed" (which
 // comes before the socket is closed, so the watchdog may shut down a registered fd).
 struct Conn {
@@ -140,6 +99,13 @@ struct Conn {
 };
 
 }  // namespace
+
+std::string_view trim_ows(std::string_view s) {
+    auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+    while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+    while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+    return s;
+}
 
 Reply Reply::text(int status, std::string body, std::string type) {
     Reply r;
@@ -329,13 +295,10 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& cfg, Handler h
     impl->handler = std::move(handler);
     bool tls = !cfg.tls_cert.empty() || !cfg.tls_key.empty();
     if (tls) {
-        auto cert = read_pem("TLS certificate (tls_cert)", cfg.tls_cert);
-        if (!cert) return cert.error();
-        auto key = read_pem("TLS key (tls_key)", cfg.tls_key);
-        if (!key) return key.error();
-        if (auto r = check_tls_files(cfg); !r) return r.error();
-        impl->cert_pem = std::move(*cert);
-        impl->key_pem = std::move(*key);
+        auto pem = load_tls_pem(cfg.tls_cert, cfg.tls_key);
+        if (!pem) return pem.error();
+        impl->cert_pem = std::move(pem->cert);
+        impl->key_pem = std::move(pem->key);
     }
     auto fd = listen_on(cfg.listen, *addr);
     if (!fd) return fd.error();
@@ -368,8 +331,6 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& cfg, Handler h
     if (tls) {
         opts.push_back({MHD_OPTION_HTTPS_MEM_CERT, 0, impl->cert_pem.data()});
         opts.push_back({MHD_OPTION_HTTPS_MEM_KEY, 0, impl->key_pem.data()});
-        // TLS 1.3, and TLS 1.2 only with ECDHE key exchange and AEAD ciphers (no RSA key
-        // exchange, no CBC, no SHA-1 MAC).
         opts.push_back({MHD_OPTION_HTTPS_PRIORITIES, 0, const_cast<char*>(kTlsPriorities)});
     }
     opts.push_back({MHD_OPTION_END, 0, nullptr});

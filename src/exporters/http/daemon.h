@@ -67,6 +67,9 @@ struct Reply {
 
 using Handler = std::function<Reply(const Request&)>;
 
+/// `s` without leading and trailing whitespace (HTTP's optional whitespace, and CR/LF).
+std::string_view trim_ows(std::string_view s);
+
 /// Counters of what the limits refused, for /metrics.
 struct DaemonCounters {
     std::atomic<uint64_t> requests{0};

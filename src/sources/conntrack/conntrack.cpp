@@ -12,14 +12,13 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/mnl/mnl_socket.h"
 #include "common/netlink.h"
 #include "sources/conntrack/host_addresses.h"
 
 namespace em {
 
 namespace {
-
-using MnlSocket = std::unique_ptr<mnl_socket, Deleter<mnl_socket_close>>;
 
 constexpr uint16_t kCtNew = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;
 // recvmmsg batch: one event per datagram, a few hundred bytes each.
@@ -162,19 +161,12 @@ Result<std::unique_ptr<ConntrackSource>> ConntrackSource::open(size_t rcvbuf) {
     auto hosts = HostAddresses::open();
     if (!hosts) return hosts.error();
 
-    MnlSocket sock(mnl_socket_open2(NETLINK_NETFILTER, SOCK_NONBLOCK | SOCK_CLOEXEC));
-    if (!sock) return errno_error("ctnetlink: cannot open socket");
-    const int fd = mnl_socket_get_fd(sock.get());
-    if (rcvbuf > 0) {
-        int size = rcvbuf > INT32_MAX ? INT32_MAX : static_cast<int>(rcvbuf);
-        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0 &&
-            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size) < 0)
-            return errno_error("ctnetlink: cannot set the receive buffer");
-    }
-    if (mnl_socket_bind(sock.get(), 1U << (NFNLGRP_CONNTRACK_NEW - 1), MNL_SOCKET_AUTOPID) < 0)
-        return errno_error("ctnetlink: cannot subscribe to conntrack NEW events");
+    auto sock =
+        open_netlink(NETLINK_NETFILTER, SOCK_NONBLOCK | SOCK_CLOEXEC,
+                     1U << (NFNLGRP_CONNTRACK_NEW - 1), "ctnetlink (conntrack NEW events)", rcvbuf);
+    if (!sock) return sock.error();
     return std::unique_ptr<ConntrackSource>(
-        new ConntrackSource(std::make_unique<Impl>(std::move(*hosts), std::move(sock))));
+        new ConntrackSource(std::make_unique<Impl>(std::move(*hosts), std::move(*sock))));
 }
 
 ConntrackSource::ConntrackSource(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

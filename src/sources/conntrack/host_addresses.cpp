@@ -16,8 +16,6 @@ namespace em {
 
 namespace {
 
-using MnlSocket = std::unique_ptr<mnl_socket, Deleter<mnl_socket_close>>;
-
 // A dump reply is cut into skbs sized after the reader's buffer, at most 32 KB.
 constexpr size_t kDumpBuffer = 32768;
 
@@ -79,12 +77,11 @@ bool HostAddressSet::contains(const IpAddress& ip) const {
 }
 
 Result<HostAddresses> HostAddresses::open() {
-    MnlSocket events(mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC));
-    if (!events) return errno_error("rtnetlink: cannot open socket");
-    if (mnl_socket_bind(events.get(), RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, MNL_SOCKET_AUTOPID) <
-        0)
-        return errno_error("rtnetlink: cannot subscribe to address notifications");
-    HostAddresses out(std::move(events));
+    auto events =
+        open_netlink(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC,
+                     RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, "rtnetlink (address notifications)");
+    if (!events) return events.error();
+    HostAddresses out(std::move(*events));
     if (auto r = out.dump(); !r) return r.error();
     return out;
 }
@@ -92,10 +89,9 @@ Result<HostAddresses> HostAddresses::open() {
 Result<void> HostAddresses::dump() {
     // A dump interrupted by a concurrent change (NLM_F_DUMP_INTR, seen as EINTR) is retried.
     for (int attempt = 0;; ++attempt) {
-        MnlSocket sock(mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC));
-        if (!sock) return errno_error("rtnetlink: cannot open socket");
-        if (mnl_socket_bind(sock.get(), 0, MNL_SOCKET_AUTOPID) < 0)
-            return errno_error("rtnetlink: cannot bind");
+        auto opened = open_netlink(NETLINK_ROUTE, SOCK_CLOEXEC, 0, "rtnetlink (address list)");
+        if (!opened) return opened.error();
+        MnlSocket sock = std::move(*opened);
         timeval timeout{5, 0};
         setsockopt(mnl_socket_get_fd(sock.get()), SOL_SOCKET, SO_RCVTIMEO, &timeout,
                    sizeof timeout);

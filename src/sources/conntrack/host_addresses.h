@@ -5,12 +5,11 @@
 #include <libmnl/libmnl.h>
 
 #include <cstdint>
-#include <memory>
 #include <vector>
 
 #include "common/ip_address.h"
+#include "common/mnl/mnl_socket.h"
 #include "common/result.h"
-#include "common/unique_fd.h"
 
 namespace em {
 
@@ -54,7 +53,6 @@ class HostAddresses {
     uint64_t resyncs() const { return resyncs_; }
 
   private:
-    using MnlSocket = std::unique_ptr<mnl_socket, Deleter<mnl_socket_close>>;
     explicit HostAddresses(MnlSocket events) : events_(std::move(events)) {}
     Result<void> dump();
 

@@ -68,10 +68,10 @@ Result<std::unique_ptr<EbpfSource>> EbpfSource::open(const EbpfOptions& opt) {
     if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
         return Error{"the kernel has no BTF (/sys/kernel/btf/vmlinux): CO-RE programs cannot load"};
     std::unique_ptr<EbpfSource> s(new EbpfSource());
-    s->mount_ = find_cgroup2_mount();
+    s->mount_.path = find_cgroup2_mount();
     // Ours, left by an agent that was killed: unmounted at the end this time.
-    if (s->mount_ == kOwnMount) s->mounted_ = true;
-    if (s->mount_.empty()) {
+    if (s->mount_.path == kOwnMount) s->mount_.mounted = true;
+    if (s->mount_.path.empty()) {
         // `ip netns exec` remounts /sys and hides it (FIELD-NOTES.md); so may a container.
         if (mkdir("/run/egress-monitor", 0755) != 0 && errno != EEXIST)
             return errno_error("no cgroup v2 mounted, and mkdir /run/egress-monitor");
@@ -80,21 +80,22 @@ Result<std::unique_ptr<EbpfSource>> EbpfSource::open(const EbpfOptions& opt) {
         if (mount("cgroup2", kOwnMount, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
             return errno_error(std::string("no cgroup v2 mounted, and mounting one on ") +
                                kOwnMount);
-        s->mount_ = kOwnMount;
-        s->mounted_ = true;
+        s->mount_.path = kOwnMount;
+        s->mount_.mounted = true;
     }
-    s->cgroup_ = opt.cgroup.empty() ? s->mount_ : opt.cgroup;
+    s->cgroup_ = opt.cgroup.empty() ? s->mount_.path : opt.cgroup;
     UniqueFd cg(::open(s->cgroup_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!cg.valid()) return errno_error("open cgroup " + s->cgroup_);
 
     libbpf_set_print(libbpf_print);
-    s->skel_ = egress_bpf__open();
+    s->skel_.reset(egress_bpf__open());
     if (!s->skel_) return libbpf_error("opening the BPF object", errno);
     s->skel_->rodata->wake_bytes = opt.wake_bytes;
     if (int err =
             bpf_map__set_max_entries(s->skel_->maps.events, static_cast<uint32_t>(opt.ring_bytes)))
         return libbpf_error("ring buffer size", err);
-    if (int err = egress_bpf__load(s->skel_)) return libbpf_error("loading the BPF programs", err);
+    if (int err = egress_bpf__load(s->skel_.get()))
+        return libbpf_error("loading the BPF programs", err);
 
     struct Attach {
         bpf_program* prog;
@@ -114,18 +115,24 @@ Result<std::unique_ptr<EbpfSource>> EbpfSource::open(const EbpfOptions& opt) {
     l.em_exec = bpf_program__attach(p.em_exec);
     if (!l.em_exec) return libbpf_error("attaching the sched_process_exec tracepoint", errno);
 
-    s->ring_ = ring_buffer__new(bpf_map__fd(s->skel_->maps.events), on_record, s.get(), nullptr);
+    s->ring_.reset(
+        ring_buffer__new(bpf_map__fd(s->skel_->maps.events), on_record, s.get(), nullptr));
     if (!s->ring_) return libbpf_error("ring buffer", errno);
     return s;
 }
 
-EbpfSource::~EbpfSource() {
-    if (ring_) ring_buffer__free(ring_);
-    if (skel_) egress_bpf__destroy(skel_);
-    if (mounted_) umount2(mount_.c_str(), MNT_DETACH);
+void EbpfSource::SkeletonDeleter::operator()(egress_bpf* skel) const { egress_bpf__destroy(skel); }
+
+void EbpfSource::RingDeleter::operator()(ring_buffer* ring) const { ring_buffer__free(ring); }
+
+EbpfSource::CgroupMount::~CgroupMount() {
+    if (mounted) umount2(path.c_str(), MNT_DETACH);
 }
 
-int EbpfSource::fd() const { return ring_buffer__epoll_fd(ring_); }
+// The members free the ring buffer, destroy the skeleton and unmount, in that order.
+EbpfSource::~EbpfSource() = default;
+
+int EbpfSource::fd() const { return ring_buffer__epoll_fd(ring_.get()); }
 
 int EbpfSource::on_record(void* ctx, void* data, size_t len) {
     auto* self = static_cast<EbpfSource*>(ctx);
@@ -135,7 +142,7 @@ int EbpfSource::on_record(void* ctx, void* data, size_t len) {
 
 Result<uint64_t> EbpfSource::consume(const Handler& handler) {
     handler_ = &handler;
-    int n = ring_buffer__consume(ring_);
+    int n = ring_buffer__consume(ring_.get());
     handler_ = nullptr;
     if (n < 0) return libbpf_error("reading the ring buffer", n);
     return static_cast<uint64_t>(n);

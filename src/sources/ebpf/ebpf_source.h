@@ -43,16 +43,39 @@ class EbpfSource {
     std::map<std::string, uint64_t> stats() const;
     /// The directory the programs are attached to, and the mount point of cgroup v2.
     const std::string& cgroup() const { return cgroup_; }
-    const std::string& cgroup_mount() const { return mount_; }
+    const std::string& cgroup_mount() const { return mount_.path; }
 
   private:
+    // Deleters defined where the skeleton is included (egress_bpf__destroy is inline there).
+    struct SkeletonDeleter {
+        void operator()(egress_bpf* skel) const;
+    };
+    struct RingDeleter {
+        void operator()(ring_buffer* ring) const;
+    };
+    // The cgroup v2 mount point; one this process mounted (or an earlier agent left) is
+    // unmounted (lazily) when this is destroyed.
+    struct CgroupMount {
+        std::string path;
+        bool mounted = false;  // path is ours (no cgroup v2 was mounted): unmounted at the end
+        CgroupMount() = default;
+        CgroupMount(const CgroupMount&) = delete;
+        CgroupMount& operator=(const CgroupMount&) = delete;
+        ~CgroupMount();
+    };
+
     EbpfSource() = default;
     static int on_record(void* ctx, void* data, size_t len);
-    egress_bpf* skel_ = nullptr;
-    ring_buffer* ring_ = nullptr;
+
+    // Member order is teardown order, last to first: the ring buffer is freed before the
+    // skeleton it reads from is destroyed (libbpf-bootstrap's order: the ring buffer holds
+    // the map's fd and mappings), and the skeleton (its links: the programs detach) before
+    // the cgroup hierarchy they are attached to is unmounted.
+    CgroupMount mount_;
+    std::unique_ptr<egress_bpf, SkeletonDeleter> skel_;
+    std::unique_ptr<ring_buffer, RingDeleter> ring_;
     const Handler* handler_ = nullptr;
-    std::string cgroup_, mount_;
-    bool mounted_ = false;  // mount_ is ours (no cgroup v2 was mounted): unmounted at the end
+    std::string cgroup_;
 };
 
 /// The mount point of cgroup v2 in `mounts` (/proc/mounts format); "" when there is none.

@@ -23,10 +23,6 @@ namespace {
 
 constexpr size_t kBufSize = 1 << 20;
 
-void close_socket(mnl_socket* s) {
-    if (s) mnl_socket_close(s);
-}
-
 int64_t wall_ms() {
     timespec ts{};
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -35,14 +31,14 @@ int64_t wall_ms() {
 
 }  // namespace
 
-NflogSource::NflogSource(mnl_socket* s, uint16_t group) : sock_(s, close_socket), group_(group) {
-    if (!s) return;  // detached: no socket, no receive buffer
+NflogSource::NflogSource(MnlSocket s, uint16_t group) : sock_(std::move(s)), group_(group) {
+    if (!sock_) return;  // detached: no socket, no receive buffer
     buf_.reset(new char[kBufSize]);
-    portid_ = mnl_socket_get_portid(s);
+    portid_ = mnl_socket_get_portid(sock_.get());
 }
 
 std::unique_ptr<NflogSource> NflogSource::detached() {
-    return std::unique_ptr<NflogSource>(new NflogSource(nullptr, 0));
+    return std::unique_ptr<NflogSource>(new NflogSource(MnlSocket(), 0));
 }
 
 NflogSource::~NflogSource() {
@@ -78,15 +74,9 @@ Result<void> NflogSource::config(uint8_t cmd, const std::function<void(struct nl
 
 Result<std::unique_ptr<NflogSource>> NflogSource::open(uint16_t group, size_t rcvbuf,
                                                        uint32_t qthresh) {
-    mnl_socket* s = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-    if (!s) return errno_error("NFLOG: netlink socket");
-    std::unique_ptr<NflogSource> src(new NflogSource(s, group));
-    if (mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) < 0) return errno_error("NFLOG: bind");
-    src->portid_ = mnl_socket_get_portid(s);
-    int size = static_cast<int>(rcvbuf);
-    int fd = mnl_socket_get_fd(s);
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
-        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    auto sock = open_netlink(NETLINK_NETFILTER, SOCK_CLOEXEC, 0, "NFLOG", rcvbuf);
+    if (!sock) return sock.error();
+    std::unique_ptr<NflogSource> src(new NflogSource(std::move(*sock), group));
     // Bind and configure in one message: the kernel creates the instance, then applies the
     // settings, so no packet is ever copied with the defaults.
     auto r = src->config(NFULNL_CFG_CMD_BIND, [&](nlmsghdr* nlh) {

@@ -12,11 +12,11 @@
 #include <memory>
 #include <string>
 
+#include "common/mnl/mnl_socket.h"
 #include "common/result.h"
 #include "core/observation.h"
 #include "packet/packet.h"
 
-struct mnl_socket;
 struct nlmsghdr;
 
 namespace em {
@@ -51,11 +51,11 @@ class NflogSource {
     const NflogCounters& counters() const { return counters_; }
 
   private:
-    NflogSource(mnl_socket* s, uint16_t group);
+    NflogSource(MnlSocket s, uint16_t group);
     Result<void> config(uint8_t cmd_or_zero, const std::function<void(::nlmsghdr*)>& attrs);
     int on_message(const ::nlmsghdr* nlh, const Handler& handler);
 
-    std::unique_ptr<mnl_socket, void (*)(mnl_socket*)> sock_;
+    MnlSocket sock_;
     uint16_t group_;
     uint32_t portid_ = 0;
     std::unique_ptr<char[]> buf_;

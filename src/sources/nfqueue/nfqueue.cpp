@@ -27,17 +27,13 @@ constexpr size_t kBufSize = kSlotSize * kSlots;
 constexpr size_t kOutSize = 1 << 20;
 constexpr size_t kVerdictRoom = 128;
 
-void close_socket(mnl_socket* s) {
-    if (s) mnl_socket_close(s);
-}
-
 }  // namespace
 
-NfqueueSource::NfqueueSource(mnl_socket* s, bool fail_open)
-    : sock_(s, close_socket), fail_open_(fail_open), out_(new char[kOutSize]), next_id_(65536, 0) {}
+NfqueueSource::NfqueueSource(MnlSocket s, bool fail_open)
+    : sock_(std::move(s)), fail_open_(fail_open), out_(new char[kOutSize]), next_id_(65536, 0) {}
 
 std::unique_ptr<NfqueueSource> NfqueueSource::detached(bool fail_open) {
-    return std::unique_ptr<NfqueueSource>(new NfqueueSource(nullptr, fail_open));
+    return std::unique_ptr<NfqueueSource>(new NfqueueSource(MnlSocket(), fail_open));
 }
 
 NfqueueSource::~NfqueueSource() {
@@ -68,16 +64,11 @@ Result<void> NfqueueSource::config(uint16_t queue, const std::function<void(nlms
 
 Result<std::unique_ptr<NfqueueSource>> NfqueueSource::open(
     const std::vector<NfqueueSource::Queue>& queues, bool fail_open, size_t rcvbuf) {
-    mnl_socket* s = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-    if (!s) return errno_error("NFQUEUE: netlink socket");
-    std::unique_ptr<NfqueueSource> src(new NfqueueSource(s, fail_open));
+    auto sock = open_netlink(NETLINK_NETFILTER, SOCK_CLOEXEC, 0, "NFQUEUE", rcvbuf);
+    if (!sock) return sock.error();
+    std::unique_ptr<NfqueueSource> src(new NfqueueSource(std::move(*sock), fail_open));
     src->buf_.reset(new char[kBufSize]);  // the receive slots: a detached source has none
-    if (mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) < 0) return errno_error("NFQUEUE: bind");
-    src->portid_ = mnl_socket_get_portid(s);
-    int size = static_cast<int>(rcvbuf);
-    int fd = mnl_socket_get_fd(s);
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
-        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    src->portid_ = mnl_socket_get_portid(src->sock_.get());
     for (const Queue& spec : queues) {
         const uint16_t q = spec.num;
         if (auto r = src->config(

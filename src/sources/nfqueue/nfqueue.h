@@ -15,9 +15,9 @@
 #include <string_view>
 #include <vector>
 
+#include "common/mnl/mnl_socket.h"
 #include "common/result.h"
 
-struct mnl_socket;
 struct nlmsghdr;
 
 namespace em {
@@ -60,12 +60,12 @@ class NfqueueSource {
     std::string_view judge(std::span<const std::string_view> datagrams, const Handler& handler);
 
   private:
-    NfqueueSource(mnl_socket* s, bool fail_open);
+    NfqueueSource(MnlSocket s, bool fail_open);
     Result<void> config(uint16_t queue, const std::function<void(::nlmsghdr*)>& attrs);
     Result<void> flush_verdicts();
     void put_verdicts();
 
-    std::unique_ptr<mnl_socket, void (*)(mnl_socket*)> sock_;
+    MnlSocket sock_;
     uint32_t portid_ = 0;
     bool fail_open_;
     std::vector<uint16_t> queues_;
