@@ -25,7 +25,6 @@ namespace em::http {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr size_t kMaxPemBytes = size_t{1} << 20;
 constexpr auto kWatchdogPeriod = std::chrono::milliseconds(200);
 constexpr int kBacklog = 128;
 
