@@ -10,6 +10,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -17,6 +18,7 @@
 #include <cstring>
 #include <future>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -29,6 +31,7 @@
 #include "dns/dns_message.h"
 #include "enforce/engine.h"
 #include "enforce/harden.h"
+#include "enforce/reverse_lookups.h"
 #include "packet/packet.h"
 #include "sources/nfqueue/nfqueue.h"
 
@@ -183,32 +186,6 @@ class Recacher {
     std::thread thread_;
 };
 
-// The name a PTR lookup gives for `ip`, lower case without a trailing dot; empty if none.
-std::string reverse_name(const IpAddress& ip) {
-    sockaddr_storage ss{};
-    socklen_t len = 0;
-    if (ip.is_v4()) {
-        auto* s = reinterpret_cast<sockaddr_in*>(&ss);
-        s->sin_family = AF_INET;
-        std::memcpy(&s->sin_addr, ip.bytes(), 4);
-        len = sizeof *s;
-    } else {
-        auto* s = reinterpret_cast<sockaddr_in6*>(&ss);
-        s->sin6_family = AF_INET6;
-        std::memcpy(&s->sin6_addr, ip.bytes(), 16);
-        len = sizeof *s;
-    }
-    char host[NI_MAXHOST];
-    if (getnameinfo(reinterpret_cast<sockaddr*>(&ss), len, host, sizeof host, nullptr, 0,
-                    NI_NAMEREQD) != 0)
-        return {};
-    std::string out(host);
-    if (!out.empty() && out.back() == '.') out.pop_back();
-    for (char& c : out)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return out;
-}
-
 class Loop {
   public:
     Loop(const EnforceConfig& cfg, std::FILE* log) : cfg_(cfg), engine_(cfg), log_(log) {
@@ -231,6 +208,21 @@ class Loop {
         return q;
     }
     Engine& engine() { return engine_; }
+    /// Where traffic() asks for the names of unknown addresses (lookupUnknownIPs).
+    void set_reverse_lookups(ReverseLookups* l) { lookups_ = l; }
+    /// Picks up the names the reverse lookups found; forgets those older than `max_keep_ms`.
+    void take_reverse_names(int64_t max_keep_ms) {
+        if (!lookups_) return;
+        ptr_done_.clear();
+        lookups_->take(ptr_done_);
+        for (auto& [ip, name] : ptr_done_)
+            ptr_names_.insert_or_assign(ip, std::pair{std::move(name), now_ms()});
+        if (int64_t t = now_ms(); t >= next_ptr_sweep_) {
+            std::erase_if(ptr_names_,
+                          [&](const auto& e) { return e.second.second + max_keep_ms <= t; });
+            next_ptr_sweep_ = t + 1000;
+        }
+    }
     std::map<std::string, uint64_t> counts() const {
         std::map<std::string, uint64_t> out;
         for (size_t k = 0; k < kKinds; ++k)
@@ -284,20 +276,23 @@ class Loop {
 
     Verdict traffic(size_t filter, const PacketInfo& p) {
         Verdict v = engine_.traffic(filter, p.dst, now_);
-        if (v.accept || !cfg_.filters[filter].lookup_unknown_ips) return v;
-        auto cached = ptr_cache_.find(p.dst);
-        if (cached == ptr_cache_.end() || cached->second.second < now_) {
-            // Blocking lookup, cached for allowAnswersFor (or a minute): the packet waits.
-            int64_t keep = std::max<int64_t>(cfg_.filters[filter].allow_answers_for_ms, 60000);
-            cached = ptr_cache_.insert_or_assign(p.dst, std::pair{reverse_name(p.dst), now_ + keep})
-                         .first;
+        const FilterConfig& fc = cfg_.filters[filter];
+        if (v.accept || !fc.lookup_unknown_ips) return v;
+        // A name is kept for allowAnswersFor (or a minute).
+        const int64_t keep = std::max<int64_t>(fc.allow_answers_for_ms, 60000);
+        auto known = ptr_names_.find(p.dst);
+        if (known == ptr_names_.end() || known->second.second + keep <= now_) {
+            if (!lookups_ || !lookups_->request(p.dst))
+                return {false, "no answer named the address, and the reverse lookups are busy"};
+            return {false, "no answer named the address yet: its reverse lookup is under way"};
         }
-        const std::string& name = cached->second.first;
+        const std::string& name = known->second.first;
         if (!name.empty() && engine_.name_allowed(filter, name, now_)) {
-            engine_.allow_address(filter, p.dst, now_ + cfg_.filters[filter].allow_answers_for_ms);
+            engine_.allow_address(filter, p.dst, now_ + fc.allow_answers_for_ms);
             return {true, "reverse lookup named an allowed host"};
         }
-        return v;
+        return {false, name.empty() ? "no answer named the address, nor its reverse lookup"
+                                    : "the address's reverse lookup named a host not allowed"};
     }
 
     Verdict dns(const QueueRole& role, const PacketInfo& p) {
@@ -394,7 +389,11 @@ class Loop {
     static constexpr const char* kKindNames[kKinds] = {"traffic", "dns-query", "dns-response",
                                                        "unknown"};
     uint64_t counts_[kKinds][2] = {};
-    std::unordered_map<IpAddress, std::pair<std::string, int64_t>, IpAddressHash> ptr_cache_;
+    ReverseLookups* lookups_ = nullptr;
+    // Names of reverse lookups and when they came (lookupUnknownIPs).
+    std::unordered_map<IpAddress, std::pair<std::string, int64_t>, IpAddressHash> ptr_names_;
+    std::vector<std::pair<IpAddress, std::string>> ptr_done_;
+    int64_t next_ptr_sweep_ = 0;
     DnsMessage msg_;
     DnsFlow flow_;
     RateLimit drop_log_{kDropLogBurst, kDropLogPerSecond};
@@ -431,6 +430,16 @@ Result<void> run_enforce(const EnforceConfig& cfg, const EnforceOptions& opt) {
     if (!src) return src.error();
     Recacher recache(cfg);
     recache.start(opt.harden);  // after binding: see Recacher
+    // lookupUnknownIPs: its own thread, after binding too (see reverse_lookups.h).
+    std::unique_ptr<ReverseLookups> reverse;
+    int64_t max_ptr_keep_ms = 0;
+    for (const auto& f : cfg.filters)
+        if (f.lookup_unknown_ips)
+            max_ptr_keep_ms = std::max({max_ptr_keep_ms, f.allow_answers_for_ms, int64_t{60000}});
+    if (max_ptr_keep_ms) {
+        reverse = std::make_unique<ReverseLookups>();
+        if (reverse->start(opt.harden)) loop.set_reverse_lookups(reverse.get());
+    }
     if (opt.harden) {
         if (auto r = drop_capabilities(); !r) return Error{"enforce: " + r.error().message};
         if (auto r = install_seccomp_allowlist(); !r) return Error{"enforce: " + r.error().message};
@@ -453,6 +462,7 @@ Result<void> run_enforce(const EnforceConfig& cfg, const EnforceOptions& opt) {
         }
         if (p[1].revents & POLLIN) break;
         recache.take(loop.engine());
+        loop.take_reverse_names(max_ptr_keep_ms);
         if (p[0].revents & POLLIN) {
             const uint64_t before = (*src)->counters().packets;
             if (auto r = (*src)->drain(handler, on_read); !r) {

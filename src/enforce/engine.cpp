@@ -125,8 +125,19 @@ void Engine::learn(State& s, const DnsMessage& msg, int64_t now_ms) {
     const auto resolved = resolve_answers(msg, &chain_);
     for (const auto& a : resolved) {
         if (a.ip.is_loopback() || a.ip.is_unspecified()) continue;
+        const int64_t end = now_ms + duration_ms(s, a.ttl);
         int64_t& until = s.addrs[a.ip];
-        until = std::max(until, now_ms + duration_ms(s, a.ttl));
+        until = std::max(until, end);
+        // An IPv4-mapped AAAA answer (::ffff:192.0.2.1): a client's IPv6 socket sends to it
+        // as IPv4, so the IPv4 address is allowed too (as egress-eddie does).
+        const uint8_t* b = a.ip.bytes();
+        if (a.ip.is_v6() && std::all_of(b, b + 10, [](uint8_t x) { return x == 0; }) &&
+            b[10] == 0xff && b[11] == 0xff) {
+            const auto v4 = IpAddress::v4(uint32_t{b[12]} << 24 | uint32_t{b[13]} << 16 |
+                                          uint32_t{b[14]} << 8 | b[15]);
+            int64_t& u4 = s.addrs[v4];
+            u4 = std::max(u4, end);
+        }
     }
     // Targets of the chain and of SRV/MX/NS answers to names of the chain.
     for (const auto& r : msg.answers) {
