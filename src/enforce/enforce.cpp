@@ -281,6 +281,8 @@ class Loop {
         // A name is kept for allowAnswersFor (or a minute).
         const int64_t keep = std::max<int64_t>(fc.allow_answers_for_ms, 60000);
         auto known = ptr_names_.find(p.dst);
+        if (is_private_address(p.dst))
+            return {false, "no answer named the address (private: not looked up)"};
         if (known == ptr_names_.end() || known->second.second + keep <= now_) {
             if (!lookups_ || !lookups_->request(p.dst))
                 return {false, "no answer named the address, and the reverse lookups are busy"};

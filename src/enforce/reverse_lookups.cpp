@@ -11,6 +11,13 @@
 
 namespace em {
 
+bool is_private_address(const IpAddress& ip) {
+    const uint8_t* b = ip.bytes();
+    if (ip.is_v4())
+        return b[0] == 10 || (b[0] == 172 && (b[1] & 0xf0) == 16) || (b[0] == 192 && b[1] == 168);
+    return ip.is_v6() && (b[0] & 0xfe) == 0xfc;
+}
+
 std::string reverse_name(const IpAddress& ip) {
     sockaddr_storage ss{};
     socklen_t len = 0;

@@ -20,6 +20,10 @@
 
 namespace em {
 
+/// Whether `ip` is private (10/8, 172.16/12, 192.168/16, fc00::/7): not looked up, as in
+/// egress-eddie (Go's netip.Addr.IsPrivate) — its name is the local network's business.
+bool is_private_address(const IpAddress& ip);
+
 /// The name a PTR lookup gives for `ip`, lower case without a trailing dot; empty if none.
 std::string reverse_name(const IpAddress& ip);
 
