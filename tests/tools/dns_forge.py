@@ -4,7 +4,8 @@
   dns_forge.py query --bind IP:PORT --to IP:PORT --id N --name NAME [--type A] [--wait SECS]
       sends one query from a UDP socket bound to IP:PORT; with --wait, prints one line per
       datagram received on that socket for SECS seconds (or until a response with id N that
-      has answers): "got id=N qname=NAME answers=a,b,..."
+      has answers): "got id=N qname=NAME answers=a,b,..."; --also NAME adds a question,
+      --qcount 0 leaves --name's out, --answer NAME=ADDR adds an answer record
   dns_forge.py response --src IP:PORT --to IP:PORT --id N --qname NAME [--qtype A]
                         [--cname OWNER=TARGET ...] [--a OWNER=ADDR ...] [--count N]
       sends one UDP response (or N, the client port counting up from the one given) from any source address (IPv4 raw socket, so the source may be
@@ -89,7 +90,9 @@ def do_query(a):
     s.bind(host_port(a.bind))
     records = b"".join(rr(owner, 1, socket.inet_aton(addr))
                        for owner, addr in (spec.split("=") for spec in a.answer))
-    msg = struct.pack("!HHHHHH", a.id, 0x0100, 1, len(a.answer), 0, 0) + question(a.name, a.type)
+    names = ([a.name] if a.qcount else []) + a.also
+    msg = struct.pack("!HHHHHH", a.id, 0x0100, len(names), len(a.answer), 0, 0)
+    msg += b"".join(question(n, a.type) for n in names)
     s.sendto(msg + records, host_port(a.to))
     print("sent", flush=True)
     deadline = time.monotonic() + a.wait
@@ -157,6 +160,10 @@ def main():
     q.add_argument("--wait", type=float, default=0)
     q.add_argument("--answer", action="append", default=[],
                    help="NAME=ADDR: an A record in the query's answer section (a data channel)")
+    q.add_argument("--also", action="append", default=[],
+                   help="NAME: one more question after --name's")
+    q.add_argument("--qcount", type=int, choices=[0, 1], default=1,
+                   help="0: leave --name's question out (a query without a question)")
     li = sub.add_parser("listen")
     li.add_argument("--bind", required=True)
     li.add_argument("--seconds", type=float, required=True)
