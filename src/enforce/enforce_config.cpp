@@ -271,8 +271,8 @@ Result<RawFilter> read_filter(const toml::table& t, const toml::node& at, Reader
 int64_t to_ms(int64_t ns) { return ns > 0 ? std::max<int64_t>(1, ns / 1000000) : 0; }
 
 // egress-eddie's parseConfigBytes after decoding, rule by rule in its order with its text.
-Result<void> check(const Queue& inbound, const Queue& self, uint32_t top_line,
-                   const std::vector<RawFilter>& filters, const Reader& rd) {
+Result<void> check(const Queue& inbound, const Queue& self, const std::vector<RawFilter>& filters,
+                   const Reader& rd) {
     if (filters.empty()) return Error{rd.at(0) + "at least one filter must be specified"};
     if (!inbound.either()) return Error{rd.at(0) + "\"inboundDNSQueue\" must be set"};
     if (!inbound.valid())
@@ -409,7 +409,7 @@ Result<void> check(const Queue& inbound, const Queue& self, uint32_t top_line,
             if (q != 0) filter_queues[q] = f.name;
     }
 
-    const uint32_t sl = self.line ? self.line : top_line;
+    const uint32_t sl = self.line;
     if (!self.either() && (reverse_lookups || any_cached))
         return Error{rd.at(0) +
                      "\"selfDNSQueue\" must be set when at least one filter either sets "
@@ -478,7 +478,6 @@ Result<EnforceConfig> parse_enforce_config(std::string_view text, const std::str
     }
     Reader rd(path);
     Queue inbound, self;
-    uint32_t self_line = 0;
     std::vector<RawFilter> raw;
     for (auto&& [k, v] : t) {
         const std::string_view key = k.str();
@@ -487,7 +486,6 @@ Result<EnforceConfig> parse_enforce_config(std::string_view text, const std::str
             auto q = rd.queue(v, in ? "inboundDNSQueue" : "selfDNSQueue");
             if (!q) return q.error();
             (in ? inbound : self) = *q;
-            if (!in) self_line = line_of(v);
         } else if (key_is(key, "filters")) {
             const auto* a = v.as_array();
             if (!a) return Error{rd.at(v) + "filters must be [[filters]] tables"};
@@ -503,7 +501,7 @@ Result<EnforceConfig> parse_enforce_config(std::string_view text, const std::str
         }
     }
     if (auto r = rd.unknown_keys(); !r) return r.error();
-    if (auto r = check(inbound, self, self_line, raw, rd); !r) return r.error();
+    if (auto r = check(inbound, self, raw, rd); !r) return r.error();
 
     EnforceConfig c;
     c.inbound_dns_queue = inbound.pair();

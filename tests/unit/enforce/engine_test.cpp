@@ -283,6 +283,8 @@ TEST(EnforceConfig, ErrorsNameFileLineAndKey) {
                 "dnsQueue = { ipv4 = 2 }\nallowAllHostnames = true\n",
          "t.toml:8: filter \"b\": \"dnsQueue.ipv4\" 2 is already used by filter \"a\""},
         {"x = 1\n", "t.toml:1: unknown keys \"x\""},
+        {"inboundDNSQueue = { ipv4 = 1, ipv5 = 2 }\nx = 1\n[[filters]]\nname = \"a\"\nbogus = 1\n",
+         "t.toml:1: unknown keys \"inboundDNSQueue.ipv5\", \"x\", \"filters.bogus\""},
         {"", "t.toml: at least one filter must be specified"},
     };
     for (const auto& [text, want] : cases) {
@@ -397,6 +399,33 @@ outstandingQueries = 2
     EXPECT_FALSE(e.response(udp(2), a, 2000).accept);  // its 2 s are over
     EXPECT_EQ(e.unanswered_queries(), 1u);
     EXPECT_TRUE(e.query(0, udp(3), q, 2000).accept);  // room again
+}
+
+// Host names are Go's domain names (net.isDomainName, which egress-eddie calls) without a
+// trailing dot.
+TEST(EnforceConfig, HostNamesAreGoDomainNames) {
+    auto accepted = [](const std::string& name) {
+        return parse_enforce_config(
+                   "inboundDNSQueue = { ipv4 = 1 }\n[[filters]]\nname = \"a\"\n"
+                   "dnsQueue = { ipv4 = 2 }\ntrafficQueue = { ipv4 = 3 }\n"
+                   "allowAnswersFor = \"1s\"\nallowedHostnames = [\"" +
+                       name + "\"]\n",
+                   "t.toml")
+            .ok();
+    };
+    const std::string l63(63, 'a'), l64(64, 'a');
+    for (const std::string& ok :
+         {std::string("a"), std::string("_dmarc.example.test"), std::string("x-y.test"),
+          std::string("1a.test"), std::string("UPPER.Test"), std::string("a.1"), l63 + ".test",
+          l63 + "." + l63 + "." + l63 + "." + std::string(61, 'a')})  // 253 bytes
+        EXPECT_TRUE(accepted(ok)) << ok;
+    for (const std::string& bad :
+         {std::string("a."), std::string("."), std::string(".a"), std::string("a..b"),
+          std::string("-a.test"), std::string("a-.test"), std::string("a.test-"),
+          std::string("1.2.3.4"), std::string("123"), std::string("a b"), std::string("a/b"),
+          std::string("é.test"), l64 + ".test",
+          l63 + "." + l63 + "." + l63 + "." + std::string(62, 'a')})  // 254 bytes
+        EXPECT_FALSE(accepted(bad)) << bad;
 }
 
 TEST(EnforceConfig, QueryTimeoutAndOutstandingQueries) {
