@@ -51,7 +51,11 @@ make_bench_netns
 ip netns exec "$NS_S" iptables -A INPUT -p udp --dport 9 -j DROP
 mkdir -p "/etc/netns/$NS_C"
 printf '203.0.113.1 bench.test\n203.0.113.2 bench.test\n' >"/etc/netns/$NS_C/hosts"
+# egress-eddie's rules want inboundDNSQueue and, for cachedHostnames, selfDNSQueue: bound,
+# but no rule sends them anything (the name resolves from the hosts file).
 cat >"$work/enforce.toml" <<CONF
+inboundDNSQueue = { ipv4 = 5 }
+selfDNSQueue = { ipv4 = 6 }
 [[filters]]
 name = "bench"
 trafficQueue = { ipv4 = 7 }

@@ -50,7 +50,10 @@ int run_enforce_command(CLI::App& app, const EnforceFlags& f) {
             return fmt::format("ipv4 {}, ipv6 {}", p.ipv4 ? std::to_string(*p.ipv4) : "-",
                                p.ipv6 ? std::to_string(*p.ipv6) : "-");
         };
-        fmt::print("{}: ok; inbound DNS queue {}\n", f.config, q(cfg->inbound_dns_queue));
+        fmt::print("{}: ok; inbound DNS queue {}{}\n", f.config, q(cfg->inbound_dns_queue),
+                   cfg->self_dns_queue.any() ? fmt::format("; self DNS queue {} (filter {})",
+                                                           q(cfg->self_dns_queue), kSelfFilterName)
+                                             : "");
         for (const auto& fl : cfg->filters)
             fmt::print("filter {}: DNS queue {}; traffic queue {}; {} allowed hostnames{}{}{}\n",
                        fl.name, q(fl.dns_queue), q(fl.traffic_queue), fl.allowed_hostnames.size(),

@@ -112,10 +112,12 @@ std::vector<IpAddress> resolve_all(const std::vector<std::string>& names) {
 
 // Resolves the cachedHostnames of every filter that has them, at start() and then every
 // reCacheEvery, on its own thread; the loop picks the results up with take(). Started only
-// once the queues are bound (the lookups' own queries and answers pass through them: resolved
-// before, the answer arrived on a queue nobody read and was dropped — egress-eddie routes
-// its lookups the same way). Capabilities are per thread: with `harden` the thread drops its
-// own before its first lookup (the seccomp filter, installed with TSYNC, covers it anyway).
+// once the queues are bound (the lookups' own queries and answers pass through them: the
+// operator's rules send them to selfDNSQueue, judged by the self filter the config put first,
+// and their answers to inboundDNSQueue, as egress-eddie's; resolved before, the answer
+// arrived on a queue nobody read and was dropped). Capabilities are per thread: with `harden` the
+// thread drops its own before its first lookup (the seccomp filter, installed with TSYNC, covers it
+// anyway).
 class Recacher {
   public:
     explicit Recacher(const EnforceConfig& cfg) : cfg_(cfg), pending_(cfg.filters.size()) {}

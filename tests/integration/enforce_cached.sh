@@ -1,7 +1,9 @@
 #!/bin/bash
 # `egress-monitor enforce` with cachedHostnames started the way a host boots: the firewall
 # rules (docs/enforce.md) are loaded first, then enforce. Its own lookups of the cached names
-# go out through its DNS queue and their answers come back through its inbound queue, so it
+# go out through selfDNSQueue (as in egress-eddie's TestCaching, every DNS query of the
+# namespace goes there: the self filter allows the cached names only) and their answers come
+# back through its inbound queue, so it
 # must bind the queues before it resolves (egress-monitor issue 20, bug 1: resolving first,
 # the answer was dropped on the unread queue and the cached addresses stayed blocked until
 # the next reCacheEvery, here an hour). Checked: without any DNS query of the client, a
@@ -27,6 +29,7 @@ start_upstream_dnsmasq </dev/null
 
 cat >"$WORK/enforce.toml" <<CONF
 inboundDNSQueue = { ipv4 = 1 }
+selfDNSQueue = { ipv4 = 100 }
 
 [[filters]]
 name = "host"
@@ -42,7 +45,7 @@ in_cl iptables -A OUTPUT -o lo -j ACCEPT
 in_cl iptables -A INPUT -i lo -j ACCEPT
 for proto in udp tcp; do
     in_cl iptables -A INPUT -p $proto --sport 53 -j NFQUEUE --queue-num 1
-    in_cl iptables -A OUTPUT -p $proto --dport 53 -j NFQUEUE --queue-num 1000
+    in_cl iptables -A OUTPUT -p $proto --dport 53 -j NFQUEUE --queue-num 100
 done
 in_cl iptables -A OUTPUT -m conntrack --ctstate NEW -j NFQUEUE --queue-num 1002
 
@@ -60,8 +63,10 @@ for _ in $(seq 20); do
 done
 [ "$ok" = 1 ] || { cat "$WORK/enforce.log"; fail "the cached hostname's address stayed blocked"; }
 ! grep -q 'cannot resolve cached hostname' "$WORK/enforce.log" || { cat "$WORK/enforce.log"; fail "the cached hostname did not resolve"; }
-grep -q '"kind":"dns-query","verdict":"accept".*"qname":"fixed.test"' "$WORK/verdicts.jsonl" ||
-    fail "enforce's own lookup did not pass its DNS queue"
+grep -q '"queue":100,"filter":"self-filter","kind":"dns-query","verdict":"accept".*"qname":"fixed.test"' "$WORK/verdicts.jsonl" ||
+    { cat "$WORK/verdicts.jsonl"; fail "enforce's own lookup did not pass selfDNSQueue"; }
+"$EM_BIN" enforce --config "$WORK/enforce.toml" --check | grep -q '^filter self-filter: DNS queue ipv4 100, ipv6 -; traffic queue ipv4 -, ipv6 -; 1 allowed hostnames' ||
+    fail "--check does not show the self filter"
 ! reach 192.0.2.20 80 || fail "an address nothing named was let through"
 # Every thread hardened alike (a thread started before the drop would keep full capabilities).
 for t in /proc/"$enf"/task/*; do
@@ -73,4 +78,4 @@ done
 [ "$(ls /proc/"$enf"/task | wc -l)" -ge 2 ] || fail "no resolver thread"
 kill -TERM "$enf"
 wait "$enf" || fail "enforce exit status $?"
-echo "ok: cachedHostnames resolve through enforce's own queues when the rules came first; every thread hardened"
+echo "ok: cachedHostnames resolve through selfDNSQueue when the rules came first; every thread hardened"

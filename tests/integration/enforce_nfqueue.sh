@@ -41,9 +41,9 @@ allowAnswersFor = "3s"
 CONF
 "$EM_BIN" enforce --config "$WORK/enforce.toml" --check >"$WORK/check.out"
 grep -q 'filter host: DNS queue ipv4 1000, ipv6 1001' "$WORK/check.out" || fail "--check summary"
-printf 'inboundDNSQueue = { ipv4 = 1 }\n[[filters]]\nname = "x"\ndnsQueue = { ipv4 = 1 }\nallowAllHostnames = true\nallowAnswersFor = "1s"\n' >"$WORK/bad.toml"
+printf 'inboundDNSQueue = { ipv4 = 1 }\n[[filters]]\nname = "x"\ndnsQueue = { ipv4 = 1 }\nallowAllHostnames = true\n' >"$WORK/bad.toml"
 if "$EM_BIN" enforce --config "$WORK/bad.toml" --check 2>"$WORK/bad.err"; then fail "--check accepted a reused queue"; fi
-grep -q 'bad.toml:[14]: .*queue 1 is used twice' "$WORK/bad.err" || { cat "$WORK/bad.err"; fail "--check error text"; }
+grep -q 'bad.toml:4: filter "x": "inboundDNSQueue" and "dnsQueue" must be different' "$WORK/bad.err" || { cat "$WORK/bad.err"; fail "--check error text"; }
 
 # The rules: loopback passes, the uid's rules come first, DNS before other traffic, new
 # connections only (the first packet decides; established ones continue).

@@ -18,13 +18,14 @@ const char* kTwo = R"(
 inboundDNSQueue = { ipv4 = 1, ipv6 = 2 }
 [[filters]]
 name = "web"
-dnsQueue = { ipv4 = 10 }
+dnsQueue = { ipv4 = 10, ipv6 = 13 }
 trafficQueue = { ipv4 = 11, ipv6 = 12 }
-allowedHostnames = ["github.com", "Example.TEST."]
+allowedHostnames = ["github.com", "Example.TEST"]
 allowAnswersFor = "10s"
 [[filters]]
 name = "other"
-trafficQueue = { ipv4 = 21 }
+dnsQueue = { ipv4 = 20, ipv6 = 22 }
+trafficQueue = { ipv4 = 21, ipv6 = 23 }
 allowedHostnames = ["other.test"]
 allowAnswersFor = "1s"
 recordTTL = "longer"
@@ -176,6 +177,7 @@ TEST(Engine, RecordTtlModes) {
 [[filters]]
 name = "f"
 dnsQueue = { ipv4 = 2 }
+trafficQueue = { ipv4 = 3 }
 allowedHostnames = ["a.test"]
 allowAnswersFor = "1s"
 recordTTL = ")") + mode + "\"\n";
@@ -191,64 +193,134 @@ recordTTL = ")") + mode + "\"\n";
 
 TEST(Engine, CachedHostnamesAndAllowAll) {
     Engine e(config(R"(
+inboundDNSQueue = { ipv4 = 2 }
+selfDNSQueue = { ipv4 = 3 }
 [[filters]]
 name = "c"
 trafficQueue = { ipv4 = 1 }
 cachedHostnames = ["updates.example.test"]
 reCacheEvery = "1m"
 )"));
-    e.set_cached(0, {ip("192.0.2.44")});
-    EXPECT_TRUE(e.traffic(0, ip("192.0.2.44"), 1LL << 50).accept);  // no expiry
-    e.set_cached(0, {ip("192.0.2.45")});
-    EXPECT_FALSE(e.traffic(0, ip("192.0.2.44"), 0).accept);  // replaced by the next resolution
+    ASSERT_EQ(e.filters(), 2u);  // filter 0: the self filter, for enforce's own lookups
+    EXPECT_EQ(e.config(0).name, "self-filter");
+    EXPECT_TRUE(e.query(0, udp(), query("updates.example.test"), 0).accept);
+    EXPECT_FALSE(e.query(0, udp(), query("other.example.test"), 0).accept);
+    EXPECT_FALSE(e.query(0, udp(), query("1.2.0.192.in-addr.arpa"), 0).accept);  // no PTR
+    e.set_cached(1, {ip("192.0.2.44")});
+    EXPECT_TRUE(e.traffic(1, ip("192.0.2.44"), 1LL << 50).accept);  // no expiry
+    e.set_cached(1, {ip("192.0.2.45")});
+    EXPECT_FALSE(e.traffic(1, ip("192.0.2.44"), 0).accept);  // replaced by the next resolution
     Engine all(config(R"(
 inboundDNSQueue = { ipv6 = 3 }
 [[filters]]
 name = "all"
 dnsQueue = { ipv6 = 4 }
 allowAllHostnames = true
-allowAnswersFor = "2s"
 )"));
     EXPECT_TRUE(all.query(0, udp(), query("anything.test"), 0).accept);
-    answered(all, 0, answer("anything.test", {rec("anything.test", 28, 9, "2001:db8::9")}), 0);
-    EXPECT_TRUE(all.traffic(0, ip("2001:db8::9"), 1999).accept);
+    // Its answers pass (the filter has no trafficQueue: egress-eddie forbids one).
+    Verdict v =
+        answered(all, 0, answer("anything.test", {rec("anything.test", 28, 9, "2001:db8::9")}), 0);
+    EXPECT_TRUE(v.accept);
+    EXPECT_EQ(v.filter, 0);
 }
 
+TEST(Engine, SelfFilterAllowsReverseLookupsWhenAFilterLooksUpUnknownIps) {
+    Engine e(config(R"(
+inboundDNSQueue = { ipv4 = 1 }
+selfDNSQueue = { ipv4 = 2 }
+[[filters]]
+name = "p"
+trafficQueue = { ipv4 = 3 }
+lookupUnknownIPs = true
+)"));
+    ASSERT_EQ(e.filters(), 2u);
+    EXPECT_TRUE(e.query(0, udp(), query("1.2.0.192.in-addr.arpa"), 0).accept);
+    EXPECT_TRUE(e.query(0, udp(), query("8.b.d.0.1.0.0.2.ip6.arpa"), 0).accept);
+    EXPECT_FALSE(e.query(0, udp(), query("example.test"), 0).accept);
+    EXPECT_TRUE(e.config(1).lookup_unknown_ips);
+}
+
+// The messages are egress-eddie's (eddie_config_test.cpp has all of its cases), after the file
+// and the line of the key or filter concerned.
 TEST(EnforceConfig, ErrorsNameFileLineAndKey) {
-    const std::pair<const char*, const char*> cases[] = {
-        {"[[filters]]\nname = \"a\"\ntrafficQueue = { ipv4 = 1 }\nallowedHostnames = [\"a\"]\n",
-         "t.toml:1: filter 'a' needs allowAnswersFor"},
-        {"[[filters]]\nname = \"a\"\ndnsQueue = { ipv4 = 1 }\nallowAllHostnames = true\n"
-         "allowAnswersFor = \"1s\"\n",
-         "t.toml: filters with a dnsQueue need inboundDNSQueue (the answers)"},
-        {"[[filters]]\nname = \"a\"\ntrafficQueue = { ipv4 = 70000 }\n",
-         "t.toml:3: trafficQueue.ipv4 must be a queue number in [0, 65535]"},
-        {"[[filters]]\nname = \"a\"\ntrafficQueue = { ipv4 = 1 }\nallowedHostnames = [\"a b\"]\n"
-         "allowAnswersFor = \"1s\"\n",
-         "t.toml:4: allowedHostnames: not a host name 'a b'"},
-        {"[[filters]]\nname = \"a\"\ntrafficQueue = { ipv4 = 1 }\nallowedHostnames = [\"a\"]\n"
-         "allowAnswersFor = \"soon\"\n",
-         "t.toml:5: allowAnswersFor: bad duration"},
-        {"[[filters]]\nname = \"a\"\ntrafficQueue = { ipv4 = 1 }\nallowAllHostnames = true\n"
-         "allowedHostnames = [\"a\"]\nallowAnswersFor = \"1s\"\n",
-         "t.toml:1: filter 'a': allowAllHostnames and allowedHostnames exclude each other"},
-        {"[[filters]]\nname = \"a\"\ntrafficQueue = { ipv4 = 1 }\ncachedHostnames = [\"a\"]\n",
-         "t.toml:1: filter 'a': cachedHostnames needs reCacheEvery"},
-        {"[[filters]]\nname = \"a\"\ntrafficQueue = { ipv4 = 1 }\nallowAllHostnames = true\n"
-         "allowAnswersFor = \"1s\"\nbogus = 1\n",
-         "t.toml:6: unknown key filters.bogus"},
-        {"[[filters]]\nname = \"a\"\ntrafficQueue = { ipv4 = 1 }\nallowAllHostnames = true\n"
-         "allowAnswersFor = \"1s\"\n[[filters]]\nname = \"a\"\ntrafficQueue = { ipv4 = 2 }\n"
-         "allowAllHostnames = true\nallowAnswersFor = \"1s\"\n",
-         "t.toml:6: filter name 'a' is used twice"},
-        {"x = 1\n", "t.toml:1: unknown key x"},
-        {"", "t.toml: no [[filters]]"},
+    const std::string base = "inboundDNSQueue = { ipv4 = 1 }\n[[filters]]\nname = \"a\"\n";
+    const std::string queues = "dnsQueue = { ipv4 = 2 }\ntrafficQueue = { ipv4 = 3 }\n";
+    const std::pair<std::string, std::string> cases[] = {
+        {base + queues + "allowedHostnames = [\"a\"]\n",
+         "t.toml:6: filter \"a\": \"allowAnswersFor\" must be set when \"allowedHostnames\" is "
+         "not empty"},
+        {base + queues + "allowedHostnames = [\"a\"]\nallowAnswersFor = \"0s\"\n",  // 0: unset
+         "t.toml:6: filter \"a\": \"allowAnswersFor\" must be set when \"allowedHostnames\" is "
+         "not empty"},
+        {"[[filters]]\nname = \"a\"\ndnsQueue = { ipv4 = 1 }\nallowAllHostnames = true\n",
+         "t.toml: \"inboundDNSQueue\" must be set"},
+        {base + "trafficQueue = { ipv4 = 70000 }\n",
+         "t.toml:4: filters.trafficQueue.ipv4 must be a queue number in [0, 65535]"},
+        {base + "dnsQueue = { ipv4 = 1 }\n",
+         "t.toml:4: filter \"a\": \"inboundDNSQueue\" and \"dnsQueue\" must be different"},
+        {base + queues + "allowedHostnames = [\"a\", \"a b\"]\nallowAnswersFor = \"1s\"\n",
+         "t.toml:6: filter \"a\": allowed hostname \"a b\" is not a valid domain name"},
+        {base + queues + "allowedHostnames = [\"a\"]\nallowAnswersFor = \"soon\"\n",
+         "t.toml:7: allowAnswersFor: time: invalid duration \"soon\""},
+        {base + queues + "allowedHostnames = [\"a\"]\nallowAnswersFor = \"-1s\"\n",
+         "t.toml:7: filter \"a\": \"allowAnswersFor\" must not be negative"},
+        {base + "dnsQueue = { ipv4 = 2 }\nallowAllHostnames = true\nallowedHostnames = [\"a\"]\n",
+         "t.toml:6: filter \"a\": \"allowedHostnames\" must be empty when \"allowAllHostnames\" "
+         "is true"},
+        {base + "trafficQueue = { ipv4 = 3 }\ncachedHostnames = [\"a\"]\n",
+         "t.toml:5: filter \"a\": \"reCacheEvery\" must be set when \"cachedHostnames\" is not "
+         "empty"},
+        {base + "trafficQueue = { ipv4 = 3 }\ncachedHostnames = [\"a\"]\nreCacheEvery = \"1m\"\n",
+         "t.toml: \"selfDNSQueue\" must be set when at least one filter either sets "
+         "\"lookupUnknownIPs\" to true or \"cachedHostnames\" is not empty"},
+        {base + "dnsQueue = { ipv4 = 2 }\nallowAllHostnames = true\nbogus = 1\n",
+         "t.toml:6: unknown keys \"filters.bogus\""},
+        {base + "dnsQueue = { ipv4 = 2 }\nallowAllHostnames = true\n[[filters]]\nname = \"a\"\n"
+                "dnsQueue = { ipv4 = 4 }\nallowAllHostnames = true\n",
+         "t.toml:6: filter #1: filter name \"a\" is already used by filter #0"},
+        {base + "dnsQueue = { ipv4 = 2 }\nallowAllHostnames = true\n[[filters]]\nname = \"b\"\n"
+                "dnsQueue = { ipv4 = 2 }\nallowAllHostnames = true\n",
+         "t.toml:8: filter \"b\": \"dnsQueue.ipv4\" 2 is already used by filter \"a\""},
+        {"x = 1\n", "t.toml:1: unknown keys \"x\""},
+        {"inboundDNSQueue = { ipv4 = 1, ipv5 = 2 }\nx = 1\n[[filters]]\nname = \"a\"\nbogus = 1\n",
+         "t.toml:1: unknown keys \"inboundDNSQueue.ipv5\", \"x\", \"filters.bogus\""},
+        {"", "t.toml: at least one filter must be specified"},
     };
     for (const auto& [text, want] : cases) {
         auto r = parse_enforce_config(text, "t.toml");
         ASSERT_FALSE(r.ok()) << text;
-        EXPECT_EQ(r.error().message.rfind(want, 0), 0u) << r.error().message << "\nwant: " << want;
+        EXPECT_EQ(r.error().message, want) << text;
     }
+}
+
+// As egress-eddie's TOML decoder reads them: keys ignoring ASCII case, a duration as a Go
+// duration string or a number of nanoseconds.
+TEST(EnforceConfig, KeysIgnoreCaseAndDurationsAreGos) {
+    auto c = parse_enforce_config(R"(
+InboundDNSQueue = { IPv4 = 1 }
+[[Filters]]
+Name = "a"
+DNSQueue = { ipv4 = 2 }
+trafficqueue = { ipv4 = 3 }
+AllowedHostnames = ["A.example"]
+allowAnswersFor = "1h30m"
+[[Filters]]
+name = "b"
+dnsQueue = { ipv4 = 4 }
+trafficQueue = { ipv4 = 5 }
+allowedHostnames = ["b.example"]
+allowAnswersFor = 2500000000
+)",
+                                  "t.toml");
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    ASSERT_EQ(c->filters.size(), 2u);
+    EXPECT_EQ(c->inbound_dns_queue.ipv4, 1);
+    EXPECT_EQ(c->filters[0].name, "a");
+    EXPECT_EQ(c->filters[0].traffic_queue.ipv4, 3);
+    EXPECT_EQ(c->filters[0].allowed_hostnames, std::vector<std::string>{"a.example"});
+    EXPECT_EQ(c->filters[0].allow_answers_for_ms, 90 * 60 * 1000);
+    EXPECT_EQ(c->filters[1].allow_answers_for_ms, 2500);
 }
 
 }  // namespace em
@@ -310,6 +382,7 @@ inboundDNSQueue = { ipv4 = 1 }
 [[filters]]
 name = "f"
 dnsQueue = { ipv4 = 2 }
+trafficQueue = { ipv4 = 3 }
 allowedHostnames = ["a.test"]
 allowAnswersFor = "10s"
 queryTimeout = "2s"
@@ -328,20 +401,50 @@ outstandingQueries = 2
     EXPECT_TRUE(e.query(0, udp(3), q, 2000).accept);  // room again
 }
 
+// Host names are Go's domain names (net.isDomainName, which egress-eddie calls) without a
+// trailing dot.
+TEST(EnforceConfig, HostNamesAreGoDomainNames) {
+    auto accepted = [](const std::string& name) {
+        return parse_enforce_config(
+                   "inboundDNSQueue = { ipv4 = 1 }\n[[filters]]\nname = \"a\"\n"
+                   "dnsQueue = { ipv4 = 2 }\ntrafficQueue = { ipv4 = 3 }\n"
+                   "allowAnswersFor = \"1s\"\nallowedHostnames = [\"" +
+                       name + "\"]\n",
+                   "t.toml")
+            .ok();
+    };
+    const std::string l63(63, 'a'), l64(64, 'a');
+    for (const std::string& ok :
+         {std::string("a"), std::string("_dmarc.example.test"), std::string("x-y.test"),
+          std::string("1a.test"), std::string("UPPER.Test"), std::string("a.1"), l63 + ".test",
+          l63 + "." + l63 + "." + l63 + "." + std::string(61, 'a')})  // 253 bytes
+        EXPECT_TRUE(accepted(ok)) << ok;
+    for (const std::string& bad :
+         {std::string("a."), std::string("."), std::string(".a"), std::string("a..b"),
+          std::string("-a.test"), std::string("a-.test"), std::string("a.test-"),
+          std::string("1.2.3.4"), std::string("123"), std::string("a b"), std::string("a/b"),
+          std::string("é.test"), l64 + ".test",
+          l63 + "." + l63 + "." + l63 + "." + std::string(62, 'a')})  // 254 bytes
+        EXPECT_FALSE(accepted(bad)) << bad;
+}
+
 TEST(EnforceConfig, QueryTimeoutAndOutstandingQueries) {
     auto c = parse_enforce_config(kTwo, "t.toml");
     ASSERT_TRUE(c.ok());
     EXPECT_EQ(c->filters[0].query_timeout_ms, 5000);
     EXPECT_EQ(c->filters[0].outstanding_queries, 4096u);
     const std::string base =
-        "[[filters]]\nname = \"a\"\ntrafficQueue = { ipv4 = 1 }\nallowAllHostnames = true\n"
-        "allowAnswersFor = \"1s\"\n";
+        "inboundDNSQueue = { ipv4 = 1 }\n[[filters]]\nname = \"a\"\ndnsQueue = { ipv4 = 2 }\n"
+        "allowAllHostnames = true\n";
     auto bad = parse_enforce_config(base + "queryTimeout = \"10ms\"\n", "t.toml");
     ASSERT_FALSE(bad.ok());
     EXPECT_EQ(bad.error().message, "t.toml:6: queryTimeout must be from 100ms to 2m");
     bad = parse_enforce_config(base + "outstandingQueries = 0\n", "t.toml");
     ASSERT_FALSE(bad.ok());
     EXPECT_EQ(bad.error().message, "t.toml:6: outstandingQueries must be from 1 to 1000000");
+    auto ok = parse_enforce_config(base + "queryTimeout = \"1.5s\"\n", "t.toml");
+    ASSERT_TRUE(ok.ok()) << ok.error().message;
+    EXPECT_EQ(ok->filters[0].query_timeout_ms, 1500);
 }
 
 }  // namespace em
