@@ -80,10 +80,12 @@ Result<std::unique_ptr<NfqueueSource>> NfqueueSource::open(
                 q,
                 [&](nlmsghdr* nlh) {
                     nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, static_cast<int>(spec.copy));
-                    uint32_t flags = NFQA_CFG_F_GSO | (fail_open ? NFQA_CFG_F_FAIL_OPEN : 0);
+                    const uint32_t flags = NFQA_CFG_F_GSO | (fail_open ? NFQA_CFG_F_FAIL_OPEN : 0) |
+                                           (spec.conntrack ? NFQA_CFG_F_CONNTRACK : 0);
                     mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
-                    mnl_attr_put_u32(nlh, NFQA_CFG_MASK,
-                                     htonl(NFQA_CFG_F_GSO | NFQA_CFG_F_FAIL_OPEN));
+                    mnl_attr_put_u32(
+                        nlh, NFQA_CFG_MASK,
+                        htonl(NFQA_CFG_F_GSO | NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_CONNTRACK));
                     mnl_attr_put_u32(nlh, NFQA_CFG_QUEUE_MAXLEN, htonl(8192));
                 });
             !r)
@@ -168,9 +170,13 @@ std::string_view NfqueueSource::judge(std::span<const std::string_view> datagram
         } else {
             ++self.counters_.malformed;
         }
+        // A state of another size is no state: the packet counts as untracked.
+        Meta meta;
+        if (attr[NFQA_CT_INFO] && mnl_attr_get_payload_len(attr[NFQA_CT_INFO]) == 4)
+            meta.ct_info = ntohl(mnl_attr_get_u32(attr[NFQA_CT_INFO]));
         ++self.counters_.packets;
         // A packet that cannot be looked at is dropped: the filter fails closed.
-        const bool accept = data && (*c->handler)(queue, data, len);
+        const bool accept = data && (*c->handler)(queue, data, len, meta);
         self.pending_.push_back(Pending{queue, id, accept});
         return MNL_CB_OK;
     };

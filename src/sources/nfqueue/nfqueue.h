@@ -8,9 +8,15 @@
 // it could not deliver — or, with fail_open, let them through), and so are the kernel's
 // own per-queue drop counts when read. `fail_open` sets NFQA_CFG_F_FAIL_OPEN: when a queue
 // is full its packets are accepted instead of dropped.
+//
+// A queue bound with `conntrack` (NFQA_CFG_F_CONNTRACK) gets each packet's conntrack state
+// with it (NFQA_CT_INFO), handed to the handler; the kernel then also builds the NFQA_CT
+// nest of the entry (tuples, status, ...) per packet, so only queues whose verdicts need the
+// state ask for it.
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -32,13 +38,25 @@ struct NfqueueCounters {
 
 class NfqueueSource {
   public:
+    /// What the kernel said of a packet besides its bytes.
+    struct Meta {
+        /// Its conntrack state (the kernel's enum ip_conntrack_info: 0 ESTABLISHED,
+        /// 1 RELATED, 2 NEW, 3 ESTABLISHED_REPLY, 4 RELATED_REPLY, 7 UNTRACKED), from
+        /// NFQA_CT_INFO. Absent when the message carried none: the queue was not bound with
+        /// `conntrack`, or the kernel has no conntrack entry for the packet (untracked: a
+        /// `-j CT --notrack` rule, or conntrack not active in the namespace).
+        std::optional<uint32_t> ct_info;
+    };
     /// Returns true to accept the packet, false to drop it. `queue`: its queue number.
-    using Handler = std::function<bool(uint16_t queue, const uint8_t* packet, size_t len)>;
+    using Handler =
+        std::function<bool(uint16_t queue, const uint8_t* packet, size_t len, const Meta& meta)>;
 
-    /// A queue to bind and how many bytes of each packet to copy (headers only: 128).
+    /// A queue to bind, how many bytes of each packet to copy (headers only: 128), and
+    /// whether to ask for each packet's conntrack state (Meta::ct_info).
     struct Queue {
         uint16_t num;
         uint32_t copy = 0xffff;
+        bool conntrack = false;
     };
     /// Binds `queues` (an error names the queue another process has).
     static Result<std::unique_ptr<NfqueueSource>> open(const std::vector<Queue>& queues,
