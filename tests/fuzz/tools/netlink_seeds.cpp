@@ -221,11 +221,11 @@ int main(int argc, char** argv) {
     nfqueue_packet(4, 1, nullptr);
     save(dir + "/nfqueue_fuzz/batch_gap_nopayload");
     reset();
-    nfqueue_packet(3, 1, &query, 2);  // NEW
-    nfqueue_packet(3, 2, &query, 7);  // UNTRACKED
-    nfqueue_packet(3, 3, &query);     // no state
-    nfqueue_packet(3, 4, &query, -2);
-    nfqueue_packet(3, 5, &query, 3);  // ESTABLISHED_REPLY
+    nfqueue_packet(3, 1, &query, 2);   // NEW
+    nfqueue_packet(3, 2, &query, 7);   // UNTRACKED
+    nfqueue_packet(3, 3, &query);      // no state
+    nfqueue_packet(3, 4, &query, -2);  // refused by nfq_nlmsg_parse: malformed
+    nfqueue_packet(3, 5, &query, 3);   // ESTABLISHED_REPLY
     save(dir + "/nfqueue_fuzz/ct_states");
     return 0;
 }
