@@ -278,7 +278,7 @@ class Loop {
         if (role.kind == QueueKind::traffic)
             return note("traffic", &p, queue, &role, traffic(role.filter, p));
         return note(role.kind == QueueKind::dns ? "dns-query" : "dns-response", &p, queue, &role,
-                    dns(role, p, ct_state(meta.ct_info)));
+                    dns(role, p, meta.conntrack ? ct_state(meta.ct_info) : CtState::unknown));
     }
 
   private:
@@ -332,7 +332,7 @@ class Loop {
             flow_ = DnsFlow{p.proto, p.dst, p.src, p.dport, p.sport};
         if (p.proto == kProtoUdp) return dns_message(role, data, len, ct);
         if (len == 0) {
-            if (role.kind == QueueKind::inbound_dns && ct != CtState::established)
+            if (role.kind == QueueKind::inbound_dns && ct == CtState::new_flow)
                 return {false, "TCP segment from a DNS server not on an established connection"};
             return {true, "TCP segment without data"};
         }
@@ -460,6 +460,13 @@ Result<void> run_enforce(const EnforceConfig& cfg, const EnforceOptions& opt) {
         if (auto r = drop_capabilities(); !r) return Error{"enforce: " + r.error().message};
         if (auto r = install_seccomp_allowlist(); !r) return Error{"enforce: " + r.error().message};
     }
+    for (const auto& q : loop.queues())
+        if (q.conntrack && !(*src)->conntrack(q.num))
+            log_warn(
+                "enforce: NFQUEUE {}: the kernel does not report conntrack state "
+                "(CONFIG_NETFILTER_NETLINK_GLUE_CT): DNS packets on untracked connections are "
+                "not dropped; see docs/enforce.md",
+                q.num);
     log_info("enforce: {} queues bound, {} filters{}", loop.queues().size(), cfg.filters.size(),
              opt.harden ? "; capabilities dropped but CAP_NET_ADMIN, seccomp allowlist on" : "");
 

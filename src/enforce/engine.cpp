@@ -125,7 +125,7 @@ Verdict Engine::response(const DnsFlow& flow, const DnsMessage& msg, int64_t now
     if (ct == CtState::untracked) return response_conntrack(ct);
     // Not a reply to anything conntrack saw go out: looked up to say why, not consumed (the
     // real answer, a reply, still finds its query).
-    const bool established = ct == CtState::established;
+    const bool established = ct != CtState::new_flow;
     auto closest = PendingQueries::Match::unsolicited;
     const DnsQuestion q{msg.id, msg.qname, msg.qtype};
     for (size_t f = 0; f < filters_.size(); ++f) {

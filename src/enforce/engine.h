@@ -60,6 +60,7 @@ TcpDnsSplit for_each_tcp_dns_message(const uint8_t* data, size_t len,
 /// A DNS packet's connection as conntrack saw it, from the kernel's enum ip_conntrack_info
 /// (NfqueueSource::Meta::ct_info).
 enum class CtState {
+    unknown,      // the kernel does not report it (NfqueueSource::conntrack): not checked
     untracked,    // no state, UNTRACKED, or a value the kernel does not report for a packet
     new_flow,     // NEW: the first packets of a connection, no reply seen yet
     established,  // ESTABLISHED, RELATED, or either in the reply direction

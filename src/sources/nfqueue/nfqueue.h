@@ -12,7 +12,8 @@
 // A queue bound with `conntrack` (NFQA_CFG_F_CONNTRACK) gets each packet's conntrack state
 // with it (NFQA_CT_INFO), handed to the handler; the kernel then also builds the NFQA_CT
 // nest of the entry (tuples, status, ...) per packet, so only queues whose verdicts need the
-// state ask for it.
+// state ask for it. A kernel built without CONFIG_NETFILTER_NETLINK_GLUE_CT refuses the flag
+// (EOPNOTSUPP): the queue is then bound without it (conntrack(q) says so).
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -40,6 +41,9 @@ class NfqueueSource {
   public:
     /// What the kernel said of a packet besides its bytes.
     struct Meta {
+        /// Whether the kernel reports conntrack state on this queue (bound with `conntrack`
+        /// and granted): only then does an absent ct_info mean untracked.
+        bool conntrack = false;
         /// Its conntrack state (the kernel's enum ip_conntrack_info: 0 ESTABLISHED,
         /// 1 RELATED, 2 NEW, 3 ESTABLISHED_REPLY, 4 RELATED_REPLY, 7 UNTRACKED), from
         /// NFQA_CT_INFO. Absent when the message carried none: the queue was not bound with
@@ -63,6 +67,8 @@ class NfqueueSource {
                                                        bool fail_open, size_t rcvbuf = 8 << 20);
     ~NfqueueSource();
     int fd() const;
+    /// Whether queue `q` reports each packet's conntrack state (Meta::conntrack).
+    bool conntrack(uint16_t q) const { return ct_queues_[q] != 0; }
     /// Reads everything queued without blocking and sends the verdicts. `on_read` (optional)
     /// is called after each read, before the handler sees the packets it brought (one clock
     /// reading can serve them all).
@@ -70,7 +76,8 @@ class NfqueueSource {
     const NfqueueCounters& counters() const { return counters_; }
 
     /// A source without a socket, for tests and the fuzzer: only judge() may be called.
-    static std::unique_ptr<NfqueueSource> detached(bool fail_open);
+    /// `conntrack`: every queue counts as reporting conntrack state.
+    static std::unique_ptr<NfqueueSource> detached(bool fail_open, bool conntrack = false);
     /// The decode half of drain(): the datagrams of one read (any bytes; each aligned for
     /// nlmsghdr) in, each packet judged by `handler`, and the verdict messages not yet sent
     /// out (drain() sends them; a view valid until the next call). Messages without a packet
@@ -94,8 +101,9 @@ class NfqueueSource {
         uint32_t id;
         bool accept;
     };
-    std::vector<Pending> pending_;   // the verdicts of one read, sent by put_verdicts()
-    std::vector<uint32_t> next_id_;  // per queue number: the id expected next (0: none yet)
+    std::vector<Pending> pending_;    // the verdicts of one read, sent by put_verdicts()
+    std::vector<uint32_t> next_id_;   // per queue number: the id expected next (0: none yet)
+    std::vector<uint8_t> ct_queues_;  // per queue number: reports conntrack state
     NfqueueCounters counters_;
 };
 

@@ -105,4 +105,13 @@ TEST(EngineConntrack, ANewResponseIsNeverAcceptedAndLeavesTheQueryOutstanding) {
     EXPECT_EQ(e.outstanding_queries(0), 0u);
 }
 
+TEST(EngineConntrack, AStateTheKernelDoesNotReportIsNotChecked) {
+    Engine e = engine();
+    EXPECT_TRUE(e.query_conntrack(CtState::unknown).accept);
+    EXPECT_TRUE(e.response_conntrack(CtState::unknown).accept);
+    ASSERT_TRUE(e.query(0, kFlow, question(false), 0).accept);
+    EXPECT_TRUE(e.response(kFlow, question(true), 1, CtState::unknown).accept);
+    EXPECT_EQ(e.counters().untracked_queries + e.counters().untracked_responses, 0u);
+}
+
 }  // namespace em
