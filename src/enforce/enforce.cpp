@@ -202,11 +202,13 @@ class Loop {
         }
     }
     // Traffic verdicts need the headers only (IPv6 with extension headers and the ports fit
-    // in 128 bytes); DNS verdicts need the whole message.
+    // in 128 bytes); DNS verdicts need the whole message and the conntrack state.
     std::vector<NfqueueSource::Queue> queues() const {
         std::vector<NfqueueSource::Queue> q;
-        for (const auto& [n, r] : roles_)
-            q.push_back({n, r.kind == QueueKind::traffic ? 128u : 0xffffu});
+        for (const auto& [n, r] : roles_) {
+            const bool dns = r.kind != QueueKind::traffic;
+            q.push_back({n, dns ? 0xffffu : 128u, dns});
+        }
         return q;
     }
     Engine& engine() { return engine_; }
@@ -240,6 +242,9 @@ class Loop {
                                      {"dns-query.drop.socket_full", e.socket_full},
                                      {"dns-query.drop.not_a_lookup", e.not_a_lookup},
                                      {"dns-query.drop.records", e.records_in_query},
+                                     {"dns-query.drop.untracked", e.untracked_queries},
+                                     {"dns-response.drop.untracked", e.untracked_responses},
+                                     {"dns-response.drop.not_established", e.not_established},
                                      {"dns-query.unanswered", engine_.unanswered_queries()}})
             if (n) out[key] = n;
         return out;
@@ -248,7 +253,8 @@ class Loop {
     /// The time of the packets of one read from the queues (one clock reading for them all).
     void set_now() { now_ = now_ms(); }
 
-    bool on_packet(uint16_t queue, const uint8_t* data, size_t len) {
+    bool on_packet(uint16_t queue, const uint8_t* data, size_t len,
+                   const NfqueueSource::Meta& meta) {
         const QueueRole* found = nullptr;
         for (const auto& [n, r] : roles_)  // a handful of queues: a scan beats a tree
             if (n == queue) {
@@ -266,7 +272,7 @@ class Loop {
         if (role.kind == QueueKind::traffic)
             return note("traffic", &p, queue, &role, traffic(role.filter, p));
         return note(role.kind == QueueKind::dns ? "dns-query" : "dns-response", &p, queue, &role,
-                    dns(role, p));
+                    dns(role, p, meta.conntrack ? ct_state(meta.ct_info) : CtState::unknown));
     }
 
   private:
@@ -299,7 +305,21 @@ class Loop {
                                     : "the address's reverse lookup named a host not allowed"};
     }
 
-    Verdict dns(const QueueRole& role, const PacketInfo& p) {
+    Verdict dns(const QueueRole& role, const PacketInfo& p, CtState ct) {
+        msg_.qname.clear();  // no question logged for a packet dropped before decoding
+        // Conntrack first, as egress-eddie: nothing on an untracked connection is looked at.
+        const Verdict tracked = role.kind == QueueKind::dns ? engine_.query_conntrack(ct)
+                                                            : engine_.response_conntrack(ct);
+        if (!tracked.accept) {
+            if (!warned_untracked_) {  // once: every DNS packet is untracked if it is a set-up
+                warned_untracked_ = true;
+                log_warn(
+                    "enforce: DNS packet on a connection conntrack does not track dropped (a "
+                    "-j CT --notrack rule, or conntrack not active in this namespace: a rule "
+                    "with -m conntrack or -m state activates it)");
+            }
+            return tracked;
+        }
         const uint8_t* data = p.payload;
         size_t len = p.payload_len;
         if (p.payload_len < p.payload_wire_len) return {false, "packet cut short"};
@@ -309,12 +329,16 @@ class Loop {
             flow_ = DnsFlow{p.proto, p.src, p.dst, p.sport, p.dport};
         else
             flow_ = DnsFlow{p.proto, p.dst, p.src, p.dport, p.sport};
-        if (p.proto == kProtoUdp) return dns_message(role, data, len);
-        if (len == 0) return {true, "TCP segment without data"};
+        if (p.proto == kProtoUdp) return dns_message(role, data, len, ct);
+        if (len == 0) {
+            if (role.kind == QueueKind::inbound_dns && ct == CtState::new_flow)
+                return {false, "TCP segment from a DNS server not on an established connection"};
+            return {true, "TCP segment without data"};
+        }
         // Whole length-prefixed messages only; each must pass.
         Verdict last{false, "empty"};
         auto split = for_each_tcp_dns_message(data, len, [&](const uint8_t* m, size_t n) {
-            last = dns_message(role, m, n);
+            last = dns_message(role, m, n, ct);
             return last.accept;
         });
         if (split == TcpDnsSplit::split)
@@ -322,13 +346,13 @@ class Loop {
         return last;
     }
 
-    Verdict dns_message(const QueueRole& role, const uint8_t* data, size_t len) {
+    Verdict dns_message(const QueueRole& role, const uint8_t* data, size_t len, CtState ct) {
         if (auto r = decode_dns_into(data, len, msg_); !r) {
             msg_.qname.clear();
             return {false, "undecodable DNS message"};
         }
         return role.kind == QueueKind::dns ? engine_.query(role.filter, flow_, msg_, now_)
-                                           : engine_.response(flow_, msg_, now_);
+                                           : engine_.response(flow_, msg_, now_, ct);
     }
 
     bool note(const char* kind, const PacketInfo* p, uint16_t queue, const QueueRole* role,
@@ -400,6 +424,7 @@ class Loop {
     int64_t next_ptr_sweep_ = 0;
     DnsMessage msg_;
     DnsFlow flow_;
+    bool warned_untracked_ = false;
     RateLimit drop_log_{kDropLogBurst, kDropLogPerSecond};
     RateLimit drop_warn_{kDropWarnBurst, kDropWarnPerSecond};
     std::string line_;
@@ -448,11 +473,19 @@ Result<void> run_enforce(const EnforceConfig& cfg, const EnforceOptions& opt) {
         if (auto r = drop_capabilities(); !r) return Error{"enforce: " + r.error().message};
         if (auto r = install_seccomp_allowlist(); !r) return Error{"enforce: " + r.error().message};
     }
+    for (const auto& q : loop.queues())
+        if (q.conntrack && !(*src)->conntrack(q.num))
+            log_warn(
+                "enforce: NFQUEUE {}: the kernel does not report conntrack state "
+                "(CONFIG_NETFILTER_NETLINK_GLUE_CT): DNS packets on untracked connections are "
+                "not dropped; see docs/enforce.md",
+                q.num);
     log_info("enforce: {} queues bound, {} filters{}", loop.queues().size(), cfg.filters.size(),
              opt.harden ? "; capabilities dropped but CAP_NET_ADMIN, seccomp allowlist on" : "");
 
-    const NfqueueSource::Handler handler = [&](uint16_t q, const uint8_t* d, size_t n) {
-        return loop.on_packet(q, d, n);
+    const NfqueueSource::Handler handler = [&](uint16_t q, const uint8_t* d, size_t n,
+                                               const NfqueueSource::Meta& m) {
+        return loop.on_packet(q, d, n, m);
     };
     const std::function<void()> on_read = [&] { loop.set_now(); };
     int64_t next_tick = now_ms() + 1000;

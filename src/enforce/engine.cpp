@@ -17,6 +17,33 @@ TcpDnsSplit for_each_tcp_dns_message(const uint8_t* data, size_t len,
     return TcpDnsSplit::whole;
 }
 
+CtState ct_state(const std::optional<uint32_t>& ct_info) {
+    if (!ct_info) return CtState::untracked;
+    switch (*ct_info) {
+        case 0:  // IP_CT_ESTABLISHED
+        case 1:  // IP_CT_RELATED
+        case 3:  // IP_CT_ESTABLISHED_REPLY
+        case 4:  // IP_CT_RELATED_REPLY
+            return CtState::established;
+        case 2:  // IP_CT_NEW
+            return CtState::new_flow;
+        default:  // 7 IP_CT_UNTRACKED; 5 and 6 are never a packet's
+            return CtState::untracked;
+    }
+}
+
+Verdict Engine::query_conntrack(CtState ct) {
+    if (ct != CtState::untracked) return {true, "tracked"};
+    ++counters_.untracked_queries;
+    return {false, "query on a connection conntrack does not track"};
+}
+
+Verdict Engine::response_conntrack(CtState ct) {
+    if (ct != CtState::untracked) return {true, "tracked"};
+    ++counters_.untracked_responses;
+    return {false, "response on a connection conntrack does not track"};
+}
+
 Engine::Engine(const EnforceConfig& cfg) {
     filters_.reserve(cfg.filters.size());
     for (const auto& f : cfg.filters)
@@ -92,13 +119,21 @@ int64_t Engine::duration_ms(const State& s, uint32_t ttl) const {
     return fixed;
 }
 
-Verdict Engine::response(const DnsFlow& flow, const DnsMessage& msg, int64_t now_ms) {
+Verdict Engine::response(const DnsFlow& flow, const DnsMessage& msg, int64_t now_ms, CtState ct) {
     if (!msg.response) return {false, "not a response"};
     if (msg.question_count != 1 || msg.qname.empty()) return {false, "no single question"};
+    if (ct == CtState::untracked) return response_conntrack(ct);
+    // Not a reply to anything conntrack saw go out: looked up to say why, not consumed (the
+    // real answer, a reply, still finds its query).
+    const bool established = ct != CtState::new_flow;
     auto closest = PendingQueries::Match::unsolicited;
     const DnsQuestion q{msg.id, msg.qname, msg.qtype};
     for (size_t f = 0; f < filters_.size(); ++f) {
-        const auto m = filters_[f].pending.take(flow, q, now_ms);
+        const auto m = filters_[f].pending.take(flow, q, now_ms, established);
+        if (m == PendingQueries::Match::matched && !established) {
+            ++counters_.not_established;
+            return {false, "answer on a connection conntrack has not seen established"};
+        }
         if (m == PendingQueries::Match::matched) {
             learn(filters_[f], msg, now_ms);
             return {true, "answer to an outstanding query learnt", static_cast<int>(f)};

@@ -21,8 +21,16 @@
 //             is dropped, teaches nothing, and is counted by why (counters()).
 //   traffic   (a filter's trafficQueue)  accepted when the destination is allowed and not
 //             expired, or is an address of its cachedHostnames.
+//
+// Conntrack (egress-eddie's rule), checked before a DNS message is looked at: a query on a
+// connection conntrack does not track (no state, or UNTRACKED) is dropped, and so is such a
+// response (query_conntrack, response_conntrack); a response on a connection conntrack sees
+// as NEW answers no query it let out (the query's own entry would make it a reply) and is
+// never accepted: response() then only looks for the query it claims to answer, to say why,
+// without consuming it.
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -49,6 +57,16 @@ enum class TcpDnsSplit { whole, split, stopped };
 TcpDnsSplit for_each_tcp_dns_message(const uint8_t* data, size_t len,
                                      const std::function<bool(const uint8_t*, size_t)>& fn);
 
+/// A DNS packet's connection as conntrack saw it, from the kernel's enum ip_conntrack_info
+/// (NfqueueSource::Meta::ct_info).
+enum class CtState {
+    unknown,      // the kernel does not report it (NfqueueSource::conntrack): not checked
+    untracked,    // no state, UNTRACKED, or a value the kernel does not report for a packet
+    new_flow,     // NEW: the first packets of a connection, no reply seen yet
+    established,  // ESTABLISHED, RELATED, or either in the reply direction
+};
+CtState ct_state(const std::optional<uint32_t>& ct_info);
+
 /// Why DNS messages were dropped beyond their verdict counts (since construction).
 struct EngineCounters {
     // Responses that answered no outstanding query, by what came closest (pending_queries.h).
@@ -58,6 +76,9 @@ struct EngineCounters {
     // Queries that are not plain lookups: another opcode, or records beyond the question
     // and EDNS (a data channel).
     uint64_t not_a_lookup = 0, records_in_query = 0;
+    // DNS packets on connections conntrack does not track; answers to an outstanding query
+    // on a connection conntrack sees as NEW.
+    uint64_t untracked_queries = 0, untracked_responses = 0, not_established = 0;
 };
 
 class Engine {
@@ -66,8 +87,14 @@ class Engine {
 
     /// `flow`: the query's transport, addresses and ports as it goes out.
     Verdict query(size_t filter, const DnsFlow& flow, const DnsMessage& msg, int64_t now_ms);
-    /// `flow`: given as the query's would be (client = the response's destination).
-    Verdict response(const DnsFlow& flow, const DnsMessage& msg, int64_t now_ms);
+    /// `flow`: given as the query's would be (client = the response's destination). `ct`:
+    /// what response_conntrack() let through; a NEW one is dropped whatever it matches.
+    Verdict response(const DnsFlow& flow, const DnsMessage& msg, int64_t now_ms,
+                     CtState ct = CtState::established);
+    /// Whether a DNS packet's conntrack state lets it be judged further: a drop verdict
+    /// (counted) or an accepting one (go on).
+    Verdict query_conntrack(CtState ct);
+    Verdict response_conntrack(CtState ct);
     Verdict traffic(size_t filter, const IpAddress& dst, int64_t now_ms) const;
 
     /// Whether `filter` allows `name` now (lower case, no trailing dot).

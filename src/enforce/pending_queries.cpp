@@ -132,7 +132,7 @@ PendingQueries::Added PendingQueries::add(const DnsFlow& flow, const DnsQuestion
 }
 
 PendingQueries::Match PendingQueries::take(const DnsFlow& flow, const DnsQuestion& q,
-                                           int64_t now_ms) {
+                                           int64_t now_ms, bool consume) {
     expire(now_ms);
     const size_t pos = find_position(flow);
     Match best = Match::unsolicited;
@@ -150,7 +150,7 @@ PendingQueries::Match PendingQueries::take(const DnsFlow& flow, const DnsQuestio
             best = std::min(best, Match::wrong_question);
             continue;
         }
-        remove(i);
+        if (consume) remove(i);
         return Match::matched;
     }
     return best;

@@ -55,8 +55,9 @@ class PendingQueries {
     /// Looks for the query a response on `flow` (given as the query's: client = the response's
     /// destination) answers; a match is consumed. Otherwise what came closest: the same id
     /// and server but another question, the same server but no such id, the same client
-    /// socket but another server, or nothing from that client socket at all.
-    Match take(const DnsFlow& flow, const DnsQuestion& q, int64_t now_ms);
+    /// socket but another server, or nothing from that client socket at all. With
+    /// `consume` false a match is left outstanding.
+    Match take(const DnsFlow& flow, const DnsQuestion& q, int64_t now_ms, bool consume = true);
     /// Forgets the queries whose time is over (add and take do so too).
     void expire(int64_t now_ms);
 

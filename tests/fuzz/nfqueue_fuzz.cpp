@@ -2,7 +2,8 @@
 // input is one datagram as recvmmsg() returns it; each packet goes to the handler, and the
 // verdict messages judge() builds must be well-formed netlink that says what was decided:
 // failing closed with a handler that accepts nothing, no packet is ever accepted; failing
-// open with one that accepts everything, only packets without payload are dropped.
+// open with one that accepts everything, only packets without payload are dropped. Each
+// packet's conntrack state (NFQA_CT_INFO) goes through the verdicts' reading of it.
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
@@ -13,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "enforce/engine.h"
 #include "netlink_common.h"
 #include "packet/packet.h"
 #include "sources/nfqueue/nfqueue.h"
@@ -61,9 +63,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (bool fail_open : {false, true}) {
         auto src = em::NfqueueSource::detached(fail_open);
         uint64_t seen = 0;
-        auto handler = [&](uint16_t, const uint8_t* p, size_t len) {
+        auto handler = [&](uint16_t, const uint8_t* p, size_t len,
+                           const em::NfqueueSource::Meta& meta) {
             ++seen;
             if (!in.holds(p, len)) __builtin_trap();
+            // Only NEW, ESTABLISHED, RELATED and their replies are tracked states.
+            if (em::ct_state(meta.ct_info) != em::CtState::untracked &&
+                (!meta.ct_info || *meta.ct_info > 4))
+                __builtin_trap();
             em::PacketInfo info;
             (void)em::decode_ip_packet(p, len, info, why);
             return fail_open;  // open: accept everything; closed: nothing

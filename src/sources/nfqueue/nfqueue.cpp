@@ -7,6 +7,7 @@
 #include <linux/netfilter/nfnetlink_queue.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/netlink.h"
@@ -30,10 +31,16 @@ constexpr size_t kVerdictRoom = 128;
 }  // namespace
 
 NfqueueSource::NfqueueSource(MnlSocket s, bool fail_open)
-    : sock_(std::move(s)), fail_open_(fail_open), out_(new char[kOutSize]), next_id_(65536, 0) {}
+    : sock_(std::move(s)),
+      fail_open_(fail_open),
+      out_(new char[kOutSize]),
+      next_id_(65536, 0),
+      ct_queues_(65536, 0) {}
 
-std::unique_ptr<NfqueueSource> NfqueueSource::detached(bool fail_open) {
-    return std::unique_ptr<NfqueueSource>(new NfqueueSource(MnlSocket(), fail_open));
+std::unique_ptr<NfqueueSource> NfqueueSource::detached(bool fail_open, bool conntrack) {
+    std::unique_ptr<NfqueueSource> src(new NfqueueSource(MnlSocket(), fail_open));
+    std::fill(src->ct_queues_.begin(), src->ct_queues_.end(), conntrack ? 1 : 0);
+    return src;
 }
 
 NfqueueSource::~NfqueueSource() {
@@ -76,18 +83,24 @@ Result<std::unique_ptr<NfqueueSource>> NfqueueSource::open(
             !r)
             return r.error();
         src->queues_.push_back(q);
-        if (auto r = src->config(
-                q,
-                [&](nlmsghdr* nlh) {
-                    nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, static_cast<int>(spec.copy));
-                    uint32_t flags = NFQA_CFG_F_GSO | (fail_open ? NFQA_CFG_F_FAIL_OPEN : 0);
-                    mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
-                    mnl_attr_put_u32(nlh, NFQA_CFG_MASK,
-                                     htonl(NFQA_CFG_F_GSO | NFQA_CFG_F_FAIL_OPEN));
-                    mnl_attr_put_u32(nlh, NFQA_CFG_QUEUE_MAXLEN, htonl(8192));
-                });
-            !r)
-            return r.error();
+        // Without the conntrack glue in the kernel the flag is refused: bound without it.
+        auto params = [&](bool conntrack) {
+            return src->config(q, [&](nlmsghdr* nlh) {
+                nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, static_cast<int>(spec.copy));
+                const uint32_t flags = NFQA_CFG_F_GSO | (fail_open ? NFQA_CFG_F_FAIL_OPEN : 0) |
+                                       (conntrack ? NFQA_CFG_F_CONNTRACK : 0);
+                mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
+                mnl_attr_put_u32(
+                    nlh, NFQA_CFG_MASK,
+                    htonl(NFQA_CFG_F_GSO | NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_CONNTRACK));
+                mnl_attr_put_u32(nlh, NFQA_CFG_QUEUE_MAXLEN, htonl(8192));
+            });
+        };
+        if (spec.conntrack && params(true)) {
+            src->ct_queues_[q] = 1;
+            continue;
+        }
+        if (auto r = params(false); !r) return r.error();
     }
     return src;
 }
@@ -168,9 +181,14 @@ std::string_view NfqueueSource::judge(std::span<const std::string_view> datagram
         } else {
             ++self.counters_.malformed;
         }
+        // A state of another size is no state: the packet counts as untracked.
+        Meta meta;
+        meta.conntrack = self.ct_queues_[queue] != 0;
+        if (attr[NFQA_CT_INFO] && mnl_attr_get_payload_len(attr[NFQA_CT_INFO]) == 4)
+            meta.ct_info = ntohl(mnl_attr_get_u32(attr[NFQA_CT_INFO]));
         ++self.counters_.packets;
         // A packet that cannot be looked at is dropped: the filter fails closed.
-        const bool accept = data && (*c->handler)(queue, data, len);
+        const bool accept = data && (*c->handler)(queue, data, len, meta);
         self.pending_.push_back(Pending{queue, id, accept});
         return MNL_CB_OK;
     };

@@ -99,11 +99,15 @@ void nflog_packet(const char* prefix, uint32_t seq, const std::vector<uint8_t>& 
     done(nlh);
 }
 
-void nfqueue_packet(uint16_t queue, uint32_t id, const std::vector<uint8_t>* pkt) {
+// `ct`: the NFQA_CT_INFO the packet carries (enum ip_conntrack_info); -1 none, -2 one of the
+// wrong size (two bytes).
+void nfqueue_packet(uint16_t queue, uint32_t id, const std::vector<uint8_t>* pkt, int ct = -1) {
     nlmsghdr* nlh = put_nfnl((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET, AF_UNSPEC, queue);
     nfqnl_msg_packet_hdr ph{htonl(id), htons(0x0800), NF_INET_LOCAL_OUT};
     mnl_attr_put(nlh, NFQA_PACKET_HDR, sizeof ph, &ph);
     mnl_attr_put_u32(nlh, NFQA_IFINDEX_OUTDEV, htonl(2));
+    if (ct >= 0) mnl_attr_put_u32(nlh, NFQA_CT_INFO, htonl(static_cast<uint32_t>(ct)));
+    if (ct == -2) mnl_attr_put_u16(nlh, NFQA_CT_INFO, htons(2));
     if (pkt) mnl_attr_put(nlh, NFQA_PAYLOAD, pkt->size(), pkt->data());
     done(nlh);
 }
@@ -216,5 +220,12 @@ int main(int argc, char** argv) {
     nfqueue_packet(3, 5, &query);  // 3 and 4 lost
     nfqueue_packet(4, 1, nullptr);
     save(dir + "/nfqueue_fuzz/batch_gap_nopayload");
+    reset();
+    nfqueue_packet(3, 1, &query, 2);   // NEW
+    nfqueue_packet(3, 2, &query, 7);   // UNTRACKED
+    nfqueue_packet(3, 3, &query);      // no state
+    nfqueue_packet(3, 4, &query, -2);  // refused by nfq_nlmsg_parse: malformed
+    nfqueue_packet(3, 5, &query, 3);   // ESTABLISHED_REPLY
+    save(dir + "/nfqueue_fuzz/ct_states");
     return 0;
 }

@@ -99,11 +99,13 @@ TEST(NetlinkSeeds, NfqueueBufferIsJudged) {
         size_t seen = 0;
         std::string_view dgram(static_cast<const char*>(batch.data()), batch.size);
         std::string_view out =
-            src->judge(std::span(&dgram, 1), [&](uint16_t q, const uint8_t*, size_t) {
-                EXPECT_EQ(q, 3);
-                ++seen;
-                return true;
-            });
+            src->judge(std::span(&dgram, 1),
+                       [&](uint16_t q, const uint8_t*, size_t, const NfqueueSource::Meta& m) {
+                           EXPECT_EQ(q, 3);
+                           EXPECT_FALSE(m.ct_info);  // the seed carries no conntrack state
+                           ++seen;
+                           return true;
+                       });
         EXPECT_EQ(seen, 3u);
         EXPECT_FALSE(out.empty());
         const auto& c = src->counters();
@@ -113,6 +115,25 @@ TEST(NetlinkSeeds, NfqueueBufferIsJudged) {
         // q3: batch accept 1-2, batch gap 3-4, accept 5; q4: drop 1.
         EXPECT_EQ(c.verdict_messages, 4u);
     }
+}
+
+TEST(NetlinkSeeds, NfqueueConntrackStateReachesTheHandler) {
+    Seed seed("nfqueue_fuzz/ct_states");  // q3 ids 1-5: NEW, UNTRACKED, none, 2 bytes, REPLY
+    auto src = NfqueueSource::detached(false);
+    std::vector<std::optional<uint32_t>> got;
+    std::string_view dgram(static_cast<const char*>(seed.data()), seed.size);
+    (void)src->judge(std::span(&dgram, 1),
+                     [&](uint16_t, const uint8_t*, size_t, const NfqueueSource::Meta& m) {
+                         got.push_back(m.ct_info);
+                         return true;
+                     });
+    // libnetfilter_queue's parse refuses the message whose state is not 4 bytes: malformed,
+    // and its packet judged unseen (dropped, failing closed).
+    const std::vector<std::optional<uint32_t>> want = {2u, 7u, std::nullopt, 3u};
+    EXPECT_EQ(got, want);
+    EXPECT_EQ(src->counters().packets, 4u);
+    EXPECT_EQ(src->counters().malformed, 1u);
+    EXPECT_EQ(src->counters().unseen, 1u);
 }
 
 }  // namespace em
