@@ -183,7 +183,7 @@ query() {  # PORT ID ARGS...: from the client, to the sink
 sink 0x7777
 in_cl iptables -t raw -A OUTPUT -p udp --sport 20070 -j CT --notrack
 # A kernel without CONFIG_NETFILTER_NETLINK_GLUE_CT (this project's CI machine) does not
-# report conntrack state on NFQUEUE (egress-eddie does not start there at all): enforce says
+# report conntrack state on NFQUEUE (egress-eddie asks for it on every queue): enforce says
 # so, and docs/enforce.md's rule-based equivalent drops the untracked query instead.
 ct_glue=1
 if grep -q 'does not report conntrack state' "$WORK/enforce.log"; then
