@@ -448,3 +448,23 @@ TEST(EnforceConfig, QueryTimeoutAndOutstandingQueries) {
 }
 
 }  // namespace em
+
+namespace em {
+
+TEST(Engine, AnIpv4MappedAnswerAllowsTheIpv4AddressTooAsEgressEddie) {
+    Engine e(config(kTwo));
+    auto a = answer("v6.github.com", {rec("v6.github.com", 28, 60, "::ffff:192.0.2.7")});
+    a.qtype = 28;
+    EXPECT_TRUE(answered(e, 0, a, 1000).accept);
+    EXPECT_TRUE(e.traffic(0, ip("::ffff:192.0.2.7"), 1000).accept);
+    EXPECT_TRUE(e.traffic(0, ip("192.0.2.7"), 1000).accept);
+    EXPECT_FALSE(e.traffic(0, ip("192.0.2.7"), 11000).accept);  // for as long
+    EXPECT_FALSE(e.traffic(0, ip("192.0.2.8"), 1000).accept);
+    // A mapped loopback allows nothing in either family.
+    auto lo = answer("lo6.github.com", {rec("lo6.github.com", 28, 60, "::ffff:127.0.0.1")});
+    lo.qtype = 28;
+    answered(e, 0, lo, 1000);
+    EXPECT_FALSE(e.traffic(0, ip("127.0.0.1"), 1000).accept);
+}
+
+}  // namespace em
