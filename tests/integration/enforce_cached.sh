@@ -49,12 +49,7 @@ for proto in udp tcp; do
 done
 in_cl iptables -A OUTPUT -m conntrack --ctstate NEW -j NFQUEUE --queue-num 1002
 
-ip netns exec "$NS_CL" "$EM_BIN" enforce --config "$WORK/enforce.toml" --log "$WORK/verdicts.jsonl" -v \
-    2>"$WORK/enforce.log" &
-enf=$!
-PIDS+=("$enf")
-for _ in $(seq 100); do grep -q 'queues bound' "$WORK/enforce.log" 2>/dev/null && break; sleep 0.1; done
-grep -q 'queues bound' "$WORK/enforce.log" || { cat "$WORK/enforce.log"; fail "enforce did not start"; }
+start_enforce
 
 ok=0
 for _ in $(seq 20); do

@@ -75,15 +75,10 @@ rules() {  # "IPv4 rules" "IPv6 rules" (one rule per line, iptables syntax witho
     while read -r line; do if [ -n "$line" ]; then eval "in_cl iptables $line"; fi; done <<<"$1"
     while read -r line; do if [ -n "$line" ]; then eval "in_cl ip6tables $line"; fi; done <<<"$2"
 }
-start_enforce() {  # CONFIG-TEXT
+enforce_with() {  # CONFIG-TEXT
     printf '%s\n' "$1" >"$WORK/enforce.toml"
     rm -f "$WORK/verdicts.jsonl" "$WORK/enforce.log"
-    ip netns exec "$NS_CL" "$EM_BIN" enforce --config "$WORK/enforce.toml" --log "$WORK/verdicts.jsonl" -v \
-        2>"$WORK/enforce.log" &
-    enf=$!
-    PIDS+=("$enf")
-    for _ in $(seq 100); do grep -q 'queues bound' "$WORK/enforce.log" 2>/dev/null && break; sleep 0.1; done
-    grep -q 'queues bound' "$WORK/enforce.log" || { cat "$WORK/enforce.log"; fail "enforce did not start"; }
+    start_enforce
 }
 stop_enforce() {
     kill -TERM "$enf"
@@ -133,7 +128,7 @@ rules "-A INPUT -p udp --sport 53 -m state --state ESTABLISHED -j NFQUEUE --queu
     "-A INPUT -p udp --sport 53 -m state --state ESTABLISHED -j NFQUEUE --queue-num 10
 -A OUTPUT -p udp --dport 53 -j NFQUEUE --queue-num 1010
 -A OUTPUT -p tcp --dport 443 -m state --state NEW -j NFQUEUE --queue-num 1011"
-start_enforce "$filtering_config"
+enforce_with "$filtering_config"
 
 # allowed requests
 resolve_and_reach google.test A 192.0.2.30 443
@@ -250,7 +245,7 @@ fi
 echo "ok: fuzz_test.go's scenarios and the deliberate differences"
 
 # ---------------------------------------------------------------------------- TestAllowAll
-start_enforce '
+enforce_with '
 inboundDNSQueue.ipv4 = 1
 inboundDNSQueue.ipv6 = 10
 
@@ -276,7 +271,7 @@ rules "-A INPUT -p udp --sport 53 -m state --state ESTABLISHED -j NFQUEUE --queu
     "-A INPUT -p udp --sport 53 -m state --state ESTABLISHED -j NFQUEUE --queue-num 10
 -A OUTPUT -p udp --dport 53 -j NFQUEUE --queue-num 110
 -A OUTPUT -p tcp --dport 80 -m state --state NEW -j NFQUEUE --queue-num 1011"
-start_enforce '
+enforce_with '
 inboundDNSQueue.ipv4 = 1
 inboundDNSQueue.ipv6 = 10
 selfDNSQueue.ipv4 = 100
@@ -304,7 +299,7 @@ stop_enforce
 echo "ok: TestCaching"
 
 # ------------------------------------------------------------------------ lookupUnknownIPs
-start_enforce '
+enforce_with '
 inboundDNSQueue.ipv4 = 1
 selfDNSQueue.ipv4 = 100
 

@@ -60,12 +60,7 @@ for ipt in iptables ip6tables; do
     in_cl $ipt -A OUTPUT -m conntrack --ctstate NEW -j NFQUEUE --queue-num $((1002 + b))
 done
 
-ip netns exec "$NS_CL" "$EM_BIN" enforce --config "$WORK/enforce.toml" --log "$WORK/verdicts.jsonl" \
-    -v 2>"$WORK/enforce.log" &
-enf=$!
-PIDS+=("$enf")
-for _ in $(seq 50); do grep -q 'queues bound' "$WORK/enforce.log" 2>/dev/null && break; sleep 0.1; done
-grep -q 'queues bound' "$WORK/enforce.log" || { cat "$WORK/enforce.log"; fail "enforce did not start"; }
+start_enforce
 grep -q '^CapEff:	0000000000001000$' "/proc/$enf/status" || { grep Cap "/proc/$enf/status"; fail "capabilities not dropped to CAP_NET_ADMIN"; }
 grep -q '^Seccomp:	2$' "/proc/$enf/status" || fail "no seccomp filter"
 # Nothing else can be regained: not in the permitted or bounding set, none ambient, no new

@@ -73,15 +73,6 @@ rules() {  # LAYER: 1 for conntrack ESTABLISHED on the response rules
     done
     in_cl iptables -A OUTPUT -m conntrack --ctstate NEW -j NFQUEUE --queue-num 1002
 }
-start_enforce() {
-    ip netns exec "$NS_CL" "$EM_BIN" enforce --config "$WORK/enforce.toml" --log "$WORK/verdicts.jsonl" -v \
-        2>"$WORK/enforce.log" &
-    enf=$!
-    PIDS+=("$enf")
-    for _ in $(seq 50); do grep -q 'queues bound' "$WORK/enforce.log" 2>/dev/null && break; sleep 0.1; done
-    grep -q 'queues bound' "$WORK/enforce.log" || { cat "$WORK/enforce.log"; fail "enforce did not start"; }
-}
-
 resolve() {  # NAME TYPE: the answer through the real resolver, empty when none came
     in_cl dig +short +time=1 +tries=1 "$@" @198.51.100.1 2>/dev/null | grep -v '^;' || true
 }

@@ -45,12 +45,7 @@ for proto in udp tcp; do
 done
 in_cl iptables -A OUTPUT -m conntrack --ctstate NEW -j NFQUEUE --queue-num 1002
 
-ip netns exec "$NS_CL" "$EM_BIN" enforce --config "$WORK/enforce.toml" --log "$WORK/verdicts.jsonl" \
-    -v 2>"$WORK/enforce.log" &
-enf=$!
-PIDS+=("$enf")
-for _ in $(seq 50); do grep -q 'queues bound' "$WORK/enforce.log" 2>/dev/null && break; sleep 0.1; done
-grep -q 'queues bound' "$WORK/enforce.log" || { cat "$WORK/enforce.log"; fail "enforce did not start"; }
+start_enforce
 if grep -q 'does not report conntrack state' "$WORK/enforce.log"; then
     echo "skipped: this kernel does not report conntrack state to NFQUEUE (CONFIG_NETFILTER_NETLINK_GLUE_CT)" >&2
     exit 77

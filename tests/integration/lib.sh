@@ -106,6 +106,24 @@ load_log_rule() {
     in_cl nft -f "$WORK/rule.nft"
 }
 
+# `enforce` in the client namespace with $WORK/enforce.toml, its verdicts in
+# $WORK/verdicts.jsonl and its log in $WORK/enforce.log; returns once its queues are bound
+# (fails if it exits first or is not bound within 30 s). Its pid is $enf.
+start_enforce() {
+    ip netns exec "$NS_CL" "$EM_BIN" enforce --config "$WORK/enforce.toml" --log "$WORK/verdicts.jsonl" \
+        -v 2>"$WORK/enforce.log" &
+    enf=$!
+    PIDS+=("$enf")
+    local i
+    for i in $(seq 300); do
+        if grep -q 'queues bound' "$WORK/enforce.log" 2>/dev/null; then return 0; fi
+        kill -0 "$enf" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$WORK/enforce.log"
+    fail "enforce did not start"
+}
+
 # A standalone systemd-journald in a private mount namespace, ingesting /dev/kmsg into a
 # volatile journal; prints the journal directory as seen from outside (via /proc/PID/root).
 start_journald() {
