@@ -1,0 +1,119 @@
+// An HTTP/1.x request's start (RFC 9112 §3, §3.2): a known method, a request target, the
+// version, then the header fields up to the Host field. Anything else is not HTTP: a
+// segment of another protocol that happens to begin with letters says nothing.
+#include <algorithm>
+#include <array>
+#include <string_view>
+
+#include "flowname/first_packet.h"
+
+namespace em {
+namespace {
+
+using Status = FirstPacketDecode::Status;
+
+constexpr std::array<std::string_view, 9> kMethods = {
+    "GET ", "POST ", "HEAD ", "PUT ", "DELETE ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE "};
+constexpr size_t kMaxLine = 8192;  // a longer line is cut off: the name is not in this segment
+
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+        char x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+        if (x != y) return false;
+    }
+    return true;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+bool port_digits(std::string_view s) {
+    if (s.empty() || s.size() > 5) return false;
+    for (char c : s)
+        if (c < '0' || c > '9') return false;
+    return true;
+}
+
+// Host = uri-host [ ":" port ]; uri-host is a reg-name, an IPv4 address or "[" IPv6 "]".
+bool host_name(std::string_view v, std::string& out) {
+    if (!v.empty() && v.front() == '[') {
+        const size_t close = v.find(']');
+        if (close == std::string_view::npos || close < 3 || close > 40) return false;
+        std::string_view rest = v.substr(close + 1);
+        if (!rest.empty() && (rest.front() != ':' || !port_digits(rest.substr(1)))) return false;
+        out.clear();
+        for (char c : v.substr(1, close - 1)) {
+            if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == ':' || c == '.'))
+                return false;
+            out += c;
+        }
+        return true;
+    }
+    if (const size_t colon = v.rfind(':'); colon != std::string_view::npos) {
+        if (!port_digits(v.substr(colon + 1))) return false;
+        v = v.substr(0, colon);
+    }
+    return canonical_host_name(reinterpret_cast<const uint8_t*>(v.data()), v.size(), out);
+}
+
+}  // namespace
+
+FirstPacketDecode decode_http_request(const uint8_t* p, size_t n) {
+    FirstPacketDecode d;
+    d.name.protocol = FirstPacketProtocol::http;
+    const std::string_view in(reinterpret_cast<const char*>(p), n);
+    bool method = false;
+    for (auto m : kMethods) method = method || in.substr(0, m.size()) == m;
+    if (!method) return {};
+    size_t eol = in.find("\r\n");
+    const std::string_view line = in.substr(0, std::min(eol, kMaxLine));
+    if (eol == std::string_view::npos || eol > kMaxLine) {
+        // Not a complete request line yet; still say nothing unless it looks like HTTP.
+        d.status = Status::incomplete;
+        return d;
+    }
+    const size_t sp = line.rfind(' ');
+    if (sp == std::string_view::npos || line.substr(sp + 1, 7) != "HTTP/1." ||
+        line.size() != sp + 9)
+        return {};  // a method word, but not an HTTP/1.x request line
+    size_t pos = eol + 2;
+    bool ended = false;  // the empty line that ends the header section was seen
+    while (pos < in.size()) {
+        eol = in.find("\r\n", pos);
+        if (eol == std::string_view::npos || eol - pos > kMaxLine) {
+            d.status = Status::incomplete;
+            return d;
+        }
+        const std::string_view field = in.substr(pos, eol - pos);
+        pos = eol + 2;
+        if (field.empty()) {
+            ended = true;
+            break;
+        }
+        const size_t colon = field.find(':');
+        if (colon == std::string_view::npos) {
+            d.status = Status::malformed;
+            d.reason = "HTTP header field without a colon";
+            return d;
+        }
+        if (!iequals(field.substr(0, colon), "host")) continue;
+        if (!host_name(trim(field.substr(colon + 1)), d.name.name)) {
+            d.status = Status::malformed;
+            d.reason = "HTTP Host is not a host name";
+            return d;
+        }
+        d.status = Status::found;
+        return d;
+    }
+    d.status = ended ? Status::no_name : Status::incomplete;
+    return d;
+}
+
+}  // namespace em
