@@ -134,7 +134,7 @@ class AgentLoop : public ::testing::Test {
         settings_.source.source = "fake";
     }
     void TearDown() override {
-        if (agent_.joinable()) stop_and_join();
+        if (agent_.joinable()) (void)stop_and_join();
         fs::remove_all(dir_);
     }
 
