@@ -8,6 +8,7 @@
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
+#include <netinet/ip_icmp.h>
 
 #include <tuple>
 #include <vector>
