@@ -11,7 +11,7 @@ libtomlplusplus-dev libfmt-dev zlib1g-dev libgtest-dev libpsl-dev publicsuffix l
 libnetfilter-log-dev libnetfilter-conntrack-dev libldns-dev libpcap-dev libcpp-httplib-dev
 libssl-dev libnetfilter-queue-dev libseccomp-dev libcap-dev libmicrohttpd-dev libcurl4-openssl-dev wamerican"
 test="dnsmasq-base dnsutils nftables iptables iproute2 systemd util-linux mawk sqlite3
-procps clang libclang-rt-14-dev e2fsprogs time gzip tcpdump conntrack curl openssl python3
+procps clang clang-tidy libclang-rt-14-dev e2fsprogs time gzip tcpdump conntrack curl openssl python3
 openssh-server openssh-client valgrind iodine dns2tcp"
 run="dnsmasq nftables cron logrotate"
 

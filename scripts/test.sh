@@ -1,10 +1,12 @@
 #!/bin/sh
 # The one test command (README quick start, .ci/run): installs the build and test
-# dependencies if missing, builds, and runs every test — unit tests, fuzz-corpus replays,
-# integration tests against the real programs (root), an ASan+UBSan build of the unit tests,
-# short libFuzzer runs, and the quick benchmark as a large-scale cross-check.
+# dependencies if missing, builds, and runs every test — clang-tidy, unit tests, fuzz-corpus
+# replays, kernel tests and integration tests against the real programs (root), an
+# ASan+UBSan build of the unit and kernel tests, short libFuzzer runs, and the quick
+# benchmark as a large-scale cross-check.
 #   scripts/test.sh            everything
-#   scripts/test.sh --fast     unit and fuzz-corpus tests of the main build only
+#   scripts/test.sh --fast     unit and fuzz-corpus tests of the main build only (no root,
+#                              no kernel features, no clang-tidy)
 set -eu
 cd "$(dirname "$0")/.."
 fast=0
@@ -29,17 +31,20 @@ if [ "$fast" -eq 1 ]; then
     exit 0
 fi
 
-echo "== unit, fuzz-corpus and integration tests"
+echo "== clang-tidy: the checks of .clang-tidy over src/, zero findings"
+scripts/clang_tidy.sh build
+
+echo "== unit, fuzz-corpus, kernel and integration tests"
 (cd build && ctest --output-on-failure -j"$jobs")
 
 echo "== quick benchmark: consolidate and the awk baseline must agree"
 bench/run.sh --quick
 
-echo "== sanitizers: unit tests and corpus replays under ASan+UBSan"
+echo "== sanitizers: unit tests, kernel tests and corpus replays under ASan+UBSan"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEM_SANITIZE=ON >/dev/null
 # shellcheck disable=SC2086 # one word per target
-cmake --build build-asan -j"$jobs" --target unit_tests $fuzz_targets
-(cd build-asan && ctest --output-on-failure -j"$jobs" -L 'unit|fuzz')
+cmake --build build-asan -j"$jobs" --target unit_tests kernel_tests $fuzz_targets
+(cd build-asan && ctest --output-on-failure -j"$jobs" -L 'unit|fuzz|kernel')
 
 echo "== libFuzzer: short runs of every target"
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEM_FUZZ=ON -DEM_SANITIZE=ON \

@@ -245,14 +245,19 @@ Result<ReplaySummary> run_replay(const std::string& path, const AgentSettings& s
     return sum;
 }
 
-Result<void> run_agent(const AgentSettings& given, const ReloadSettings& reload) {
+Result<void> run_agent(const AgentSettings& settings, const ReloadSettings& reload) {
+    return run_agent(settings, reload, make_live_source);
+}
+
+Result<void> run_agent(const AgentSettings& given, const ReloadSettings& reload,
+                       const LiveSourceFactory& make_source) {
     AgentSettings s = given;
     auto signals = block_signals();
     if (!signals) return signals.error();
     auto sink = Sink::open(s, true);
     if (!sink) return sink.error();
     Sink& k = **sink;
-    auto source = make_live_source(s.source);
+    auto source = make_source(s.source);
     if (!source) return source.error();
     LiveSource& src = **source;
     // Render once the source captures, so the files exist (and reflect the ledger) from the

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -44,8 +45,17 @@ struct AgentSettings {
 /// Re-reads the settings (SIGHUP); an error keeps the running ones.
 using ReloadSettings = std::function<Result<AgentSettings>()>;
 
-/// Runs until a stop signal; returns after the final commit.
+/// Builds the live source from its options: make_live_source, or a test's own.
+using LiveSourceFactory =
+    std::function<Result<std::unique_ptr<LiveSource>>(const LiveSourceOptions&)>;
+
+/// Runs until a stop signal; returns after the final commit. Blocks SIGINT, SIGTERM and
+/// SIGHUP in the calling thread and reads them from a signalfd: a signal sent to that
+/// thread (or to the process, where no other thread takes it) stops or reloads the agent.
 Result<void> run_agent(const AgentSettings& settings, const ReloadSettings& reload);
+/// The same with the source built by `make_source` (tests: a scripted source).
+Result<void> run_agent(const AgentSettings& settings, const ReloadSettings& reload,
+                       const LiveSourceFactory& make_source);
 
 struct ReplaySummary {
     uint64_t packets = 0, flows = 0, queries = 0, responses = 0;

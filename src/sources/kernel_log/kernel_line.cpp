@@ -155,7 +155,7 @@ void SyslogKernelParser::line(std::string_view l, Batch& batch, const std::strin
     rest.remove_prefix(host_end + 9);
     if (!rest.empty() && rest[0] == '[') {  // printk time: "[ 1234.567890] "
         size_t close = rest.find("] ");
-        if (close != std::string_view::npos && close < 24) rest.remove_prefix(close + 2);
+        if (close < 24) rest.remove_prefix(close + 2);  // npos (not found) is not < 24
     }
     folder_.message(rest, *t, batch, where);
 }

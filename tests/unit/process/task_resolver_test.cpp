@@ -1,5 +1,5 @@
 // TaskResolver: who an eBPF event's task is, with a fake /proc (processes that exited are
-// simply absent from it) and the real cgroup v2 mount for cgroup ids.
+// simply absent from it). The real cgroup v2 mount: tests/kernel/process/cgroup_paths_test.cpp.
 #include "process/task_resolver.h"
 
 #include <gtest/gtest.h>
@@ -123,25 +123,6 @@ TEST_F(FakeProc, SocketsRememberTheirProcess) {
     ASSERT_NE(r.socket_owner(77), nullptr);
     EXPECT_EQ(r.socket_owner(77)->exe, "/usr/bin/curl");
     EXPECT_EQ(r.socket_owner(78), nullptr);
-}
-
-// The cgroup id of a real directory (its inode on cgroup v2) back to its path.
-TEST(CgroupPaths, ResolvesIdsOfTheRealHierarchy) {
-    if (geteuid() != 0) GTEST_SKIP() << "open_by_handle_at needs CAP_DAC_READ_SEARCH";
-    std::string mount = find_cgroup2_mount();
-    if (mount.empty()) GTEST_SKIP() << "no cgroup v2 mounted";
-    std::string dir = mount + "/em-unit-paths-" + std::to_string(getpid());
-    ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
-    struct stat st {};
-    ASSERT_EQ(stat(dir.c_str(), &st), 0);
-    CgroupPaths paths(mount);
-    EXPECT_EQ(paths.path(st.st_ino), "/em-unit-paths-" + std::to_string(getpid()));
-    ASSERT_EQ(stat(mount.c_str(), &st), 0);
-    EXPECT_EQ(paths.path(st.st_ino), "/");
-    EXPECT_EQ(paths.path(0xffffffffffull), "");
-    EXPECT_EQ(paths.path(0xffffffffffull), "");  // remembered: no second lookup
-    EXPECT_EQ(paths.failures(), 1u);
-    rmdir(dir.c_str());
 }
 
 }  // namespace
