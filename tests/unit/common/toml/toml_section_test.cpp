@@ -72,8 +72,8 @@ TEST(TomlSection, WrongTypesAndRangesNameFileLineAndKey) {
               "/etc/x.toml:4: rules.s.fl must be an integer in [0, 10]");
     EXPECT_EQ(first_error([&](TomlSection& s) { s.number("i", d, 0, 10); }),
               "/etc/x.toml:3: rules.s.i must be in [0, 10]");
-    EXPECT_EQ(first_error([&](TomlSection& s) { s.number("t", d, 0, 10); }),
-              "/etc/x.toml:5: rules.s.t must be a number");
+    EXPECT_EQ(first_error([&](TomlSection& s) { s.number("e", d, 0, 10); }),
+              "/etc/x.toml:8: rules.s.e must be a number");
     EXPECT_EQ(first_error([&](TomlSection& s) { s.text("t", t); }),
               "/etc/x.toml:5: rules.s.t must be a string");
     EXPECT_EQ(first_error([&](TomlSection& s) { s.text("e", t); }), "ok");
