@@ -184,13 +184,10 @@ Result<std::string> capture_identity(const std::string& path) {
     std::error_code ec;
     auto size = std::filesystem::file_size(path, ec);
     if (ec) return Error{path + ": " + ec.message()};
-    FILE* f = fopen(path.c_str(), "rbe");
-    if (!f) return errno_error(path);
-    std::unique_ptr<FILE, Deleter<fclose>> owner(f);
-    std::string head(64 * 1024, '\0');
-    head.resize(fread(head.data(), 1, head.size(), f));
+    auto head = read_file_head(path, 64 * 1024, path);
+    if (!head) return head.error();
     uint64_t h = 1469598103934665603ull;  // FNV-1a: an identity, not a defence
-    for (unsigned char c : head) h = (h ^ c) * 1099511628211ull;
+    for (unsigned char c : *head) h = (h ^ c) * 1099511628211ull;
     return fmt::format("{}:{:016x}", size, h);
 }
 

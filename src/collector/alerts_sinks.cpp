@@ -1,6 +1,5 @@
 #include <fcntl.h>
 #include <fmt/core.h>
-#include <httplib.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -9,8 +8,8 @@
 #include "collector/alerts.h"
 #include "common/http_url.h"
 #include "common/ip_address.h"
-#include "common/tls_policy.h"
 #include "common/unique_fd.h"
+#include "net/http_client/http_client.h"
 
 namespace em {
 
@@ -73,23 +72,31 @@ Result<Url> parse_url(const std::string& url) {
 
 class WebhookSink : public AlertSink {
   public:
-    WebhookSink(Url url, std::unique_ptr<httplib::ClientImpl> client)
-        : url_(std::move(url)), client_(std::move(client)) {}
+    WebhookSink(Url url, std::unique_ptr<net::HttpClient> client, int64_t timeout_ms)
+        : url_(std::move(url)), client_(std::move(client)), timeout_ms_(timeout_ms) {}
     std::string_view name() const override { return "webhook"; }
     Result<void> emit(const AlertEvent& e) override {
-        auto res = client_->Post(url_.path, alert_json(e, true), "application/json");
-        if (!res)
+        const std::string body = alert_json(e, true);
+        net::HttpRequest req;
+        req.method = "POST";
+        req.url = net::url_of(url_, url_.path);
+        req.headers = {"Content-Type: application/json"};
+        req.body = body;
+        req.deadline = net::Clock::now() + std::chrono::milliseconds(timeout_ms_);
+        auto res = client_->perform(req);
+        if (!res.ok())
             return Error{fmt::format("POST {}://{}:{}{}: {}", url_.scheme, url_.host, url_.port,
-                                     url_.path, httplib::to_string(res.error()))};
-        if (res->status < 200 || res->status > 299)
+                                     url_.path, res.error())};
+        if (res.status < 200 || res.status > 299)
             return Error{fmt::format("POST {}://{}:{}{}: HTTP {}", url_.scheme, url_.host,
-                                     url_.port, url_.path, res->status)};
+                                     url_.port, url_.path, res.status)};
         return {};
     }
 
   private:
     Url url_;
-    std::unique_ptr<httplib::ClientImpl> client_;
+    std::unique_ptr<net::HttpClient> client_;  // keeps its connection: a burst reuses it
+    int64_t timeout_ms_;
 };
 
 }  // namespace
@@ -112,29 +119,14 @@ Result<std::unique_ptr<AlertSink>> make_webhook_sink(const WebhookOptions& opt) 
     if (opt.timeout_ms <= 0) return Error{"webhook_timeout_ms must be positive"};
     if (!opt.ca_file.empty() && ::access(opt.ca_file.c_str(), R_OK) != 0)
         return errno_error("webhook CA file " + opt.ca_file);
-    // ClientImpl / SSLClient rather than httplib::Client, whose URL parser does not take
-    // every IPv6 literal.
-    std::unique_ptr<httplib::ClientImpl> client;
-    if (url->scheme == "https") {
-        auto ssl = std::make_unique<httplib::SSLClient>(url->host, url->port);
-        ssl->enable_server_certificate_verification(true);
-        if (!opt.ca_file.empty()) ssl->set_ca_cert_path(opt.ca_file);
-        if (auto r = apply_client_tls_policy(ssl->ssl_context()); !r)
-            return Error{"webhook: " + r.error().message};
-        client = std::move(ssl);
-    } else {
-        client = std::make_unique<httplib::ClientImpl>(url->host, url->port);
-    }
-    if (!client->is_valid())
-        return Error{fmt::format("webhook URL '{}': cannot set up the client", opt.url)};
-    const time_t sec = opt.timeout_ms / 1000;
-    const time_t usec = static_cast<time_t>(opt.timeout_ms % 1000) * 1000;
-    client->set_keep_alive(true);  // a burst of transitions reuses one connection
-    client->set_connection_timeout(sec, usec);
-    client->set_read_timeout(sec, usec);
-    client->set_write_timeout(sec, usec);
-    return std::unique_ptr<AlertSink>(
-        std::make_unique<WebhookSink>(std::move(url).value(), std::move(client)));
+    net::HttpClientOptions copt;
+    copt.ca_file = opt.ca_file;
+    copt.truncate_body = true;  // the answer's body is not used
+    copt.max_body_bytes = 4096;
+    auto client = net::HttpClient::create(copt);
+    if (!client) return Error{fmt::format("webhook URL '{}': cannot set up the client", opt.url)};
+    return std::unique_ptr<AlertSink>(std::make_unique<WebhookSink>(
+        std::move(url).value(), std::move(client).value(), opt.timeout_ms));
 }
 
 }  // namespace em

@@ -1,23 +1,20 @@
 // The collector's inventory: which hosts to fetch from and how (TOML, see fetch.h).
 #include <fmt/core.h>
 
-#include <toml++/toml.h>
-
 #include <charconv>
-#include <fstream>
-#include <iterator>
+#include <map>
 #include <unordered_map>
 
 #include "collector/fetch.h"
+#include "common/files.h"
 #include "common/ip_address.h"
+#include "common/toml/toml_section.h"
 
 namespace em {
 
 namespace {
 
-std::string where(const std::string& path, const toml::node& n) {
-    return fmt::format("{}:{}", path, n.source().begin.line);
-}
+std::string where(const std::string& path, const toml::node& n) { return toml_where(path, n); }
 
 bool is_host_char(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
@@ -66,74 +63,34 @@ const std::unordered_map<std::string, KeyInfo>& known_keys() {
 Result<HostSpec> parse_host(const toml::table& t, const std::string& path) {
     HostSpec h;
     const std::string at = where(path, t);
+    TomlSection s(&t, "host", path);
+    constexpr bool kNonEmpty = true;
+    s.text("name", h.name, kNonEmpty);
+    if (const toml::node* n = s.node("name"); n && s.ok() && !valid_name(h.name))
+        s.fail(Error{where(path, *n) + ": host.name '" + h.name +
+                     "': want 1 to 253 of [A-Za-z0-9._-]"});
+    s.text("url", h.url, kNonEmpty).text("ssh", h.ssh, kNonEmpty);
+    if (const toml::node* n = s.node("ssh"); n && s.ok() && !valid_ssh_target(h.ssh))
+        s.fail(Error{where(path, *n) + ": host.ssh '" + h.ssh +
+                     "': want [user@]host without spaces, not starting with '-'"});
+    s.text("token_file", h.token_file, kNonEmpty)
+        .text("ca_file", h.ca_file, kNonEmpty)
+        .text("ssh_key", h.ssh_key, kNonEmpty)
+        .text("ssh_known_hosts", h.ssh_known_hosts, kNonEmpty)
+        .text("remote_dir", h.remote_dir, kNonEmpty);
+    if (const toml::node* n = s.node("remote_dir"); n && s.ok()) {
+        if (h.remote_dir.front() != '/')
+            s.fail(Error{where(path, *n) + ": host.remote_dir must be an absolute path"});
+        while (h.remote_dir.size() > 1 && h.remote_dir.back() == '/') h.remote_dir.pop_back();
+    }
+    s.integer("ssh_port", h.ssh_port, 1, 65535)
+        .boolean("insecure_http", h.insecure_http)
+        .strings("tags", h.tags);
+    if (auto r = s.finish(); !r) return r.error();
     // Which keys were given, for the checks across keys (line of each for the messages).
     std::map<std::string, const toml::node*> seen;
-    for (auto&& entry : t) {
-        // clang 14 cannot capture structured bindings in lambdas.
-        const std::string key(entry.first.str());
-        const toml::node& node = entry.second;
-        auto text = [&](std::string& out) -> Result<void> {
-            const auto* v = node.as_string();
-            if (!v) return Error{where(path, node) + ": host." + key + " must be a string"};
-            if (v->get().empty())
-                return Error{where(path, node) + ": host." + key + " must not be empty"};
-            out = v->get();
-            return {};
-        };
-        if (!known_keys().contains(key))
-            return Error{where(path, node) + ": unknown key host." + key};
-        seen[key] = &node;
-        Result<void> r;
-        if (key == "name") {
-            r = text(h.name);
-            if (r && !valid_name(h.name))
-                r = Error{where(path, node) + ": host.name '" + h.name +
-                          "': want 1 to 253 of [A-Za-z0-9._-]"};
-        } else if (key == "url") {
-            r = text(h.url);
-        } else if (key == "ssh") {
-            r = text(h.ssh);
-            if (r && !valid_ssh_target(h.ssh))
-                r = Error{where(path, node) + ": host.ssh '" + h.ssh +
-                          "': want [user@]host without spaces, not starting with '-'"};
-        } else if (key == "token_file") {
-            r = text(h.token_file);
-        } else if (key == "ca_file") {
-            r = text(h.ca_file);
-        } else if (key == "ssh_key") {
-            r = text(h.ssh_key);
-        } else if (key == "ssh_known_hosts") {
-            r = text(h.ssh_known_hosts);
-        } else if (key == "remote_dir") {
-            r = text(h.remote_dir);
-            if (r && h.remote_dir.front() != '/')
-                r = Error{where(path, node) + ": host.remote_dir must be an absolute path"};
-            while (r && h.remote_dir.size() > 1 && h.remote_dir.back() == '/')
-                h.remote_dir.pop_back();
-        } else if (key == "ssh_port") {
-            // as_integer, not value<int64_t>: toml++ 3.3 converts floats without a range check.
-            const auto* v = node.as_integer();
-            if (!v || v->get() < 1 || v->get() > 65535)
-                r = Error{where(path, node) + ": host.ssh_port must be an integer in [1, 65535]"};
-            else
-                h.ssh_port = static_cast<int>(v->get());
-        } else if (key == "insecure_http") {
-            const auto* v = node.as_boolean();
-            if (!v)
-                r = Error{where(path, node) + ": host.insecure_http must be true or false"};
-            else
-                h.insecure_http = v->get();
-        } else if (key == "tags") {
-            const auto* a = node.as_array();
-            if (!a) return Error{where(path, node) + ": host.tags must be an array of strings"};
-            for (const auto& el : *a) {
-                const auto* v = el.as_string();
-                if (!v) return Error{where(path, el) + ": host.tags must be an array of strings"};
-                h.tags.push_back(v->get());
-            }
-        }
-        if (!r) return r.error();
-    }
+    for (const auto& [key, info] : known_keys())
+        if (const toml::node* n = t.get(key)) seen[key] = n;
 
     if (h.name.empty()) return Error{at + ": host without a name"};
     const std::string who = "host '" + h.name + "'";
@@ -164,13 +121,9 @@ Result<HostSpec> parse_host(const toml::table& t, const std::string& path) {
 Result<HostUrl> parse_host_url(const std::string& url) { return parse_http_url(url, "url"); }
 
 Result<std::vector<HostSpec>> parse_inventory(std::string_view text, const std::string& path) {
-    toml::table t;
-    try {
-        t = toml::parse(text, path);
-    } catch (const toml::parse_error& e) {
-        return Error{fmt::format("{}:{}:{}: {}", path, e.source().begin.line,
-                                 e.source().begin.column, e.description())};
-    }
+    auto doc = parse_toml(text, path);
+    if (!doc) return doc.error();
+    const toml::table& t = *doc;
     std::vector<HostSpec> hosts;
     std::map<std::string, uint32_t> lines;  // name → line, for duplicates
     for (auto&& entry : t) {
@@ -196,12 +149,10 @@ Result<std::vector<HostSpec>> parse_inventory(std::string_view text, const std::
 }
 
 Result<std::vector<HostSpec>> load_inventory(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return errno_error("cannot read inventory " + path);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) return errno_error("cannot read inventory " + path);
-    if (text.size() > (1 << 20)) return Error{path + ": inventory larger than 1 MiB"};
-    return parse_inventory(text, path);
+    auto text = read_file_limited(
+        path, 1 << 20, {"cannot read inventory " + path, path + ": inventory larger than 1 MiB"});
+    if (!text) return text.error();
+    return parse_inventory(*text, path);
 }
 
 }  // namespace em

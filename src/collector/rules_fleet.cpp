@@ -7,6 +7,7 @@
 #include <iterator>
 
 #include "collector/rules.h"
+#include "common/files.h"
 #include "common/time.h"
 #include "core/domain_folder.h"
 
@@ -35,11 +36,11 @@ bool valid_host_name(std::string_view s) {
 // ---- public_resolver ----
 
 Result<ResolverList> ResolverList::load(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return errno_error("cannot read the public resolver list " + path);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (text.size() > (4u << 20)) return Error{path + ": resolver list larger than 4 MiB"};
-    return parse(text, path);
+    auto text = read_file_limited(path, 4u << 20,
+                                  {"cannot read the public resolver list " + path,
+                                   path + ": resolver list larger than 4 MiB"});
+    if (!text) return text.error();
+    return parse(*text, path);
 }
 
 Result<ResolverList> ResolverList::parse(std::string_view text, const std::string& path) {

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <thread>
 
 #include <fmt/core.h>
@@ -13,6 +15,36 @@
 namespace em {
 
 namespace {
+
+// Reads up to `limit` bytes from fd; errno is left set on failure.
+bool read_up_to(int fd, size_t limit, std::string& out) {
+    out.clear();
+    char buf[8192];
+    while (out.size() < limit) {
+        size_t want = std::min(sizeof buf, limit - out.size());
+        ssize_t n = ::read(fd, buf, want);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return false;
+        if (n == 0) break;
+        out.append(buf, static_cast<size_t>(n));
+    }
+    return true;
+}
+
+Result<std::optional<std::string>> read_limited(const std::string& path, size_t limit,
+                                                const ReadErrors& errors, bool missing_ok) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd.valid()) {
+        if (missing_ok && errno == ENOENT) return std::optional<std::string>();
+        return errno_error(errors.cannot_read);
+    }
+    std::string text;
+    // One byte over the limit tells a file of exactly `limit` bytes from a larger one.
+    const size_t want = limit == SIZE_MAX ? limit : limit + 1;
+    if (!read_up_to(fd.get(), want, text)) return errno_error(errors.cannot_read);
+    if (text.size() > limit) return Error{errors.too_large};
+    return std::optional<std::string>(std::move(text));
+}
 
 // Writes and syncs dir/.name.tmp; removes it again on failure.
 Result<std::string> write_temp(const std::string& dir, const std::string& name,
@@ -119,6 +151,31 @@ Result<UniqueFd> lock_file(const std::string& path, int timeout_ms) {
         [[maybe_unused]] ssize_t n = ::pwrite(fd.get(), pid.data(), pid.size(), 0);
     }
     return fd;
+}
+
+Result<std::string> read_file_limited(const std::string& path, size_t limit,
+                                      const ReadErrors& errors) {
+    auto r = read_limited(path, limit, errors, false);
+    if (!r) return r.error();
+    return std::move(**r);
+}
+
+Result<std::optional<std::string>> read_file_if_present(const std::string& path, size_t limit,
+                                                        const ReadErrors& errors) {
+    return read_limited(path, limit, errors, true);
+}
+
+Result<std::string> read_file_head(const std::string& path, size_t limit,
+                                   const std::string& cannot_read) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd.valid()) return errno_error(cannot_read);
+    return read_fd_head(fd.get(), limit, cannot_read);
+}
+
+Result<std::string> read_fd_head(int fd, size_t limit, const std::string& cannot_read) {
+    std::string text;
+    if (!read_up_to(fd, limit, text)) return errno_error(cannot_read);
+    return text;
 }
 
 }  // namespace em

@@ -1,9 +1,10 @@
 #pragma once
-// The TLS every client of this program speaks (the collector's fetch over libcurl, the alert
-// webhook and the Loki pusher over cpp-httplib): TLS 1.3 with OpenSSL's default suites (all
-// AEAD with ephemeral key exchange), or TLS 1.2 with ECDHE key exchange and an AEAD cipher
-// (AES-GCM, ChaCha20-Poly1305) only. Never plain-RSA key exchange (no forward secrecy), CBC
-// suites, SHA-1 MACs, or anything below TLS 1.2. This is the one place that says so.
+// The TLS every client of this program speaks (the collector's fetch, the alert webhook and
+// the Loki pusher, all through net/http_client, which applies it to each OpenSSL context
+// libcurl makes): TLS 1.3 with OpenSSL's default suites (all AEAD with ephemeral key
+// exchange), or TLS 1.2 with ECDHE key exchange and an AEAD cipher (AES-GCM,
+// ChaCha20-Poly1305) only. Never plain-RSA key exchange (no forward secrecy), CBC suites,
+// SHA-1 MACs, or anything below TLS 1.2. This is the one place that says so.
 //
 // (The endpoint serves through GnuTLS with its own priority string to the same effect:
 // src/exporters/http/tls.h.)

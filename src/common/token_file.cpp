@@ -7,6 +7,7 @@
 
 #include <string_view>
 
+#include "common/files.h"
 #include "common/unique_fd.h"
 
 namespace em {
@@ -31,16 +32,9 @@ Result<std::string> read_token_file(const std::string& path) {
             fmt::format("token file {} is readable or writable by group or others "
                         "(mode {:o}): chmod 600 {}",
                         path, st.st_mode & 0777, path)};
-    std::string buf(kMaxTokenFileBytes, '\0');
-    size_t got = 0;
-    while (got < buf.size()) {
-        ssize_t n = ::read(fd.get(), buf.data() + got, buf.size() - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return errno_error("cannot read token file " + path);
-        if (n == 0) break;
-        got += static_cast<size_t>(n);
-    }
-    std::string_view first(buf.data(), got);
+    auto buf = read_fd_head(fd.get(), kMaxTokenFileBytes, "cannot read token file " + path);
+    if (!buf) return buf.error();
+    std::string_view first(*buf);
     first = first.substr(0, first.find('\n'));
     while (!first.empty() && is_blank(first.front())) first.remove_prefix(1);
     while (!first.empty() && is_blank(first.back())) first.remove_suffix(1);

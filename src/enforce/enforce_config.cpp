@@ -9,9 +9,8 @@
 #include <sstream>
 #include <tuple>
 
-#include <toml++/toml.h>
-
 #include "common/duration.h"
+#include "common/toml/toml_section.h"
 
 namespace em {
 
@@ -469,13 +468,9 @@ FilterConfig to_filter(const RawFilter& r) {
 }  // namespace
 
 Result<EnforceConfig> parse_enforce_config(std::string_view text, const std::string& path) {
-    toml::table t;
-    try {
-        t = toml::parse(text, path);
-    } catch (const toml::parse_error& e) {
-        return Error{fmt::format("{}:{}:{}: {}", path, e.source().begin.line,
-                                 e.source().begin.column, e.description())};
-    }
+    auto doc = parse_toml(text, path);
+    if (!doc) return doc.error();
+    const toml::table& t = *doc;
     Reader rd(path);
     Queue inbound, self;
     std::vector<RawFilter> raw;

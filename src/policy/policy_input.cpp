@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "common/files.h"
 #include "core/ledger.h"
 #include "format/parser.h"
 #include "policy/policy.h"
@@ -17,13 +18,8 @@ namespace em {
 namespace {
 
 Result<std::string> read_whole(const std::string& path, size_t limit) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) return Error{fmt::format("cannot read {}: {}", path, std::strerror(errno))};
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    std::string text = ss.str();
-    if (text.size() > limit) return Error{fmt::format("{}: larger than {} bytes", path, limit)};
-    return text;
+    return read_file_limited(
+        path, limit, {"cannot read " + path, fmt::format("{}: larger than {} bytes", path, limit)});
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/files.h"
 #include "common/unique_fd.h"
 
 namespace em {
@@ -17,21 +18,7 @@ namespace {
 
 // The whole of a small /proc file (at most `limit` bytes).
 Result<std::string> slurp(const std::string& path, size_t limit = 65536) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd.valid()) return errno_error(path);
-    std::string out;
-    char buf[4096];
-    while (out.size() < limit) {
-        ssize_t n = ::read(fd.get(), buf, sizeof buf);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return errno_error(path);
-        }
-        if (n == 0) break;
-        out.append(buf, static_cast<size_t>(n));
-    }
-    if (out.size() > limit) out.resize(limit);
-    return out;
+    return read_file_head(path, limit, path);
 }
 
 std::string_view trim_newline(std::string_view s) {

@@ -7,6 +7,7 @@
 
 #include <memory>
 
+#include "common/files.h"
 #include "common/tls_policy.h"
 #include "common/unique_fd.h"
 
@@ -18,20 +19,9 @@ constexpr size_t kMaxPemBytes = size_t{1} << 20;
 
 Result<std::string> read_pem(const char* what, const std::string& path) {
     if (path.empty()) return Error{std::string("no ") + what + " configured (or set plain_http)"};
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-    if (!fd.valid()) return errno_error(std::string("cannot read ") + what + " " + path);
-    std::string out;
-    char buf[8192];
-    while (true) {
-        ssize_t n = ::read(fd.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return errno_error(std::string("cannot read ") + what + " " + path);
-        if (n == 0) break;
-        out.append(buf, static_cast<size_t>(n));
-        if (out.size() > kMaxPemBytes)
-            return Error{std::string(what) + " " + path + " is larger than 1 MiB"};
-    }
-    return out;
+    return read_file_limited(path, kMaxPemBytes,
+                             {std::string("cannot read ") + what + " " + path,
+                              std::string(what) + " " + path + " is larger than 1 MiB"});
 }
 
 // GnuTLS (inside libmicrohttpd) serves; OpenSSL checks the files first so that a wrong file

@@ -2,7 +2,7 @@
 
 #include "common/json.h"
 
-#include <httplib.h>
+#include <fmt/core.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,7 +12,7 @@
 
 #include "common/ip_address.h"
 #include "common/log.h"
-#include "common/tls_policy.h"
+#include "net/http_client/http_client.h"
 
 namespace em {
 
@@ -43,14 +43,6 @@ Result<void> check_label(const std::string& name, const std::string& value) {
     return {};
 }
 
-void set_timeouts(httplib::ClientImpl& client, int ms) {
-    time_t sec = ms / 1000;
-    time_t usec = static_cast<time_t>(ms % 1000) * 1000;
-    client.set_connection_timeout(sec, usec);
-    client.set_read_timeout(sec, usec);
-    client.set_write_timeout(sec, usec);
-}
-
 }  // namespace
 
 Result<LokiUrl> parse_loki_url(const std::string& url) {
@@ -79,32 +71,22 @@ Result<std::unique_ptr<LokiPusher>> LokiPusher::start(const LokiConfig& cfg) {
     if (!cfg.ca_file.empty() && ::access(cfg.ca_file.c_str(), R_OK) != 0)
         return errno_error("Loki CA file " + cfg.ca_file);
 
-    // ClientImpl / SSLClient rather than httplib::Client: the latter's URL parser does not
-    // take IPv6 literals with hex letters in them.
-    std::unique_ptr<httplib::ClientImpl> client;
-    if (url->scheme == "https") {
-        auto ssl = std::make_unique<httplib::SSLClient>(url->host, url->port);
-        ssl->enable_server_certificate_verification(true);
-        if (!cfg.ca_file.empty()) ssl->set_ca_cert_path(cfg.ca_file);
-        if (auto r = apply_client_tls_policy(ssl->ssl_context()); !r)
-            return Error{"Loki: " + r.error().message};
-        client = std::move(ssl);
-    } else {
-        client = std::make_unique<httplib::ClientImpl>(url->host, url->port);
-    }
-    if (!client->is_valid())
+    net::HttpClientOptions copt;
+    copt.ca_file = cfg.ca_file;
+    copt.truncate_body = true;  // an answer's body is not used (an error's start is quoted)
+    copt.max_body_bytes = 4096;
+    auto client = net::HttpClient::create(copt);
+    if (!client)
         return Error{
             fmt::format("Loki URL '{}': cannot set up the {} client", cfg.url, url->scheme)};
-    client->set_keep_alive(true);
-    set_timeouts(*client, cfg.timeout_ms);
 
     std::unique_ptr<LokiPusher> pusher(
-        new LokiPusher(cfg, std::move(url).value(), std::move(client)));
+        new LokiPusher(cfg, std::move(url).value(), std::move(client).value()));
     pusher->thread_ = std::thread([p = pusher.get()] { p->run(); });
     return {std::move(pusher)};
 }
 
-LokiPusher::LokiPusher(LokiConfig cfg, LokiUrl url, std::unique_ptr<httplib::ClientImpl> client)
+LokiPusher::LokiPusher(LokiConfig cfg, LokiUrl url, std::unique_ptr<net::HttpClient> client)
     : cfg_(std::move(cfg)), url_(std::move(url)), client_(std::move(client)) {
     cfg_.labels.try_emplace("job", "egress-monitor");
     body_prefix_ = R"({"streams":[{"stream":{)";
@@ -133,7 +115,7 @@ LokiPusher::~LokiPusher() {
         std::unique_lock lk(mu_);
         if (!cv_.wait_until(lk, deadline_ + kStopGrace, [&] { return done_; })) {
             lk.unlock();
-            client_->stop();
+            client_->abort();
         }
     }
     thread_.join();
@@ -218,9 +200,14 @@ void LokiPusher::send_with_retries(const std::string& body, size_t lines) {
                 timeout_ms = std::min<int>(timeout_ms, static_cast<int>(left.count()));
             }
         }
-        set_timeouts(*client_, timeout_ms);
-        auto res = client_->Post(url_.path, body, "application/json");
-        if (res && res->status >= 200 && res->status < 300) {
+        net::HttpRequest req;
+        req.method = "POST";
+        req.url = net::url_of(url_, url_.path);
+        req.headers = {"Content-Type: application/json"};
+        req.body = body;
+        req.deadline = Clock::now() + milliseconds(timeout_ms);
+        auto res = client_->perform(req);
+        if (res.ok() && res.status >= 200 && res.status < 300) {
             {
                 std::lock_guard lk(mu_);
                 counters_.sent += lines;
@@ -233,15 +220,15 @@ void LokiPusher::send_with_retries(const std::string& body, size_t lines) {
             std::lock_guard lk(mu_);
             ++counters_.push_errors;
         }
-        if (!res) {
-            why = httplib::to_string(res.error());
+        if (!res.ok()) {
+            why = res.error();
             continue;
         }
-        std::string_view answer = res->body;
+        std::string_view answer = res.body;
         answer = answer.substr(0, std::min(answer.find('\n'), size_t{200}));
-        why = fmt::format("HTTP {}{}{}", res->status, answer.empty() ? "" : ": ", answer);
+        why = fmt::format("HTTP {}{}{}", res.status, answer.empty() ? "" : ": ", answer);
         // Loki refuses the same body again (bad labels, too old, too big); 429 is a rate limit.
-        if (res->status >= 400 && res->status < 500 && res->status != 429) break;
+        if (res.status >= 400 && res.status < 500 && res.status != 429) break;
     }
     {
         std::lock_guard lk(mu_);

@@ -4,8 +4,8 @@
 // push() only enqueues: the queue is bounded (max_queue lines) and what does not fit is
 // dropped and counted. Batches of up to max_batch lines or every flush_ms are sent; a failed
 // push is retried with backoff (up to 3 times, then the batch is dropped and counted).
-// http:// and https:// URLs (cpp-httplib with OpenSSL; server certificates verified against
-// the system CAs, or ca_file).
+// http:// and https:// URLs (net/http_client: server certificates verified against the system
+// CAs, or ca_file; one deadline of timeout_ms for each request).
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -20,11 +20,11 @@
 #include "common/http_url.h"
 #include "common/result.h"
 
-namespace httplib {
-class ClientImpl;
-}
-
 namespace em {
+
+namespace net {
+class HttpClient;
+}
 
 struct LokiConfig {
     std::string url;                            // e.g. http://127.0.0.1:3100 (path optional)
@@ -61,7 +61,7 @@ class LokiPusher {
     LokiCounters counters() const;
 
   private:
-    LokiPusher(LokiConfig cfg, LokiUrl url, std::unique_ptr<httplib::ClientImpl> client);
+    LokiPusher(LokiConfig cfg, LokiUrl url, std::unique_ptr<net::HttpClient> client);
     void run();
     void send_with_retries(const std::string& body, size_t lines);
     void sleep_until(std::chrono::steady_clock::time_point until);
@@ -76,7 +76,7 @@ class LokiPusher {
     std::chrono::steady_clock::time_point deadline_;  // set with stopping_
     bool done_ = false;                               // run() has returned
     bool failing_ = false;  // the last batch was dropped (logged once per outage); thread only
-    std::unique_ptr<httplib::ClientImpl> client_;  // used by the thread; stop() from the destructor
+    std::unique_ptr<net::HttpClient> client_;  // used by the thread; abort() from the destructor
     std::thread thread_;
 };
 

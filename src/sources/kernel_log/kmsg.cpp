@@ -9,6 +9,7 @@
 
 #include <fmt/core.h>
 
+#include "common/files.h"
 #include "common/unique_fd.h"
 
 namespace em {
@@ -16,9 +17,8 @@ namespace em {
 namespace {
 
 std::string boot_id() {
-    std::ifstream in("/proc/sys/kernel/random/boot_id");
-    std::string id;
-    std::getline(in, id);
+    auto head = read_file_head("/proc/sys/kernel/random/boot_id", 4096, "boot_id");
+    std::string id = head ? head->substr(0, head->find('\n')) : "";
     return id.empty() ? "unknown" : id;
 }
 

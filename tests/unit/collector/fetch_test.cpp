@@ -676,7 +676,7 @@ TEST_F(FetchHttps, WrongCaIsATlsErrorNotRetried) {
         << r.error;
 }
 
-// The fetch's TLS (common/tls_policy.h, through libcurl's cipher list): an endpoint offering
+// The fetch's TLS (common/tls_policy.h, applied by net/http_client): an endpoint offering
 // only weak TLS 1.2 suites is never sent the token; ECDHE with AEAD and TLS 1.3 are.
 TEST_F(FetchHttps, TlsRefusesSuitesWithoutForwardSecrecyOrAead) {
     ASSERT_TRUE(testing::test_cert().ok);
