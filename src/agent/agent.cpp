@@ -18,7 +18,7 @@
 #include "common/unique_fd.h"
 #include "core/domain_folder.h"
 #include "core/ledger.h"
-#include "exporters/aggregate_files.h"
+#include "exporters/commit_render.h"
 #include "exporters/jsonl/events.h"
 #include "exporters/loki/loki.h"
 #include "sources/pcap/pcap_source.h"
@@ -110,22 +110,31 @@ class Sink {
             loki_dropped_ = dropped;
         }
         if (!ledger_) return {};
-        if (batch.empty() && batch.counters().empty() && cursors.empty() && rendered_once_)
-            return {};
-        if (auto r = ledger_->commit(batch, cursors, folder_.get()); !r) return r;
-        report_losses(batch);
-        if (ledger_->last_folded() > 0 || batch.counters().count("dnsmasq.folded_queries"))
-            log_warn(
-                "more than {} names under one registrable domain: {} new names folded into "
-                "*.<domain> entries",
-                folder_->limit(), ledger_->last_folded());
-        if (ledger_->last_capacity_folded() > 0) log_warn("{}", ledger_->capacity_warning());
-        if (batch.empty() && rendered_once_) return {};
-        auto gen = ledger_->generation("commit_generation");
-        if (!gen) return gen.error();
-        if (auto r = export_aggregate_files(*ledger_, output_dir_); !r) return r;
-        rendered_once_ = true;
-        return ledger_->set_rendered(*gen);
+        // Until the first render, commit and render whatever the batch holds: the files
+        // exist (and reflect the ledger) from the start.
+        const CommitRequest req{
+            .batch = batch,
+            .cursors = cursors,
+            .moved = !batch.empty() || !batch.counters().empty() || !cursors.empty(),
+            .force = !rendered_once_,
+            .folder = folder_.get(),
+            .on_committed =
+                [&] {
+                    report_losses(batch);
+                    if (ledger_->last_folded() > 0 ||
+                        batch.counters().count("dnsmasq.folded_queries"))
+                        log_warn(
+                            "more than {} names under one registrable domain: {} new names "
+                            "folded into *.<domain> entries",
+                            folder_->limit(), ledger_->last_folded());
+                    if (ledger_->last_capacity_folded() > 0)
+                        log_warn("{}", ledger_->capacity_warning());
+                },
+        };
+        auto done = commit_and_render(*ledger_, output_dir_, req);
+        if (!done) return done.error();
+        if (done->rendered) rendered_once_ = true;
+        return {};
     }
 
     void reconfigure(const AgentSettings& s) {

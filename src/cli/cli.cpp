@@ -88,17 +88,7 @@ int run_cli(int argc, char** argv) {
         take("--log-prefix", &ConsolidateConfig::log_prefix);
         take("--state-dir", &ConsolidateConfig::state_dir);
         take("--output-dir", &ConsolidateConfig::output_dir);
-        auto r = consolidate(cfg);
-        if (!r) {
-            log_error("consolidate: {}", r.error().message);
-            return 1;
-        }
-        log_info(
-            "read {} bytes: {} dnsmasq lines ({} queries), {} kernel lines ({} flows), {} "
-            "malformed; {}{}",
-            r->bytes, r->dns_lines, r->queries, r->kernel_lines, r->flows, r->malformed,
-            r->committed ? "committed" : "nothing new", r->rendered ? ", files rewritten" : "");
-        return 0;
+        return run_consolidate(cfg);
     }
     return 2;
 }

@@ -1,19 +1,11 @@
 #pragma once
-// `egress-monitor consolidate`: folds the dnsmasq and kernel LOG lines written since the
-// stored cursors into the ledger (one transaction) and re-renders the two aggregate files.
+// `egress-monitor consolidate`: cron mode (cron/cron.h) with the settings of the config file
+// and the command line, and its one-line account at info level.
 #include "cli/config.h"
-#include "common/result.h"
 
 namespace em {
 
-struct ConsolidateSummary {
-    uint64_t bytes = 0;
-    uint64_t dns_lines = 0, queries = 0, kernel_lines = 0, flows = 0;
-    uint64_t malformed = 0;
-    bool committed = false;
-    bool rendered = false;
-};
-
-Result<ConsolidateSummary> consolidate(const ConsolidateConfig& cfg);
+/// Runs cron mode; returns the exit status (0, or 1 after logging why it failed).
+int run_consolidate(const ConsolidateConfig& cfg);
 
 }  // namespace em
