@@ -356,7 +356,8 @@ Result<void> CollectorImpl::apply(const HostSpec& spec, Prepared& p, int64_t now
             for (auto& f : found) {
                 if (config_.rules.fleet_hosts > 0 &&
                     (f.rule == "new_domain" || f.rule == "direct_ip")) {
-                    deferred_[f.rule].push_back(Deferred{h.name, h.tags, std::move(f)});
+                    auto& of_rule = deferred_[f.rule];  // before f is moved from
+                    of_rule.push_back(Deferred{h.name, h.tags, std::move(f)});
                     continue;
                 }
                 if (auto r =

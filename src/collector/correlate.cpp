@@ -98,7 +98,8 @@ void cap_findings(std::vector<RuleFindings>& rules, size_t max) {
             "{} {} findings on this host at once, more than [rules] max_alerts_per_host = {}: {} "
             "and {} more; the largest: {}",
             f.size(), r.rule, max, examples, f.size() - 3, f[0].message);
-        f.assign(1, std::move(all));
+        f.clear();
+        f.push_back(std::move(all));
     }
 }
 

@@ -74,8 +74,7 @@ FirstPacketDecode decode_http_request(const uint8_t* p, size_t n) {
     if (!method) return {};
     size_t eol = in.find("\r\n");
     const std::string_view line = in.substr(0, std::min(eol, kMaxLine));
-    if (eol == std::string_view::npos || eol > kMaxLine) {
-        // Not a complete request line yet; still say nothing unless it looks like HTTP.
+    if (eol > kMaxLine) {  // npos too: not a complete request line yet
         d.status = Status::incomplete;
         return d;
     }

@@ -19,6 +19,7 @@ constexpr size_t kTag = 16, kSample = 16;
 
 FirstPacketDecode malformed(const char* why) {
     FirstPacketDecode d;
+    d.name.protocol = FirstPacketProtocol::quic;
     d.status = Status::malformed;
     d.reason = why;
     return d;

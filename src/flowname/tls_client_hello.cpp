@@ -122,7 +122,7 @@ FirstPacketDecode decode_client_hello(const uint8_t* p, size_t n) {
     if (!body.u16(ext_len)) return short_or("ClientHello with a bad extension list");
     if (!cut && ext_len != body.left())
         return malformed("ClientHello whose extensions do not fill it");
-    bool have_name = false;
+    bool have_name = false, have_alpn = false;
     while (body.left() > 0) {
         uint16_t ext_type = 0, len = 0;
         ByteReader ext(nullptr, 0);
@@ -135,6 +135,9 @@ FirstPacketDecode decode_client_hello(const uint8_t* p, size_t n) {
             if (!read_server_name(ext, d)) return malformed("server_name is not a host name");
             have_name = !d.name.name.empty();
         } else if (ext_type == kAlpn) {
+            // RFC 8446 §4.2: an extension appears once.
+            if (have_alpn) return malformed("ClientHello with two ALPN extensions");
+            have_alpn = true;
             read_alpn(ext, d.name);
         } else if (ext_type == kEncryptedClientHello) {
             d.name.ech = true;

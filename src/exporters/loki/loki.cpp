@@ -12,6 +12,7 @@
 
 #include "common/ip_address.h"
 #include "common/log.h"
+#include "common/text_escape.h"
 #include "net/http_client/http_client.h"
 
 namespace em {
@@ -226,7 +227,9 @@ void LokiPusher::send_with_retries(const std::string& body, size_t lines) {
         }
         std::string_view answer = res.body;
         answer = answer.substr(0, std::min(answer.find('\n'), size_t{200}));
-        why = fmt::format("HTTP {}{}{}", res.status, answer.empty() ? "" : ": ", answer);
+        // The server's words reach the log escaped: no control character from it.
+        why =
+            fmt::format("HTTP {}{}{}", res.status, answer.empty() ? "" : ": ", escape_text(answer));
         // Loki refuses the same body again (bad labels, too old, too big); 429 is a rate limit.
         if (res.status >= 400 && res.status < 500 && res.status != 429) break;
     }

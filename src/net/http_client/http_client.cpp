@@ -205,10 +205,9 @@ Result<std::unique_ptr<HttpClient>> HttpClient::create(HttpClientOptions opt) {
               set(CURLOPT_XFERINFODATA, static_cast<void*>(&client->aborted_)) &&
               set(CURLOPT_HEADERFUNCTION, on_header) && set(CURLOPT_WRITEFUNCTION, on_body);
     if (ok && !client->opt_.ca_file.empty()) ok = set(CURLOPT_CAINFO, client->opt_.ca_file.c_str());
-    // The Content-Length of a 200 answer is checked before its body is read.
-    if (ok && !client->opt_.truncate_body)
-        ok = set(CURLOPT_MAXFILESIZE_LARGE,
-                 static_cast<curl_off_t>(std::min<size_t>(client->opt_.max_body_bytes, INT64_MAX)));
+    // No CURLOPT_MAXFILESIZE: libcurl would apply it to every answer's Content-Length, so a
+    // 503 or 401 announcing a large body would read as body_too_large without its status;
+    // on_body bounds what is kept of each answer instead.
     if (!ok) return Error{"cannot set up the HTTP client: libcurl refused an option"};
     return client;
 }

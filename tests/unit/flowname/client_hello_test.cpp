@@ -103,6 +103,11 @@ TEST(ClientHello, HostileNamesAreMalformedNotPassedOn) {
     FirstPacketDecode twice =
         tls(record(client_hello({server_name("a.test"), server_name("b.test")})));
     EXPECT_EQ(twice.status, Status::malformed);
+    // Two ALPN lists would run together ("h2" + "http/1.1"): refused, as TLS forbids it.
+    FirstPacketDecode two_alpn =
+        tls(record(client_hello({server_name("a.test"), alpn({"h2"}), alpn({"http/1.1"})})));
+    EXPECT_EQ(two_alpn.status, Status::malformed);
+    EXPECT_STREQ(two_alpn.reason, "ClientHello with two ALPN extensions");
 }
 
 TEST(ClientHello, NoServerNameIsNoName) {

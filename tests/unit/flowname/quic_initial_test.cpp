@@ -96,6 +96,7 @@ TEST(QuicInitial, HostileLengthsAreRefusedNotFollowed) {
     // Cut the datagram: the Length field (1182) now runs past its end.
     FirstPacketDecode d = decode_quic_initial(p.data(), 600);
     EXPECT_EQ(d.status, Status::malformed);
+    EXPECT_EQ(d.name.protocol, FirstPacketProtocol::quic);  // counted as QUIC, not TLS
     EXPECT_STREQ(d.reason, "QUIC Initial longer than its datagram");
     Bytes bad = p;
     bad[5] = 21;  // a destination connection id longer than 20 bytes
