@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "collector/fetch_internal.h"
+#include "common/ascii.h"
 #include "net/http_client/http_client.h"
 
 namespace em::fetch_detail {
@@ -24,32 +25,17 @@ std::string sha256_base64(std::string_view data) {
     return {reinterpret_cast<const char*>(out), static_cast<size_t>(n)};
 }
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() &&
-           (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
-        s.remove_suffix(1);
-    return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return (x >= 'A' && x <= 'Z' ? x - 'A' + 'a' : x) ==
-                      (y >= 'A' && y <= 'Z' ? y - 'A' + 'a' : y);
-           });
-}
-
 // The sha-256 value of a Digest header (RFC 3230: "sha-256=<base64>[, other=...]"); empty
 // when it has none.
 std::string digest_sha256(std::string_view header) {
     while (!header.empty()) {
         size_t comma = header.find(',');
-        std::string_view item = trim(header.substr(0, comma));
+        std::string_view item = trim_space(header.substr(0, comma));
         header = comma == std::string_view::npos ? "" : header.substr(comma + 1);
         size_t eq = item.find('=');
         if (eq == std::string_view::npos) continue;
-        if (iequals(trim(item.substr(0, eq)), "sha-256"))
-            return std::string(trim(item.substr(eq + 1)));
+        if (iequals_ascii(trim_space(item.substr(0, eq)), "sha-256"))
+            return std::string(trim_space(item.substr(eq + 1)));
     }
     return {};
 }

@@ -5,6 +5,7 @@
 #include <array>
 #include <string_view>
 
+#include "common/ascii.h"
 #include "flowname/first_packet.h"
 
 namespace em {
@@ -15,23 +16,6 @@ using Status = FirstPacketDecode::Status;
 constexpr std::array<std::string_view, 9> kMethods = {
     "GET ", "POST ", "HEAD ", "PUT ", "DELETE ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE "};
 constexpr size_t kMaxLine = 8192;  // a longer line is cut off: the name is not in this segment
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-        char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-        if (x != y) return false;
-    }
-    return true;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
 
 bool port_digits(std::string_view s) {
     if (s.empty() || s.size() > 5) return false;
@@ -102,8 +86,8 @@ FirstPacketDecode decode_http_request(const uint8_t* p, size_t n) {
             d.reason = "HTTP header field without a colon";
             return d;
         }
-        if (!iequals(field.substr(0, colon), "host")) continue;
-        if (!host_name(trim(field.substr(colon + 1)), d.name.name)) {
+        if (!iequals_ascii(field.substr(0, colon), "host")) continue;
+        if (!host_name(trim_space(field.substr(colon + 1)), d.name.name)) {
             d.status = Status::malformed;
             d.reason = "HTTP Host is not a host name";
             return d;

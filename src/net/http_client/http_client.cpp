@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 
+#include "common/ascii.h"
 #include "common/tls_policy.h"
 
 namespace em::net {
@@ -18,21 +19,6 @@ struct SlistDeleter {
     void operator()(curl_slist* l) const { curl_slist_free_all(l); }
 };
 using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() &&
-           (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
-        s.remove_suffix(1);
-    return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return (x >= 'A' && x <= 'Z' ? x - 'A' + 'a' : x) ==
-                      (y >= 'A' && y <= 'Z' ? y - 'A' + 'a' : y);
-           });
-}
 
 // What one request's callbacks saw.
 struct Exchange {
@@ -65,7 +51,8 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
     }
     size_t colon = line.find(':');
     if (colon == std::string_view::npos) return len;
-    x.res->headers.emplace_back(trim(line.substr(0, colon)), trim(line.substr(colon + 1)));
+    x.res->headers.emplace_back(trim_space(line.substr(0, colon)),
+                                trim_space(line.substr(colon + 1)));
     return len;
 }
 
@@ -171,7 +158,7 @@ std::string_view describe(HttpFailure f) {
 
 std::string HttpResponse::header(std::string_view name) const {
     for (const auto& [k, v] : headers)
-        if (iequals(k, name)) return v;
+        if (iequals_ascii(k, name)) return v;
     return {};
 }
 
