@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "agent/agent.h"
+#include "agent/dns_wire.h"
 #include "agent/fake_live_source.h"
 #include "common/time.h"
 #include "core/ledger.h"
@@ -32,21 +33,8 @@ using fake::FakeScript;
 
 IpAddress ip(const char* s) { return *IpAddress::parse(s); }
 
-void put16(std::string& s, uint16_t v) {
-    s += static_cast<char>(v >> 8);
-    s += static_cast<char>(v & 0xff);
-}
-void put_name(std::string& s, const std::string& name) {
-    size_t start = 0;
-    while (start < name.size()) {
-        size_t dot = name.find('.', start);
-        if (dot == std::string::npos) dot = name.size();
-        s += static_cast<char>(dot - start);
-        s += name.substr(start, dot - start);
-        start = dot + 1;
-    }
-    s += '\0';
-}
+using test::put16;
+using test::put_name;
 // A DNS query for `name` (type A), or its response with one A record, uncompressed.
 std::string dns_a(const std::string& name, const char* answer = nullptr) {
     std::string s;

@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "agent/dns_wire.h"
 #include "agent/flow_tracker.h"
 #include "core/answer_cache.h"
 
@@ -13,21 +14,8 @@ namespace {
 
 IpAddress ip(const char* s) { return *IpAddress::parse(s); }
 
-void put16(std::string& s, uint16_t v) {
-    s += static_cast<char>(v >> 8);
-    s += static_cast<char>(v & 0xff);
-}
-void put_name(std::string& s, const std::string& name) {
-    size_t start = 0;
-    while (start < name.size()) {
-        size_t dot = name.find('.', start);
-        if (dot == std::string::npos) dot = name.size();
-        s += static_cast<char>(dot - start);
-        s += name.substr(start, dot - start);
-        start = dot + 1;
-    }
-    s += '\0';
-}
+using test::put16;
+using test::put_name;
 struct Rr {
     std::string name;
     uint16_t type;
