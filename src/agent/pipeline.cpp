@@ -2,6 +2,7 @@
 
 #include "common/log.h"
 #include "exporters/jsonl/events.h"
+#include "flowname/first_packet.h"
 
 namespace em {
 
@@ -189,6 +190,71 @@ void Pipeline::flow(const PacketMeta& meta) {
             format_flow_event(meta, names_, names_.empty(), process_, line_);
         else
             format_flow_event(meta, names_, names_.empty(), line_);
+        sink_(meta.time_ms, line_);
+    }
+}
+
+void Pipeline::on_first_payload(const PacketMeta& meta, const PacketInfo& p) {
+    if (!attributor_ || meta.dst.is_loopback()) {
+        first_payload(meta, p);
+        return;
+    }
+    auto [process, counter] = attributor_(meta);
+    count(counter);
+    on_first_payload(meta, p, process);
+}
+
+void Pipeline::on_first_payload(const PacketMeta& meta, const PacketInfo& p,
+                                const ProcessInfo* process) {
+    process_ = process;
+    process_given_ = true;
+    first_payload(meta, p);
+    process_ = nullptr;
+    process_given_ = false;
+}
+
+void Pipeline::first_payload(const PacketMeta& meta, const PacketInfo& p) {
+    if (meta.dst.is_loopback() || p.payload_len == 0) return;
+    FirstPacketDecode d;
+    if (p.proto == kProtoTcp) {
+        d = decode_tls_first_segment(p.payload, p.payload_len);
+        if (d.status == FirstPacketDecode::Status::not_protocol)
+            d = decode_http_request(p.payload, p.payload_len);
+    } else if (p.proto == kProtoUdp) {
+        d = decode_quic_initial(p.payload, p.payload_len);
+    }
+    switch (d.status) {
+        case FirstPacketDecode::Status::found:
+            break;
+        case FirstPacketDecode::Status::not_protocol:
+            count("first_packets.other");
+            return;
+        case FirstPacketDecode::Status::no_name:
+            count("first_packets.no_name");
+            return;
+        case FirstPacketDecode::Status::incomplete:
+            count("first_packets.incomplete");
+            return;
+        case FirstPacketDecode::Status::malformed:
+            count("first_packets.malformed");
+            if (!malformed_logged_) {  // once: a hostile client must not flood the log
+                malformed_logged_ = true;
+                log_warn(
+                    "first packet to {} port {}: {} (further ones only counted, as "
+                    "first_packets.malformed)",
+                    meta.dst.to_string(), meta.dport, d.reason);
+            }
+            return;
+    }
+    count("first_packets.named");
+    const int64_t t = meta.time_ms / 1000;
+    batch_.add_flow_name(meta.dst, static_cast<uint8_t>(d.name.protocol), d.name.name, d.name.ech,
+                         t);
+    if (d.name.ech) count("first_packets.ech");
+    if (sink_) {
+        cache_.lookup(meta.dst, meta.time_ms, names_);
+        line_.clear();
+        format_flow_name_event(meta, d.name, names_, process_given_, process_, line_);
         sink_(meta.time_ms, line_);
     }
 }

@@ -4,8 +4,8 @@
 // queries and flows into the current Batch, keeps the IP→names answer cache, labels each
 // flow with the names that explain its address (or `direct`), and formats JSON events.
 //
-// Counting (docs/agent.md, "What the agent counts"): a DNS query is a client query unless it is the local
-// resolver forwarding one: a query to a non-local server for the same (name, type) that a
+// Counting (docs/agent.md, "What the agent counts"): a DNS query is a client query unless it is the
+// local resolver forwarding one: a query to a non-local server for the same (name, type) that a
 // client asked a local resolver (loopback, or the sender's own address) within the last
 // forward_window_ms is counted as "dns.forwarded_queries", not as a query. Answers from
 // any response add the addresses to the queried name. Single-threaded.
@@ -58,6 +58,15 @@ class Pipeline {
     /// process (Batch::add_process_use).
     void on_flow(const PacketMeta& meta, const ProcessInfo* process);
     void on_dns_packet(const PacketMeta& meta, const PacketInfo& p, const ProcessInfo* process);
+    /// The first data a client sent on a flow: a TCP connection's first data segment, or a UDP
+    /// datagram to port 443 (a QUIC Initial). Decodes the name it gives (src/flowname: TLS
+    /// server name, QUIC, HTTP Host), records it per destination in the batch
+    /// (Batch::add_flow_name) and emits a "flow_name" event. Counted under "first_packets.*":
+    /// named, no_name, incomplete (the name lies beyond the bytes captured), malformed, other.
+    /// Sources call this once per flow; a payload of none of these protocols costs one
+    /// counter. With a `process` (eBPF), events carry it as flow events do.
+    void on_first_payload(const PacketMeta& meta, const PacketInfo& p);
+    void on_first_payload(const PacketMeta& meta, const PacketInfo& p, const ProcessInfo* process);
     /// Who made a flow (FlowAttribution::attribute): with one set, flow events carry a
     /// "process" object and the outcome is counted under the counter it names.
     using Attributor = std::function<std::pair<const ProcessInfo*, const char*>(const PacketMeta&)>;
@@ -76,6 +85,7 @@ class Pipeline {
   private:
     void count(const char* counter) { batch_.count(counter); }
     void flow(const PacketMeta& meta);
+    void first_payload(const PacketMeta& meta, const PacketInfo& p);
     ProcessUseDelta* count_use(char kind, std::string_view dest, int64_t t);
     void count_flow_use(const IpAddress& dst, int64_t t);
 
@@ -98,6 +108,7 @@ class Pipeline {
     // Who the packet being handled belongs to, while on_flow/on_dns_packet run with one.
     const ProcessInfo* process_ = nullptr;
     bool process_given_ = false;
+    bool malformed_logged_ = false;  // the first malformed first packet, logged once
 
     PipelineConfig cfg_;
     const DomainFolder* folder_;

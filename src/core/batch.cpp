@@ -132,8 +132,10 @@ void Batch::merge(Batch&& other) {
         for (auto& m : other.fold_memo_) m.target = nullptr;
         ports_ = std::move(other.ports_);
         uses_ = std::move(other.uses_);
+        names_ = std::move(other.names_);
         return;
     }
+    for (const auto& [k, v] : other.names_) names_[k].merge(v);
     for (const auto& [k, v] : other.ports_) {
         FlowPortDelta& d = ports_[k];
         d.flows += v.flows;

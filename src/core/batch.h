@@ -47,6 +47,34 @@ struct FlowPortDelta {
     uint64_t direct = 0;
 };
 
+/// A name a flow's first packet gave for its destination (src/flowname): the server name of
+/// a TLS or QUIC ClientHello, or an HTTP Host. `protocol` is a FirstPacketProtocol's value.
+struct FlowNameKey {
+    IpAddress ip;
+    std::string name;
+    uint8_t protocol = 0;
+    friend bool operator==(const FlowNameKey&, const FlowNameKey&) = default;
+};
+struct FlowNameKeyHash {
+    size_t operator()(const FlowNameKey& k) const {
+        return k.ip.hash() ^
+               (std::hash<std::string>()(k.name) + k.protocol) * 0x9E3779B97F4A7C15ull;
+    }
+};
+struct FlowNameDelta {
+    uint64_t count = 0;
+    int64_t first_seen = 0;  // within the batch
+    int64_t last_seen = 0;
+    bool ech = false;  // a flow offered Encrypted Client Hello: the name may be the outer one
+    void merge(const FlowNameDelta& o) {
+        if (count == 0 || o.first_seen < first_seen) first_seen = o.first_seen;
+        if (o.last_seen > last_seen) last_seen = o.last_seen;
+        count += o.count;
+        ech = ech || o.ech;
+    }
+};
+using FlowNameMap = std::unordered_map<FlowNameKey, FlowNameDelta, FlowNameKeyHash>;
+
 struct IpDelta {
     uint64_t flows = 0;
     int64_t last_seen = 0;
@@ -145,6 +173,15 @@ class Batch {
         return ports_;
     }
 
+    /// A name the first packet of a flow to `dst` gave (see FlowNameKey). Loopback
+    /// destinations and empty names are ignored.
+    void add_flow_name(const IpAddress& dst, uint8_t protocol, std::string_view name, bool ech,
+                       int64_t t) {
+        if (dst.is_loopback() || name.empty()) return;
+        names_[FlowNameKey{dst, std::string(name), protocol}].merge(FlowNameDelta{1, t, t, ech});
+    }
+    const FlowNameMap& flow_names() const { return names_; }
+
     /// Who used a destination: kind 'd' (a domain the process queried) or 'i' (an address it
     /// opened a flow to); exe is the executable path (or "[comm]" when unknown), user the user
     /// name, container the container id ("" for the host).
@@ -159,12 +196,16 @@ class Batch {
                                      std::string_view user, std::string_view container, int64_t t);
     const ProcessUseMap& process_uses() const { return uses_; }
 
-    /// Keys held (domains + addresses + ports + process uses): what bounds a batch's memory;
-    /// a caller commits early once this passes its limit.
-    size_t keys() const { return domains_.size() + ips().size() + ports_.size() + uses_.size(); }
+    /// Keys held (domains + addresses + ports + process uses + flow names): what bounds a
+    /// batch's memory; a caller commits early once this passes its limit.
+    size_t keys() const {
+        return domains_.size() + ips().size() + ports_.size() + uses_.size() + names_.size();
+    }
 
     void merge(Batch&& other);
-    bool empty() const { return domains_.empty() && ips().empty() && uses_.empty(); }
+    bool empty() const {
+        return domains_.empty() && ips().empty() && uses_.empty() && names_.empty();
+    }
     size_t max_ips_per_domain() const { return max_ips_per_domain_; }
 
     const DomainTable<DomainDelta>& domains() const { return domains_; }
@@ -215,6 +256,7 @@ class Batch {
     Counters counters_;
     std::unordered_map<FlowPortKey, FlowPortDelta, FlowPortKeyHash> ports_;
     ProcessUseMap uses_;
+    FlowNameMap names_;
     std::string folded_scratch_;  // "*.<base>" of the last folded process use
 };
 

@@ -166,6 +166,52 @@ void format_flow_event(const PacketMeta& meta, const std::vector<std::string>& n
     out += '}';
 }
 
+const char* first_packet_protocol_name(FirstPacketProtocol p) {
+    switch (p) {
+        case FirstPacketProtocol::tls:
+            return "tls";
+        case FirstPacketProtocol::quic:
+            return "quic";
+        case FirstPacketProtocol::http:
+            return "http";
+    }
+    return "unknown";
+}
+
+void format_flow_name_event(const PacketMeta& meta, const FirstPacketName& fp,
+                            const std::vector<std::string>& names, bool process_given,
+                            const ProcessInfo* process, std::string& out) {
+    append_meta("flow_name", meta, out);
+    out += ",\"protocol\":\"";
+    out += first_packet_protocol_name(fp.protocol);
+    out += '"';
+    const bool http = fp.protocol == FirstPacketProtocol::http;
+    out += http ? ",\"host\":" : ",\"sni\":";
+    append_json_string(fp.name, out);  // canonical_host_name: already plain ASCII
+    if (!http) {
+        out += ",\"alpn\":[";
+        std::string_view alpn = fp.alpn;  // comma-separated, printable protocols
+        for (bool first = true; !alpn.empty(); first = false) {
+            size_t comma = alpn.find(',');
+            if (!first) out += ',';
+            append_json_string(alpn.substr(0, comma), out);
+            alpn = comma == std::string_view::npos ? std::string_view{} : alpn.substr(comma + 1);
+        }
+        out += "],\"ech\":";
+        out += fp.ech ? "true" : "false";
+    }
+    out += ",\"names\":[";
+    for (size_t i = 0; i < names.size(); ++i) {
+        if (i) out += ',';
+        append_json_string(names[i], out);
+    }
+    out += "],\"direct\":";
+    out += names.empty() ? "true" : "false";
+    append_owner(meta.owner, out);
+    if (process_given) append_process(process, out);
+    out += '}';
+}
+
 void format_dns_event(const PacketMeta& meta, const DnsMessage& msg, const ProcessInfo* p,
                       std::string& out) {
     format_dns_event(meta, msg, out);

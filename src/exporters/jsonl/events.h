@@ -12,6 +12,7 @@
 #include "common/result.h"
 #include "core/observation.h"
 #include "dns/dns_message.h"
+#include "flowname/first_packet.h"
 #include "process/process_info.h"
 
 namespace em {
@@ -33,6 +34,16 @@ void format_dns_event(const PacketMeta& meta, const DnsMessage& msg, std::string
 /// The same with the "process" object of the socket that sent or received it (eBPF source).
 void format_dns_event(const PacketMeta& meta, const DnsMessage& msg, const ProcessInfo* process,
                       std::string& out);
+/// What a flow's first packet named (docs/agent.md, "Names from first packets"):
+/// {"type":"flow_name",...5-tuple...,"protocol":"tls","sni":"a.example","alpn":["h2"],
+///  "ech":false,"names":["a.example"],"direct":false}; "host" instead of "sni" for HTTP,
+/// no "alpn"/"ech" for HTTP; `names` are the DNS names that explain the address (as in the
+/// flow event). With `process_given`, a "process" object as in format_flow_event.
+void format_flow_name_event(const PacketMeta& meta, const FirstPacketName& fp,
+                            const std::vector<std::string>& names, bool process_given,
+                            const ProcessInfo* process, std::string& out);
+/// "tls", "quic" or "http".
+const char* first_packet_protocol_name(FirstPacketProtocol p);
 /// "tcp", "udp", "icmp", "icmpv6" or the number as text.
 std::string proto_name(uint8_t proto);
 

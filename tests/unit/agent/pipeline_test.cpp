@@ -2,11 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <map>
 
 #include "agent/dns_wire.h"
 #include "agent/flow_tracker.h"
 #include "core/answer_cache.h"
+#include "flowname/first_packet.h"
 
 namespace em {
 
@@ -81,6 +84,17 @@ struct Fixture {
         pk.payload = reinterpret_cast<const uint8_t*>(wire.data());
         pk.payload_len = pk.payload_wire_len = wire.size();
         p.on_dns_packet(m, pk);
+    }
+    void first(const PacketMeta& m, const std::string& payload) {
+        PacketInfo pk;
+        pk.proto = m.proto;
+        pk.src = m.src;
+        pk.dst = m.dst;
+        pk.sport = m.sport;
+        pk.dport = m.dport;
+        pk.payload = reinterpret_cast<const uint8_t*>(payload.data());
+        pk.payload_len = pk.payload_wire_len = payload.size();
+        p.on_first_payload(m, pk);
     }
     uint64_t counter(const char* name) {
         auto it = p.batch().counters().find(name);
@@ -180,6 +194,66 @@ TEST(Pipeline, DnsOverTcpSplitAcrossSegments) {
     const DomainDelta* d = f.p.batch().domains().find("tcp.example.test");
     ASSERT_NE(d, nullptr);
     EXPECT_EQ(d->queries, 1u);
+}
+
+std::string flowname_data(const char* name) {
+    std::ifstream in(std::string(EM_TEST_DATA) + "/flowname/" + name, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// A ClientHello (openssl s_client -servername) and an HTTP request (curl) to addresses no
+// DNS answer explains: each names its destination in the batch and in a flow_name event.
+TEST(Pipeline, FirstPayloadsNameTheirDestination) {
+    Fixture f;
+    const std::string hello = flowname_data("openssl_client_hello.bin");
+    const std::string request = flowname_data("curl_http_request.bin");
+    ASSERT_FALSE(hello.empty());
+    ASSERT_FALSE(request.empty());
+    f.first(meta("198.51.100.2", 40000, "192.0.2.10", 443, 5000, kProtoTcp), hello);
+    f.first(meta("198.51.100.2", 40001, "192.0.2.20", 80, 6000, kProtoTcp), request);
+    f.first(meta("198.51.100.2", 40002, "192.0.2.20", 80, 7000, kProtoTcp), request);
+
+    EXPECT_EQ(f.counter("first_packets.named"), 3u);
+    const FlowNameMap& names = f.p.batch().flow_names();
+    ASSERT_EQ(names.size(), 2u);
+    for (const auto& [k, d] : names) {
+        if (k.ip == ip("192.0.2.10")) {
+            EXPECT_EQ(k.protocol, static_cast<uint8_t>(FirstPacketProtocol::tls));
+            EXPECT_EQ(d.count, 1u);
+            EXPECT_EQ(d.first_seen, 5);
+        } else {
+            EXPECT_EQ(k.ip, ip("192.0.2.20"));
+            EXPECT_EQ(k.protocol, static_cast<uint8_t>(FirstPacketProtocol::http));
+            EXPECT_EQ(d.count, 2u);
+            EXPECT_EQ(d.first_seen, 6);
+            EXPECT_EQ(d.last_seen, 7);
+        }
+    }
+    ASSERT_EQ(f.events.size(), 3u);
+    EXPECT_NE(f.events[0].find(R"("type":"flow_name")"), std::string::npos) << f.events[0];
+    EXPECT_NE(f.events[0].find(R"("protocol":"tls","sni":")"), std::string::npos) << f.events[0];
+    EXPECT_NE(f.events[0].find(R"("ech":false,"names":[],"direct":true)"), std::string::npos)
+        << f.events[0];
+    EXPECT_NE(f.events[1].find(R"("protocol":"http","host":")"), std::string::npos) << f.events[1];
+    EXPECT_EQ(f.events[1].find("alpn"), std::string::npos) << f.events[1];
+}
+
+// What is not a named first packet is counted and leaves nothing in the batch; loopback is
+// not egress.
+TEST(Pipeline, FirstPayloadsWithoutANameAreOnlyCounted) {
+    Fixture f;
+    f.first(meta("198.51.100.2", 40000, "192.0.2.10", 22, 1000, kProtoTcp), "SSH-2.0-OpenSSH\r\n");
+    // A TLS record header announcing a ClientHello whose lengths run past the record.
+    f.first(meta("198.51.100.2", 40001, "192.0.2.10", 443, 1000, kProtoTcp),
+            std::string("\x16\x03\x01\x00\x06\x01\xff\xff\xff\x03\x03", 11));
+    f.first(meta("198.51.100.2", 40002, "127.0.0.1", 80, 1000, kProtoTcp),
+            "GET / HTTP/1.1\r\nHost: a.example\r\n\r\n");
+    f.first(meta("198.51.100.2", 40003, "192.0.2.10", 443, 1000, kProtoUdp), "not quic");
+    EXPECT_EQ(f.counter("first_packets.other"), 2u);
+    EXPECT_EQ(f.counter("first_packets.named"), 0u);
+    EXPECT_EQ(f.counter("first_packets.malformed") + f.counter("first_packets.incomplete"), 1u);
+    EXPECT_TRUE(f.p.batch().flow_names().empty());
+    EXPECT_TRUE(f.events.empty());
 }
 
 TEST(Pipeline, MalformedDnsIsCountedNotFatal) {
