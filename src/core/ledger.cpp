@@ -12,9 +12,10 @@ const IpAddress kAllV4 = *IpAddress::parse("0.0.0.0");
 const IpAddress kAllV6 = *IpAddress::parse("::");
 
 // 1: the first schema. 2: flow_ports (the agent's ports and direct flows per destination).
-// 3: process_use (who queried a domain or opened a flow to an address). Every table is
-// created IF NOT EXISTS, so running the schema again migrates any older version.
-constexpr int kSchemaVersion = 3;
+// 3: process_use (who queried a domain or opened a flow to an address). 4: flow_names (the
+// names flows' first packets gave per destination). Every table is created IF NOT EXISTS, so
+// running the schema again migrates any older version.
+constexpr int kSchemaVersion = 4;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
@@ -34,6 +35,10 @@ CREATE TABLE IF NOT EXISTS process_use(
     kind TEXT NOT NULL, dest TEXT NOT NULL, exe TEXT NOT NULL, user TEXT NOT NULL,
     container TEXT NOT NULL, count INTEGER NOT NULL, first_seen INTEGER NOT NULL,
     last_seen INTEGER NOT NULL, PRIMARY KEY(kind, dest, exe, user, container)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS flow_names(
+    ip BLOB NOT NULL, name TEXT NOT NULL, protocol INTEGER NOT NULL, count INTEGER NOT NULL,
+    first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, ech INTEGER NOT NULL,
+    PRIMARY KEY(ip, name, protocol)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS cursors(source TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 INSERT OR IGNORE INTO meta VALUES('commit_generation', 0), ('rendered_generation', -1);
@@ -134,6 +139,14 @@ Result<void> Ledger::prepare() {
          "INSERT INTO flow_ports VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(ip, proto, port) DO "
          "UPDATE SET count = count + excluded.count, direct = direct + excluded.direct"},
         {&ports_of_ip_, "SELECT count(*) FROM flow_ports WHERE ip = ?1"},
+        {&flow_name_exists_,
+         "SELECT 1 FROM flow_names WHERE ip = ?1 AND name = ?2 AND protocol = ?3"},
+        {&names_of_ip_, "SELECT count(*) FROM flow_names WHERE ip = ?1"},
+        {&upsert_flow_name_,
+         "INSERT INTO flow_names VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(ip, name, "
+         "protocol) DO UPDATE SET count = count + excluded.count, first_seen = min(first_seen, "
+         "excluded.first_seen), last_seen = max(last_seen, excluded.last_seen), ech = ech OR "
+         "excluded.ech"},
         {&rows_with_base_, "SELECT count(*) FROM domains WHERE base = ?1"},
         {&set_meta_, "INSERT OR REPLACE INTO meta VALUES(?1, ?2)"},
         {&process_use_exists_,
@@ -409,6 +422,7 @@ Result<void> Ledger::commit(const Batch& batch, const std::map<std::string, std:
         }
     }
     if (auto r = commit_process_uses(batch, folder); !r) return r;
+    if (auto r = commit_flow_names(batch); !r) return r;
     for (const auto& [source, text] : cursors) {
         upsert_cursor_.bind(1, source).bind(2, text);
         if (auto r = db_.run(upsert_cursor_); !r) return r;
@@ -574,6 +588,72 @@ Result<void> Ledger::for_each_process_use(const std::function<void(const Process
         if (kind.size() != 1) continue;
         fn(ProcessUseRow{kind[0], st->text(1), st->text(2), st->text(3), st->text(4), st->int64(5),
                          st->int64(6), st->int64(7)});
+    }
+}
+
+// At most kMaxNamesPerIp names per address, and (with caps) max_flow_names_ rows: a name new
+// beyond either is not stored, its flows counted under "first_packets.names_over_cap".
+Result<void> Ledger::commit_flow_names(const Batch& batch) {
+    auto scalar = [&](sql::Statement& st) -> Result<int64_t> {
+        int rc = st.step();
+        int64_t v = rc == SQLITE_ROW ? st.int64(0) : 0;
+        st.reset();
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_.error("cannot read flow_names");
+        return v;
+    };
+    int64_t rows = -1;  // counted on the first new name, when bounded
+    uint64_t over_cap = 0;
+    for (const auto& [k, d] : batch.flow_names()) {
+        const std::string ip = k.ip.key();
+        flow_name_exists_.bind_blob(1, ip).bind(2, k.name).bind(3, int64_t{k.protocol});
+        auto known = scalar(flow_name_exists_);
+        if (!known) return known.error();
+        if (!*known) {
+            names_of_ip_.bind_blob(1, ip);
+            auto n = scalar(names_of_ip_);
+            if (!n) return n.error();
+            if (max_flow_names_ && rows < 0) {
+                auto r = count_rows("flow_names");
+                if (!r) return r.error();
+                rows = *r;
+            }
+            if (*n >= kMaxNamesPerIp ||
+                (max_flow_names_ && rows >= static_cast<int64_t>(max_flow_names_))) {
+                over_cap += d.count;
+                continue;
+            }
+            if (rows >= 0) ++rows;
+        }
+        upsert_flow_name_.bind_blob(1, ip)
+            .bind(2, k.name)
+            .bind(3, int64_t{k.protocol})
+            .bind(4, static_cast<int64_t>(d.count))
+            .bind(5, d.first_seen)
+            .bind(6, d.last_seen)
+            .bind(7, int64_t{d.ech});
+        if (auto r = db_.run(upsert_flow_name_); !r) return r;
+    }
+    if (over_cap) {
+        add_counter_.bind(1, std::string_view("first_packets.names_over_cap"))
+            .bind(2, static_cast<int64_t>(over_cap));
+        if (auto r = db_.run(add_counter_); !r) return r;
+    }
+    return {};
+}
+
+Result<void> Ledger::for_each_flow_name(const std::function<void(const FlowNameRow&)>& fn) {
+    auto st = db_.prepare(
+        "SELECT ip, name, protocol, count, first_seen, last_seen, ech FROM flow_names "
+        "ORDER BY ip, name, protocol");
+    if (!st) return st.error();
+    for (;;) {
+        int rc = st->step();
+        if (rc == SQLITE_DONE) return {};
+        if (rc != SQLITE_ROW) return db_.error("cannot read flow_names");
+        auto ip = IpAddress::from_key(st->blob(0));
+        if (!ip) continue;
+        fn(FlowNameRow{*ip, st->text(1), static_cast<uint8_t>(st->int64(2)), st->int64(3),
+                       st->int64(4), st->int64(5), st->int64(6) != 0});
     }
 }
 

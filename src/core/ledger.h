@@ -51,6 +51,17 @@ struct ProcessUseRow {
     int64_t first_seen, last_seen;
 };
 
+/// A name flows' first packets gave for an address (Batch::add_flow_name); `protocol` is a
+/// FirstPacketProtocol's value. The name's view lasts for the callback only.
+struct FlowNameRow {
+    IpAddress ip;
+    std::string_view name;
+    uint8_t protocol;
+    int64_t count;
+    int64_t first_seen, last_seen;
+    bool ech;
+};
+
 class Ledger {
   public:
     /// Opens or creates the database at `path`; migrates older schemas.
@@ -79,6 +90,7 @@ class Ledger {
         max_domains_ = max_domains;
         max_ips_ = max_ips;
         max_process_uses_ = max_domains && max_ips ? max_domains + max_ips : 0;
+        max_flow_names_ = max_ips;
     }
     int64_t last_capacity_folded() const { return last_capacity_folded_; }
     /// What the callers log when the last commit folded at capacity (one line).
@@ -101,6 +113,11 @@ class Ledger {
     /// Rows sorted by address, protocol, port.
     Result<void> for_each_port(const std::function<void(const PortRow&)>& fn);
     static constexpr int64_t kMaxPortsPerIp = 16;
+    /// Rows sorted by address, name, protocol. At most kMaxNamesPerIp names per address and,
+    /// with caps (set_caps), max_ips rows: names beyond are counted, not stored
+    /// ("first_packets.names_over_cap").
+    Result<void> for_each_flow_name(const std::function<void(const FlowNameRow&)>& fn);
+    static constexpr int64_t kMaxNamesPerIp = 8;
     /// Rows sorted by kind, destination, exe, user, container (byte order).
     Result<void> for_each_process_use(const std::function<void(const ProcessUseRow&)>& fn);
 
@@ -110,6 +127,7 @@ class Ledger {
     Result<bool> has_domain(std::string_view name);
     Result<int64_t> names_under(std::string_view base);
     Result<void> commit_process_uses(const Batch& batch, const DomainFolder* folder);
+    Result<void> commit_flow_names(const Batch& batch);
     /// At max_domains: points `target` at the coarser line a new name goes to (see
     /// set_caps); true when that line is new. Sets capacity_base_.
     Result<bool> capacity_target(std::string& target, int64_t rows, const DomainFolder* folder);
@@ -119,13 +137,13 @@ class Ledger {
     int64_t last_folded_ = 0;
     int64_t last_capacity_folded_ = 0;
     int64_t last_process_use_over_cap_ = 0;
-    size_t max_domains_ = 0, max_ips_ = 0, max_process_uses_ = 0;
+    size_t max_domains_ = 0, max_ips_ = 0, max_process_uses_ = 0, max_flow_names_ = 0;
     Result<int64_t> count_rows(const char* table);
     Result<bool> has_ip(const IpAddress& ip);
     sql::Statement domain_exists_, names_under_base_, upsert_domain_, upsert_domain_ip_,
         prune_domain_ips_, upsert_ip_, upsert_cursor_, add_counter_, get_cursor_, ip_exists_,
         upsert_port_, ports_of_ip_, process_use_exists_, upsert_process_use_, rows_with_base_,
-        set_meta_;
+        set_meta_, flow_name_exists_, names_of_ip_, upsert_flow_name_;
     std::string capacity_base_;  // the base column of the line capacity_target() chose
     bool created_ = false;
     std::unordered_map<std::string, std::string> redirected_;  // this commit: name → line

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -470,6 +471,9 @@ PRAGMA user_version=2;
     EXPECT_EQ(*l.generation("commit_generation"), 7);  // kept, not reset
     EXPECT_EQ(**l.cursor("src"), "c7");
     EXPECT_EQ(uses_of(l), "");
+    std::string names;
+    EXPECT_TRUE(l.for_each_flow_name([&](const FlowNameRow& r) { names += r.name; }).ok());
+    EXPECT_EQ(names, "");
     Batch b;
     b.add_query("old.test", 1795347400);
     b.add_process_use('d', "old.test", "/usr/bin/curl", "root", "", 1795347400);
@@ -482,8 +486,70 @@ PRAGMA user_version=2;
         auto st = db->prepare("PRAGMA user_version");
         ASSERT_TRUE(st.ok());
         ASSERT_EQ(st->step(), SQLITE_ROW);
-        EXPECT_EQ(st->int64(0), 3);
+        EXPECT_EQ(st->int64(0), 4);  // the current version: process_use, then flow_names
     }
+}
+
+namespace {
+std::string names_of(Ledger& l) {
+    std::string out;
+    auto r = l.for_each_flow_name([&](const FlowNameRow& r) {
+        out += fmt::format("{} {} {} {} {}-{}{}\n", r.ip.to_string(), r.name, int{r.protocol},
+                           r.count, r.first_seen, r.last_seen, r.ech ? " ech" : "");
+    });
+    EXPECT_TRUE(r.ok());
+    return out;
+}
+}  // namespace
+
+// The names first packets gave accumulate per (address, name, protocol) across commits, a
+// flow offering ECH marks its row, and loopback is not egress.
+TEST_F(LedgerTest, FlowNamesAccumulatePerAddressNameAndProtocol) {
+    Ledger l = open();
+    Batch b1;
+    b1.add_flow_name(ip("192.0.2.10"), 0, "b.example.test", false, 200);
+    b1.add_flow_name(ip("192.0.2.10"), 0, "a.example.test", false, 100);
+    b1.add_flow_name(ip("127.0.0.1"), 0, "local.test", false, 100);
+    ASSERT_TRUE(l.commit(b1, {}).ok());
+    Batch b2;
+    b2.add_flow_name(ip("192.0.2.10"), 0, "a.example.test", true, 90);
+    b2.add_flow_name(ip("192.0.2.10"), 1, "a.example.test", false, 300);
+    b2.add_flow_name(ip("2001:db8::1"), 2, "h.example.test", false, 400);
+    ASSERT_TRUE(l.commit(b2, {}).ok());
+    EXPECT_EQ(names_of(l),
+              "192.0.2.10 a.example.test 0 2 90-100 ech\n"
+              "192.0.2.10 a.example.test 1 1 300-300\n"
+              "192.0.2.10 b.example.test 0 1 200-200\n"
+              "2001:db8::1 h.example.test 2 1 400-400\n");
+}
+
+// An address holds at most kMaxNamesPerIp names, and with caps the table at most max_ips
+// rows: a new name beyond either is counted, its known names still are.
+TEST_F(LedgerTest, FlowNamesAreBounded) {
+    Ledger l = open();
+    Batch b1;
+    for (int i = 0; i < Ledger::kMaxNamesPerIp + 3; ++i)
+        b1.add_flow_name(ip("192.0.2.10"), 0, fmt::format("n{:02}.example.test", i), false, 100);
+    ASSERT_TRUE(l.commit(b1, {}).ok());
+    std::string kept = names_of(l);  // which 8 of the batch's 11 is the batch's order
+    kept = kept.substr(kept.find(' ') + 1);
+    kept.resize(kept.find(' '));
+    Batch b2;
+    b2.add_flow_name(ip("192.0.2.10"), 0, kept, false, 200);
+    b2.add_flow_name(ip("192.0.2.10"), 0, "new.example.test", false, 200);
+    ASSERT_TRUE(l.commit(b2, {}).ok());
+    std::string rows = names_of(l);
+    EXPECT_EQ(std::count(rows.begin(), rows.end(), '\n'), Ledger::kMaxNamesPerIp) << rows;
+    EXPECT_EQ((*l.counters())["first_packets.names_over_cap"], 4);
+
+    l.set_caps(100, Ledger::kMaxNamesPerIp + 1);
+    Batch b3;
+    b3.add_flow_name(ip("192.0.2.11"), 0, "first.example.test", false, 300);
+    b3.add_flow_name(ip("192.0.2.12"), 0, "second.example.test", false, 300);
+    ASSERT_TRUE(l.commit(b3, {}).ok());
+    rows = names_of(l);
+    EXPECT_EQ(std::count(rows.begin(), rows.end(), '\n'), Ledger::kMaxNamesPerIp + 1) << rows;
+    EXPECT_EQ((*l.counters())["first_packets.names_over_cap"], 5);
 }
 
 }  // namespace em
