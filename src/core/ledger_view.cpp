@@ -10,6 +10,14 @@
 
 namespace em {
 
+namespace {
+std::string_view column_blob(sqlite3_stmt* st, int i) {
+    const void* p = sqlite3_column_blob(st, i);
+    if (!p) return {};
+    return {static_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(st, i))};
+}
+}  // namespace
+
 std::vector<TableCapacity> capacities(const std::map<std::string, int64_t>& meta) {
     std::vector<TableCapacity> out;
     for (auto [table, rows, limit] : {std::tuple{"domains", "domain_rows", "max_domains"},
@@ -69,15 +77,45 @@ LedgerSnapshot read_ledger_snapshot(const std::string& path, bool with_ports) {
                                -1, &st_raw, nullptr) == SQLITE_OK) {
             sql::StmtPtr stmt(st_raw);
             while (sqlite3_step(st_raw) == SQLITE_ROW) {
-                auto key =
-                    std::string_view(static_cast<const char*>(sqlite3_column_blob(st_raw, 0)),
-                                     static_cast<size_t>(sqlite3_column_bytes(st_raw, 0)));
-                auto ip = IpAddress::from_key(key);
+                auto ip = IpAddress::from_key(column_blob(st_raw, 0));
                 if (!ip) continue;
                 v.ports.push_back(
                     PortRow{*ip, static_cast<uint8_t>(sqlite3_column_int64(st_raw, 1)),
                             static_cast<uint16_t>(sqlite3_column_int64(st_raw, 2)),
                             sqlite3_column_int64(st_raw, 3), sqlite3_column_int64(st_raw, 4)});
+            }
+        }
+    }
+    if (with_ports) {
+        // flow_names exists from ledger schema 4 on: an older ledger has none to show.
+        sqlite3_stmt* st_raw = nullptr;
+        if (sqlite3_prepare_v2(raw,
+                               "SELECT ip, name, protocol, count, first_seen, last_seen, ech FROM "
+                               "flow_names ORDER BY ip, name, protocol",
+                               -1, &st_raw, nullptr) == SQLITE_OK) {
+            sql::StmtPtr stmt(st_raw);
+            while (sqlite3_step(st_raw) == SQLITE_ROW) {
+                auto ip = IpAddress::from_key(column_blob(st_raw, 0));
+                auto name = reinterpret_cast<const char*>(sqlite3_column_text(st_raw, 1));
+                if (!ip || !name) continue;
+                v.flow_names.push_back(FlowNameEntry{
+                    *ip, name, static_cast<uint8_t>(sqlite3_column_int64(st_raw, 2)),
+                    sqlite3_column_int64(st_raw, 3), sqlite3_column_int64(st_raw, 4),
+                    sqlite3_column_int64(st_raw, 5), sqlite3_column_int64(st_raw, 6) != 0});
+            }
+        }
+        // One pass over domain_ips (keyed by name), probing flow_names by its address.
+        st_raw = nullptr;
+        if (!v.flow_names.empty() &&
+            sqlite3_prepare_v2(raw,
+                               "SELECT ip, name FROM domain_ips WHERE ip IN (SELECT ip FROM "
+                               "flow_names) ORDER BY name",
+                               -1, &st_raw, nullptr) == SQLITE_OK) {
+            sql::StmtPtr stmt(st_raw);
+            while (sqlite3_step(st_raw) == SQLITE_ROW) {
+                auto ip = IpAddress::from_key(column_blob(st_raw, 0));
+                auto name = reinterpret_cast<const char*>(sqlite3_column_text(st_raw, 1));
+                if (ip && name) v.dns_names[ip->to_string()].emplace_back(name);
             }
         }
     }

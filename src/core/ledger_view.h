@@ -13,6 +13,15 @@
 
 namespace em {
 
+/// A FlowNameRow that owns its name, with the DNS names the ledger holds for its address.
+struct FlowNameEntry {
+    IpAddress ip;
+    std::string name;
+    uint8_t protocol = 0;  // FirstPacketProtocol's value
+    int64_t count = 0, first_seen = 0, last_seen = 0;
+    bool ech = false;
+};
+
 struct LedgerSnapshot {
     bool present = false;  // the file exists and could be read
     std::string error;     // why it could not be read ("" when it could, or is missing)
@@ -20,6 +29,10 @@ struct LedgerSnapshot {
     std::map<std::string, int64_t> generations;  // commit_generation, rendered_generation
     std::map<std::string, int64_t> capacity;     // meta: max_domains, max_ips, domain_rows, ip_rows
     std::vector<PortRow> ports;                  // with_ports only; empty for a cron-mode ledger
+    // with_ports only: the names first packets gave (sorted by address, name, protocol), and
+    // per such address (its RFC 5952 text) the names DNS answers gave it, sorted.
+    std::vector<FlowNameEntry> flow_names;
+    std::map<std::string, std::vector<std::string>> dns_names;
 };
 
 /// Reads the ledger at `path`. A missing file is not an error (present false, error "");

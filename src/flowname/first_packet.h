@@ -11,6 +11,21 @@ namespace em {
 
 enum class FirstPacketProtocol : uint8_t { tls, quic, http };
 
+/// "tls", "quic" or "http" (events, summary.json, show); "unknown" for a value out of range
+/// (a ledger row written by a later version).
+inline const char* first_packet_protocol_name(uint8_t p) {
+    switch (p) {
+        case static_cast<uint8_t>(FirstPacketProtocol::tls):
+            return "tls";
+        case static_cast<uint8_t>(FirstPacketProtocol::quic):
+            return "quic";
+        case static_cast<uint8_t>(FirstPacketProtocol::http):
+            return "http";
+        default:
+            return "unknown";
+    }
+}
+
 struct FirstPacketName {
     FirstPacketProtocol protocol = FirstPacketProtocol::tls;
     /// The server name (TLS/QUIC) or Host (HTTP), lower case, without a trailing dot or a

@@ -8,6 +8,7 @@
 #include "common/json.h"
 #include "common/time.h"
 #include "exporters/jsonl/events.h"
+#include "flowname/first_packet.h"
 
 namespace em::http {
 
@@ -115,6 +116,36 @@ std::string render_summary_json(int64_t now, const std::vector<FileState>& files
                    ",\"direct\":" + std::to_string(p.direct) + "}";
         }
         out += ']';
+    }
+    // The names flows' first packets gave per destination (TLS/QUIC server name, HTTP Host),
+    // next to the names DNS answers gave the same address: a destination with first-packet
+    // names and no DNS names was resolved where this host did not see it.
+    out += "},\"names\":{";
+    for (size_t i = 0; i < lv.flow_names.size();) {
+        const IpAddress& ip = lv.flow_names[i].ip;
+        const std::string text = ip.to_string();
+        if (i) out += ',';
+        append_json_string(text, out);
+        out += ":{\"dns\":[";
+        if (auto it = lv.dns_names.find(text); it != lv.dns_names.end()) {
+            for (size_t k = 0; k < it->second.size(); ++k) {
+                if (k) out += ',';
+                append_json_string(it->second[k], out);
+            }
+        }
+        out += "],\"first_packet\":[";
+        for (size_t j = i; i < lv.flow_names.size() && lv.flow_names[i].ip == ip; ++i) {
+            const FlowNameEntry& n = lv.flow_names[i];
+            if (i != j) out += ',';
+            out += "{\"name\":";
+            append_json_string(n.name, out);
+            out += fmt::format(
+                ",\"protocol\":\"{}\",\"count\":{},\"first_seen\":\"{}\",\"last_seen\":\"{}\","
+                "\"ech\":{}}}",
+                first_packet_protocol_name(n.protocol), n.count, format_rfc3339(n.first_seen),
+                format_rfc3339(n.last_seen), n.ech ? "true" : "false");
+        }
+        out += "]}";
     }
     out += "}}\n";
     return out;

@@ -166,24 +166,12 @@ void format_flow_event(const PacketMeta& meta, const std::vector<std::string>& n
     out += '}';
 }
 
-const char* first_packet_protocol_name(FirstPacketProtocol p) {
-    switch (p) {
-        case FirstPacketProtocol::tls:
-            return "tls";
-        case FirstPacketProtocol::quic:
-            return "quic";
-        case FirstPacketProtocol::http:
-            return "http";
-    }
-    return "unknown";
-}
-
 void format_flow_name_event(const PacketMeta& meta, const FirstPacketName& fp,
                             const std::vector<std::string>& names, bool process_given,
                             const ProcessInfo* process, std::string& out) {
     append_meta("flow_name", meta, out);
     out += ",\"protocol\":\"";
-    out += first_packet_protocol_name(fp.protocol);
+    out += first_packet_protocol_name(static_cast<uint8_t>(fp.protocol));
     out += '"';
     const bool http = fp.protocol == FirstPacketProtocol::http;
     out += http ? ",\"host\":" : ",\"sni\":";

@@ -42,8 +42,6 @@ void format_dns_event(const PacketMeta& meta, const DnsMessage& msg, const Proce
 void format_flow_name_event(const PacketMeta& meta, const FirstPacketName& fp,
                             const std::vector<std::string>& names, bool process_given,
                             const ProcessInfo* process, std::string& out);
-/// "tls", "quic" or "http".
-const char* first_packet_protocol_name(FirstPacketProtocol p);
 /// "tcp", "udp", "icmp", "icmpv6" or the number as text.
 std::string proto_name(uint8_t proto);
 

@@ -32,7 +32,30 @@ TEST(HttpRender, SummaryGroupsPortsPerDestination) {
               "\"counters\":{\"a.b\":1},\"destinations\":{\"192.0.2.1\":["
               "{\"proto\":\"tcp\",\"port\":443,\"count\":5,\"direct\":1},"
               "{\"proto\":\"udp\",\"port\":53,\"count\":2,\"direct\":0}],"
-              "\"2001:db8::1\":[{\"proto\":\"tcp\",\"port\":22,\"count\":1,\"direct\":1}]}}\n");
+              "\"2001:db8::1\":[{\"proto\":\"tcp\",\"port\":22,\"count\":1,\"direct\":1}]},"
+              "\"names\":{}}\n");
+}
+
+// Per destination, the names first packets gave next to the names DNS answers gave it.
+TEST(HttpRender, SummaryListsFirstPacketNamesNextToDnsNames) {
+    LedgerSnapshot lv = snapshot();
+    const IpAddress a = *IpAddress::parse("192.0.2.1"), c = *IpAddress::parse("198.51.100.7");
+    lv.flow_names = {FlowNameEntry{a, "api.example.test", 0, 3, 60, 120, false},
+                     FlowNameEntry{a, "api.example.test", 1, 1, 90, 90, true},
+                     FlowNameEntry{c, "dns.example.test", 2, 2, 0, 0, false}};
+    lv.dns_names = {{"192.0.2.1", {"api.example.test", "cdn.example.test"}}};
+    std::string s = render_summary_json(0, {}, lv, {});
+    const std::string want =
+        "\"names\":{\"192.0.2.1\":{\"dns\":[\"api.example.test\",\"cdn.example.test\"],"
+        "\"first_packet\":[{\"name\":\"api.example.test\",\"protocol\":\"tls\",\"count\":3,"
+        "\"first_seen\":\"1970-01-01T00:01:00Z\",\"last_seen\":\"1970-01-01T00:02:00Z\","
+        "\"ech\":false},{\"name\":\"api.example.test\",\"protocol\":\"quic\",\"count\":1,"
+        "\"first_seen\":\"1970-01-01T00:01:30Z\",\"last_seen\":\"1970-01-01T00:01:30Z\","
+        "\"ech\":true}]},\"198.51.100.7\":{\"dns\":[],\"first_packet\":[{\"name\":"
+        "\"dns.example.test\",\"protocol\":\"http\",\"count\":2,\"first_seen\":"
+        "\"1970-01-01T00:00:00Z\",\"last_seen\":\"1970-01-01T00:00:00Z\",\"ech\":false}]}}}\n";
+    ASSERT_GE(s.size(), want.size());
+    EXPECT_EQ(s.substr(s.size() - want.size()), want) << s;
 }
 
 TEST(HttpRender, SummaryOfAnAbsentLedgerIsNull) {

@@ -309,6 +309,7 @@ TEST_F(HttpServerTest, MetricsAndSummaryCarryLedgerAndLiveCounters) {
     b2.add_flow_port(*web, 6, 443, true);
     b2.add_flow_port(*web, 17, 53, false);
     b2.add_flow_port(*v6, 6, 22, true);
+    b2.add_flow_name(*web, 0, "web.example.test", false, 1795347400);
     ASSERT_TRUE(l->commit(b2, {}).ok());
     auto s = c->Get("/v1/summary.json");
     ASSERT_TRUE(s);
@@ -322,7 +323,9 @@ TEST_F(HttpServerTest, MetricsAndSummaryCarryLedgerAndLiveCounters) {
              "\"counters\":{\"dnsmasq.parse_errors\":5,\"live.events\":7,\"nflog.dropped\":3}",
              "\"destinations\":{\"192.0.2.10\":[{\"proto\":\"tcp\",\"port\":443,\"count\":2,"
              "\"direct\":1},{\"proto\":\"udp\",\"port\":53,\"count\":1,\"direct\":0}],"
-             "\"2001:db8::20\":[{\"proto\":\"tcp\",\"port\":22,\"count\":1,\"direct\":1}]}}\n",
+             "\"2001:db8::20\":[{\"proto\":\"tcp\",\"port\":22,\"count\":1,\"direct\":1}]},"
+             "\"names\":{\"192.0.2.10\":{\"dns\":[],\"first_packet\":[{\"name\":"
+             "\"web.example.test\",\"protocol\":\"tls\",\"count\":1,",
          })
         EXPECT_NE(s->body.find(want), std::string::npos) << want << "\nin: " << s->body;
 }
