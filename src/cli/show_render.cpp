@@ -11,6 +11,7 @@
 #include "common/json.h"
 #include "common/time.h"
 #include "core/ledger.h"
+#include "flowname/first_packet.h"
 
 namespace em {
 
@@ -62,12 +63,27 @@ std::string names_json(const std::vector<std::string>& names) {
     return out + "]";
 }
 
-std::string names_text(const std::vector<std::string>& names) {
-    if (names.empty()) return "";
+std::string first_packet_json(const std::vector<ShowFirstPacketName>& names) {
+    std::string out = "[";
+    for (size_t i = 0; i < names.size(); ++i)
+        out += fmt::format("{}{{\"name\":{},\"protocol\":{},\"count\":{}}}", i ? "," : "",
+                           json(names[i].name), json(names[i].protocol), names[i].count);
+    return out + "]";
+}
+
+// " (a.test, b.test)", and the names first packets gave: " (a.test; first packet: tls
+// c.test)"; "" when there are none.
+std::string names_text(const std::vector<std::string>& names,
+                       const std::vector<ShowFirstPacketName>& first = {}) {
+    if (names.empty() && first.empty()) return "";
     std::string out = " (";
     for (size_t i = 0; i < names.size() && i < kTextNames; ++i)
         out += (i ? ", " : "") + text(names[i]);
     if (names.size() > kTextNames) out += fmt::format(", +{}", names.size() - kTextNames);
+    if (!first.empty()) out += names.empty() ? "first packet: " : "; first packet: ";
+    for (size_t i = 0; i < first.size() && i < kTextNames; ++i)
+        out += (i ? ", " : "") + text(first[i].protocol) + " " + text(first[i].name);
+    if (first.size() > kTextNames) out += fmt::format(", +{}", first.size() - kTextNames);
     return out + ")";
 }
 
@@ -83,7 +99,7 @@ struct Index {
     std::map<IpAddress, std::vector<std::string>> names;  // by name, from domain_ips
     std::map<const ShowUse*, IpAddress> address;          // of each 'i' use
 
-    explicit Index(const ShowInput& in) {
+    explicit Index(const ShowInput& in) : first(&in.first_packet_names) {
         for (const auto& [name, ips] : in.domain_ips)
             for (const IpAddress& ip : ips) names[ip].push_back(name);
         for (const ShowUse& u : in.uses) {
@@ -120,7 +136,13 @@ struct Index {
         auto it = names.find(ip);
         return it == names.end() ? no_names : it->second;
     }
+    const std::vector<ShowFirstPacketName>& first_of(const IpAddress& ip) const {
+        auto it = first->find(ip);
+        return it == first->end() ? no_first : it->second;
+    }
     const std::vector<std::string> no_names;
+    const std::vector<ShowFirstPacketName> no_first;
+    const std::map<IpAddress, std::vector<ShowFirstPacketName>>* first;
 };
 
 int64_t total(const std::vector<const ShowUse*>& uses) {
@@ -157,9 +179,10 @@ std::string by_process(const ShowInput& in, const Index& x, bool as_json) {
                 out += fmt::format("    queried {} {}, last {}\n", text(u->dest),
                                    plural(u->count, "time", "times"), format_rfc3339(u->last_seen));
             for (const ShowUse* u : g.ips)
-                out += fmt::format("    connected to {}{} {}, last {}\n", text(u->dest),
-                                   names_text(x.names_of(x.address.at(u))),
-                                   plural(u->count, "time", "times"), format_rfc3339(u->last_seen));
+                out += fmt::format(
+                    "    connected to {}{} {}, last {}\n", text(u->dest),
+                    names_text(x.names_of(x.address.at(u)), x.first_of(x.address.at(u))),
+                    plural(u->count, "time", "times"), format_rfc3339(u->last_seen));
             continue;
         }
         out += fmt::format("{}{{{},\"count\":{},\"domains\":[", first ? "" : ",", process_json(who),
@@ -170,9 +193,10 @@ std::string by_process(const ShowInput& in, const Index& x, bool as_json) {
                                times_json(*g.domains[i]));
         out += "],\"ips\":[";
         for (size_t i = 0; i < g.ips.size(); ++i)
-            out +=
-                fmt::format("{}{{\"ip\":{},{},\"names\":{}}}", i ? "," : "", json(g.ips[i]->dest),
-                            times_json(*g.ips[i]), names_json(x.names_of(x.address.at(g.ips[i]))));
+            out += fmt::format("{}{{\"ip\":{},{},\"names\":{},\"first_packet_names\":{}}}",
+                               i ? "," : "", json(g.ips[i]->dest), times_json(*g.ips[i]),
+                               names_json(x.names_of(x.address.at(g.ips[i]))),
+                               first_packet_json(x.first_of(x.address.at(g.ips[i]))));
         out += "]}";
     }
     return as_json ? out + "]}\n" : out;
@@ -225,13 +249,15 @@ std::string by_ip(const ShowInput& in, const Index& x, bool as_json) {
         const auto& [ip, uses] = *it;
         const auto& names = x.names_of(ip);
         if (as_json) {
-            out += fmt::format("{}{{\"ip\":\"{}\",\"count\":{},\"names\":{},\"processes\":{}}}",
-                               first ? "" : ",", ip.to_string(), total(uses), names_json(names),
-                               processes(uses, true));
+            out += fmt::format(
+                "{}{{\"ip\":\"{}\",\"count\":{},\"names\":{},\"first_packet_names\":{},"
+                "\"processes\":{}}}",
+                first ? "" : ",", ip.to_string(), total(uses), names_json(names),
+                first_packet_json(x.first_of(ip)), processes(uses, true));
             first = false;
             continue;
         }
-        out += fmt::format("{}{}: {} by {}\n", ip.to_string(), names_text(names),
+        out += fmt::format("{}{}: {} by {}\n", ip.to_string(), names_text(names, x.first_of(ip)),
                            plural(total(uses), "flow", "flows"),
                            plural(static_cast<int64_t>(uses.size()), "process", "processes"));
         out += processes(uses, false);
@@ -261,6 +287,12 @@ Result<ShowInput> load_show_input(const std::string& state_dir) {
     if (in.uses.empty()) return in;
     if (auto r = ledger->for_each_domain([&](const DomainRow& d) {
             if (d.ips && !d.ips->empty()) in.domain_ips.emplace(std::string(d.name), *d.ips);
+        });
+        !r)
+        return r.error();
+    if (auto r = ledger->for_each_flow_name([&](const FlowNameRow& n) {
+            in.first_packet_names[n.ip].push_back(ShowFirstPacketName{
+                std::string(n.name), first_packet_protocol_name(n.protocol), n.count});
         });
         !r)
         return r.error();

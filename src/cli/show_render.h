@@ -21,10 +21,18 @@ struct ShowUse {
     int64_t first_seen = 0, last_seen = 0;  // Unix seconds
 };
 
+/// A name a flow's first packet gave an address (TLS/QUIC server name, HTTP Host).
+struct ShowFirstPacketName {
+    std::string name;
+    std::string protocol;  // "tls", "quic", "http"
+    int64_t count = 0;
+};
+
 struct ShowInput {
     std::vector<ShowUse> uses;
     std::map<std::string, std::vector<IpAddress>> domain_ips;  // a domain's answers
-    std::string source;                                        // the ledger's path
+    std::map<IpAddress, std::vector<ShowFirstPacketName>> first_packet_names;
+    std::string source;  // the ledger's path
 };
 
 enum class ShowBy { process, domain, ip };

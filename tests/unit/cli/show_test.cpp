@@ -63,13 +63,15 @@ TEST(Show, ByDomainAndByIpText) {
 TEST(Show, Json) {
     EXPECT_EQ(render_show(sample(), ShowBy::ip, true),
               "{\"by\":\"ip\",\"source\":\"ledger\",\"ips\":["
-              "{\"ip\":\"10.0.0.9\",\"count\":5,\"names\":[\"a.test\",\"b.test\"],\"processes\":["
+              "{\"ip\":\"10.0.0.9\",\"count\":5,\"names\":[\"a.test\",\"b.test\"],"
+              "\"first_packet_names\":[],\"processes\":["
               "{\"exe\":\"/usr/bin/git\",\"user\":\"alice\",\"container\":\"0123456789abcdef\","
               "\"count\":4,\"first_seen\":\"1970-01-01T00:03:30Z\",\"last_seen\":"
               "\"1970-01-01T00:06:40Z\"},"
               "{\"exe\":\"/usr/bin/curl\",\"user\":\"root\",\"container\":\"\",\"count\":1,"
               "\"first_seen\":\"1970-01-01T00:02:00Z\",\"last_seen\":\"1970-01-01T00:02:00Z\"}]},"
-              "{\"ip\":\"192.0.2.1\",\"count\":2,\"names\":[\"a.test\"],\"processes\":["
+              "{\"ip\":\"192.0.2.1\",\"count\":2,\"names\":[\"a.test\"],"
+              "\"first_packet_names\":[],\"processes\":["
               "{\"exe\":\"/usr/bin/curl\",\"user\":\"root\",\"container\":\"\",\"count\":2,"
               "\"first_seen\":\"1970-01-01T00:01:50Z\",\"last_seen\":"
               "\"1970-01-01T00:05:10Z\"}]}]}\n");
@@ -87,6 +89,27 @@ TEST(Show, Json) {
                      "\"processes\":[{\"exe\":\"/usr/bin/curl\""),
               std::string::npos)
         << d;
+}
+
+// An address both DNS and first packets named lists both, DNS names first.
+TEST(Show, FirstPacketNamesNextToDnsNames) {
+    ShowInput in = sample();
+    in.first_packet_names[ip("192.0.2.1")] = {{"a.test", "tls", 2}, {"other.test", "http", 1}};
+    std::string t = render_show(in, ShowBy::ip, false);
+    EXPECT_NE(t.find("192.0.2.1 (a.test; first packet: tls a.test, http other.test): 2 flows"),
+              std::string::npos)
+        << t;
+    std::string p = render_show(in, ShowBy::process, false);
+    EXPECT_NE(p.find("connected to 192.0.2.1 (a.test; first packet: tls a.test, http "
+                     "other.test) 2 times"),
+              std::string::npos)
+        << p;
+    std::string j = render_show(in, ShowBy::ip, true);
+    EXPECT_NE(j.find("\"names\":[\"a.test\"],\"first_packet_names\":[{\"name\":\"a.test\","
+                     "\"protocol\":\"tls\",\"count\":2},{\"name\":\"other.test\",\"protocol\":"
+                     "\"http\",\"count\":1}]"),
+              std::string::npos)
+        << j;
 }
 
 TEST(Show, CraftedNamesAreEscaped) {
@@ -149,13 +172,18 @@ TEST(Show, LoadsTheLedger) {
         Batch b;
         b.add_flow(ip("192.0.2.1"), 101);
         b.add_process_use('i', "192.0.2.1", "/usr/bin/curl", "root", "", 101);
+        b.add_flow(ip("198.51.100.7"), 102);
+        b.add_process_use('i', "198.51.100.7", "/usr/bin/curl", "root", "", 102);
+        b.add_flow_name(ip("198.51.100.7"), 0, "doh.example.test", false, 102);
         ASSERT_TRUE(l->commit(b, {}).ok());
     }
     auto in = load_show_input(dir.string());
     ASSERT_TRUE(in.ok()) << in.error().message;
     EXPECT_EQ(render_show(*in, ShowBy::ip, false),
               "192.0.2.1 (a.test): 1 flow by 1 process\n"
-              "    /usr/bin/curl (user root, host) 1 time, last 1970-01-01T00:01:41Z\n");
+              "    /usr/bin/curl (user root, host) 1 time, last 1970-01-01T00:01:41Z\n"
+              "198.51.100.7 (first packet: tls doh.example.test): 1 flow by 1 process\n"
+              "    /usr/bin/curl (user root, host) 1 time, last 1970-01-01T00:01:42Z\n");
     EXPECT_FALSE(load_show_input((dir / "missing").string()).ok());
     fs::remove_all(dir);
 }
