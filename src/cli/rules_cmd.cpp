@@ -53,15 +53,18 @@ std::shared_ptr<RulesFlags> add_rules_command(CLI::App& app) {
     sub->add_option("--state-dir", f->state_dir, "the ledger to read")->capture_default_str();
     sub->add_option("--files", f->files,
                     "read unique-domains.log and unique-ips.log of this directory instead");
-    sub->add_option("--format", f->format, "nft, iptables or ip6tables")
-        ->check(CLI::IsMember({"nft", "iptables", "ip6tables"}))
+    sub->add_option("--format", f->format,
+                    "nft, iptables or ip6tables (addresses), or enforce (host names: an "
+                    "`enforce` config)")
+        ->check(CLI::IsMember({"nft", "iptables", "ip6tables", "enforce"}))
         ->capture_default_str();
     sub->add_option("--min-count", f->min_count, "leave out addresses with fewer flows")
         ->check(CLI::Range(int64_t{1}, int64_t{1} << 62))
         ->capture_default_str();
     sub->add_option("--since", f->since,
                     "leave out addresses last seen before this (RFC 3339 time, or 7d, 12h, 30m)");
-    sub->add_option("--table", f->table, "nft table / iptables chain name")->capture_default_str();
+    sub->add_option("--table", f->table, "nft table / iptables chain / enforce filter name")
+        ->capture_default_str();
     sub->add_flag("--log-only", f->log_only,
                   "log what was not observed instead of dropping it (to try a policy first)");
     sub->add_option("--process", f->processes,
@@ -81,6 +84,7 @@ int run_rules_command(CLI::App& app, const RulesFlags& f) {
     PolicyOptions opt;
     opt.format = f.format == "nft"        ? PolicyFormat::nft
                  : f.format == "iptables" ? PolicyFormat::iptables
+                 : f.format == "enforce"  ? PolicyFormat::enforce
                                           : PolicyFormat::ip6tables;
     opt.min_count = f.min_count;
     opt.table = f.table;

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/time.h"
+#include "policy/policy_enforce.h"
 #include "policy/policy_uses.h"
 
 namespace em {
@@ -152,13 +153,24 @@ Plan make_plan(const PolicyInput& in, const PolicyOptions& opt) {
         }
     }
     plan.named = named.size();
+    // What the first packets of flows to an address said, for the comments of direct ones:
+    // "tls:api.example.test http:a.test" (a comma would not survive safe_comment).
+    std::map<IpAddress, std::string> first_names;
+    for (const PolicyFirstPacketName& n : in.first_packet_names) {
+        std::string& s = first_names[n.ip];
+        s += (s.empty() ? "" : " ") + n.protocol + ":" + n.name;
+    }
     for (const auto& [ip, a] : chosen) {
         if (named.count(ip)) continue;
         ++plan.direct;
         Group g;
         g.v6 = ip.is_v6();
         g.ips = {ip};
-        g.comment = safe_comment(uses.label("direct: no DNS answer named it", nullptr, g.ips));
+        auto first = first_names.find(ip);
+        g.comment = safe_comment(uses.label(first == first_names.end()
+                                                ? std::string("direct: no DNS answer named it")
+                                                : "direct: first packet named " + first->second,
+                                            nullptr, g.ips));
         g.sig = signature_of(*a);
         plan.groups.push_back(std::move(g));
     }
@@ -306,6 +318,8 @@ Result<std::string> render_policy(const PolicyInput& in, const PolicyOptions& op
             return render_ipt(in, plan, opt, false);
         case PolicyFormat::ip6tables:
             return render_ipt(in, plan, opt, true);
+        case PolicyFormat::enforce:
+            return render_enforce(in, opt);
     }
     return Error{"unknown format"};
 }

@@ -60,11 +60,22 @@ struct PolicyUse {
     int64_t count = 0;
 };
 
+/// A name the first packets of flows to an address gave (the agent's flow_names: a TLS or
+/// QUIC server name, an HTTP Host).
+struct PolicyFirstPacketName {
+    IpAddress ip;
+    std::string name;
+    std::string protocol;  // "tls", "quic", "http"
+    int64_t count = 0;
+    int64_t last_seen = 0;
+};
+
 struct PolicyInput {
-    std::vector<PolicyDomain> domains;  // sorted by name
-    std::vector<PolicyAddress> ips;     // sorted numerically
-    std::vector<PolicyUse> uses;        // empty: no per-process data
-    std::string source;                 // where it came from, for the header comment
+    std::vector<PolicyDomain> domains;                      // sorted by name
+    std::vector<PolicyAddress> ips;                         // sorted numerically
+    std::vector<PolicyUse> uses;                            // empty: no per-process data
+    std::vector<PolicyFirstPacketName> first_packet_names;  // sorted by address, then name
+    std::string source;  // where it came from, for the header comment
 };
 
 /// Reads the agent's (or consolidate's) ledger, `STATE_DIR/ledger.sqlite`, read-only.
@@ -73,13 +84,18 @@ Result<PolicyInput> load_policy_from_ledger(const std::string& state_dir);
 /// collector's parser too).
 Result<PolicyInput> load_policy_from_files(const std::string& dir);
 
-enum class PolicyFormat { nft, iptables, ip6tables };
+/// nft, iptables and ip6tables accept addresses. enforce is name-based: an `egress-monitor
+/// enforce` config (egress-eddie's format) whose one filter allows the names queried through
+/// DNS and the names flows' first packets gave; when some of those come only from first packets
+/// (resolved where the host's resolver did not see it: DoH, hard-coded addresses), the filter
+/// sets allowByServerName so their connections are judged by the name they send.
+enum class PolicyFormat { nft, iptables, ip6tables, enforce };
 
 struct PolicyOptions {
     PolicyFormat format = PolicyFormat::nft;
     int64_t min_count = 1;  // addresses with fewer flows are left out (so are their ports)
     int64_t since = 0;      // addresses last seen before this (Unix seconds) are left out
-    std::string table = "egress_monitor_allow";  // nft table / iptables chain name
+    std::string table = "egress_monitor_allow";  // nft table / iptables chain / enforce filter
     bool log_only = false;  // the final rule logs and accepts instead of dropping
     // Keep only destinations of matching processes: any value of a list matches, and every
     // list given must match. A process matches its exe path, the path's last component, or

@@ -10,6 +10,7 @@
 
 #include "common/files.h"
 #include "core/ledger.h"
+#include "flowname/first_packet.h"
 #include "format/parser.h"
 #include "policy/policy.h"
 
@@ -52,6 +53,13 @@ Result<PolicyInput> load_policy_from_ledger(const std::string& state_dir) {
             PolicyAddress a{row.ip, row.count, row.last_seen, {}};
             if (auto it = ports.find(row.ip); it != ports.end()) a.ports = std::move(it->second);
             in.ips.push_back(std::move(a));
+        });
+        !r)
+        return r.error();
+    if (auto r = ledger->for_each_flow_name([&](const FlowNameRow& n) {
+            in.first_packet_names.push_back(PolicyFirstPacketName{
+                n.ip, std::string(n.name), first_packet_protocol_name(n.protocol), n.count,
+                n.last_seen});
         });
         !r)
         return r.error();

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "enforce/enforce_config.h"
+
 namespace em {
 
 namespace {
@@ -263,6 +265,68 @@ TEST(Policy, ProcessNamesInCommentsAreSanitisedAndBounded) {
         EXPECT_LE(comment.size(), 100u) << comment;
         EXPECT_NE(comment.find(" /usr/lib/p1@u +18"), std::string::npos) << comment;
     }
+}
+
+// A direct address whose flows' first packets named a host says so in its comment.
+TEST(Policy, DirectAddressesNamedByFirstPacketsSaySo) {
+    PolicyInput in = sample();
+    in.first_packet_names = {{ip("198.51.100.1"), "dns.example.test", "tls", 2, 1000},
+                             {ip("198.51.100.1"), "dns.example.test", "quic", 1, 1000}};
+    auto text = render_policy(in, PolicyOptions{});
+    ASSERT_TRUE(text.ok()) << text.error().message;
+    EXPECT_NE(text->find("ip daddr 198.51.100.1 tcp dport 53 accept comment \"direct: first "
+                         "packet named tls:dns.example.test quic:dns.example.test\"\n"),
+              std::string::npos)
+        << *text;
+    EXPECT_NE(text->find("ip daddr 203.0.113.7 meta l4proto tcp accept comment \"direct: no DNS "
+                         "answer named it\""),
+              std::string::npos)
+        << *text;
+}
+
+// --format enforce: the names queried (a folded line as its base, a coarser one left out) and
+// the names only first packets gave, as an enforce config that enforce itself accepts, with
+// allowByServerName because some names were resolved where the host did not see it.
+TEST(Policy, EnforceConfigAllowsQueriedAndFirstPacketNames) {
+    PolicyInput in = sample();
+    in.domains.push_back({"*.cdn.example.test", 7, 1000, {}});
+    in.domains.push_back({"*.*.test", 3, 1000, {}});
+    in.domains.push_back({"bad name.test", 3, 1000, {}});
+    in.first_packet_names = {{ip("198.51.100.1"), "doh.example.test", "tls", 2, 1000},
+                             {ip("192.0.2.10"), "api.example.test", "tls", 3, 1000}};
+    PolicyOptions opt;
+    opt.format = PolicyFormat::enforce;
+    auto text = render_policy(in, opt);
+    ASSERT_TRUE(text.ok()) << text.error().message;
+    const std::string& t = *text;
+    for (const char* want : {
+             // cdn.example.test is queried and the base of the folded line: one name.
+             "# 4 host names (3 queried through DNS, 1 named only by the first packets of flows)",
+             "# left out: 1 folded lines coarser than a registrable domain, 1 names enforce "
+             "cannot take\n",
+             "[[filters]]\nname = \"egress_monitor_allow\"\n",
+             "allowByServerName = true\n",
+             "    \"api.example.test\",  # 5 DNS queries, 3 first packets (tls)\n",
+             "    \"cdn.example.test\",  # 9 DNS queries\n",
+             "    \"doh.example.test\",  # 2 first packets (tls)\n",
+             "    \"gone.example.test\",  # 1 DNS queries\n",
+         })
+        EXPECT_NE(t.find(want), std::string::npos) << want << "\nin:\n" << t;
+    auto cfg = parse_enforce_config(t, "rules.toml");
+    ASSERT_TRUE(cfg.ok()) << cfg.error().message << "\n" << t;
+
+    // Only DNS names: no allowByServerName; the same config keys otherwise.
+    in.first_packet_names.clear();
+    auto dns_only = render_policy(in, opt);
+    ASSERT_TRUE(dns_only.ok());
+    EXPECT_EQ(dns_only->find("allowByServerName"), std::string::npos) << *dns_only;
+    ASSERT_TRUE(parse_enforce_config(*dns_only, "rules.toml").ok());
+
+    // Nothing qualifies: an error, not an empty allowlist enforce would refuse.
+    opt.min_count = 1000;
+    auto none = render_policy(in, opt);
+    ASSERT_FALSE(none.ok());
+    EXPECT_NE(none.error().message.find("no host name to allow"), std::string::npos);
 }
 
 }  // namespace em
