@@ -9,6 +9,7 @@
 #include "cli/collector_cmd.h"
 #include "cli/config.h"
 #include "cli/consolidate.h"
+#include "cli/doctor_cmd.h"
 #include "cli/enforce_cmd.h"
 #include "cli/rules_cmd.h"
 #include "cli/show_cmd.h"
@@ -54,6 +55,7 @@ int run_cli(int argc, char** argv) {
     auto rules_flags = add_rules_command(app);
     auto enforce_flags = add_enforce_command(app);
     auto show_flags = add_show_command(app);
+    auto doctor_flags = add_doctor_command(app);
     for (auto* sub : {app.get_subcommand("agent"), app.get_subcommand("replay"),
                       app.get_subcommand("serve"), app.get_subcommand("collect"),
                       app.get_subcommand("report"), app.get_subcommand("enforce")})
@@ -71,6 +73,7 @@ int run_cli(int argc, char** argv) {
     if (int rc = run_rules_command(app, *rules_flags); rc >= 0) return rc;
     if (int rc = run_enforce_command(app, *enforce_flags); rc >= 0) return rc;
     if (int rc = run_show_command(app, *show_flags); rc >= 0) return rc;
+    if (int rc = run_doctor_command(app, *doctor_flags); rc >= 0) return rc;
     CLI::App* sub = app.get_subcommand("consolidate");
     if (sub->parsed()) {
         // Defaults < config file < flags given on the command line.

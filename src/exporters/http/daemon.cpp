@@ -28,12 +28,8 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kWatchdogPeriod = std::chrono::milliseconds(200);
 constexpr int kBacklog = 128;
 
-struct ListenAddress {
-    std::string host;
-    int port = 0;
-};
+}  // namespace
 
-// "ADDR:PORT" or "[v6addr]:PORT".
 Result<ListenAddress> parse_listen(const std::string& s) {
     auto bad = [&](const char* why) { return Error{"bad listen address '" + s + "': " + why}; };
     ListenAddress out;
@@ -57,6 +53,8 @@ Result<ListenAddress> parse_listen(const std::string& s) {
         return bad("port must be 0..65535");
     return out;
 }
+
+namespace {
 
 // The listening socket is made here rather than by libmicrohttpd so that its errors name the
 // address, and SO_REUSEADDR without SO_REUSEPORT keeps a second instance from sharing it.

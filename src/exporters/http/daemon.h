@@ -67,6 +67,13 @@ struct Reply {
 
 using Handler = std::function<Reply(const Request&)>;
 
+/// A listen address as the config writes it: "ADDR:PORT" or "[v6addr]:PORT".
+struct ListenAddress {
+    std::string host;  // without brackets
+    int port = 0;
+};
+Result<ListenAddress> parse_listen(const std::string& s);
+
 /// `s` without leading and trailing whitespace (HTTP's optional whitespace, and CR/LF).
 std::string_view trim_ows(std::string_view s);
 

@@ -192,6 +192,13 @@ Result<std::unique_ptr<HttpClient>> HttpClient::create(HttpClientOptions opt) {
               set(CURLOPT_XFERINFODATA, static_cast<void*>(&client->aborted_)) &&
               set(CURLOPT_HEADERFUNCTION, on_header) && set(CURLOPT_WRITEFUNCTION, on_body);
     if (ok && !client->opt_.ca_file.empty()) ok = set(CURLOPT_CAINFO, client->opt_.ca_file.c_str());
+    for (const std::string& r : client->opt_.resolve) {
+        curl_slist* l = curl_slist_append(static_cast<curl_slist*>(client->resolve_), r.c_str());
+        if (!l) return Error{"cannot set up the HTTP client: out of memory"};
+        client->resolve_ = l;
+    }
+    if (ok && client->resolve_)
+        ok = set(CURLOPT_RESOLVE, static_cast<curl_slist*>(client->resolve_));
     // No CURLOPT_MAXFILESIZE: libcurl would apply it to every answer's Content-Length, so a
     // 503 or 401 announcing a large body would read as body_too_large without its status;
     // on_body bounds what is kept of each answer instead.
@@ -201,6 +208,7 @@ Result<std::unique_ptr<HttpClient>> HttpClient::create(HttpClientOptions opt) {
 
 HttpClient::~HttpClient() {
     if (curl_) curl_easy_cleanup(static_cast<CURL*>(curl_));
+    curl_slist_free_all(static_cast<curl_slist*>(resolve_));  // after the handle using it
 }
 
 HttpResponse HttpClient::perform(const HttpRequest& req) {

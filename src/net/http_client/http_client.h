@@ -31,6 +31,10 @@ void http_client_global_init();
 struct HttpClientOptions {
     /// https: the server's certificate must verify against this PEM file; empty: system CAs.
     std::string ca_file;
+    /// "HOST:PORT:ADDRESS" entries (libcurl's CURLOPT_RESOLVE): HOST is connected to at
+    /// ADDRESS without a lookup, and its certificate is still checked for HOST (`doctor`
+    /// reaching the local endpoint by the name on its certificate).
+    std::vector<std::string> resolve;
     size_t max_header_bytes = 64 * 1024;  // of all response headers together
     size_t max_header_lines = 100;
     /// The body of a 200 answer: beyond this it is body_too_large (the transfer stops), or with
@@ -105,7 +109,8 @@ class HttpClient {
   private:
     explicit HttpClient(HttpClientOptions opt) : opt_(std::move(opt)) {}
     HttpClientOptions opt_;
-    void* curl_ = nullptr;  // CURL*
+    void* curl_ = nullptr;     // CURL*
+    void* resolve_ = nullptr;  // curl_slist* of opt_.resolve, for curl_'s lifetime
     std::atomic<bool> aborted_{false};
 };
 
