@@ -7,7 +7,7 @@
 # for allowed.test and blocked.test) and HTTP:
 #   - curl --resolve allowed.test:443:192.0.2.60 over HTTPS gets the page (server name
 #     allowed), blocked.test at the same address does not (its ClientHello is dropped);
-#   - plain HTTP likewise, by the request's Host;
+#   - plain HTTP likewise, by the request's Host; HTTPS over IPv6 (2001:db8::60) likewise;
 #   - a QUIC Initial (RFC 9001's, for example.com) to port 443: judged by its server name;
 #   - the verdict lines name the server, the exit counts count each outcome;
 #   - with allowByServerName off (the same rules), the connection to allowed.test is dropped
@@ -24,11 +24,12 @@ MARK=0x20000000  # kServerNameHeldMark (src/enforce/server_names.h)
 
 make_topology
 in_up ip addr add 192.0.2.60/32 dev lo
+in_up ip addr add 2001:db8::60/128 dev lo nodad
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=allowed.test \
     -addext subjectAltName=DNS:allowed.test,DNS:www.allowed.test,DNS:blocked.test -days 1 \
     -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
 cat >"$WORK/server.py" <<'PY'
-import http.server, ssl, sys, threading
+import http.server, socket, ssl, sys, threading
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         body = b"hello " + self.headers.get("Host", "").encode() + b"\n"
@@ -37,37 +38,46 @@ class H(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
     def log_message(self, *a): pass
-plain = http.server.ThreadingHTTPServer(("192.0.2.60", 80), H)
-tls = http.server.ThreadingHTTPServer(("192.0.2.60", 443), H)
+class H6(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(sys.argv[1], sys.argv[2])
-tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
-threading.Thread(target=plain.serve_forever, daemon=True).start()
+servers = []
+for cls, addr in ((http.server.ThreadingHTTPServer, "192.0.2.60"), (H6, "2001:db8::60")):
+    servers.append(cls((addr, 80), H))
+    tls = cls((addr, 443), H)
+    tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
+    servers.append(tls)
+for s in servers[1:]:
+    threading.Thread(target=s.serve_forever, daemon=True).start()
 print("ready", flush=True)
-tls.serve_forever()
+servers[0].serve_forever()
 PY
 in_up python3 "$WORK/server.py" "$WORK/cert.pem" "$WORK/key.pem" >"$WORK/server.out" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do grep -q '^ready' "$WORK/server.out" 2>/dev/null && break; sleep 0.05; done
 grep -q '^ready' "$WORK/server.out" || { cat "$WORK/server.out"; fail "the server did not start"; }
 
-# docs/enforce.md's rules with allowByServerName.
-in_cl iptables -A OUTPUT -o lo -j ACCEPT
-in_cl iptables -A OUTPUT -m conntrack --ctstate NEW -j NFQUEUE --queue-num 1002
-in_cl iptables -A OUTPUT -m connmark --mark $MARK/$MARK -j NFQUEUE --queue-num 1002
-in_cl iptables -t mangle -A POSTROUTING -m mark --mark $MARK/$MARK \
-    -j CONNMARK --save-mark --nfmask $MARK --ctmask $MARK
-in_cl iptables -t mangle -A POSTROUTING -m connmark --mark $MARK/$MARK \
-    -j CONNMARK --save-mark --nfmask $MARK --ctmask $MARK
+# docs/enforce.md's rules with allowByServerName (IPv4 and IPv6).
+for t in "iptables 1002" "ip6tables 1003"; do
+    set -- $t
+    in_cl $1 -A OUTPUT -o lo -j ACCEPT
+    in_cl $1 -A OUTPUT -m conntrack --ctstate NEW -j NFQUEUE --queue-num $2
+    in_cl $1 -A OUTPUT -m connmark --mark $MARK/$MARK -j NFQUEUE --queue-num $2
+    in_cl $1 -t mangle -A POSTROUTING -m mark --mark $MARK/$MARK \
+        -j CONNMARK --save-mark --nfmask $MARK --ctmask $MARK
+    in_cl $1 -t mangle -A POSTROUTING -m connmark --mark $MARK/$MARK \
+        -j CONNMARK --save-mark --nfmask $MARK --ctmask $MARK
+done
 
 config() {  # allowByServerName value
     cat >"$WORK/enforce.toml" <<CONF
-inboundDNSQueue.ipv4 = 1
+inboundDNSQueue = { ipv4 = 1, ipv6 = 2 }
 
 [[filters]]
 name = "web"
-dnsQueue.ipv4 = 1000
-trafficQueue.ipv4 = 1002
+dnsQueue = { ipv4 = 1000, ipv6 = 1001 }
+trafficQueue = { ipv4 = 1002, ipv6 = 1003 }
 allowedHostnames = ["allowed.test", "example.com"]
 allowAnswersFor = "10s"
 allowByServerName = $1
@@ -78,8 +88,8 @@ stop_enforce() {
     kill -TERM "$enf"
     wait "$enf" || { cat "$WORK/enforce.log"; fail "enforce exit status $?"; }
 }
-get() {  # URL NAME PORT: the body, or nothing when the request failed
-    in_cl curl -sS --max-time 3 --cacert "$WORK/cert.pem" --resolve "$2:$3:192.0.2.60" "$1" \
+get() {  # URL NAME PORT [ADDR]: the body, or nothing when the request failed
+    in_cl curl -sS --max-time 3 --cacert "$WORK/cert.pem" --resolve "$2:$3:${4:-192.0.2.60}" "$1" \
         2>/dev/null || true
 }
 
@@ -96,6 +106,10 @@ start_enforce
     { cat "$WORK/verdicts.jsonl"; fail "HTTP to allowed.test (Host allowed) failed"; }
 [ -z "$(get http://blocked.test/ blocked.test 80)" ] ||
     fail "HTTP to blocked.test at the same address got through"
+[ "$(get https://allowed.test/ allowed.test 443 '[2001:db8::60]')" = "hello allowed.test" ] ||
+    { cat "$WORK/verdicts.jsonl"; fail "HTTPS over IPv6 to allowed.test failed"; }
+[ -z "$(get https://blocked.test/ blocked.test 443 '[2001:db8::60]')" ] ||
+    fail "HTTPS over IPv6 to blocked.test got through"
 # A QUIC Initial for example.com (allowed), a later datagram of its 5-tuple (allowed with
 # it), and from another socket a long-header datagram that is no Initial (dropped).
 in_cl python3 -c '
@@ -132,7 +146,9 @@ sport=$(grep '"reason":"server name allowed".*"dport":443,"server_name":"allowed
 n=$(grep -c "\"sport\":$sport," "$v")
 echo "note: packets of the allowed HTTPS connection (port $sport) that came to the queue: $n"
 [ "$n" -le 4 ] || { grep "\"sport\":$sport," "$v"; fail "$n packets of the allowed connection were queued"; }
-for c in 'server-name.held=5' 'server-name.allowed=4' 'server-name.denied=2'; do
+grep -q '"verdict":"accept","reason":"server name allowed".*"dst":"2001:db8::60".*"server_name":"allowed.test"' "$v" ||
+    { cat "$v"; fail "no accept line over IPv6"; }
+for c in 'server-name.held=7' 'server-name.allowed=5' 'server-name.denied=3'; do
     grep -Eq "$c( |;|\$)" "$WORK/enforce.log" || { cat "$WORK/enforce.log"; fail "want $c at exit"; }
 done
 echo "ok: allowByServerName = true: allowed server names connect, others at the same address do not"
