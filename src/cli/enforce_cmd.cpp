@@ -4,6 +4,7 @@
 
 #include "common/log.h"
 #include "enforce/enforce.h"
+#include "enforce/server_names.h"
 
 namespace em {
 
@@ -55,9 +56,13 @@ int run_enforce_command(CLI::App& app, const EnforceFlags& f) {
                                                            q(cfg->self_dns_queue), kSelfFilterName)
                                              : "");
         for (const auto& fl : cfg->filters)
-            fmt::print("filter {}: DNS queue {}; traffic queue {}; {} allowed hostnames{}{}{}\n",
+            fmt::print("filter {}: DNS queue {}; traffic queue {}; {} allowed hostnames{}{}{}{}\n",
                        fl.name, q(fl.dns_queue), q(fl.traffic_queue), fl.allowed_hostnames.size(),
                        fl.allow_all_hostnames ? " (all allowed)" : "",
+                       fl.allow_by_server_name
+                           ? fmt::format(" (also by server name: hold mark {:#x}, docs/enforce.md)",
+                                         kServerNameHeldMark)
+                           : "",
                        fl.cached_hostnames.empty()
                            ? ""
                            : fmt::format("; {} cached", fl.cached_hostnames.size()),

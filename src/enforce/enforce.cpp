@@ -205,9 +205,11 @@ class Loop {
     // in 128 bytes); DNS verdicts need the whole message and the conntrack state.
     std::vector<NfqueueSource::Queue> queues() const {
         std::vector<NfqueueSource::Queue> q;
+        // allowByServerName: a traffic queue's first data segments are decoded whole.
         for (const auto& [n, r] : roles_) {
             const bool dns = r.kind != QueueKind::traffic;
-            q.push_back({n, dns ? 0xffffu : 128u, dns});
+            const bool whole = dns || cfg_.filters[r.filter].allow_by_server_name;
+            q.push_back({n, whole ? 0xffffu : 128u, dns});
         }
         return q;
     }
@@ -247,6 +249,25 @@ class Loop {
                                      {"dns-response.drop.not_established", e.not_established},
                                      {"dns-query.unanswered", engine_.unanswered_queries()}})
             if (n) out[key] = n;
+        ServerNameCounters sn;
+        for (size_t f = 0; f < engine_.filters(); ++f) {
+            const ServerNameCounters& c = engine_.server_names(f).counters();
+            sn.held += c.held, sn.allowed += c.allowed, sn.denied += c.denied;
+            sn.no_name += c.no_name, sn.malformed += c.malformed, sn.incomplete += c.incomplete;
+            sn.timeout += c.timeout, sn.table_full += c.table_full, sn.unknown += c.unknown;
+            sn.later += c.later;
+        }
+        for (const auto& [key, n] : {std::pair{"server-name.held", sn.held},
+                                     {"server-name.allowed", sn.allowed},
+                                     {"server-name.denied", sn.denied},
+                                     {"server-name.no_name", sn.no_name},
+                                     {"server-name.malformed", sn.malformed},
+                                     {"server-name.incomplete", sn.incomplete},
+                                     {"server-name.timeout", sn.timeout},
+                                     {"server-name.table_full", sn.table_full},
+                                     {"server-name.unknown", sn.unknown},
+                                     {"server-name.later", sn.later}})
+            if (n) out[key] = n;
         return out;
     }
 
@@ -270,7 +291,7 @@ class Loop {
             return note(kind_name(role.kind), nullptr, queue, nullptr,
                         {false, "undecodable packet"});
         if (role.kind == QueueKind::traffic)
-            return note("traffic", &p, queue, &role, traffic(role.filter, p));
+            return note("traffic", &p, queue, &role, traffic(role.filter, p, meta));
         return note(role.kind == QueueKind::dns ? "dns-query" : "dns-response", &p, queue, &role,
                     dns(role, p, meta.conntrack ? ct_state(meta.ct_info) : CtState::unknown));
     }
@@ -282,9 +303,26 @@ class Loop {
                                        : "dns-response";
     }
 
-    Verdict traffic(size_t filter, const PacketInfo& p) {
+    Verdict traffic(size_t filter, const PacketInfo& p, const NfqueueSource::Meta& meta) {
+        server_name_ = nullptr;
         Verdict v = engine_.traffic(filter, p.dst, now_);
         const FilterConfig& fc = cfg_.filters[filter];
+        if (fc.allow_by_server_name) {
+            // Held connections leave marked (their packets come back), others unmarked (an
+            // allowed one's packets stop coming once its mark is cleared).
+            const bool judged =
+                !v.accept && (p.proto == kProtoTcp || (p.proto == kProtoUdp && p.dport == 443));
+            if (judged) {
+                const ServerNameVerdict s = engine_.server_name(filter, p, now_);
+                if (!engine_.server_names(filter).name().empty())
+                    server_name_ = &engine_.server_names(filter).name();
+                v = {s.accept, s.reason};
+                if (s.held) meta.set_mark = meta.mark | kServerNameHeldMark;
+            }
+            if (v.accept && !meta.set_mark && (meta.mark & kServerNameHeldMark))
+                meta.set_mark = meta.mark & ~kServerNameHeldMark;
+            if (v.accept || judged || !fc.lookup_unknown_ips) return v;
+        }
         if (v.accept || !fc.lookup_unknown_ips) return v;
         // A name is kept for allowAnswersFor (or a minute).
         const int64_t keep = std::max<int64_t>(fc.allow_answers_for_ms, 60000);
@@ -401,6 +439,10 @@ class Loop {
                 line_ += ",\"qname\":";
                 append_json_string(msg_.qname, line_);
             }
+            if (role && role->kind == QueueKind::traffic && server_name_) {
+                line_ += ",\"server_name\":";
+                append_json_string(*server_name_, line_);
+            }
         }
         if (suppressed) line_ += ",\"suppressed\":" + std::to_string(suppressed);
         line_ += "}\n";
@@ -424,6 +466,7 @@ class Loop {
     int64_t next_ptr_sweep_ = 0;
     DnsMessage msg_;
     DnsFlow flow_;
+    const std::string* server_name_ = nullptr;  // the name a judged first packet claimed
     bool warned_untracked_ = false;
     RateLimit drop_log_{kDropLogBurst, kDropLogPerSecond};
     RateLimit drop_warn_{kDropWarnBurst, kDropWarnPerSecond};

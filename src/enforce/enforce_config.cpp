@@ -51,6 +51,8 @@ struct RawFilter {
     RecordTtl record_ttl = RecordTtl::ignore;
     int64_t query_timeout_ms = 5000;
     size_t outstanding_queries = 4096;
+    bool allow_by_server_name = false;
+    uint32_t allow_by_server_name_line = 0;
 };
 
 uint32_t line_of(const toml::node& n) { return n.source().begin.line; }
@@ -219,6 +221,11 @@ Result<RawFilter> read_filter(const toml::table& t, const toml::node& at, Reader
             if (!i || i->get() < 1 || i->get() > 1000000)
                 return Error{rd.at(v) + "outstandingQueries must be from 1 to 1000000"};
             f.outstanding_queries = static_cast<size_t>(i->get());
+        } else if (key_is(key, "allowByServerName")) {  // an extension
+            auto b = rd.boolean(v, "allowByServerName");
+            if (!b) return b.error();
+            f.allow_by_server_name = *b;
+            f.allow_by_server_name_line = line_of(v);
         } else if (key_is(key, "recordTTL")) {  // an extension
             const auto* s = v.as_string();
             static const std::map<std::string, RecordTtl> kModes = {{"ignore", RecordTtl::ignore},
@@ -320,6 +327,10 @@ Result<void> check(const Queue& inbound, const Queue& self, const std::vector<Ra
                         "\"allowAnswersFor\" must not be set when \"allowAllHostnames\" is true");
         if (f.allow_answers_for_ns < 0)
             return fail(f.allow_answers_for_line, "\"allowAnswersFor\" must not be negative");
+        if (f.allow_by_server_name && f.allow_all)  // an extension: no traffic queue to judge
+            return fail(
+                f.allow_by_server_name_line,
+                "\"allowByServerName\" must not be true when \"allowAllHostnames\" is true");
 
         if (!f.cached.empty() && f.allow_all)
             return fail(cached_line,
@@ -434,6 +445,7 @@ FilterConfig to_filter(const RawFilter& r) {
     f.lookup_unknown_ips = r.lookup_unknown_ips;
     f.query_timeout_ms = r.query_timeout_ms;
     f.outstanding_queries = r.outstanding_queries;
+    f.allow_by_server_name = r.allow_by_server_name;
     return f;
 }
 

@@ -26,6 +26,11 @@
 //                                                #   answer (a later one is unsolicited)
 //   outstandingQueries = 4096                    # queries awaiting an answer at most (more
 //                                                #   are dropped and counted)
+//   allowByServerName = false                    # a TCP connection to an address no answer
+//                                                #   named is held: its first data segment
+//                                                #   (TLS server name, HTTP Host) decides it;
+//                                                #   a UDP datagram to port 443 by its QUIC
+//                                                #   Initial's name (engine.h, docs/enforce.md)
 //
 // A config is accepted exactly when egress-eddie accepts it (plus the extension keys), and
 // rejected with egress-eddie's message, prefixed with "path:line: " (the key or filter
@@ -68,6 +73,7 @@ struct FilterConfig {
     bool lookup_unknown_ips = false;
     int64_t query_timeout_ms = 5000;
     size_t outstanding_queries = 4096;
+    bool allow_by_server_name = false;
 };
 
 struct EnforceConfig {

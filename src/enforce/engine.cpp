@@ -48,7 +48,7 @@ Engine::Engine(const EnforceConfig& cfg) {
     filters_.reserve(cfg.filters.size());
     for (const auto& f : cfg.filters)
         filters_.push_back(
-            State{f, {}, {}, {}, PendingQueries(f.outstanding_queries, f.query_timeout_ms)});
+            State{f, {}, {}, {}, PendingQueries(f.outstanding_queries, f.query_timeout_ms), {}});
 }
 
 bool Engine::under(std::string_view name, std::string_view suffix) {
@@ -193,6 +193,11 @@ Verdict Engine::traffic(size_t filter, const IpAddress& dst, int64_t now_ms) con
     return {true, "address from an allowed answer"};
 }
 
+ServerNameVerdict Engine::server_name(size_t filter, const PacketInfo& p, int64_t now_ms) {
+    return filters_[filter].flows.judge(
+        p, now_ms, [&](std::string_view name) { return name_allowed(filter, name, now_ms); });
+}
+
 void Engine::allow_address(size_t filter, const IpAddress& ip, int64_t until_ms) {
     int64_t& until = filters_[filter].addrs[ip];
     until = std::max(until, until_ms);
@@ -207,6 +212,7 @@ void Engine::set_cached(size_t filter, std::vector<IpAddress> ips) {
 void Engine::expire(int64_t now_ms) {
     for (auto& s : filters_) {
         s.pending.expire(now_ms);
+        s.flows.expire(now_ms);
         std::erase_if(s.addrs, [&](const auto& e) { return e.second <= now_ms; });
         std::erase_if(s.names, [&](const auto& e) { return e.second <= now_ms; });
     }

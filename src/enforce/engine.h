@@ -20,7 +20,10 @@
 //             CNAME/SRV/MX/NS targets become allowed names for as long. Any other response
 //             is dropped, teaches nothing, and is counted by why (counters()).
 //   traffic   (a filter's trafficQueue)  accepted when the destination is allowed and not
-//             expired, or is an address of its cachedHostnames.
+//             expired, or is an address of its cachedHostnames. With allowByServerName, a
+//             packet whose destination is not allowed goes on to server_name(): its
+//             connection is held and judged by the name its first data claims
+//             (server_names.h).
 //
 // Conntrack (egress-eddie's rule), checked before a DNS message is looked at: a query on a
 // connection conntrack does not track (no state, or UNTRACKED) is dropped, and so is such a
@@ -40,6 +43,8 @@
 #include "dns/dns_message.h"
 #include "enforce/enforce_config.h"
 #include "enforce/pending_queries.h"
+#include "enforce/server_names.h"
+#include "packet/packet.h"
 
 namespace em {
 
@@ -96,6 +101,11 @@ class Engine {
     Verdict query_conntrack(CtState ct);
     Verdict response_conntrack(CtState ct);
     Verdict traffic(size_t filter, const IpAddress& dst, int64_t now_ms) const;
+    /// allowByServerName: a packet of `filter`'s traffic that traffic() did not accept,
+    /// judged by its connection's first data (server_names.h). The claimed name, if any:
+    /// server_names(filter).name().
+    ServerNameVerdict server_name(size_t filter, const PacketInfo& p, int64_t now_ms);
+    const ServerNameFlows& server_names(size_t filter) const { return filters_[filter].flows; }
 
     /// Whether `filter` allows `name` now (lower case, no trailing dot).
     bool name_allowed(size_t filter, std::string_view name, int64_t now_ms) const;
@@ -121,6 +131,7 @@ class Engine {
         std::unordered_map<std::string, int64_t> names;               // learnt, until (ms)
         std::unordered_map<IpAddress, bool, IpAddressHash> cached;
         PendingQueries pending;
+        ServerNameFlows flows;  // allowByServerName only
     };
     int64_t duration_ms(const State& s, uint32_t ttl) const;
     void learn(State& s, const DnsMessage& msg, int64_t now_ms);

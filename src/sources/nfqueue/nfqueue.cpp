@@ -112,11 +112,13 @@ Result<std::unique_ptr<NfqueueSource>> NfqueueSource::open(
 // and has one verdict gets one NFQNL_MSG_VERDICT_BATCH (the kernel applies it to every
 // packet of the queue up to its id, so nothing unseen may precede the run).
 void NfqueueSource::put_verdicts() {
-    auto put = [&](uint16_t queue, uint32_t id, bool accept, bool batch) {
+    auto put = [&](uint16_t queue, uint32_t id, bool accept, bool batch,
+                   std::optional<uint32_t> mark = std::nullopt) {
         if (out_len_ + kVerdictRoom > kOutSize) (void)flush_verdicts();
         nlmsghdr* v = nfq_nlmsg_put(out_.get() + out_len_,
                                     batch ? NFQNL_MSG_VERDICT_BATCH : NFQNL_MSG_VERDICT, queue);
         nfq_nlmsg_verdict_put(v, static_cast<int>(id), accept ? NF_ACCEPT : NF_DROP);
+        if (mark && accept) nfq_nlmsg_verdict_put_mark(v, *mark);
         out_len_ += v->nlmsg_len;
         ++counters_.verdict_messages;
     };
@@ -131,11 +133,13 @@ void NfqueueSource::put_verdicts() {
                 put(first.queue, next, fail_open_, false);
         }
         size_t j = i + 1;
-        while (j < pending_.size() && pending_[j].queue == first.queue &&
-               pending_[j].accept == first.accept && pending_[j].id == pending_[j - 1].id + 1)
+        // A verdict with a mark is its own message (a batch would mark every packet).
+        while (!first.mark && j < pending_.size() && pending_[j].queue == first.queue &&
+               pending_[j].accept == first.accept && !pending_[j].mark &&
+               pending_[j].id == pending_[j - 1].id + 1)
             ++j;
         const Pending& last = pending_[j - 1];
-        put(last.queue, last.id, last.accept, j - i > 1);
+        put(last.queue, last.id, last.accept, j - i > 1, last.mark);
         next = last.id + 1;
         i = j;
     }
@@ -186,10 +190,12 @@ std::string_view NfqueueSource::judge(std::span<const std::string_view> datagram
         meta.conntrack = self.ct_queues_[queue] != 0;
         if (attr[NFQA_CT_INFO] && mnl_attr_get_payload_len(attr[NFQA_CT_INFO]) == 4)
             meta.ct_info = ntohl(mnl_attr_get_u32(attr[NFQA_CT_INFO]));
+        if (attr[NFQA_MARK] && mnl_attr_get_payload_len(attr[NFQA_MARK]) == 4)
+            meta.mark = ntohl(mnl_attr_get_u32(attr[NFQA_MARK]));
         ++self.counters_.packets;
         // A packet that cannot be looked at is dropped: the filter fails closed.
         const bool accept = data && (*c->handler)(queue, data, len, meta);
-        self.pending_.push_back(Pending{queue, id, accept});
+        self.pending_.push_back(Pending{queue, id, accept, accept ? meta.set_mark : std::nullopt});
         return MNL_CB_OK;
     };
     pending_.clear();

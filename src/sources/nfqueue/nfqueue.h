@@ -50,6 +50,11 @@ class NfqueueSource {
         /// `conntrack`, or the kernel has no conntrack entry for the packet (untracked: a
         /// `-j CT --notrack` rule, or conntrack not active in the namespace).
         std::optional<uint32_t> ct_info;
+        /// The packet's mark as queued (NFQA_MARK; 0 when the kernel sent none).
+        uint32_t mark = 0;
+        /// Set by the handler to have an accepted packet leave with this mark (its verdict
+        /// then carries NFQA_MARK and is sent on its own, not in a batch). Unset: unchanged.
+        mutable std::optional<uint32_t> set_mark;
     };
     /// Returns true to accept the packet, false to drop it. `queue`: its queue number.
     using Handler =
@@ -100,6 +105,7 @@ class NfqueueSource {
         uint16_t queue;
         uint32_t id;
         bool accept;
+        std::optional<uint32_t> mark;  // NFQA_MARK of an accepted packet's verdict
     };
     std::vector<Pending> pending_;    // the verdicts of one read, sent by put_verdicts()
     std::vector<uint32_t> next_id_;   // per queue number: the id expected next (0: none yet)

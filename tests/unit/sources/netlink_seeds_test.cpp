@@ -117,6 +117,23 @@ TEST(NetlinkSeeds, NfqueueBufferIsJudged) {
     }
 }
 
+TEST(NetlinkSeeds, NfqueueMarkedVerdictIsItsOwnMessage) {
+    Seed batch("nfqueue_fuzz/batch_gap_nopayload");  // q3: ids 1, 2, 5; q4: id 1, no payload
+    auto src = NfqueueSource::detached(false);
+    std::string_view dgram(static_cast<const char*>(batch.data()), batch.size);
+    int n = 0;
+    std::string_view out = src->judge(
+        std::span(&dgram, 1), [&](uint16_t, const uint8_t*, size_t, const NfqueueSource::Meta& m) {
+            EXPECT_EQ(m.mark, 0u);  // the seed carries no mark
+            if (++n == 2) m.set_mark = 0x20000001u;
+            return true;
+        });
+    // q3: accept 1, accept 2 with its mark (not batched with 1), batch gap 3-4, accept 5;
+    // q4: drop 1.
+    EXPECT_EQ(src->counters().verdict_messages, 5u);
+    EXPECT_NE(out.find(std::string_view("\x20\x00\x00\x01", 4)), std::string_view::npos);
+}
+
 TEST(NetlinkSeeds, NfqueueConntrackStateReachesTheHandler) {
     Seed seed("nfqueue_fuzz/ct_states");  // q3 ids 1-5: NEW, UNTRACKED, none, 2 bytes, REPLY
     auto src = NfqueueSource::detached(false);
