@@ -8,7 +8,8 @@
 #   openssl s_client -servername sclient.example.test   TLS SNI, to 203.0.113.6:443
 #   one QUIC Initial datagram (RFC 9001 A.2, SNI example.com)  to 203.0.113.5 UDP 443
 # and count them as first_packets.named; each connection is looked at once (the retransmission
-# bounds in capture_rules.h), and a connection with no data gives no event.
+# bounds in capture_rules.h), and a connection with no data gives no event. Then the iptables
+# backend, and the pcap:IFACE source on the client's veth.
 # CAPTURE_PCAP=FILE: also records the client's veth with tcpdump into FILE (how
 # tests/data/flowname/clients.pcap was made: tests/data/flowname/capture_clients.sh).
 . "$(dirname "$0")/lib.sh"
@@ -130,4 +131,29 @@ ipt=$(grep '"type":"flow_name"' "$WORK/ipt/events.jsonl" || true)
 grep -q '"dst":"192.0.2.20",.*"sni":"secure.example.test"' <<<"$ipt" || fail "iptables: IPv4 SNI"
 grep -q '"dst":"2001:db8::20",.*"sni":"v6.example.test"' <<<"$ipt" || fail "iptables: IPv6 SNI"
 grep -q '"dst":"192.0.2.10",.*"host":"www.example.test"' <<<"$ipt" || fail "iptables: HTTP Host"
-echo "ok: $(names | wc -l) flow_name events from curl, openssl s_client and a QUIC Initial; iptables backend"
+
+# pcap:IFACE: the same names from the packets on the client's veth (FirstPayloadTracker).
+: >"$WORK/pcap.log"
+ip netns exec "$NS_CL" "$EM_BIN" agent --source "pcap:vc$$" --state-dir "$WORK/pcap/state" \
+    --output-dir "$WORK/pcap/out" --events "$WORK/pcap/events.jsonl" --flush-interval 200ms \
+    --config "$WORK/config.toml" -v 2>"$WORK/pcap.log" &
+PCAP_AGENT=$!
+PIDS+=("$PCAP_AGENT")
+for i in $(seq 100); do grep -q 'agent: capturing with' "$WORK/pcap.log" && break; sleep 0.1; done
+sleep 0.3  # the capture is open before that line; give the host address sync a moment
+cu -k --resolve secure.example.test:443:192.0.2.20 https://secure.example.test/
+cu -k --resolve secure.example.test:443:192.0.2.20 https://secure.example.test/
+in_cl "$PY" - "$QUIC_HEX" <<'PYEOF'
+import socket, sys
+data = bytes.fromhex("".join(open(sys.argv[1]).read().split()))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(data, ("203.0.113.5", 443))
+s.sendto(data, ("203.0.113.5", 443))
+PYEOF
+sleep 0.5
+kill -TERM "$PCAP_AGENT"; wait "$PCAP_AGENT" || fail "pcap agent exit status $?"
+pc=$(grep '"type":"flow_name"' "$WORK/pcap/events.jsonl" || true)
+[ "$(grep -c '"sni":"secure.example.test"' <<<"$pc")" -eq 2 ] || { echo "$pc"; fail "pcap: want 2 TLS names"; }
+[ "$(grep -c '"protocol":"quic","sni":"example.com"' <<<"$pc")" -eq 1 ] || { echo "$pc"; fail "pcap: want 1 QUIC name"; }
+[ "$(grep -c . <<<"$pc")" -eq 3 ] || { echo "$pc"; fail "pcap: want 3 flow_name events"; }
+echo "ok: $(names | wc -l) flow_name events from curl, openssl s_client and a QUIC Initial; iptables backend; pcap:IFACE"
