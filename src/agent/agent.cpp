@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "agent/attribution.h"
+#include "agent/first_payload_tracker.h"
 #include "agent/flow_tracker.h"
 #include "common/files.h"
 #include "common/log.h"
@@ -222,10 +223,15 @@ Result<ReplaySummary> run_replay(const std::string& path, const AgentSettings& s
         }
     }
     FlowTracker tracker;
+    FirstPayloadTracker first;
     Pipeline& p = k.pipeline();
     for (;;) {
         auto more = (*opened)->drain([&](const PacketMeta& m, const PacketInfo& pk) {
-            if (!m.dst.is_loopback() && tracker.is_new_flow(pk, m.time_ms)) p.on_flow(m);
+            if (!m.dst.is_loopback()) {
+                const bool opens = tracker.is_new_flow(pk, m.time_ms);
+                if (opens) p.on_flow(m);
+                if (first.is_first_payload(pk, opens, m.time_ms)) p.on_first_payload(m, pk);
+            }
             if ((pk.proto == kProtoUdp || pk.proto == kProtoTcp) &&
                 (pk.sport == 53 || pk.dport == 53))
                 p.on_dns_packet(m, pk);

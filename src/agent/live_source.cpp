@@ -1,5 +1,6 @@
 #include "agent/live_source.h"
 
+#include "agent/first_payload_tracker.h"
 #include "agent/flow_tracker.h"
 #include "common/log.h"
 #include "sources/conntrack/conntrack.h"
@@ -41,6 +42,8 @@ class NflogLive final : public LiveSource {
                 pipeline.on_flow(m);
             } else if (kind == NflogKind::dns_query || kind == NflogKind::dns_response) {
                 pipeline.on_dns_packet(m, p);
+            } else if (kind == NflogKind::first_payload && first_.first_look(p, m.time_ms)) {
+                pipeline.on_first_payload(m, p);
             }
         });
     }
@@ -49,7 +52,8 @@ class NflogLive final : public LiveSource {
         return {{"nflog.messages", c.messages},
                 {"nflog.lost_seq", c.lost_seq},
                 {"nflog.overruns", c.overruns},
-                {"nflog.malformed", c.malformed}};
+                {"nflog.malformed", c.malformed},
+                {"nflog.first_payloads_forgotten", first_.forgotten()}};
     }
     Result<void> shutdown() override {
         if (removed_) return {};
@@ -65,6 +69,7 @@ class NflogLive final : public LiveSource {
     std::unique_ptr<NflogSource> src_;
     CaptureRules rules_;
     std::string backend_;
+    FirstPayloadTracker first_;  // the user-space "already looked" set
     bool removed_ = false;
 };
 
@@ -130,8 +135,11 @@ class PcapLive final : public LiveSource {
     std::vector<int> fds() const override { return {src_->fd()}; }
     Result<void> drain(Pipeline& pipeline) override {
         auto r = src_->drain([&](const PacketMeta& m, const PacketInfo& p) {
-            if (host_.contains(m.src) && !m.dst.is_loopback() && tracker_.is_new_flow(p, m.time_ms))
-                pipeline.on_flow(m);
+            if (host_.contains(m.src) && !m.dst.is_loopback()) {
+                const bool opens = tracker_.is_new_flow(p, m.time_ms);
+                if (opens) pipeline.on_flow(m);
+                if (first_.is_first_payload(p, opens, m.time_ms)) pipeline.on_first_payload(m, p);
+            }
             if (is_dns(p)) pipeline.on_dns_packet(m, p);
         });
         if (!r) return r.error();
@@ -142,7 +150,8 @@ class PcapLive final : public LiveSource {
         return {{"pcap.packets", d.packets},
                 {"pcap.malformed", d.malformed},
                 {"pcap.kernel_drops", d.kernel_drops},
-                {"pcap.flows_forgotten", tracker_.forgotten()}};
+                {"pcap.flows_forgotten", tracker_.forgotten()},
+                {"pcap.first_payloads_forgotten", first_.forgotten()}};
     }
     void tick() override {
         if (auto r = host_.sync(); !r) log_warn("{}", r.error().message);
@@ -154,6 +163,7 @@ class PcapLive final : public LiveSource {
     std::unique_ptr<PcapSource> src_;
     HostAddresses host_;
     FlowTracker tracker_;
+    FirstPayloadTracker first_;
 };
 
 }  // namespace

@@ -1,12 +1,14 @@
 // Fuzzes the NFLOG source's netlink walk (sources/nflog/nflog.h): the input is one buffer as
 // recv() returns it from the nfnetlink_log socket — messages, attributes, the logged packet
-// decoded down to the transport — then what the agent does next with a DNS packet. Packet
-// views must stay inside the buffer, and the sequence-gap count must never take a number
-// behind the expected one for billions of lost messages.
+// decoded down to the transport — then what the agent does next with a DNS packet or a
+// flow's first payload (src/flowname). Packet views must stay inside the buffer, and the
+// sequence-gap count must never take a number behind the expected one for billions of lost
+// messages.
 #include <cstdint>
 #include <string>
 
 #include "dns/dns_message.h"
+#include "flowname/first_packet.h"
 #include "netlink_common.h"
 #include "sources/nflog/nflog.h"
 
@@ -25,6 +27,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if ((kind == em::NflogKind::dns_query || kind == em::NflogKind::dns_response) &&
             p.payload_len > 0)
             (void)em::decode_dns(p.payload, p.payload_len);
+        if (kind == em::NflogKind::first_payload && p.payload_len > 0) {  // as Pipeline does
+            if (p.proto == em::kProtoUdp) {
+                (void)em::decode_quic_initial(p.payload, p.payload_len);
+            } else {
+                (void)em::decode_tls_first_segment(p.payload, p.payload_len);
+                (void)em::decode_http_request(p.payload, p.payload_len);
+            }
+        }
     };
     // Twice: the second pass sees the same sequence numbers again (behind the expected one).
     for (int pass = 0; pass < 2; ++pass) src->decode(in.data(), in.size(), kNow, handler);

@@ -13,10 +13,20 @@ namespace {
 using Argv = std::vector<std::string>;
 
 // iptables rules per family: chain, arguments after "-A CHAIN".
-std::vector<std::pair<std::string, Argv>> iptables_rules(const CaptureRules& r) {
+// `ipv6`: for ip6tables (the first-payload rule's length bound differs).
+std::vector<std::pair<std::string, Argv>> iptables_rules(const CaptureRules& r, bool ipv6) {
     const std::string g = std::to_string(r.group);
     const std::string mark = fmt::format("0x0/{:#x}", r.ct_mark_bit);
     const std::string bit = fmt::format("{:#x}", r.ct_mark_bit);
+    const std::string first_mark = fmt::format("0x0/{:#x}", r.first_mark_bit);
+    const std::string first_bit = fmt::format("{:#x}", r.first_mark_bit);
+    const std::string snap = std::to_string(r.first_snaplen);
+    const Argv first_udp{"-p",        "udp", "--dport", "443",      "-m",     "conntrack",
+                         "--ctstate", "NEW", "-m",      "connmark", "--mark", first_mark};
+    const Argv first_tcp{"-p",        "tcp",         "-m",       "conntrack",
+                         "--ctstate", "ESTABLISHED", "--ctdir",  "ORIGINAL",
+                         "-m",        "connmark",    "--mark",   first_mark,
+                         "-m",        "length",      "--length", ipv6 ? "101:65535" : "81:65535"};
     auto nflog = [&](const char* prefix) {
         return Argv{"-j", "NFLOG", "--nflog-group", g, "--nflog-prefix", prefix};
     };
@@ -34,6 +44,12 @@ std::vector<std::pair<std::string, Argv>> iptables_rules(const CaptureRules& r) 
              {"--nflog-size", "128"})},
         {"EGRESS_MONITOR_OUT",
          {"-m", "conntrack", "--ctstate", "NEW", "-j", "CONNMARK", "--or-mark", bit}},
+        {"EGRESS_MONITOR_OUT",
+         cat(cat(first_udp, nflog(kNflogPrefixFirst)), {"--nflog-size", snap})},
+        {"EGRESS_MONITOR_OUT", cat(first_udp, {"-j", "CONNMARK", "--or-mark", first_bit})},
+        {"EGRESS_MONITOR_OUT",
+         cat(cat(first_tcp, nflog(kNflogPrefixFirst)), {"--nflog-size", snap})},
+        {"EGRESS_MONITOR_OUT", cat(first_tcp, {"-j", "CONNMARK", "--or-mark", first_bit})},
         {"EGRESS_MONITOR_IN", cat({"-p", "udp", "--sport", "53"}, nflog(kNflogPrefixResponse))},
         {"EGRESS_MONITOR_IN", cat({"-p", "tcp", "--sport", "53"}, nflog(kNflogPrefixResponse))},
     };
@@ -55,7 +71,7 @@ Result<void> install_iptables(const CaptureRules& r, const std::string& tool) {
     (void)remove_iptables(tool);
     for (const char* chain : {"EGRESS_MONITOR_OUT", "EGRESS_MONITOR_IN"})
         if (auto x = run_command({tool, "-w", "-N", chain}); !x) return x.error();
-    for (auto& [chain, args] : iptables_rules(r)) {
+    for (auto& [chain, args] : iptables_rules(r, tool == "ip6tables")) {
         Argv argv{tool, "-w", "-A", chain};
         argv.insert(argv.end(), args.begin(), args.end());
         if (auto x = run_command(argv); !x) return x.error();
@@ -79,6 +95,9 @@ table inet {t} {{
         tcp dport 53 log prefix "{q}" group {g}
         oif "lo" return
         ct state new ct mark and {m:#x} == 0 ct mark set ct mark or {m:#x} log prefix "{f}" group {g} snaplen 128
+        udp dport 443 ct state new ct mark and {fm:#x} == 0 ct mark set ct mark or {fm:#x} log prefix "{fp}" group {g} snaplen {fs}
+        meta nfproto ipv4 meta l4proto tcp ct direction original ct state established meta length > 80 ct mark and {fm:#x} == 0 ct mark set ct mark or {fm:#x} log prefix "{fp}" group {g} snaplen {fs}
+        meta nfproto ipv6 meta l4proto tcp ct direction original ct state established meta length > 100 ct mark and {fm:#x} == 0 ct mark set ct mark or {fm:#x} log prefix "{fp}" group {g} snaplen {fs}
     }}
     chain input {{
         type filter hook input priority filter + 20; policy accept;
@@ -89,7 +108,8 @@ table inet {t} {{
 )",
         fmt::arg("t", r.table), fmt::arg("g", r.group), fmt::arg("m", r.ct_mark_bit),
         fmt::arg("q", kNflogPrefixQuery), fmt::arg("r", kNflogPrefixResponse),
-        fmt::arg("f", kNflogPrefixFlow));
+        fmt::arg("f", kNflogPrefixFlow), fmt::arg("fm", r.first_mark_bit),
+        fmt::arg("fp", kNflogPrefixFirst), fmt::arg("fs", r.first_snaplen));
 }
 
 Result<std::string> install_capture_rules(const CaptureRules& r) {

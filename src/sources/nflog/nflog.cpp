@@ -119,6 +119,8 @@ int NflogSource::on_message(const nlmsghdr* nlh, const Handler& handler) {
             kind = NflogKind::dns_query;
         else if (std::strcmp(p, kNflogPrefixResponse) == 0)
             kind = NflogKind::dns_response;
+        else if (std::strcmp(p, kNflogPrefixFirst) == 0)
+            kind = NflogKind::first_payload;
     }
     const auto* data = static_cast<const uint8_t*>(mnl_attr_get_payload(attr[NFULA_PAYLOAD]));
     size_t len = mnl_attr_get_payload_len(attr[NFULA_PAYLOAD]);

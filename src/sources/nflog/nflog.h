@@ -21,7 +21,7 @@ struct nlmsghdr;
 
 namespace em {
 
-enum class NflogKind { flow, dns_query, dns_response, other };
+enum class NflogKind { flow, dns_query, dns_response, first_payload, other };
 
 struct NflogCounters {
     uint64_t messages = 0;

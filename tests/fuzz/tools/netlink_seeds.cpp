@@ -85,6 +85,55 @@ std::vector<uint8_t> dns_query() {
     return p;
 }
 
+// IPv4 TCP data segment (ACK|PSH) 192.0.2.10:40001 -> 203.0.113.7:80: an HTTP request, the
+// first payload of its connection.
+std::vector<uint8_t> http_request() {
+    const std::string req = "GET / HTTP/1.1\r\nHost: www.example.test\r\nAccept: */*\r\n\r\n";
+    const uint16_t tlen = static_cast<uint16_t>(40 + req.size());
+    std::vector<uint8_t> p = {0x45,
+                              0,
+                              uint8_t(tlen >> 8),
+                              uint8_t(tlen),
+                              0,
+                              3,
+                              0x40,
+                              0,
+                              64,
+                              6,
+                              0,
+                              0,
+                              192,
+                              0,
+                              2,
+                              10,
+                              203,
+                              0,
+                              113,
+                              7,
+                              0x9c,
+                              0x41,
+                              0,
+                              80,
+                              0,
+                              0,
+                              0,
+                              2,
+                              0,
+                              0,
+                              0,
+                              1,
+                              0x50,
+                              0x18,
+                              0xfa,
+                              0xf0,
+                              0,
+                              0,
+                              0,
+                              0};
+    p.insert(p.end(), req.begin(), req.end());
+    return p;
+}
+
 void nflog_packet(const char* prefix, uint32_t seq, const std::vector<uint8_t>& pkt) {
     nlmsghdr* nlh = put_nfnl((NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET, AF_INET, 7);
     nfulnl_msg_packet_hdr ph{htons(0x0800), NF_INET_LOCAL_OUT, {}};
@@ -194,6 +243,9 @@ int main(int argc, char** argv) {
     nflog_packet("em-flow", 9, syn);  // a gap of three
     nlmsg_done();
     save(dir + "/nflog_fuzz/batch_gap_done");
+    reset();
+    nflog_packet("em-first", 2, http_request());
+    save(dir + "/nflog_fuzz/first_payload");
 
     reset();
     ct_new(false, IPPROTO_TCP);

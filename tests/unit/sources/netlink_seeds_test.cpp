@@ -64,6 +64,23 @@ TEST(NetlinkSeeds, NflogBufferDecodes) {
     EXPECT_EQ(src->counters().lost_seq, 6u);
 }
 
+TEST(NetlinkSeeds, NflogFirstPayloadIsItsOwnKind) {
+    // Logged by the capture table's em-first rule: a connection's first data segment, whole.
+    auto src = NflogSource::detached();
+    std::vector<NflogKind> kinds;
+    std::string payload;
+    Seed first("nflog_fuzz/first_payload");
+    src->decode(first.data(), first.size, 1000,
+                [&](NflogKind k, const PacketMeta&, const PacketInfo& p) {
+                    kinds.push_back(k);
+                    payload.assign(reinterpret_cast<const char*>(p.payload), p.payload_len);
+                });
+    ASSERT_EQ(kinds.size(), 1u);
+    EXPECT_EQ(kinds[0], NflogKind::first_payload);
+    EXPECT_EQ(payload.rfind("GET / HTTP/1.1\r\nHost: www.example.test\r\n", 0), 0u);
+    EXPECT_EQ(src->counters().malformed, 0u);
+}
+
 TEST(NetlinkSeeds, ConntrackAndAddressBuffersDecode) {
     std::vector<std::optional<PacketMeta>> got;
     auto on_event = [&](const std::optional<PacketMeta>& m) { got.push_back(m); };
