@@ -133,6 +133,11 @@ int run_collect(CLI::App* sub, const CollectorFlags& f) {
             sum->hosts, sum->fetched, sum->not_modified, sum->failed, sum->rejected,
             sum->alerts_opened, sum->alerts_updated, sum->alerts_resolved, sum->alerts_open,
             sum->alerts_silenced);
+        if (sum->names_rejected)
+            log_info(
+                "collect: {} hosts' flow-names.log rejected (their snapshots applied "
+                "without names)",
+                sum->names_rejected);
         if (f.once) return 0;
         if (wait_for_stop(static_cast<int>(*interval))) return 0;
     }

@@ -31,6 +31,8 @@ struct Finding {
     int64_t weight = 1;  // names, hosts, connections: what a material change is measured in
     /// Registrable domains this finding is the cause for, beyond its key (a rule keyed per
     /// host, e.g. dga, lists the domains it names): their new_domain findings fold into it.
+    /// public_resolver's finding for a name first packets gave lists the addresses those
+    /// flows went to: their direct_ip findings fold into it.
     std::vector<std::string> covers = {};
 };
 

@@ -32,6 +32,10 @@ struct Prepared {
     FileMeta meta;
     std::optional<Snapshot> snapshot;
     std::optional<HostState> stored_state;  // snapshot: the host's state, read on the worker
+    // snapshot: flow-names.log, parsed, when the host sent one that is good; names_error when
+    // it sent one that is not (the snapshot stands without names).
+    std::optional<std::vector<FlowNameFileEntry>> names;
+    std::string names_error;
 };
 
 // What the worker may read of a host's stored row.
@@ -71,6 +75,15 @@ Prepared prepare(FetchResult r, const std::string& host, const StoredFiles* stor
     }
     p.kind = Prepared::Kind::snapshot;
     p.snapshot = std::move(snap.value());
+    if (!r.names.error.empty()) {
+        p.names_error = host + ": " + kFlowNamesFile + ": " + r.names.error;
+    } else if (r.names.present) {
+        auto names = parse_flow_names_file(r.names.text, host);
+        if (names)
+            p.names = std::move(names.value());
+        else
+            p.names_error = names.error().message;
+    }
     if (reader && stored && stored->has_snapshot && stored->id) {
         // Decoding the stored state is a third of a host's ingest; done here it overlaps
         // the writer's work on the previous host. A failed read is left to the writer.
@@ -338,7 +351,12 @@ Result<void> CollectorImpl::apply(const HostSpec& spec, Prepared& p, int64_t now
             p.snapshot.reset();
             if (!oc) return oc.error();
             outcome = std::move(oc.value());
-            HostContext ctx{h, state, *outcome, *store_, now};
+            if (!p.names_error.empty()) {
+                ++sum.names_rejected;
+                log_warn("{}: flow names rejected (the snapshot stands without them): {}", h.name,
+                         p.names_error);
+            }
+            HostContext ctx{h, state, *outcome, *store_, now, p.names ? &*p.names : nullptr};
             std::vector<RuleFindings> found;
             for (const auto& rule : host_rules_) {
                 found.push_back(RuleFindings{std::string(rule->name()), {}, {}});

@@ -38,6 +38,9 @@ struct CycleSummary {
     size_t alerts_opened = 0, alerts_updated = 0, alerts_resolved = 0, alerts_open = 0;
     size_t alerts_silenced = 0;  // transitions recorded but kept from the sinks
     size_t sink_failures = 0;    // alert deliveries that failed (counted, logged, not fatal)
+    /// Hosts whose flow-names.log was bad (malformed, oversized, tampered): their snapshot was
+    /// applied without names (logged with the file and line).
+    size_t names_rejected = 0;
 };
 
 /// Produces the fetch result of host `index`. run_cycle calls it once per index, in order,

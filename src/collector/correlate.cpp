@@ -40,7 +40,11 @@ void correlate(std::vector<RuleFindings>& rules,
     RuleFindings* resolver = find(rules, "public_resolver");
     if (RuleFindings* direct = find(rules, "direct_ip"); direct && resolver) {
         std::unordered_map<std::string_view, Finding*> by_key;
-        for (Finding& f : resolver->findings) by_key.emplace(f.key, &f);
+        for (Finding& f : resolver->findings) {
+            by_key.emplace(f.key, &f);
+            // A DoH name's finding lists the addresses its first packets went to.
+            for (const std::string& c : f.covers) by_key.emplace(c, &f);
+        }
         fold_into(
             *direct,
             [&](const Finding& f) {

@@ -62,6 +62,7 @@ FetchResult fetch_host_attempts(const HostSpec& h, const FetchOptions& opt,
         r.ok = false;
         r.domains.clear();
         r.ips.clear();
+        r.names = {};
         r.error = h.name + " (" + transport_label(h) + "): " + why;
         if (r.attempts > 1) r.error += fmt::format(" after {} attempts", r.attempts);
         return r;
@@ -91,6 +92,7 @@ FetchResult fetch_host_attempts(const HostSpec& h, const FetchOptions& opt,
         }
         r.attempts = a + 1;
         r.not_modified = false;
+        r.names = {};
         // The attempt's deadline covers its whole exchange, both files.
         const auto deadline = Clock::now() + milliseconds(std::max(0, opt.timeout_ms));
         o = http ? http->attempt(prev, deadline, r) : ssh_attempt(h, opt, deadline, r);

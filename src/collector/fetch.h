@@ -13,6 +13,17 @@
 //                       wc) prints each file preceded by its size, checked on arrival (no
 //                       ETags: always fetched whole)
 //
+// flow-names.log (format/aggregate.h: the names the agent's first packets gave) is fetched
+// with the two files when the host has it: over HTTP(S) GET /v1/flow-names.log, whole (no
+// ETag: it changes when unique-ips.log does, a flow to the address being counted there), on
+// the same connection and within the same deadline, and only when the two files are not both
+// unchanged (304: nothing to evaluate, so no names needed); over ssh by the same script. An
+// absent file (HTTP 404, an older agent or consolidate; no readable file over ssh) is "no
+// names", never an error. A names file that cannot be had — larger than max_bytes, a Digest
+// mismatch, an HTTP status other than 200/404 — costs only the names: the result is still ok,
+// with FetchedNames::error saying why (the collector logs and counts it). Timeouts and
+// connection failures on it retry the attempt like those of the two files.
+//
 // A hostile or stalled host costs the cycle no more than its own time: each attempt has one
 // deadline, timeout_ms, for its whole exchange (connect, TLS, both requests, headers, bodies;
 // for ssh the whole session); response headers are capped at 64 KiB and 100 lines, bodies at
@@ -91,6 +102,13 @@ struct FetchOptions {
     size_t max_bytes = 256u << 20;  // per file; larger is an error (oversized)
 };
 
+/// flow-names.log as fetched.
+struct FetchedNames {
+    bool present = false;  // the host had the file (an empty one is present)
+    std::string text;      // its bytes, when present
+    std::string error;     // set: the file could not be had; the two files stand
+};
+
 struct FetchResult {
     std::string host;
     bool ok = false;
@@ -98,6 +116,7 @@ struct FetchResult {
     bool not_modified = false;  // both files answered 304
     std::string domains, ips;   // the bodies (empty when not_modified)
     std::string domains_etag, ips_etag;
+    FetchedNames names;  // not fetched when not_modified
     int attempts = 0;
     int64_t fetched_at_ms = 0;
 };

@@ -51,6 +51,7 @@ HttpFetcher::HttpFetcher(const HostSpec& host, HostUrl url, const FetchOptions& 
 namespace {
 
 struct FileFetch {
+    int status = 0;  // the HTTP status, when an answer came
     bool not_modified = false;
     std::string body, etag;
 };
@@ -103,6 +104,7 @@ class Getter {
                 return retry(fmt::format("{}: {} ({})", what, net::describe(x.failure),
                                          one_line(x.detail, 200)));
         }
+        out.status = static_cast<int>(x.status);
         switch (x.status) {
             case 200: {
                 out.not_modified = false;
@@ -168,6 +170,17 @@ Outcome HttpFetcher::attempt(const std::pair<std::string, std::string>& prev,
     }
     if (i.not_modified) {
         if (auto o = g.get(kIpsFile, "", deadline, i); o.verdict != Verdict::ok) return o;
+    }
+    // The names the agent's first packets gave, when it has them (fetch.h): a failure here
+    // costs the names, not the snapshot; a timeout retries the attempt.
+    FileFetch n;
+    if (auto o = g.get(kFlowNamesFile, "", deadline, n); o.verdict == Verdict::retry) {
+        return o;
+    } else if (o.verdict == Verdict::fail) {
+        if (n.status != 404) out.names.error = o.error;
+    } else {
+        out.names.present = true;
+        out.names.text = std::move(n.body);
     }
     out.not_modified = false;
     out.domains = std::move(d.body);

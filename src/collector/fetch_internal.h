@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "collector/fetch.h"
-#include "format/aggregate.h"  // kDomainsFile, kIpsFile
+#include "format/aggregate.h"  // kDomainsFile, kIpsFile, kFlowNamesFile
 
 namespace em::fetch_detail {
 
@@ -65,10 +65,11 @@ Outcome ssh_attempt(const HostSpec& h, const FetchOptions& opt, Clock::time_poin
 std::string ssh_remote_command(const std::string& dir, size_t max_bytes);
 
 /// Splits what the ssh transport's remote script printed (framing in fetch_ssh.cpp) into
-/// the two files. An announced size over `max_bytes` is "oversized"; anything but the
-/// framing with exactly the announced sizes is "unexpected output from the remote command".
-/// Neither is worth a retry.
+/// the two files and, into `names` when given, flow-names.log. An announced size over
+/// `max_bytes` is "oversized" (for flow-names.log: FetchedNames::error, the outcome ok);
+/// anything but the framing with exactly the announced sizes is "unexpected output from the
+/// remote command". Neither is worth a retry.
 Outcome parse_framing(std::string_view out, size_t max_bytes, std::string& domains,
-                      std::string& ips);
+                      std::string& ips, FetchedNames* names = nullptr);
 
 }  // namespace em::fetch_detail

@@ -19,13 +19,18 @@ namespace {
 //   EMFETCH1\n
 //   F <size> unique-domains.log\n <size bytes>    (the content only when size <= $2)
 //   F <size> unique-ips.log\n <size bytes>
+//   F <size> flow-names.log\n <size bytes>       (the content only when size <= $2)
+//     or A flow-names.log\n                      (absent or unreadable: no names)
 //   EMFETCH-END\n
 // Each file is opened once (fd 3): its size is taken through /dev/fd/3, a new open file
 // description of the same inode, so the content that follows is what was measured even when
 // the agent renames a new file into place meanwhile. A file written in place while it was
 // read (its size after cat is not the announced one) ends the script with exit status 75,
 // retried. A file that cannot be read is reported by cat itself ("cat: PATH: No such file or
-// directory") with exit status 1.
+// directory") with exit status 1. flow-names.log is optional (fetch.h): when it is not there
+// (or not readable) the script says so and ends normally; when it is larger than $2 the
+// script announces its size without the content and goes on to the end mark (the names are
+// dropped, the two files stand).
 constexpr std::string_view kRemoteScript =
     "d=$1; max=$2; printf 'EMFETCH1\\n'; "
     "for f in unique-domains.log unique-ips.log; do "
@@ -39,7 +44,20 @@ constexpr std::string_view kRemoteScript =
     "m=$(wc -c </dev/fd/3) || exit 1; "
     "if [ $m -ne $n ]; then echo \"$p changed while it was read\" >&2; exit 75; fi; "
     "exec 3<&-; "
-    "done; printf 'EMFETCH-END\\n'";
+    "done; "
+    "p=$d/flow-names.log; "
+    "if [ -r \"$p\" ] && [ ! -d \"$p\" ]; then "
+    "exec 3<\"$p\" || exit 1; "
+    "n=$(wc -c </dev/fd/3) || exit 1; "
+    "printf 'F %s flow-names.log\\n' $n; "
+    "if [ \"$n\" -le \"$max\" ]; then "
+    "cat <&3 || exit 1; "
+    "m=$(wc -c </dev/fd/3) || exit 1; "
+    "if [ $m -ne $n ]; then echo \"$p changed while it was read\" >&2; exit 75; fi; "
+    "fi; "
+    "exec 3<&-; "
+    "else printf 'A flow-names.log\\n'; fi; "
+    "printf 'EMFETCH-END\\n'";
 
 constexpr int kChangedWhileRead = 75;  // the script's exit status (EX_TEMPFAIL)
 constexpr std::string_view kMagic = "EMFETCH1\n";
@@ -77,7 +95,7 @@ bool permanent_ssh_failure(std::string_view err) {
 }  // namespace
 
 Outcome parse_framing(std::string_view out, size_t max_bytes, std::string& domains,
-                      std::string& ips) {
+                      std::string& ips, FetchedNames* names) {
     auto bad = [&](std::string_view why) {
         // Not the script's output (a login banner on stdout, a shell startup file printing,
         // a host that lies): the same answer would come back, so not retried.
@@ -107,7 +125,38 @@ Outcome parse_framing(std::string_view out, size_t max_bytes, std::string& domai
         body->assign(out.substr(0, size));
         out.remove_prefix(size);
     }
+    // flow-names.log: "A" (absent), or its size and, within max_bytes, its content. Output
+    // without this part (the script of an earlier version) is "no names".
+    FetchedNames got;
+    const std::string absent = std::string("A ") + kFlowNamesFile + "\n";
+    const std::string tail = std::string(" ") + kFlowNamesFile;
+    if (out.substr(0, absent.size()) == absent) {
+        out.remove_prefix(absent.size());
+    } else if (out.substr(0, 2) == "F ") {
+        size_t nl = out.find('\n');
+        if (nl > 300) return bad("no size line");
+        std::string_view line = out.substr(0, nl);
+        if (line.size() < tail.size() + 3 || line.substr(line.size() - tail.size()) != tail)
+            return bad(fmt::format("no size line for {}", kFlowNamesFile));
+        std::string_view num = line.substr(2, line.size() - 2 - tail.size());
+        uint64_t size = 0;
+        auto [p, ec] = std::from_chars(num.data(), num.data() + num.size(), size);
+        if (ec != std::errc() || p != num.data() + num.size())
+            return bad(fmt::format("bad size for {}", kFlowNamesFile));
+        out.remove_prefix(nl + 1);
+        if (size > max_bytes) {  // announced without its content
+            got.error =
+                fmt::format("oversized: {} larger than {} bytes", kFlowNamesFile, max_bytes);
+        } else {
+            if (out.size() < size)
+                return bad(fmt::format("{} shorter than announced", kFlowNamesFile));
+            got.present = true;
+            got.text.assign(out.substr(0, size));
+            out.remove_prefix(size);
+        }
+    }
     if (out != kEnd) return bad("no end mark");
+    if (names) *names = std::move(got);
     return {};
 }
 
@@ -138,12 +187,12 @@ Outcome ssh_attempt(const HostSpec& h, const FetchOptions& opt, Clock::time_poin
 
     CommandLimits limits;
     limits.timeout_ms = static_cast<int>(std::min<int64_t>(left, INT32_MAX));
-    // Both files at their largest and the framing; the remote side stops at an announced
+    // The three files at their largest and the framing; the remote side stops at an announced
     // size beyond max_bytes, this bounds a remote side that does not.
     const size_t framing = 1024;
-    limits.max_stdout = opt.max_bytes > (std::numeric_limits<size_t>::max() - framing) / 2
+    limits.max_stdout = opt.max_bytes > (std::numeric_limits<size_t>::max() - framing) / 3
                             ? std::numeric_limits<size_t>::max()
-                            : 2 * opt.max_bytes + framing;
+                            : 3 * opt.max_bytes + framing;
     auto run = run_command_bounded(argv, limits);
     if (!run) return fail(run.error().message);
     auto& r = *run;
@@ -152,7 +201,8 @@ Outcome ssh_attempt(const HostSpec& h, const FetchOptions& opt, Clock::time_poin
         return fail(fmt::format("oversized: the remote command printed more than {} bytes",
                                 limits.max_stdout));
     if (r.timed_out) return retry("timed out");
-    if (r.exit_status == 0) return parse_framing(r.out, opt.max_bytes, out.domains, out.ips);
+    if (r.exit_status == 0)
+        return parse_framing(r.out, opt.max_bytes, out.domains, out.ips, &out.names);
     if (r.exit_status == 255) {
         // ssh says what went wrong last, after warnings and banners.
         std::string why = "ssh: " + (err.empty() ? std::string("connection failed")

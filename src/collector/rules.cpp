@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <span>
 
 #include "common/time.h"
 #include "core/domain_folder.h"
@@ -232,6 +233,38 @@ class IpSet {
 
 }  // namespace
 
+namespace {
+
+// "TLS name a.example, HTTP Host b.example (ECH offered: the outer name only)"; at most
+// three, then how many more.
+std::string first_packet_names(std::span<const FlowNameFileEntry> names) {
+    constexpr size_t kShown = 3;
+    std::string s;
+    for (size_t i = 0; i < names.size() && i < kShown; ++i) {
+        const FlowNameFileEntry& n = names[i];
+        if (i) s += ", ";
+        s += n.protocol == "http"   ? "HTTP Host "
+             : n.protocol == "quic" ? "QUIC name "
+                                    : "TLS name ";
+        s += n.name;
+        if (n.ech) s += " (ECH offered: the outer name only)";
+    }
+    if (names.size() > kShown) s += fmt::format(", and {} more", names.size() - kShown);
+    return s;
+}
+
+// The entries of `names` (sorted by address first) for `ip`.
+std::span<const FlowNameFileEntry> names_of(const std::vector<FlowNameFileEntry>& names,
+                                            const IpAddress& ip) {
+    auto b = std::partition_point(names.begin(), names.end(),
+                                  [&](const FlowNameFileEntry& n) { return n.ip < ip; });
+    auto e = std::partition_point(b, names.end(),
+                                  [&](const FlowNameFileEntry& n) { return n.ip == ip; });
+    return {b, e};
+}
+
+}  // namespace
+
 void DirectIpRule::evaluate(const HostContext& ctx, std::vector<Finding>& out) const {
     size_t n = 0;
     for (const auto& d : ctx.state.domains) n += d.ips.size();
@@ -245,11 +278,19 @@ void DirectIpRule::evaluate(const HostContext& ctx, std::vector<Finding>& out) c
         if (std::any_of(c_.allow_cidrs.begin(), c_.allow_cidrs.end(),
                         [&](const Cidr& c) { return c.contains(e.ip); }))
             continue;
+        // With the agent's first-packet names, a name seen there says where the flows went:
+        // resolved elsewhere (DoH, another resolver), not unexplained.
+        std::string how;
+        if (ctx.flow_names) {
+            auto named = names_of(*ctx.flow_names, e.ip);
+            how = named.empty() ? ", no name at all (nor a TLS/QUIC server name or HTTP Host)"
+                                : ", resolved elsewhere (" + first_packet_names(named) + ")";
+        }
         out.push_back(Finding{e.ip.to_string(),
                               fmt::format("{} connections to an address no domain of this host "
-                                          "resolved to (last {}); to silence, add it or its "
+                                          "resolved to{} (last {}); to silence, add it or its "
                                           "network to [rules.direct_ip] allow_cidrs",
-                                          e.stats.count, format_rfc3339(e.stats.last_seen))});
+                                          e.stats.count, how, format_rfc3339(e.stats.last_seen))});
     }
 }
 

@@ -18,6 +18,7 @@
 #include "collector/history.h"
 #include "common/ip_address.h"
 #include "common/result.h"
+#include "format/aggregate.h"
 
 namespace em {
 
@@ -46,7 +47,10 @@ struct NewDomainConfig {
 
 /// [rules.direct_ip] An address in unique-ips.log that no domain line of the same host lists
 /// (a connection no DNS answer explains), outside `allow_cidrs`. Loopback and unspecified
-/// addresses never count. Key: the address.
+/// addresses never count. Key: the address. When the host's agent sends flow-names.log, the
+/// message tells an address whose flows' first packets named a host — "resolved elsewhere
+/// (TLS name X)" (QUIC name, HTTP Host): DNS over HTTPS, another resolver — from one with
+/// "no name at all"; without that file (an older agent, consolidate) it says neither.
 struct DirectIpConfig {
     bool enabled = true;
     std::vector<Cidr> allow_cidrs;
@@ -54,8 +58,10 @@ struct DirectIpConfig {
 
 /// [rules.public_resolver] An address in unique-ips.log on the list of public DNS/DoT/DoH
 /// resolvers, or a domain equal to or under a listed DoH/DoT host name: DNS going around
-/// the host's resolver. `list`: path of the list (packaging/public-resolvers.txt format:
-/// "ip ADDR  # label" or "host NAME  # label" per line). Key: the address or domain.
+/// the host's resolver. Also a name a flow's first packet gave (flow-names.log: TLS/QUIC
+/// server name, HTTP Host) equal to or under a listed host name, whatever its address: DoH
+/// to a hard-coded address. `list`: path of the list (packaging/public-resolvers.txt format:
+/// "ip ADDR  # label" or "host NAME  # label" per line). Key: the address or the name.
 struct PublicResolverConfig {
     bool enabled = true;
     std::string list;  // empty: the shipped list (kDefaultResolverList), if installed
@@ -158,6 +164,11 @@ struct HostContext {
     const IngestOutcome& outcome;
     const HistoryStore& store;  // registrable domains, fleet
     int64_t now;
+    /// The names the host's flows' first packets gave (flow-names.log, sorted by address,
+    /// name, protocol) from this fetch; null when the host sent no such file (an older agent,
+    /// consolidate) or it was rejected. Not kept in the history: known from the latest fetch
+    /// that brought a new snapshot only.
+    const std::vector<FlowNameFileEntry>* flow_names = nullptr;
 };
 
 class HostRule {

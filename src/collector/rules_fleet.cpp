@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <map>
 
 #include "collector/rules.h"
 #include "common/files.h"
@@ -114,6 +115,58 @@ void PublicResolverRule::evaluate(const HostContext& ctx, std::vector<Finding>& 
                                     "around the host's resolver; to silence, remove the entry "
                                     "from the resolver list (rules.public_resolver.list)",
                                     d.stats.count, *label)});
+        }
+    }
+    // A DoH/DoT name a flow's first packet gave (TLS/QUIC server name, HTTP Host): DNS around
+    // the host's resolver even when no DNS answer led there (a hard-coded address). Joined to
+    // the DNS finding of the same name if there is one; its addresses' facts go into it.
+    if (ctx.flow_names) {
+        struct Named {
+            const std::string* label;
+            int64_t count = 0;
+            std::vector<std::string> seen;  // "TLS name X to ADDR", first few
+            size_t more = 0;
+        };
+        std::map<std::string_view, Named> by_name;
+        for (const FlowNameFileEntry& n : *ctx.flow_names) {
+            const std::string* label = list_.match_host(n.name);
+            if (!label) continue;
+            Named& m = by_name.try_emplace(n.name, Named{label, 0, {}, 0}).first->second;
+            m.count += n.count;
+            const char* what = n.protocol == "http"   ? "HTTP Host"
+                               : n.protocol == "quic" ? "QUIC"
+                                                      : "TLS";
+            if (m.seen.size() < 3)
+                m.seen.push_back(fmt::format("{} to {}", what, n.ip.to_string()));
+            else
+                ++m.more;
+        }
+        for (auto& [key, named] : by_name) {
+            const std::string_view name = key;
+            const Named& m = named;
+            std::string facts;
+            for (const auto& x : m.seen) facts += (facts.empty() ? "" : ", ") + x;
+            if (m.more) facts += fmt::format(", and {} more", m.more);
+            auto same = std::find_if(out.begin(), out.end(),
+                                     [&](const Finding& f) { return f.key == name; });
+            size_t index = static_cast<size_t>(same - out.begin());
+            if (same != out.end()) {
+                same->message += fmt::format("; {} connections whose first packet named it ({})",
+                                             m.count, facts);
+            } else {
+                out.push_back(Finding{
+                    std::string(name),
+                    fmt::format("{} connections whose first packet named a DNS-over-HTTPS/TLS "
+                                "resolver ({}; {}) with no DNS answer for it seen on this "
+                                "host: DNS around the host's resolver, to a hard-coded address; "
+                                "to silence, remove the entry from the resolver list "
+                                "(rules.public_resolver.list)",
+                                m.count, *m.label, facts)});
+            }
+            // Its addresses' direct_ip findings fold into it (correlate.h).
+            for (const FlowNameFileEntry& n : *ctx.flow_names)
+                if (n.name == name && answered.emplace(n.ip, index).second)
+                    out[index].covers.push_back(n.ip.to_string());
         }
     }
     for (const auto& e : ctx.state.ips) {

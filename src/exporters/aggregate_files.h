@@ -1,9 +1,12 @@
 #pragma once
-// The two files the collector pulls, rendered from the ledger's committed state by the one
-// writer of their format (format/writer.h) and replaced atomically (mode 0640):
+// The files the collector pulls, rendered from the ledger's committed state by the one
+// writer of their format (format/writer.h) and replaced atomically together (mode 0640):
 //   unique-domains.log   <domain> <count> <last_seen> <ip>[,<ip>...]|-
 //   unique-ips.log       <ip> <count> <last_seen>
-// Used by consolidate and the agent.
+//   flow-names.log       <ip> <name> <protocol> <count> <last_seen>[ ech]
+// flow-names.log only when the ledger has flow names (the agent's first packets) or the file
+// is already there (so it follows a ledger that lost them); consolidate, which never has
+// names, keeps writing exactly the two files. Used by consolidate and the agent.
 #include <string>
 
 #include "common/result.h"
@@ -14,9 +17,13 @@ namespace em {
 
 std::string render_domains(Ledger& ledger, Result<void>& status);
 std::string render_ips(Ledger& ledger, Result<void>& status);
+/// flow-names.log, sorted by (address, name, protocol name); rows of a protocol this version
+/// cannot name (a later version's ledger) are left out. `rows`: how many lines.
+std::string render_flow_names(Ledger& ledger, Result<void>& status, size_t& rows);
 
-/// Renders both files into `dir`, replacing them together. On failure (a full disk, say)
-/// both previous files stay as they were and the error names the path.
+/// Renders the files into `dir` (flow-names.log as said above), replacing them together. On
+/// failure (a full disk, say) every previous file stays as it was and the error names the
+/// path.
 Result<void> export_aggregate_files(Ledger& ledger, const std::string& dir);
 
 }  // namespace em

@@ -1,7 +1,8 @@
 #pragma once
 // The one step that ends a unit of work, shared by `consolidate` (src/cron) and the agent's
 // sink: commit a Batch and the new cursors into the ledger, then bring the two aggregate
-// files up to date with it.
+// files (and flow-names.log, when the ledger has names: aggregate_files.h) up to date with
+// it.
 //
 // Commit: when `moved` (anything new: totals, counters or a cursor that differs from the
 // stored one) or `force`. Render: when the commit brought new totals, when `force`, or when

@@ -1,15 +1,24 @@
 #pragma once
-// The two aggregate files: the contract between every producer (consolidate, the agent,
-// replay) and every consumer (the collector, `rules`). DESIGN.md ("The two aggregate files")
-// is the specification; this folder is its one implementation:
+// The two aggregate files, and the agent's third, optional one: the contract between every
+// producer (consolidate, the agent, replay) and every consumer (the collector, `rules`).
+// DESIGN.md ("The two aggregate files") is the specification; this folder is its one
+// implementation:
 //   aggregate.h   the file names and the values one line carries
 //   writer.h      the one writer (the spelling of each line, the atomic replacement)
 //   parser.h      the one strict parser (what a consumer accepts)
 //
 //   unique-domains.log   <domain> <count> <last_seen> <ip>[,<ip>...]|-
 //   unique-ips.log       <ip> <count> <last_seen>
+//   flow-names.log       <ip> <name> <protocol> <count> <last_seen>[ ech]
 // One line per key, sorted by key (byte order for names, numeric for addresses), every line
 // ending in '\n'; times RFC 3339 UTC to the second; addresses as IpAddress::to_string().
+//
+// flow-names.log (the agent only, when its ledger has any; consolidate never writes it): the
+// names the first packets of flows to an address gave — a TLS or QUIC ClientHello's server
+// name, an HTTP/1.x Host. Key: (address numerically, name, protocol in byte order); protocol
+// "http", "quic" or "tls"; count: flows whose first packet gave that name; "ech": a client
+// offered Encrypted Client Hello, so the name may be only the outer one. The two files keep
+// their meaning: these names are never in unique-domains.log.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -20,6 +29,7 @@ namespace em {
 
 inline constexpr const char* kDomainsFile = "unique-domains.log";
 inline constexpr const char* kIpsFile = "unique-ips.log";
+inline constexpr const char* kFlowNamesFile = "flow-names.log";
 
 /// One line of unique-domains.log.
 struct DomainEntry {
@@ -36,6 +46,17 @@ struct IpEntry {
     int64_t count = 0;
     int64_t last_seen = 0;
     bool operator==(const IpEntry&) const = default;
+};
+
+/// One line of flow-names.log.
+struct FlowNameFileEntry {
+    IpAddress ip;
+    std::string name;      // letters, digits, '-', '_', '.', ':' (an IPv6 literal Host)
+    std::string protocol;  // "http", "quic" or "tls"
+    int64_t count = 0;
+    int64_t last_seen = 0;
+    bool ech = false;
+    bool operator==(const FlowNameFileEntry&) const = default;
 };
 
 /// Both files of one host.

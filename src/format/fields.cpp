@@ -87,6 +87,24 @@ const char* check_domain(std::string_view s) {
     return nullptr;
 }
 
+const char* check_flow_name(std::string_view s) {
+    if (s.empty()) return "missing name";
+    if (s.size() > kMaxDomainBytes) return "bad name (longer than 253 bytes)";
+    char prev = '.';
+    for (char c : s) {
+        if (c >= 'A' && c <= 'Z') return "bad name (upper case)";
+        const bool ok =
+            (c >= 'a' && c <= 'z') || is_digit(c) || c == '-' || c == '_' || c == '.' || c == ':';
+        if (!ok) return "bad name (not a host name)";
+        if (c == '.' && prev == '.') return "bad name (empty label)";
+        prev = c;
+    }
+    if (s.back() == '.') return "bad name (trailing dot)";
+    return nullptr;
+}
+
+bool is_flow_protocol(std::string_view s) { return s == "http" || s == "quic" || s == "tls"; }
+
 const char* split_fields(std::string_view line, std::string_view* fields, size_t n) {
     size_t got = 0, start = 0;
     while (true) {

@@ -23,6 +23,13 @@ std::optional<IpAddress> parse_ip(std::string_view s);
 /// A domain: 1..253 bytes of printable ASCII without spaces, lower case, no trailing dot.
 const char* check_domain(std::string_view s);
 
+/// A first-packet name of flow-names.log: 1..253 bytes of lower-case letters, digits, '-',
+/// '_', '.' and ':', no trailing dot, no empty label.
+const char* check_flow_name(std::string_view s);
+
+/// A first-packet protocol: "http", "quic" or "tls".
+bool is_flow_protocol(std::string_view s);
+
 /// Splits `line` at single spaces into exactly `n` non-empty fields.
 const char* split_fields(std::string_view line, std::string_view* fields, size_t n);
 

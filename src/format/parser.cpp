@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <optional>
+#include <tuple>
 
 #include "format/fields.h"
 
@@ -11,6 +12,8 @@ namespace em {
 namespace {
 
 using format_detail::check_domain;
+using format_detail::check_flow_name;
+using format_detail::is_flow_protocol;
 using format_detail::parse_count;
 using format_detail::parse_ip;
 using format_detail::parse_time;
@@ -237,7 +240,85 @@ void parse_ips(std::string_view text, const SnapshotLimits& limits, Problems& pr
     });
 }
 
+void parse_flow_names(std::string_view text, const SnapshotLimits& limits, Problems& problems,
+                      std::vector<FlowNameFileEntry>& out) {
+    out.reserve(count_lines(text, limits));
+    // The key of the last well-formed line.
+    std::optional<IpAddress> prev_ip;
+    std::string_view prev_name, prev_protocol;
+    for_each_line(text, kFlowNamesFile, limits, problems, [&](size_t no, std::string_view line) {
+        std::string_view f[6];
+        const size_t n = std::count(line.begin(), line.end(), ' ') == 5 ? 6 : 5;
+        if (const char* err = split_fields(line, f, n)) {
+            problems.add(kFlowNamesFile, no, err, line);
+            return;
+        }
+        auto ip = parse_ip(f[0]);
+        if (!ip) {
+            problems.add(kFlowNamesFile, no, "bad address", f[0]);
+            return;
+        }
+        if (const char* err = check_flow_name(f[1])) {
+            problems.add(kFlowNamesFile, no, err, f[1]);
+            return;
+        }
+        if (!is_flow_protocol(f[2])) {
+            problems.add(kFlowNamesFile, no, "bad protocol (want http, quic or tls)", f[2]);
+            return;
+        }
+        bool bad = false;
+        if (prev_ip) {
+            const auto key = std::tie(*ip, f[1], f[2]);
+            const auto prev = std::tie(*prev_ip, prev_name, prev_protocol);
+            if (key <= prev) {
+                problems.add(kFlowNamesFile, no,
+                             key == prev ? "duplicate address, name and protocol"
+                                         : "lines not sorted (address, name, protocol)",
+                             line);
+                bad = true;
+            }
+        }
+        prev_ip = *ip;
+        prev_name = f[1];
+        prev_protocol = f[2];
+        FlowNameFileEntry e;
+        e.ip = *ip;
+        if (const char* err = parse_count(f[3], e.count)) {
+            problems.add(kFlowNamesFile, no, err, f[3]);
+            bad = true;
+        }
+        if (auto t = parse_time(f[4])) {
+            e.last_seen = *t;
+        } else {
+            problems.add(kFlowNamesFile, no, "bad time", f[4]);
+            bad = true;
+        }
+        if (n == 6) {
+            if (f[5] == "ech") {
+                e.ech = true;
+            } else {
+                problems.add(kFlowNamesFile, no, "bad flag (want ech)", f[5]);
+                bad = true;
+            }
+        }
+        if (bad || problems.any()) return;
+        e.name.assign(f[1]);
+        e.protocol.assign(f[2]);
+        out.push_back(std::move(e));
+    });
+}
+
 }  // namespace
+
+Result<std::vector<FlowNameFileEntry>> parse_flow_names_file(std::string_view text,
+                                                             const std::string& host,
+                                                             const SnapshotLimits& limits) {
+    Problems problems(host, limits.max_reported);
+    std::vector<FlowNameFileEntry> out;
+    parse_flow_names(text, limits, problems, out);
+    if (problems.any()) return problems.error();
+    return out;
+}
 
 Result<Snapshot> parse_snapshot(std::string_view domains_text, std::string_view ips_text,
                                 const std::string& host, const SnapshotLimits& limits) {

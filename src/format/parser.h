@@ -16,6 +16,14 @@
 // - lines sorted by key (byte order for names, numeric for addresses), no duplicate keys;
 // - bounded: at most max_bytes per file, max_lines per file, max_line_bytes per line.
 // Whatever it accepts, the writer (writer.h) gives back byte for byte.
+//
+// flow-names.log (aggregate.h) is parsed alone, with the same rules and limits: a host's
+// names are accepted whole or not at all, apart from its two files (a bad names file costs
+// the collector the names, never the snapshot):
+//   flow-names.log       <ip> <name> <protocol> <count> <last_seen>[ ech]
+// - name: 1..253 bytes of lower-case letters, digits, '-', '_', '.', ':', no trailing dot or
+//   empty label; protocol: "http", "quic" or "tls"; the sixth field, when present, "ech";
+// - lines sorted by (address numerically, name, protocol in byte order), no duplicate key.
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -44,5 +52,11 @@ Result<std::vector<DomainEntry>> parse_domains_file(std::string_view text, const
                                                     const SnapshotLimits& limits = {});
 Result<std::vector<IpEntry>> parse_ips_file(std::string_view text, const std::string& host,
                                             const SnapshotLimits& limits = {});
+
+/// flow-names.log alone; the error lists problems as
+/// "<host>: flow-names.log:3: bad protocol (want http, quic or tls) \"ftp\"" lines.
+Result<std::vector<FlowNameFileEntry>> parse_flow_names_file(std::string_view text,
+                                                             const std::string& host,
+                                                             const SnapshotLimits& limits = {});
 
 }  // namespace em

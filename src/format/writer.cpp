@@ -30,6 +30,21 @@ void append_ip_line(std::string& out, const IpAddress& ip, int64_t count, int64_
     out += '\n';
 }
 
+void append_flow_name_line(std::string& out, const IpAddress& ip, std::string_view name,
+                           std::string_view protocol, int64_t count, int64_t last_seen, bool ech) {
+    out += ip.to_string();
+    out += ' ';
+    out.append(name);
+    out += ' ';
+    out.append(protocol);
+    out += ' ';
+    out += std::to_string(count);
+    out += ' ';
+    out += format_rfc3339(last_seen);
+    if (ech) out += " ech";
+    out += '\n';
+}
+
 std::string render_domains_file(const std::vector<DomainEntry>& domains) {
     std::string out;
     for (const auto& d : domains) append_domain_line(out, d.name, d.count, d.last_seen, d.ips);
@@ -40,6 +55,19 @@ std::string render_ips_file(const std::vector<IpEntry>& ips) {
     std::string out;
     for (const auto& e : ips) append_ip_line(out, e.ip, e.count, e.last_seen);
     return out;
+}
+
+std::string render_flow_names_file(const std::vector<FlowNameFileEntry>& names) {
+    std::string out;
+    for (const auto& e : names)
+        append_flow_name_line(out, e.ip, e.name, e.protocol, e.count, e.last_seen, e.ech);
+    return out;
+}
+
+Result<void> write_aggregate_files(const std::string& dir, std::string_view domains,
+                                   std::string_view ips, std::string_view names) {
+    return write_files_atomically(
+        dir, {{kDomainsFile, domains}, {kIpsFile, ips}, {kFlowNamesFile, names}}, 0640);
 }
 
 Result<void> write_aggregate_files(const std::string& dir, std::string_view domains,

@@ -24,14 +24,22 @@ void append_domain_line(std::string& out, std::string_view name, int64_t count, 
 /// Appends "<ip> <count> <last_seen>\n" to `out`.
 void append_ip_line(std::string& out, const IpAddress& ip, int64_t count, int64_t last_seen);
 
+/// Appends "<ip> <name> <protocol> <count> <last_seen>[ ech]\n" to `out`.
+void append_flow_name_line(std::string& out, const IpAddress& ip, std::string_view name,
+                           std::string_view protocol, int64_t count, int64_t last_seen, bool ech);
+
 /// Whole files from entries, in the order given.
 std::string render_domains_file(const std::vector<DomainEntry>& domains);
 std::string render_ips_file(const std::vector<IpEntry>& ips);
+std::string render_flow_names_file(const std::vector<FlowNameFileEntry>& names);
 
 /// Replaces `dir`/unique-domains.log and `dir`/unique-ips.log together, mode 0640
 /// (common/files.h, write_files_atomically). On failure (a full disk, say) both previous
 /// files stay as they were and the error names the path.
 Result<void> write_aggregate_files(const std::string& dir, std::string_view domains,
                                    std::string_view ips);
+/// The same with flow-names.log (`names`) replaced together with them.
+Result<void> write_aggregate_files(const std::string& dir, std::string_view domains,
+                                   std::string_view ips, std::string_view names);
 
 }  // namespace em

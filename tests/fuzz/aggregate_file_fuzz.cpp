@@ -1,9 +1,9 @@
-// Fuzzes the strict parser of the two aggregate files (format/parser.h), the one the
-// collector and `rules --files` use. The input is the domains file, a NUL byte, then the
-// addresses file. Any bytes must be accepted or rejected without a crash; an accepted pair
-// must be canonical (the writer the agent and consolidate use, format/writer.h, gives back
-// the exact bytes) and must parse again to the same snapshot; tighter limits may reject it
-// but never change what is accepted.
+// Fuzzes the strict parser of the two aggregate files and of flow-names.log
+// (format/parser.h), the one the collector and `rules --files` use. The input is the domains
+// file, a NUL byte, the addresses file, a NUL byte, then the names file. Any bytes must be
+// accepted or rejected without a crash; an accepted file must be canonical (the writer the
+// agent and consolidate use, format/writer.h, gives back the exact bytes) and must parse
+// again to the same entries; tighter limits may reject it but never change what is accepted.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -17,13 +17,30 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     size_t nul = in.find('\0');
     std::string_view domains = in.substr(0, nul);
     std::string_view ips = nul == std::string_view::npos ? std::string_view() : in.substr(nul + 1);
+    size_t nul2 = ips.find('\0');
+    std::string_view names =
+        nul2 == std::string_view::npos ? std::string_view() : ips.substr(nul2 + 1);
+    ips = ips.substr(0, nul2);
 
-    auto s = em::parse_snapshot(domains, ips, "fuzz");
     em::SnapshotLimits tight;
     tight.max_bytes = 512;
     tight.max_lines = 4;
     tight.max_line_bytes = 64;
     tight.max_reported = 2;
+
+    auto n = em::parse_flow_names_file(names, "fuzz");
+    auto nt = em::parse_flow_names_file(names, "fuzz", tight);
+    if (!n.ok()) {
+        if (nt.ok() || n.error().message.empty()) std::abort();
+    } else {
+        if (nt.ok() && !(*nt == *n)) std::abort();
+        std::string text = em::render_flow_names_file(*n);
+        if (text != names) std::abort();
+        auto again = em::parse_flow_names_file(text, "fuzz");
+        if (!again.ok() || !(*again == *n)) std::abort();
+    }
+
+    auto s = em::parse_snapshot(domains, ips, "fuzz");
     auto t = em::parse_snapshot(domains, ips, "fuzz", tight);
     if (!s.ok()) {
         if (t.ok()) std::abort();  // tighter limits cannot accept what the defaults reject

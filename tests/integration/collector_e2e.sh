@@ -9,7 +9,8 @@
 # come from a CA made here with openssl. Checked: 401 without or with a wrong token, 200 and
 # 304 with ETags; cycle 1: agent1/web2/ssh1 stored, web3's malformed file rejected naming the
 # line, the wrong token and the unreachable host fail and raise `stale` alerts, a direct-IP
-# alert for the agent's connection to an address no answer named, a public resolver alert;
+# alert for the agent's connection to an address no answer named, a public resolver alert
+# (and one for a DoH name web2's flow-names.log gives, fetched over HTTPS and SSH);
 # cycle 2 after new traffic: a new_domain alert; a truncated, an oversized and a tampered
 # (unsorted) file are each rejected; `report` shows the hosts and open alerts as JSON.
 set -euo pipefail
@@ -70,6 +71,11 @@ mkdir -p "$WORK/w2" "$WORK/w3"
 head -1 "$WORK/w2/unique-ips.log" | grep -q '^192\.0\.2\.10 ' || fail "unexpected first address"
 { echo '8.8.8.8 3 2026-11-24T22:47:33Z'; cat "$WORK/w2/unique-ips.log"; } >"$WORK/w2/ips.tmp"
 mv "$WORK/w2/ips.tmp" "$WORK/w2/unique-ips.log"
+# web2's first packets also named a DoH resolver at an address no DNS answer gave
+# (flow-names.log; 8.8.4.4 sorts first): public_resolver by name, over HTTPS and, for ssh1
+# (the same directory), over SSH. web3 has no such file: 404, no names, no error.
+{ echo '8.8.4.4 dns.google tls 2 2026-11-24T22:47:33Z'; cat "$WORK/w2/flow-names.log" 2>/dev/null || true; } >"$WORK/w2/names.tmp"
+mv "$WORK/w2/names.tmp" "$WORK/w2/flow-names.log"
 cp "$WORK/w2/unique-domains.log" "$WORK/w2/unique-ips.log" "$WORK/w3/"
 sed -i '2s/ 2 / 02 /' "$WORK/w3/unique-domains.log"  # malformed: a leading zero
 serve() {  # name port dir
@@ -122,6 +128,10 @@ etag=$(in_up curl -s -D - -o /dev/null --cacert "$WORK/ca.pem" -H "Authorization
 [ "$(code -H "Authorization: Bearer s3cret-token-$$-0123456789" -H "If-None-Match: $etag" "$url")" = 304 ] ||
     fail "If-None-Match: expected 304"
 [ "$(code https://198.51.100.2:8444/healthz)" = 200 ] || fail "healthz"
+[ "$(code -H "Authorization: Bearer s3cret-token-$$-0123456789" https://198.51.100.2:8444/v1/flow-names.log)" = 200 ] ||
+    fail "flow-names.log: expected 200"
+[ "$(code -H "Authorization: Bearer s3cret-token-$$-0123456789" https://198.51.100.2:8445/v1/flow-names.log)" = 404 ] ||
+    fail "absent flow-names.log: expected 404"
 agent_metrics=$(in_up curl -s --cacert "$WORK/ca.pem" -H "Authorization: Bearer s3cret-token-$$-0123456789" \
     https://198.51.100.2:8443/metrics)
 grep -q '^egress_monitor_up 1' <<<"$agent_metrics" || fail "agent /metrics"
@@ -193,6 +203,10 @@ grep -q 'on 3 hosts (agent1, ssh1, web2)' <<<"$fleet" || { cat "$WORK/alerts.jso
 [ -z "$(alert agent1 direct_ip '203.0.113.7')" ] || fail "the fleet's direct address also alerted per host"
 [ -z "$(alert agent1 direct_ip '192.0.2.10')" ] || fail "a resolved address reported as direct"
 [ -n "$(alert web2 public_resolver '8.8.8.8')" ] || fail "public resolver not reported"
+for h in web2 ssh1; do
+    [ -n "$(alert $h public_resolver '"key":"dns.google"')" ] || { cat "$WORK/alerts.jsonl"; fail "$h: DoH name from first packets not reported"; }
+done
+! grep -q 'flow names rejected' "$WORK/collect.log" || fail "flow names rejected: $(grep 'flow names rejected' "$WORK/collect.log")"
 [ -z "$(alert ssh1 stale '')" ] || fail "ssh1 fetch failed: $(alert ssh1 stale '')"
 for h in agent1 web2 ssh1; do
     [ -z "$(alert "$h" new_domain '')" ] || fail "$h: new_domain in the baseline cycle"
@@ -225,4 +239,4 @@ grep 'web3' "$WORK/collect.log" | grep -i 'too large\|oversized\|limit' >/dev/nu
 ip netns exec "$NS_UP" "$EM_BIN" report --config "$WORK/collector.toml" --format json >"$WORK/report.json"
 for h in agent1 web2 web3 badtoken ssh1 down1; do grep -q "\"$h\"" "$WORK/report.json" || fail "report lacks $h"; done
 grep -q 'direct_ip' "$WORK/report.json" || fail "report lacks the open direct_ip alert"
-echo "ok: serve (401/200/304), collect over HTTPS and SSH, rejections, stale, direct_ip, public_resolver, new_domain, report"
+echo "ok: serve (401/200/304), collect over HTTPS and SSH, rejections, stale, direct_ip, public_resolver (also by first-packet name), new_domain, report"

@@ -365,6 +365,40 @@ TEST_F(CollectorTest, DisabledRulesResolveTheirAlerts) {
     EXPECT_EQ(summary(events_), (Lines{"direct_ip web1 203.0.113.9 resolved"}));
 }
 
+// flow-names.log from the agent: a DoH name on a hard-coded address is public_resolver (its
+// direct_ip folded into it); an unnamed address is direct_ip "no name at all". A bad names
+// file costs that host its names only: its snapshot is applied, the rejection counted.
+TEST_F(CollectorTest, FlowNamesFeedTheRulesAndABadFileCostsOnlyTheNames) {
+    start();
+    std::vector<IpEntry> ips{{ip("104.16.248.249"), 3, kT0}, {ip("203.0.113.9"), 1, kT0}};
+    FetchResult web1 = good("web1", {}, ips);
+    web1.names.present = true;
+    web1.names.text = "104.16.248.249 mozilla.cloudflare-dns.com tls 3 2026-11-22T11:35:35Z\n";
+    FetchResult web2 = good("web2", {}, ips);
+    web2.names.present = true;
+    web2.names.text = "104.16.248.249 Mozilla.cloudflare-dns.com tls 3 2026-11-22T11:35:35Z\n";
+    auto s = cycle({web1, web2}, kT0);
+    EXPECT_EQ(s.fetched, 2u);
+    EXPECT_EQ(s.rejected, 0u);
+    EXPECT_EQ(s.names_rejected, 1u);
+    EXPECT_EQ(summary(events_),
+              (Lines{"direct_ip web1 203.0.113.9 open", "direct_ip web2 104.16.248.249 open",
+                     "direct_ip web2 203.0.113.9 open",
+                     "public_resolver web1 mozilla.cloudflare-dns.com open"}));
+    for (const auto& e : events_) {
+        if (e.rule != "direct_ip") continue;
+        // web1's names are known: "no name at all"; web2's were rejected: neither.
+        EXPECT_EQ(e.message.find("no name at all") != std::string::npos, e.host == "web1")
+            << e.host << ": " << e.message;
+    }
+
+    // The same agent without the file any more (downgraded): no names, no error.
+    web2.names = {};
+    web2.ips = render_ips_file({{ip("104.16.248.249"), 4, kT0}, {ip("203.0.113.9"), 1, kT0}});
+    s = cycle({not_modified("web1"), web2}, kT0 + 60);
+    EXPECT_EQ(s.names_rejected, 0u);
+}
+
 TEST_F(CollectorTest, JsonLinesSinkFromConfig) {
     config_.alerts.jsonl = (dir_ / "alerts.jsonl").string();
     start();

@@ -315,7 +315,12 @@ class TestServer {
     bool digest = true;
     bool bad_digest = false;
     bool chunked = false;
-    std::atomic<int> requests{0};
+    std::atomic<int> requests{0};  // of the two files
+    // flow-names.log: served when set (a Digest, wrong when names_bad_digest), else 404 as
+    // from an older agent; its requests are counted apart.
+    std::optional<std::string> names;
+    bool names_bad_digest = false;
+    std::atomic<int> names_requests{0};
 
     explicit TestServer(bool tls = true) {
         if (tls)
@@ -338,6 +343,22 @@ class TestServer {
     void start() {
         srv_->Get(R"(/v1/(unique-domains\.log|unique-ips\.log))",
                   [this](const httplib::Request& req, httplib::Response& res) { serve(req, res); });
+        srv_->Get(
+            "/v1/flow-names.log", [this](const httplib::Request& req, httplib::Response& res) {
+                ++names_requests;
+                if (req.get_header_value("Authorization") != "Bearer " + token) {
+                    res.status = 401;
+                    return;
+                }
+                if (!names) {
+                    res.status = 404;
+                    res.set_content("not found\n", "text/plain");
+                    return;
+                }
+                res.set_header("Digest",
+                               "sha-256=" + sha256_b64(names_bad_digest ? *names + "x" : *names));
+                res.set_content(*names, "text/plain");
+            });
         port_ = srv_->bind_to_any_port("127.0.0.1");
         ASSERT_GT(port_, 0);
         thread_ = std::thread([this] { srv_->listen_after_bind(); });
@@ -458,6 +479,54 @@ TEST_F(FetchHttps, BothUnchangedIsNotModified) {
     EXPECT_TRUE(r.ips.empty());
     EXPECT_EQ(r.domains_etag, "\"d-1\"");
     EXPECT_EQ(r.ips_etag, "\"i-1\"");
+}
+
+// flow-names.log: fetched with the two files when there, whole; absent (404) is no names,
+// not an error; a bad one costs only the names.
+TEST_F(FetchHttps, FlowNamesPresentAbsentAndBad) {
+    TestServer s;
+    s.start();
+    auto r = fetch_one(host(s));
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_FALSE(r.names.present);
+    EXPECT_EQ(r.names.error, "");
+    EXPECT_EQ(r.attempts, 1);
+    EXPECT_EQ(s.names_requests, 1);
+
+    s.names = "192.0.2.1 api.example.com tls 3 2024-05-01T10:00:00Z\n";
+    r = fetch_one(host(s));
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_TRUE(r.names.present);
+    EXPECT_EQ(r.names.text, *s.names);
+    EXPECT_EQ(r.names.error, "");
+
+    s.names = "";  // an empty file is present: no names, but the agent has the file
+    r = fetch_one(host(s));
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_TRUE(r.names.present);
+
+    // Both files unchanged: nothing to evaluate, the names are not asked for.
+    const int before = s.names_requests;
+    r = fetch_one(host(s), {{"web1", {"\"d-1\"", "\"i-1\""}}});
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_TRUE(r.not_modified);
+    EXPECT_EQ(s.names_requests, before);
+
+    s.names = std::string(5000, 'x');  // larger than max_bytes: the names go, the files stay
+    opt_.max_bytes = 4096;
+    r = fetch_one(host(s));
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.domains, s.domains);
+    EXPECT_FALSE(r.names.present);
+    EXPECT_EQ(r.names.error, "oversized: flow-names.log larger than 4096 bytes");
+    EXPECT_EQ(r.attempts, 1);
+
+    s.names = "192.0.2.1 api.example.com tls 3 2024-05-01T10:00:00Z\n";
+    s.names_bad_digest = true;
+    r = fetch_one(host(s));
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_FALSE(r.names.present);
+    EXPECT_EQ(r.names.error, "tampered: digest mismatch on flow-names.log");
 }
 
 TEST_F(FetchHttps, OneChangedFetchesBothWhole) {
@@ -1077,6 +1146,60 @@ TEST(SshRemoteScript, PrintsBothFilesFramed) {
         EXPECT_EQ(d, domains);
         EXPECT_EQ(i, ips);
     }
+}
+
+// flow-names.log over ssh: its content when there, "A" when absent (no names, no error),
+// its size alone when over the limit (the names go, the two files stay).
+TEST(SshRemoteScript, FlowNamesPresentAbsentOversized) {
+    TempDir dir;
+    dir.write("unique-domains.log", "a.example 1 2024-05-01T10:00:00Z -\n");
+    dir.write("unique-ips.log", "192.0.2.1 1 2024-05-01T10:00:00Z\n");
+    auto run = [&](size_t max, FetchedNames& names) {
+        auto r = run_command_bounded(
+            {"sh", "-c", fetch_detail::ssh_remote_command(dir.path(), max)}, {});
+        EXPECT_TRUE(r) << r.error().message;
+        EXPECT_EQ(r->exit_status, 0) << r->err;
+        std::string d, i;
+        auto o = fetch_detail::parse_framing(r->out, max, d, i, &names);
+        EXPECT_EQ(o.verdict, fetch_detail::Verdict::ok) << o.error;
+        EXPECT_EQ(i, "192.0.2.1 1 2024-05-01T10:00:00Z\n");
+        return r->out;
+    };
+    FetchedNames n;
+    EXPECT_NE(run(4096, n).find("A flow-names.log\nEMFETCH-END\n"), std::string::npos);
+    EXPECT_FALSE(n.present);
+    EXPECT_EQ(n.error, "");
+
+    const std::string names = "192.0.2.1 api.example.com tls 3 2024-05-01T10:00:00Z\n";
+    dir.write("flow-names.log", names);
+    run(4096, n);
+    EXPECT_TRUE(n.present);
+    EXPECT_EQ(n.text, names);
+
+    dir.write("flow-names.log", std::string(100, 'x'));
+    EXPECT_NE(run(60, n).find("F 100 flow-names.log\nEMFETCH-END\n"), std::string::npos);
+    EXPECT_FALSE(n.present);
+    EXPECT_EQ(n.error, "oversized: flow-names.log larger than 60 bytes");
+}
+
+TEST(SshFraming, FlowNamesPart) {
+    const std::string head = "EMFETCH1\nF 2 unique-domains.log\nd\nF 2 unique-ips.log\ni\n";
+    auto parse = [&](const std::string& tail, FetchedNames& n) {
+        std::string d, i;
+        return fetch_detail::parse_framing(head + tail, 1000, d, i, &n);
+    };
+    using V = fetch_detail::Verdict;
+    FetchedNames n;
+    EXPECT_EQ(parse("F 3 flow-names.log\nab\nEMFETCH-END\n", n).verdict, V::ok);
+    EXPECT_EQ(n.text, "ab\n");
+    EXPECT_EQ(parse("EMFETCH-END\n", n).verdict, V::ok);  // an earlier script: no names
+    EXPECT_FALSE(n.present);
+    EXPECT_NE(parse("F 9 flow-names.log\nab\nEMFETCH-END\n", n).error.find("no end mark"),
+              std::string::npos);
+    EXPECT_NE(parse("F 3 other.log\nab\nEMFETCH-END\n", n).error.find("no size line"),
+              std::string::npos);
+    EXPECT_NE(parse("B flow-names.log\nEMFETCH-END\n", n).error.find("no end mark"),
+              std::string::npos);
 }
 
 TEST(SshRemoteScript, OversizedStopsBeforeTheContent) {

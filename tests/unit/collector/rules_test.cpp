@@ -71,7 +71,7 @@ class RulesTest : public ::testing::Test {
         outcome_ = std::move(oc.value());
         record_ = *h;
         std::vector<Finding> out;
-        rule.evaluate(HostContext{record_, state_, outcome_, *store_, now}, out);
+        rule.evaluate(HostContext{record_, state_, outcome_, *store_, now, names_}, out);
         return out;
     }
     fs::path dir_;
@@ -79,7 +79,19 @@ class RulesTest : public ::testing::Test {
     HostState state_;
     IngestOutcome outcome_;
     HostRecord record_;
+    const std::vector<FlowNameFileEntry>* names_ = nullptr;  // the host's flow-names.log
 };
+
+FlowNameFileEntry named(const char* addr, const char* name, const char* protocol = "tls",
+                        int64_t count = 1, bool ech = false) {
+    return FlowNameFileEntry{ip(addr), name, protocol, count, kT0, ech};
+}
+
+const Finding* finding(const std::vector<Finding>& f, const std::string& key) {
+    for (const auto& x : f)
+        if (x.key == key) return &x;
+    return nullptr;
+}
 
 // ---- new_domain ----
 
@@ -166,6 +178,49 @@ TEST_F(RulesTest, DirectIpFlagsAddressesNoDomainListed) {
     EXPECT_EQ(keys(f), (Keys{"2001:db8::5"}));
 }
 
+// With the agent's flow-names.log, an address no DNS answer explains is told apart: names
+// its first packets gave ("resolved elsewhere"), or none ("no name at all"). Without the
+// file (an older agent) the message says neither.
+TEST_F(RulesTest, DirectIpTellsResolvedElsewhereFromNoNameAtAll) {
+    DirectIpRule rule(DirectIpConfig{true, {}});
+    const Snapshot snap{
+        {dom("api.example.com", 1, {ip("192.0.2.10")})},
+        {ipe("192.0.2.10"), ipe("198.51.100.7", 3), ipe("203.0.113.9", 2), ipe("2001:db8::5")}};
+    const std::vector<FlowNameFileEntry> names = {
+        named("192.0.2.10", "api.example.com"),  // explained by DNS anyway
+        named("198.51.100.7", "a.example"),
+        named("198.51.100.7", "b.example", "http"),
+        named("198.51.100.7", "c.example", "quic", 1, true),
+        named("198.51.100.7", "d.example"),
+        named("2001:db8::5", "v6.example", "quic")};
+    names_ = &names;
+    auto f = step(rule, "web1", snap, kT0);
+    ASSERT_EQ(keys(f), (Keys{"198.51.100.7", "2001:db8::5", "203.0.113.9"}));
+    EXPECT_NE(finding(f, "198.51.100.7")
+                  ->message.find("3 connections to an address no domain of this host resolved "
+                                 "to, resolved elsewhere (TLS name a.example, HTTP Host "
+                                 "b.example, QUIC name c.example (ECH offered: the outer name "
+                                 "only), and 1 more) (last 2026-11-22T11:35:35Z)"),
+              std::string::npos)
+        << finding(f, "198.51.100.7")->message;
+    EXPECT_NE(finding(f, "2001:db8::5")->message.find("resolved elsewhere (QUIC name v6.example)"),
+              std::string::npos);
+    EXPECT_NE(finding(f, "203.0.113.9")
+                  ->message.find("2 connections to an address no domain of this host resolved "
+                                 "to, no name at all"),
+              std::string::npos)
+        << finding(f, "203.0.113.9")->message;
+
+    names_ = nullptr;  // no flow-names.log: the message of before
+    f = step(rule, "web1", snap, kT0 + 60);
+    ASSERT_EQ(keys(f), (Keys{"198.51.100.7", "2001:db8::5", "203.0.113.9"}));
+    for (const auto& x : f) {
+        EXPECT_EQ(x.message.find("resolved elsewhere"), std::string::npos);
+        EXPECT_EQ(x.message.find("no name at all"), std::string::npos);
+        EXPECT_NE(x.message.find("resolved to (last "), std::string::npos) << x.message;
+    }
+}
+
 TEST(CidrTest, ParsesAndMatchesBothFamilies) {
     auto v4 = Cidr::parse("192.0.2.77/24");
     ASSERT_TRUE(v4);
@@ -219,6 +274,54 @@ TEST_F(RulesTest, PublicResolverFoldsTheAnsweredAddressIntoTheName) {
     ASSERT_EQ(keys(f), (Keys{"dns.google"}));
     EXPECT_NE(f[0].message.find("; 7 connections to its address 8.8.8.8"), std::string::npos)
         << f[0].message;
+}
+
+// DoH to a hard-coded address: no DNS query, the address not on the list, but the first
+// packet's server name is a listed DoH host.
+TEST_F(RulesTest, PublicResolverByFirstPacketName) {
+    auto list = ResolverList::parse(
+        "ip 8.8.8.8  # Google Public DNS\nhost dns.google  # Google DoH\n"
+        "host cloudflare-dns.com  # Cloudflare DoH\n",
+        "test-list");
+    ASSERT_TRUE(list.ok()) << list.error().message;
+    PublicResolverRule rule(std::move(list.value()));
+    const std::vector<FlowNameFileEntry> names = {
+        named("8.8.8.8", "dns.google", "tls", 2),
+        named("104.16.248.249", "mozilla.cloudflare-dns.com", "quic", 1),
+        named("104.16.248.249", "mozilla.cloudflare-dns.com", "tls", 5),
+        named("192.0.2.1", "www.example.com")};
+    names_ = &names;
+    auto f = step(rule, "web1",
+                  Snapshot{{dom("other.example", 1, {ip("192.0.2.1")})},
+                           {ipe("8.8.8.8", 2), ipe("104.16.248.249", 6), ipe("192.0.2.1")}},
+                  kT0);
+    ASSERT_EQ(keys(f), (Keys{"dns.google", "mozilla.cloudflare-dns.com"}));
+    const Finding* cf = finding(f, "mozilla.cloudflare-dns.com");
+    EXPECT_NE(cf->message.find("6 connections whose first packet named a DNS-over-HTTPS/TLS "
+                               "resolver (Cloudflare DoH; QUIC to 104.16.248.249, TLS to "
+                               "104.16.248.249)"),
+              std::string::npos)
+        << cf->message;
+    // The listed address 8.8.8.8 is the same incident as the name its flows gave.
+    const Finding* g = finding(f, "dns.google");
+    EXPECT_NE(g->message.find("; 2 connections to its address 8.8.8.8"), std::string::npos)
+        << g->message;
+
+    // Queried through DNS too: one finding for the name, the first packets' facts in it.
+    f = step(rule, "web1",
+             Snapshot{{dom("mozilla.cloudflare-dns.com", 3, {ip("104.16.248.249")})},
+                      {ipe("104.16.248.249", 6)}},
+             kT0 + 60);
+    ASSERT_EQ(keys(f), (Keys{"dns.google", "mozilla.cloudflare-dns.com"}));
+    cf = finding(f, "mozilla.cloudflare-dns.com");
+    EXPECT_NE(cf->message.find("3 queries for a DNS-over-HTTPS/TLS resolver name"),
+              std::string::npos);
+    EXPECT_NE(cf->message.find("; 6 connections whose first packet named it"), std::string::npos)
+        << cf->message;
+
+    names_ = nullptr;  // an older agent: only the address list and DNS names
+    f = step(rule, "web1", Snapshot{{}, {ipe("104.16.248.249", 6)}}, kT0 + 120);
+    EXPECT_TRUE(f.empty());
 }
 
 TEST(ResolverListTest, ErrorsNameTheLine) {

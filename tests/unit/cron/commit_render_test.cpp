@@ -54,6 +54,26 @@ TEST_F(CommitRenderTest, NewTotalsCommitRenderAndMarkRendered) {
     EXPECT_EQ(gen(l, "rendered_generation"), 1);
 }
 
+// Cron mode never has flow names: exactly the two files. The agent's first-packet names
+// bring flow-names.log, rendered with them, sorted by address, name and protocol name.
+TEST_F(CommitRenderTest, FlowNamesFileOnlyWhenTheLedgerHasNames) {
+    Ledger l = ledger();
+    ASSERT_TRUE(step(l, with_query("a.test"), true).ok());
+    EXPECT_FALSE(std::filesystem::exists(out_ + "/" + kFlowNamesFile));
+
+    Batch b(32);
+    auto ip = *IpAddress::parse("140.82.112.5");
+    b.add_flow(ip, 1700000000);
+    b.add_flow_name(ip, 0, "api.github.com", false, 1700000000);  // tls
+    b.add_flow_name(ip, 2, "api.github.com", false, 1700000001);  // http
+    b.add_flow_name(*IpAddress::parse("9.9.9.9"), 1, "dns.quad9.net", true, 1700000002);
+    ASSERT_TRUE(step(l, b, true).ok());
+    EXPECT_EQ(read("out/" + std::string(kFlowNamesFile)),
+              "9.9.9.9 dns.quad9.net quic 1 2023-11-14T22:13:22Z ech\n"
+              "140.82.112.5 api.github.com http 1 2023-11-14T22:13:21Z\n"
+              "140.82.112.5 api.github.com tls 1 2023-11-14T22:13:20Z\n");
+}
+
 TEST_F(CommitRenderTest, NothingNewCommitsAndRendersNothing) {
     Ledger l = ledger();
     ASSERT_TRUE(step(l, with_query("a.test"), true).ok());

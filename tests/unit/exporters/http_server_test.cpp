@@ -193,6 +193,29 @@ TEST_F(HttpServerTest, EmptyAndMissingFiles) {
     EXPECT_EQ(missing->status, 404);
 }
 
+// flow-names.log is served like the two files when the agent wrote it (same token, ETag,
+// 304, Digest), 404 when it did not (consolidate, an agent without names).
+TEST_F(HttpServerTest, FlowNamesFileServedWhenPresent) {
+    start();
+    auto c = client();
+    auto absent = c->Get("/v1/flow-names.log");
+    ASSERT_TRUE(absent);
+    EXPECT_EQ(absent->status, 404);
+    const std::string names = "140.82.112.5 api.github.com tls 3 2026-11-22T11:35:35Z\n";
+    write(dir_ / "out" / kFlowNamesFile, names);
+    auto r = c->Get("/v1/flow-names.log");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, names);
+    EXPECT_EQ(r->get_header_value("Digest"), "sha-256=" + sha256(names, true));
+    auto again = c->Get("/v1/flow-names.log", {{"If-None-Match", r->get_header_value("ETag")}});
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->status, 304);
+    auto anonymous = client(nullptr)->Get("/v1/flow-names.log");
+    ASSERT_TRUE(anonymous);
+    EXPECT_EQ(anonymous->status, 401);
+}
+
 TEST_F(HttpServerTest, IfNoneMatchGives304UntilTheFileChanges) {
     start();
     auto c = client();
