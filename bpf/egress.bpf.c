@@ -5,7 +5,11 @@
  *                       an EM_TASK the first time a process is seen (since its exec)
  *   cgroup/sendmsg4|6   an unconnected UDP send; reported once per (socket, destination)
  *                       until it has been idle for udp_timeout_ns, as conntrack would
- *   cgroup_skb/egress   a packet to port 53 (a query) → EM_DNS with the packet
+ *   cgroup_skb/egress   a packet to port 53 (a query) → EM_DNS with the packet; a flow's
+ *                       first data (TCP: its first data segment; UDP: the first datagram to
+ *                       a new destination port 443, a QUIC Initial) → EM_FIRST with the
+ *                       packet, once per connection: connect/sendmsg flag the socket
+ *                       (first_look), the first data clears the flag
  *   cgroup_skb/ingress  a packet from port 53 (a response) → EM_DNS
  *   tp_btf/sched_process_exec  every exec, so a process that connects and exits at once
  *                       is still known by its executable and arguments → EM_EXEC
@@ -33,6 +37,9 @@ char LICENSE[] SEC("license") = "GPL";
 
 const volatile __u64 wake_bytes = 256 * 1024;
 const volatile __u64 udp_timeout_ns = 30ULL * 1000 * 1000 * 1000;
+/* EM_FIRST records (0: the agent's ebpf_first_packets = false; the code is then dead and
+ * pruned by the verifier). */
+const volatile __u8 first_packets = 1;
 
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -67,6 +74,27 @@ struct {
     __type(key, __u32);
     __type(value, struct em_dns);
 } dns_scratch SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct em_first);
+} first_scratch SEC(".maps");
+
+/* Sockets whose first data is wanted: created at connect (TCP) or at a UDP socket's new
+ * destination port 443, deleted at the first data. It holds the connecting process, as the
+ * data may leave from a softirq. A socket without it costs its packets one lookup. */
+struct first_look {
+    __u32 tgid;
+    __u32 pad;
+};
+struct {
+    __uint(type, BPF_MAP_TYPE_SK_STORAGE);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, int);
+    __type(value, struct first_look);
+} first_look SEC(".maps");
 
 /* Processes announced to user space (EM_TASK or EM_EXEC): a flag in their main thread's
  * task storage — one pointer away from the task, and gone with it, so a reused pid is a
@@ -236,6 +264,13 @@ static __always_inline int flow(struct bpf_sock_addr* ctx, int v6, int sendmsg) 
     e->uid = (__u32)bpf_get_current_uid_gid();
     __builtin_memcpy(e->daddr, k.daddr, sizeof(e->daddr));
     bpf_ringbuf_submit(e, wake_flags(sizeof(*e)));
+    /* Its first data is wanted (a TCP connection, not DNS; a UDP destination port 443). */
+    if (first_packets && (proto == IPPROTO_TCP ? k.dport != 53 : k.dport == 443)) {
+        struct first_look init = {.tgid = tgid};
+        struct first_look* look =
+            bpf_sk_storage_get(&first_look, ctx->sk, &init, BPF_SK_STORAGE_GET_F_CREATE);
+        if (look) look->tgid = tgid; /* a UDP socket's earlier flag: now this process's */
+    }
     /* A UDP socket's destination, connected or not, is reported once per idle period; only
      * once it has been reported (a lost record leaves the next send reported again). */
     if (proto == IPPROTO_UDP) bpf_map_update_elem(&udp_seen, &k, &now, BPF_ANY);
@@ -254,14 +289,81 @@ int em_sendmsg4(struct bpf_sock_addr* ctx) { return flow(ctx, 0, 1); }
 SEC("cgroup/sendmsg6")
 int em_sendmsg6(struct bpf_sock_addr* ctx) { return flow(ctx, 1, 1); }
 
+/* A packet leaving a socket flagged in first_look: the flow's first data when it carries
+ * any (not the handshake's SYN or ACK) → EM_FIRST, and the flag is gone. */
+static __always_inline int first_data(struct __sk_buff* skb, struct bpf_sock* sk) {
+    /* A SYN carries no data (unless TCP Fast Open: not captured). Only TCP sockets are in
+     * SYN_SENT; the socket's protocol is not readable here (not a full socket yet). */
+    if (sk->state == BPF_TCP_SYN_SENT) return 1;
+    struct first_look* look = bpf_sk_storage_get(&first_look, sk, 0, 0);
+    if (!look) return 1;
+    __u32 l4 = 0;
+    __u8 proto;
+    if (skb->protocol == bpf_htons(ETH_P_IP)) {
+        struct iphdr ip;
+        if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip))) return 1;
+        if (ip.frag_off & bpf_htons(0x1fff)) return 1;
+        proto = ip.protocol;
+        l4 = ip.ihl * 4;
+    } else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+        struct ipv6hdr ip6;
+        if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6))) return 1;
+        proto = ip6.nexthdr;
+        l4 = sizeof(ip6);
+    } else {
+        return 1;
+    }
+    __u32 data;
+    if (proto == IPPROTO_TCP) {
+        __u8 doff;
+        if (bpf_skb_load_bytes(skb, l4 + 12, &doff, 1)) return 1;
+        data = l4 + (doff >> 4) * 4;
+    } else if (proto == IPPROTO_UDP) {
+        __u16 dport;
+        if (bpf_skb_load_bytes(skb, l4 + 2, &dport, 2)) return 1;
+        if (dport != bpf_htons(443)) return 1;
+        data = l4 + 8;
+    } else {
+        return 1;
+    }
+    if (skb->len <= data) return 1; /* no data yet: the handshake's ACK */
+    __u32 tgid = look->tgid;
+    bpf_sk_storage_delete(&first_look, sk);
+
+    __u32 zero = 0;
+    struct em_first* e = bpf_map_lookup_elem(&first_scratch, &zero);
+    if (!e) return 1;
+    __u32 len = skb->len;
+    e->wire_len = len;
+    if (len > EM_FIRST_CAP) {
+        len = EM_FIRST_CAP;
+        stat_add(EM_STAT_FIRST_TRUNCATED);
+    }
+    if (len == 0 || bpf_skb_load_bytes(skb, 0, e->data, len)) return 1;
+    e->hdr.kind = EM_FIRST;
+    e->hdr.pad = 0;
+    e->hdr.time_ns = bpf_ktime_get_boot_ns();
+    __builtin_memset(&e->hdr.task, 0, sizeof(e->hdr.task));
+    e->hdr.task.cookie = bpf_get_socket_cookie(skb);
+    e->hdr.task.uid = bpf_get_socket_uid(skb);
+    e->hdr.task.cgroup_id = bpf_skb_cgroup_id(skb);
+    e->hdr.task.pid = tgid;
+    e->pad = 0;
+    __u64 size = __builtin_offsetof(struct em_first, data) + len;
+    if (bpf_ringbuf_output(&events, e, size, wake_flags_before(size)))
+        stat_add(EM_STAT_LOST_FIRST);
+    return 1;
+}
+
 /* Packets start at the IP header in cgroup skb programs. */
 static __always_inline int dns(struct __sk_buff* skb, int egress) {
     /* Most packets belong to a connected socket whose peer is not port 53: they are known
-     * from the socket without reading the packet. */
+     * from the socket without reading the packet (leaving, the first data of its flow is
+     * looked for in the socket's storage). */
     struct bpf_sock* sk = skb->sk;
     if (sk) {
         __u16 peer = bpf_ntohs(sk->dst_port);
-        if (peer != 0 && peer != 53) return 1;
+        if (peer != 0 && peer != 53) return egress && first_packets ? first_data(skb, sk) : 1;
     }
     __u32 l4 = 0;
     if (skb->protocol == bpf_htons(ETH_P_IP)) {
@@ -280,7 +382,12 @@ static __always_inline int dns(struct __sk_buff* skb, int egress) {
     }
     __u16 ports[2];
     if (bpf_skb_load_bytes(skb, l4, ports, sizeof(ports))) return 1;
-    if ((egress ? ports[1] : ports[0]) != bpf_htons(53)) return 1;
+    if ((egress ? ports[1] : ports[0]) != bpf_htons(53)) {
+        /* An unconnected UDP socket's datagram to port 443: perhaps a QUIC Initial. */
+        if (egress && first_packets && sk && ports[1] == bpf_htons(443))
+            return first_data(skb, sk);
+        return 1;
+    }
 
     __u32 zero = 0;
     struct em_dns* e = bpf_map_lookup_elem(&dns_scratch, &zero);
