@@ -101,8 +101,9 @@ struct em_dns {
 };
 
 /* A flow's first data: the packet from its IP header, cut to EM_FIRST_CAP. hdr.task holds
- * the socket's cookie, uid and cgroup id and the pid of the process that connected (the
- * packet may leave from a softirq, where the running task is anyone's). */
+ * the socket's cookie, uid and cgroup id, and the pid of the process that sent the segment
+ * (TCP: the task running as it left, 0 for the idle task) or that connected or sent to the
+ * destination (UDP: kept with the socket's flag). */
 struct em_first {
     struct em_hdr hdr;
     em_u32 wire_len; /* the packet's length; data holds min(wire_len, EM_FIRST_CAP) bytes */

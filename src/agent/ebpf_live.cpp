@@ -6,8 +6,8 @@
 //   EM_DNS   → Pipeline::on_dns_packet with the process of the socket: the one that used it
 //              for a flow, else (a socket older than the agent, such as a resolver's) the
 //              fallback attribution by 5-tuple, once per socket
-//   EM_FIRST → Pipeline::on_first_payload with the process that connected the socket (its
-//              pid from the socket's flag, resolved as its flows are)
+//   EM_FIRST → Pipeline::on_first_payload with the process that sent it (TCP) or connected
+//              or sent to the destination (UDP), resolved by pid as its flows are
 #include <time.h>
 #include <unistd.h>
 
@@ -148,7 +148,9 @@ class EbpfLive final : public LiveSource {
         m.sport = p.sport;
         m.dport = p.dport;
         m.owner.uid = rec_.task.uid;
-        pipeline.on_first_payload(m, p, tasks_.resolve(facts(rec_.task), ms));
+        // pid 0: the segment left while the idle task ran (a softirq): no process to name.
+        pipeline.on_first_payload(m, p,
+                                  rec_.task.pid ? tasks_.resolve(facts(rec_.task), ms) : nullptr);
     }
 
     void on_dns(Pipeline& pipeline, int64_t ms) {

@@ -5,7 +5,7 @@
 // QUIC Initials (RFC 9001 A.2) to port 443 from an unconnected and a connected UDP socket.
 // Each connection's first data arrives once, with the process that connected, and names
 // its host; nothing else does (not the second request, not the server's answer, not a
-// repeated datagram). Needs root.
+// server's banner nor the client's reply to it, not a repeated datagram). Needs root.
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -131,6 +131,21 @@ int child_main(const std::string& procs, int pids, const std::vector<uint8_t>& i
     close(h);
     close(c);
 
+    // 2b. A server that speaks first (a banner), the client answering: neither side's data
+    // is a client's first word.
+    h = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(h, reinterpret_cast<sockaddr*>(&srv), sizeof srv) != 0) return 25;
+    c = accept(l, nullptr, nullptr);
+    const char banner[] = "220 mail.example.test ESMTP\r\n",
+               ehlo[] = "EHLO client.example.test\r\n";
+    if (write(c, banner, sizeof banner - 1) < 0 || !readable(h, 5000) ||
+        read(h, buf, sizeof buf) <= 0)
+        return 26;
+    if (write(h, ehlo, sizeof ehlo - 1) < 0 || !readable(c, 5000) || read(c, buf, sizeof buf) <= 0)
+        return 27;
+    close(h);
+    close(c);
+
     // 3. QUIC: an unconnected socket sends the Initial twice (one destination: one look),
     // a connected one once.
     int q = socket(AF_INET, SOCK_DGRAM, 0);
@@ -228,7 +243,10 @@ TEST(EbpfFirstPacket, RealClientsEachConnectionOnce) {
         } else {
             d = decode_quic_initial(p.payload, p.payload_len);
         }
-        EXPECT_EQ(d.status, FirstPacketDecode::Status::found) << d.reason;
+        EXPECT_EQ(d.status, FirstPacketDecode::Status::found)
+            << d.reason << ": " << p.sport << " → " << p.dport << " "
+            << std::string(reinterpret_cast<const char*>(p.payload),
+                           std::min<size_t>(p.payload_len, 24));
         firsts.push_back({p.proto, d.name.name, r.task.pid, p.dport});
     }
     ASSERT_EQ(firsts.size(), 4u) << "TLS, the first HTTP request, two QUIC sockets";
