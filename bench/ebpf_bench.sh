@@ -7,17 +7,21 @@
 #
 # One agent (`egress-monitor agent --source ebpf`) runs throughout, its programs attached to
 # a cgroup of the benchmark's ("on"); each run puts its connectors either in that cgroup or
-# in a sibling one ("off") that no program is attached to. A process under a child cgroup
+# in a sibling one ("off") that no program is attached to. A second agent with the
+# first-packet capture off (ebpf_first_packets = false) is attached to a third ("nocap"):
+# nocap vs on is what the capture itself costs. A process under a child cgroup
 # runs the same programs as under the root (the kernel computes each cgroup's effective
 # programs from its ancestors'), so this is the cost of the agent's default root attach,
 # measured without restarting anything between runs. Runs alternate off/on in ABBA order,
 # in pairs of short runs: this VM's speed drifts by 10-30 % over tens of seconds, far more
 # than a pair's two runs differ.
 #   latency     one connector on CPU 1, the agent on CPU 0: the mean time per connect()
-#               (socket, connect, close), refused and accepted
+#               (socket, connect, close), refused and accepted, and accepted with an HTTP
+#               request sent (a first data segment the capture copies); off vs on, then
+#               nocap vs on
 #   throughput  two connectors at once (one per core) and the agent on either core:
 #               connects per second; what the agent spends reading the ring buffer is taken
-#               from the connectors
+#               from the connectors; refused connects, then accepted ones sending a request
 # Then the kernel's own timing of each program (kernel.bpf_stats_enabled), and the check:
 # every connect of an "on" run delivered through the ring buffer (counted in
 # unique-ips.log), none of an "off" run, and the kernel's lost-record counters 0.
@@ -32,14 +36,15 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)" --target egress-monitor em-connect >/dev/null
 bin=$PWD/build/egress-monitor conn=$PWD/build/tests/em-connect
 
-NS_S="embs$$" NS_C="embc$$" work=$(mktemp -d) agent="" listener="" cg="" own_mount=""
+NS_S="embs$$" NS_C="embc$$" work=$(mktemp -d) agent="" agent2="" listener="" cg="" own_mount=""
 stats_saved=$(sysctl -n kernel.bpf_stats_enabled)
 cleanup() {
     set +e  # every step, whatever the one before returned
     sysctl -qw kernel.bpf_stats_enabled="$stats_saved"
     [ -n "$agent" ] && kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
+    [ -n "$agent2" ] && kill "$agent2" 2>/dev/null && wait "$agent2" 2>/dev/null
     [ -n "$listener" ] && kill "$listener" 2>/dev/null && wait "$listener" 2>/dev/null
-    [ -n "$cg" ] && rmdir "$cg/on" "$cg/off" "$cg" 2>/dev/null
+    [ -n "$cg" ] && rmdir "$cg/on" "$cg/off" "$cg/nocap" "$cg" 2>/dev/null
     [ -n "$own_mount" ] && umount "$own_mount"
     ip netns del "$NS_C" 2>/dev/null || true
     ip netns del "$NS_S" 2>/dev/null || true
@@ -55,7 +60,7 @@ if [ -z "$mnt" ]; then
     mnt=$work/cgroup2 own_mount=$work/cgroup2
 fi
 cg=$mnt/em-bench-$$
-mkdir "$cg" "$cg/on" "$cg/off"
+mkdir "$cg" "$cg/on" "$cg/off" "$cg/nocap"
 
 # A listener for the accepted connections, outside both cgroups, on the latency connector's
 # CPU: on the agent's, it would be slowed by the agent's work, which a remote server is not.
@@ -68,7 +73,13 @@ printf '[agent]\nebpf_ring_mb = %d\n' "${RING_MB:-16}" >"$work/config.toml"
 agent=$!
 for _ in $(seq 100); do grep -q 'agent: capturing with ebpf' "$work/agent.log" && break; sleep 0.05; done
 grep -q 'agent: capturing with ebpf' "$work/agent.log" || { cat "$work/agent.log"; exit 1; }
-pin_agent() { taskset -a -p -c "$1" "$agent" >/dev/null; }
+printf '[agent]\nebpf_ring_mb = %d\nebpf_first_packets = false\n' "${RING_MB:-16}" >"$work/config2.toml"
+"$bin" agent --source ebpf --ebpf-cgroup "$cg/nocap" --state-dir "$work/state2" \
+    --output-dir "$work/out2" --flush-interval 1s --config "$work/config2.toml" -v 2>"$work/agent2.log" &
+agent2=$!
+for _ in $(seq 100); do grep -q 'agent: capturing with ebpf' "$work/agent2.log" && break; sleep 0.05; done
+grep -q 'agent: capturing with ebpf' "$work/agent2.log" || { cat "$work/agent2.log"; exit 1; }
+pin_agent() { taskset -a -p -c "$1" "$agent" >/dev/null; taskset -a -p -c "$1" "$agent2" >/dev/null; }
 
 # run on|off PROCS ADDR PORT → total attempts of PROCS connectors, in that cgroup. One
 # connector runs on CPU 1 (the agent is on CPU 0 then): where the scheduler happens to put
@@ -78,7 +89,7 @@ run() {
     [ "$2" = 1 ] && pin=(taskset -c 1)
     for i in $(seq "$2"); do
         sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' - "$cg/$1" \
-            "${pin[@]}" ip netns exec "$NS_C" "$conn" --seconds "$secs" "$3" "$4" >"$work/gen.$i" &
+            "${pin[@]}" ip netns exec "$NS_C" "$conn" "${conn_args[@]}" --seconds "$secs" "$3" "$4" >"$work/gen.$i" &
     done
     wait  # (in a command substitution: its own children only)
     local n
@@ -92,6 +103,7 @@ run() {
     [ "$1" = on ] && echo "$n" >>"$work/on"
     echo "$n"
 }
+conn_args=()  # more em-connect options for run (--http)
 on_total() { awk '{ s += $1 } END { print s + 0 }' "$work/on" 2>/dev/null || echo 0; }
 # pairs LABEL PROCS ADDR PORT: PAIRS pairs of off/on runs (ABBA); one line per pair into
 # $work/LABEL: attempts-off attempts-on
@@ -123,20 +135,22 @@ summary() {
                 "", m, n, q1, q3, pooled }'
 }
 
-# alternated LABEL BLOCK ADDR PORT: one connector on CPU 1 moving itself between the two
-# cgroups every BLOCK connects (em-connect --alternate: about 20 ms a block), LPAIRS pairs;
-# the overhead of each pair, then their median, middle half and pooled mean.
+# alternated LABEL BLOCK ADDR PORT [BASE [OPTION...]]: one connector on CPU 1 moving itself
+# between the "on" cgroup and BASE ("off", or "nocap") every BLOCK connects (em-connect
+# --alternate: about 20 ms a block), LPAIRS pairs; the overhead of each pair, then their
+# median, middle half and pooled mean. OPTIONs go to em-connect (--http).
 alternated() {
+    local base=${5:-off} extra=("${@:6}")
     taskset -c 1 ip netns exec "$NS_C" "$conn" --alternate 7 8 --block "$2" --pairs "$lpairs" \
-        "$3" "$4" 7>"$cg/on/cgroup.procs" 8>"$cg/off/cgroup.procs" >"$work/alt" || true
+        "${extra[@]}" "$3" "$4" 7>"$cg/on/cgroup.procs" 8>"$cg/$base/cgroup.procs" >"$work/alt" || true
     grep -q ' errors=0$' "$work/alt" || { echo "ebpf_bench: connector errors: $(tail -1 "$work/alt")" >&2; exit 1; }
     sed -nE 's/.*on_attempts=([0-9]+).*/\1/p' "$work/alt" >>"$work/on"
-    awk '$1 == "pair" { print ($3 / $2 - 1) * 100, $2, $3 }' "$work/alt" | sort -g | awk -v label="$1" '
+    awk '$1 == "pair" { print ($3 / $2 - 1) * 100, $2, $3 }' "$work/alt" | sort -g | awk -v label="$1" -v base="$base" '
         { o[NR] = $1; a += $2; b += $3 }
         END {
             n = NR; m = n % 2 ? o[(n + 1) / 2] : (o[n / 2] + o[n / 2 + 1]) / 2
             q1 = o[int((n + 3) / 4)]; q3 = o[n + 1 - int((n + 3) / 4)]
-            printf "%-20s off %6.2f us  on %6.2f us per connect\n", label, a / n / 1000, b / n / 1000
+            printf "%-20s %s %6.2f us  on %6.2f us per connect\n", label, base, a / n / 1000, b / n / 1000
             printf "%-20s overhead: median pair %+.1f %%, middle half of %d pairs %+.1f..%+.1f %%, pooled %+.1f %%\n",
                 "", m, n, q1, q3, (b / a - 1) * 100 }'
 }
@@ -145,14 +159,29 @@ echo "ebpf_bench: programs attached to $cg/on; latency in $lpairs pairs of about
 pin_agent 0
 alternated latency-refused 800 203.0.113.1 9
 alternated latency-accepted 400 203.0.113.200 80
+alternated latency-http 400 203.0.113.200 80 off --http
+echo "the first-packet capture's own share (nocap: the same programs without it)"
+alternated capture-refused 800 203.0.113.1 9 nocap
+alternated capture-accepted 400 203.0.113.200 80 nocap
+alternated capture-http 400 203.0.113.200 80 nocap --http
 pin_agent 0-1
-c0=$(awk '{print $14 + $15}' "/proc/$agent/stat") on0=$(on_total)
-pairs throughput 2 203.0.113.1 9
-c1=$(awk '{print $14 + $15}' "/proc/$agent/stat")
-summary throughput rate
-awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v n=$(($(on_total) - on0)) -v s="$secs" -v p="$pairs" 'BEGIN {
-    printf "%-20s ring buffer %.0f events/s in the on runs; agent %.2f us CPU per event\n",
-        "", n / (s * p), t / hz * 1e6 / n }'
+# throughput LABEL ADDR PORT: pairs of two-connector runs, and the agent's CPU per record
+throughput() {
+    local c0 c1 on0
+    c0=$(awk '{print $14 + $15}' "/proc/$agent/stat") on0=$(on_total)
+    pairs "$1" 2 "$2" "$3"
+    c1=$(awk '{print $14 + $15}' "/proc/$agent/stat")
+    summary "$1" rate
+    # An HTTP connection is two records (its flow and its first data segment).
+    awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v n=$(($(on_total) - on0)) -v s="$secs" \
+        -v p="$pairs" -v per="$4" 'BEGIN {
+        printf "%-20s ring buffer %.0f connects/s in the on runs; agent %.2f us CPU per connect, %.2f us per record\n",
+            "", n / (s * p), t / hz * 1e6 / n, t / hz * 1e6 / (n * per) }'
+}
+throughput throughput 203.0.113.1 9 1
+conn_args=(--http)
+throughput throughput-http 203.0.113.200 80 2
+conn_args=()
 
 # The kernel's account of each program's run time per connect() (the timing itself costs
 # time, about 100 ns a run here: an empty program measures that much).
@@ -180,11 +209,14 @@ join "$work/st0" "$work/st1" | awk -v n="$n" -v s="$secs" '
           "all programs", tot / n, tot / n / (s * 3e9 / n) * 100, s * 3e6 / n }'
 
 sleep 1.5  # let the agent drain and commit
-kill -TERM "$agent"
+kill -TERM "$agent" "$agent2"
 wait "$agent" || { cat "$work/agent.log"; exit 1; }
-agent=""
+wait "$agent2" || { cat "$work/agent2.log"; exit 1; }
+agent="" agent2=""
 lost=$(sqlite3 "$work/state/ledger.sqlite" "SELECT coalesce(sum(value),0) FROM counters
-    WHERE name IN ('ebpf.lost_flow','ebpf.lost_dns','ebpf.lost_exec')")
+    WHERE name IN ('ebpf.lost_flow','ebpf.lost_dns','ebpf.lost_exec','ebpf.lost_first')")
+counter() { sqlite3 "$work/state/ledger.sqlite" "SELECT coalesce(sum(value),0) FROM counters WHERE name = '$1'"; }
+echo "first packets: $(counter ebpf.first_packets) records, $(counter first_packets.named) named; none from the capture-off agent: $(sqlite3 "$work/state2/ledger.sqlite" "SELECT coalesce(sum(value),0) FROM counters WHERE name = 'ebpf.first_packets'")"
 got=$(awk '$1 ~ /^203\.0\.113\./ {s += $2} END {print s + 0}' "$work/out/unique-ips.log")
 ON=$(on_total)
 echo "delivered: $got of the $ON connects of the on runs through the ring buffer (none of the off runs); lost records: $lost"

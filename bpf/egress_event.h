@@ -22,12 +22,17 @@ typedef uint64_t em_u64;
 #define EM_PATH_LEN 256
 #define EM_ARGS_LEN 256
 #define EM_DNS_CAP 4096 /* bytes of a DNS packet copied (IP header onwards), a power of 2 */
+/* Bytes of a flow's first packet copied (IP header onwards), a power of 2: a ClientHello
+ * with a post-quantum key share (~1.8 KB) or a whole QUIC Initial (~1.2-1.5 KB) fits. */
+#define EM_FIRST_CAP 2048
 
 enum em_kind {
     EM_FLOW = 1, /* connect4/6, sendmsg4/6 (a new UDP destination of a socket) */
     EM_DNS = 2,  /* a DNS packet: egress to port 53 or ingress from port 53 */
     EM_EXEC = 3, /* sched_process_exec */
     EM_TASK = 4, /* a process's first flow (or first since its exec): who it is */
+    EM_FIRST = 5, /* a flow's first data: a TCP connection's first data segment, or the
+                   * first datagram of a UDP socket to a new destination port 443 (QUIC) */
 };
 
 /* Counters in the per-CPU array "stats", summed over CPUs by user space. */
@@ -37,6 +42,8 @@ enum em_stat {
     EM_STAT_LOST_EXEC,
     EM_STAT_DNS_TRUNCATED, /* DNS packet longer than EM_DNS_CAP: reported cut short */
     EM_STAT_UDP_REPEATS,   /* sendmsg to a destination the socket used within the timeout */
+    EM_STAT_LOST_FIRST,    /* ring buffer full: a flow's first packet not reported */
+    EM_STAT_FIRST_TRUNCATED, /* first packet longer than EM_FIRST_CAP: reported cut short */
     EM_STAT_COUNT
 };
 
@@ -93,6 +100,17 @@ struct em_dns {
     em_u8 data[EM_DNS_CAP];
 };
 
+/* A flow's first data: the packet from its IP header, cut to EM_FIRST_CAP. hdr.task holds
+ * the socket's cookie, uid and cgroup id, and the pid of the process that sent the segment
+ * (TCP: the task running as it left, 0 for the idle task) or that connected or sent to the
+ * destination (UDP: kept with the socket's flag). */
+struct em_first {
+    struct em_hdr hdr;
+    em_u32 wire_len; /* the packet's length; data holds min(wire_len, EM_FIRST_CAP) bytes */
+    em_u32 pad;
+    em_u8 data[EM_FIRST_CAP];
+};
+
 struct em_exec {
     struct em_hdr hdr;
     em_u32 args_len; /* bytes of args (NUL-separated argv) */
@@ -111,6 +129,7 @@ EM_ASSERT_SIZE(struct em_hdr, 88);
 EM_ASSERT_SIZE(struct em_flow, 56);
 EM_ASSERT_SIZE(struct em_task_rec, 96);
 EM_ASSERT_SIZE(struct em_dns, 96 + EM_DNS_CAP);
+EM_ASSERT_SIZE(struct em_first, 96 + EM_FIRST_CAP);
 EM_ASSERT_SIZE(struct em_exec, 608);
 
 #endif

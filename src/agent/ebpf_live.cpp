@@ -6,6 +6,8 @@
 //   EM_DNS   → Pipeline::on_dns_packet with the process of the socket: the one that used it
 //              for a flow, else (a socket older than the agent, such as a resolver's) the
 //              fallback attribution by 5-tuple, once per socket
+//   EM_FIRST → Pipeline::on_first_payload with the process that sent it (TCP) or connected
+//              or sent to the destination (UDP), resolved by pid as its flows are
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +43,7 @@ class EbpfLive final : public LiveSource {
         EbpfOptions eo;
         eo.cgroup = o.ebpf_cgroup;
         eo.ring_bytes = o.ebpf_ring_bytes;
+        eo.first_packets = o.ebpf_first_packets;
         auto src = EbpfSource::open(eo);
         if (!src) return src.error();
         auto fallback = FlowAttribution::create();
@@ -69,6 +72,7 @@ class EbpfLive final : public LiveSource {
         std::map<std::string, uint64_t> out{{"ebpf.records", records_},
                                             {"ebpf.flows", flows_},
                                             {"ebpf.dns_packets", dns_},
+                                            {"ebpf.first_packets", first_},
                                             {"ebpf.execs", execs_},
                                             {"ebpf.tasks", tasks_seen_},
                                             {"ebpf.malformed", malformed_},
@@ -120,7 +124,33 @@ class EbpfLive final : public LiveSource {
                 ++dns_;
                 on_dns(pipeline, ms);
                 return;
+            case EbpfRecord::Kind::first:
+                ++first_;
+                on_first(pipeline, ms);
+                return;
         }
+    }
+
+    void on_first(Pipeline& pipeline, int64_t ms) {
+        PacketInfo p;
+        why_.clear();
+        if (!decode_ip_packet(rec_.packet, rec_.packet_len, p, why_) ||
+            (p.proto != kProtoTcp && p.proto != kProtoUdp) || p.payload_len == 0) {
+            if (malformed_++ < 10)
+                log_warn("ebpf: first packet: {}", why_.empty() ? "no TCP or UDP data" : why_);
+            return;
+        }
+        PacketMeta m;
+        m.time_ms = ms;
+        m.proto = p.proto;
+        m.src = p.src;
+        m.dst = p.dst;
+        m.sport = p.sport;
+        m.dport = p.dport;
+        m.owner.uid = rec_.task.uid;
+        // pid 0: the segment left while the idle task ran (a softirq): no process to name.
+        pipeline.on_first_payload(m, p,
+                                  rec_.task.pid ? tasks_.resolve(facts(rec_.task), ms) : nullptr);
     }
 
     void on_dns(Pipeline& pipeline, int64_t ms) {
@@ -177,7 +207,8 @@ class EbpfLive final : public LiveSource {
     const uint64_t ns_per_tick_ = 1000000000ull / static_cast<uint64_t>(sysconf(_SC_CLK_TCK));
     EbpfRecord rec_;
     std::string why_;
-    uint64_t records_ = 0, flows_ = 0, dns_ = 0, execs_ = 0, tasks_seen_ = 0, malformed_ = 0;
+    uint64_t records_ = 0, flows_ = 0, dns_ = 0, first_ = 0, execs_ = 0, tasks_seen_ = 0;
+    uint64_t malformed_ = 0;
     uint64_t dns_by_socket_ = 0, dns_by_lookup_ = 0, dns_unattributed_ = 0;
 };
 

@@ -25,6 +25,7 @@ struct LiveSourceOptions {
     size_t rcvbuf = 8 << 20;
     std::string ebpf_cgroup;             // attach point; "" for the cgroup v2 root
     size_t ebpf_ring_bytes = 16u << 20;  // ring buffer size (a power of two)
+    bool ebpf_first_packets = true;      // copy each flow's first data (TLS, QUIC, HTTP names)
 };
 
 class LiveSource {

@@ -47,6 +47,7 @@ void parse_agent_table(TomlSection& s, AgentSettings& a) {
         else
             a.source.ebpf_ring_bytes = mb << 20;
     }
+    s.boolean("ebpf_first_packets", a.source.ebpf_first_packets);
     s.integer("rcvbuf_bytes", a.source.rcvbuf, 65536, int64_t{1} << 30)
         .integer("cache_entries", a.pipeline.cache_entries, 0, 100000000)
         .integer("min_ttl", a.pipeline.min_ttl_s, 0, 86400 * 7)

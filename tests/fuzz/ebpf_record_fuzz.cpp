@@ -1,11 +1,13 @@
 // Fuzzes the eBPF source's record decoder (sources/ebpf/ebpf_record.h) and what the agent
-// does next with a record: a DNS record's packet through the IP decoder, an exec record's
-// arguments joined. Decoded views must stay inside the input.
+// does next with a record: a DNS record's packet through the IP decoder, a first-packet
+// record's through the IP decoder and the first-packet decoders (TLS, HTTP, QUIC), an exec
+// record's arguments joined. Decoded views must stay inside the input.
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "flowname/first_packet.h"
 #include "packet/packet.h"
 #include "sources/ebpf/ebpf_record.h"
 
@@ -39,6 +41,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (r.kind == em::EbpfRecord::Kind::dns) {
         em::PacketInfo p;
         (void)em::decode_ip_packet(r.packet, r.packet_len, p, why);
+    }
+    if (r.kind == em::EbpfRecord::Kind::first) {
+        if (r.packet_len > 2048 || (r.wire_len > r.packet_len && r.packet_len != 2048))
+            __builtin_trap();  // bounded by the capture size, cut short only there
+        em::PacketInfo p;
+        if (em::decode_ip_packet(r.packet, r.packet_len, p, why) && p.payload_len > 0) {
+            if (!inside(p.payload, p.payload_len, rec_data, size)) __builtin_trap();
+            if (p.proto == em::kProtoTcp) {
+                (void)em::decode_tls_first_segment(p.payload, p.payload_len);
+                (void)em::decode_http_request(p.payload, p.payload_len);
+            } else if (p.proto == em::kProtoUdp) {
+                (void)em::decode_quic_initial(p.payload, p.payload_len);
+            }
+        }
     }
     std::string joined;
     em::join_args(r.args, joined);

@@ -1,9 +1,11 @@
 // em-connect: the tests' and the benchmark's own connector. Opens new outbound flows and
 // counts exactly how many it opened, so a capture can be checked against it.
 //
-//   em-connect [--udp] [--count N] [--seconds S] [--timeout-ms T] ADDR PORT
+//   em-connect [--udp] [--http] [--count N] [--seconds S] [--timeout-ms T] ADDR PORT
 //       TCP: connect() N times (or for S seconds, as fast as it can); refused counts as an
-//       attempt made (the SYN left). UDP: a datagram from a fresh socket (a new flow) each.
+//       attempt made (the SYN left); --http: a connection made sends an HTTP request (a
+//       first data segment naming bench.example.test) before it closes. UDP: a datagram
+//       from a fresh socket (a new flow) each.
 //       Prints "attempts=<n> connected=<n> refused=<n> timeouts=<n> errors=<n>".
 //   em-connect --alternate ON_FD OFF_FD [--block N] [--pairs P] ADDR PORT
 //       The benchmark's paired runs: blocks of N flows alternately in two cgroups, whose
@@ -53,6 +55,7 @@ bool make_addr(const char* host, int port, sockaddr_storage& ss, socklen_t& len)
 struct Target {
     int family;
     bool udp;
+    bool http;
     int timeout_ms;
     sockaddr_storage ss;
     socklen_t len;
@@ -101,7 +104,11 @@ void attempt(const Target& t, Counts& c) {
         }
     }
     ++c.attempts;
-    if (rc == 0)
+    static constexpr char kRequest[] = "GET / HTTP/1.1\r\nHost: bench.example.test\r\n\r\n";
+    if (rc == 0 && t.http && write(s, kRequest, sizeof kRequest - 1) != sizeof kRequest - 1) {
+        --c.attempts;
+        ++c.errors;
+    } else if (rc == 0)
         ++c.connected;
     else if (errno == ECONNREFUSED)
         ++c.refused;
@@ -154,7 +161,8 @@ int alternate(const Target& t, int on_fd, int off_fd, long block, long pairs, Co
 
 int usage() {
     std::fprintf(stderr,
-                 "usage: em-connect [--udp] [--count N] [--seconds S] [--timeout-ms T] ADDR PORT\n"
+                 "usage: em-connect [--udp] [--http] [--count N] [--seconds S] [--timeout-ms T] "
+                 "ADDR PORT\n"
                  "       em-connect --alternate ON_FD OFF_FD [--block N] [--pairs P] ADDR PORT\n"
                  "       em-connect --listen ADDR PORT\n");
     return 2;
@@ -163,7 +171,7 @@ int usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    bool udp = false, listen_mode = false;
+    bool udp = false, http = false, listen_mode = false;
     long count = 1;
     double seconds = 0;
     int timeout_ms = 1000;
@@ -174,6 +182,8 @@ int main(int argc, char** argv) {
         std::string a = argv[i];
         if (a == "--udp")
             udp = true;
+        else if (a == "--http")
+            http = true;
         else if (a == "--listen")
             listen_mode = true;
         else if (a == "--count" && i + 1 < argc)
@@ -215,7 +225,7 @@ int main(int argc, char** argv) {
     }
 
     Counts c;
-    const Target to{family, udp, timeout_ms, ss, len};
+    const Target to{family, udp, http, timeout_ms, ss, len};
     if (alt_on >= 0 && alt_off >= 0) return alternate(to, alt_on, alt_off, block, pairs, c);
     const double end = now_s() + seconds;
     for (long n = 0; seconds > 0 ? (n % 64 != 0 || now_s() < end) : n < count; ++n) attempt(to, c);

@@ -110,6 +110,29 @@ bool decode_ebpf_record(const void* data, size_t len, EbpfRecord& out, std::stri
             }
             return true;
         }
+        case EM_FIRST: {
+            constexpr size_t head = offsetof(em_first, data);
+            if (len <= head || len > sizeof(em_first)) {
+                why = "first-packet record of " + std::to_string(len) + " bytes";
+                return false;
+            }
+            const auto* f = reinterpret_cast<const em_first*>(bytes);
+            out.kind = EbpfRecord::Kind::first;
+            decode_task(f->hdr.task, out.task);
+            out.egress = true;
+            out.packet = bytes + head;
+            out.packet_len = len - head;
+            out.wire_len = f->wire_len;
+            if (out.wire_len < out.packet_len) {
+                why = "first-packet record holds more bytes than the packet had";
+                return false;
+            }
+            if (out.wire_len > out.packet_len && out.packet_len != EM_FIRST_CAP) {
+                why = "first-packet record cut short of the capture size";
+                return false;
+            }
+            return true;
+        }
         case EM_EXEC: {
             if (len != sizeof(em_exec)) {
                 why = "exec record of " + std::to_string(len) + " bytes";

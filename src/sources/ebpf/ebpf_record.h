@@ -22,14 +22,16 @@ struct EbpfTask {
 struct EbpfRecord {
     // task: who a process is, sent before its first flow (flows carry only pid, uid,
     // cgroup id and socket cookie in `task`)
-    enum class Kind { flow, dns, exec, task } kind = Kind::flow;
+    // first: a flow's first data (TCP's first data segment, a QUIC Initial), with the
+    // socket's cookie, uid and cgroup id and the connecting process's pid in `task`
+    enum class Kind { flow, dns, exec, task, first } kind = Kind::flow;
     uint64_t time_ns = 0;  // CLOCK_BOOTTIME
     EbpfTask task;
     // flow
     uint8_t proto = 0;
     uint16_t dport = 0;
     IpAddress dst;  // IPv4-mapped IPv6 destinations come out as IPv4
-    // dns: the packet from its IP header, cut to the capture size
+    // dns, first: the packet from its IP header, cut to the capture size
     bool egress = false;
     const uint8_t* packet = nullptr;
     size_t packet_len = 0;

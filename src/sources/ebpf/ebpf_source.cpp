@@ -91,6 +91,7 @@ Result<std::unique_ptr<EbpfSource>> EbpfSource::open(const EbpfOptions& opt) {
     s->skel_.reset(egress_bpf__open());
     if (!s->skel_) return libbpf_error("opening the BPF object", errno);
     s->skel_->rodata->wake_bytes = opt.wake_bytes;
+    s->skel_->rodata->first_packets = opt.first_packets;
     if (int err =
             bpf_map__set_max_entries(s->skel_->maps.events, static_cast<uint32_t>(opt.ring_bytes)))
         return libbpf_error("ring buffer size", err);
@@ -149,8 +150,9 @@ Result<uint64_t> EbpfSource::consume(const Handler& handler) {
 }
 
 std::map<std::string, uint64_t> EbpfSource::stats() const {
-    static constexpr const char* kNames[EM_STAT_COUNT] = {"lost_flow", "lost_dns", "lost_exec",
-                                                          "dns_truncated", "udp_repeats"};
+    static constexpr const char* kNames[EM_STAT_COUNT] = {
+        "lost_flow",   "lost_dns",   "lost_exec",      "dns_truncated",
+        "udp_repeats", "lost_first", "first_truncated"};
     std::map<std::string, uint64_t> out;
     int cpus = libbpf_num_possible_cpus();
     if (cpus <= 0) return out;

@@ -22,6 +22,7 @@ struct EbpfOptions {
     std::string cgroup;                // a cgroup v2 directory; "" for the hierarchy's root
     size_t ring_bytes = 16u << 20;     // a power of two, at least a page
     uint64_t wake_bytes = 256u << 10;  // wake the reader once this much is waiting
+    bool first_packets = true;         // EM_FIRST records: each flow's first data
 };
 
 class EbpfSource {
@@ -39,7 +40,7 @@ class EbpfSource {
     /// Hands every waiting record to `handler`; returns how many.
     Result<uint64_t> consume(const Handler& handler);
     /// The kernel half's counters ("lost_flow", "lost_dns", "lost_exec", "dns_truncated",
-    /// "udp_repeats"), summed over CPUs.
+    /// "udp_repeats", "lost_first", "first_truncated"), summed over CPUs.
     std::map<std::string, uint64_t> stats() const;
     /// The directory the programs are attached to, and the mount point of cgroup v2.
     const std::string& cgroup() const { return cgroup_; }

@@ -16,7 +16,7 @@ TEST(ConfigFile, ReadsTopLevelAgentAndServeValues) {
         "threads = 4\nstate_dir = \"/s\"\n"
         "[agent]\nflush_interval = \"2s\"\nebpf_ring_mb = 4\nnflog_group = 7\n"
         "firewall_backend = \"nft\"\nloki_labels = { env = \"prod\" }\n"
-        "attribute_processes = false\n"
+        "attribute_processes = false\nebpf_first_packets = false\n"
         "[serve]\nlisten = \"127.0.0.1:9000\"\nplain_http = true\nin_agent = true\n",
         "c.toml", c);
     ASSERT_TRUE(r) << r.error().message;
@@ -28,6 +28,7 @@ TEST(ConfigFile, ReadsTopLevelAgentAndServeValues) {
     EXPECT_EQ(c.agent.source.firewall_backend, "nft");
     EXPECT_EQ(c.agent.loki_labels.at("env"), "prod");
     EXPECT_FALSE(c.agent.attribute_processes);
+    EXPECT_FALSE(c.agent.source.ebpf_first_packets);
     EXPECT_EQ(c.serve.listen, "127.0.0.1:9000");
     EXPECT_TRUE(c.serve.plain_http);
     EXPECT_TRUE(c.serve_in_agent);
