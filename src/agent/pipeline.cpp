@@ -199,9 +199,8 @@ void Pipeline::on_first_payload(const PacketMeta& meta, const PacketInfo& p) {
         first_payload(meta, p);
         return;
     }
-    auto [process, counter] = attributor_(meta);
-    count(counter);
-    on_first_payload(meta, p, process);
+    // The attribution counters count flows: the flow of this payload was counted already.
+    on_first_payload(meta, p, attributor_(meta).first);
 }
 
 void Pipeline::on_first_payload(const PacketMeta& meta, const PacketInfo& p,

@@ -89,6 +89,19 @@ Result<PolicyInput> load_policy_from_files(const std::string& dir) {
         in.domains.push_back(
             PolicyDomain{std::move(d.name), d.count, d.last_seen, std::move(d.ips)});
     for (auto& i : *ips) in.ips.push_back(PolicyAddress{i.ip, i.count, i.last_seen, {}});
+    // The agent's third file, where it wrote one: the names first packets gave.
+    const std::string npath = dir + "/" + kFlowNamesFile;
+    auto ntext = read_file_if_present(
+        npath, limits.max_bytes,
+        {"cannot read " + npath, fmt::format("{}: larger than {} bytes", npath, limits.max_bytes)});
+    if (!ntext) return ntext.error();
+    if (*ntext) {
+        auto names = parse_flow_names_file(**ntext, dir, limits);
+        if (!names) return names.error();
+        for (auto& n : *names)
+            in.first_packet_names.push_back(PolicyFirstPacketName{
+                n.ip, std::move(n.name), std::move(n.protocol), n.count, n.last_seen});
+    }
     return in;
 }
 

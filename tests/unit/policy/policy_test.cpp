@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
 #include "enforce/enforce_config.h"
 
 namespace em {
@@ -327,6 +332,38 @@ TEST(Policy, EnforceConfigAllowsQueriedAndFirstPacketNames) {
     auto none = render_policy(in, opt);
     ASSERT_FALSE(none.ok());
     EXPECT_NE(none.error().message.find("no host name to allow"), std::string::npos);
+}
+
+// --files reads the agent's flow-names.log next to the two files when there is one (strictly,
+// as the collector does), and does without it.
+TEST(Policy, FilesInputReadsFlowNamesWhereTheAgentWroteThem) {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / ("em-policy-" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    std::ofstream(dir / "unique-domains.log")
+        << "a.example.test 2 2026-12-03T10:00:00Z 192.0.2.1\n";
+    std::ofstream(dir / "unique-ips.log") << "192.0.2.1 1 2026-12-03T10:00:00Z\n"
+                                             "198.51.100.7 3 2026-12-03T10:00:00Z\n";
+    auto without = load_policy_from_files(dir.string());
+    ASSERT_TRUE(without.ok()) << without.error().message;
+    EXPECT_TRUE(without->first_packet_names.empty());
+    std::ofstream(dir / "flow-names.log") << "198.51.100.7 doh.example.test tls 3 "
+                                             "2026-12-03T10:00:00Z\n";
+    auto with = load_policy_from_files(dir.string());
+    ASSERT_TRUE(with.ok()) << with.error().message;
+    ASSERT_EQ(with->first_packet_names.size(), 1u);
+    EXPECT_EQ(with->first_packet_names[0].name, "doh.example.test");
+    PolicyOptions opt;
+    opt.format = PolicyFormat::enforce;
+    auto text = render_policy(*with, opt);
+    ASSERT_TRUE(text.ok()) << text.error().message;
+    EXPECT_NE(text->find("    \"doh.example.test\",  # 3 first packets (tls)\n"), std::string::npos)
+        << *text;
+    std::ofstream(dir / "flow-names.log") << "198.51.100.7 doh.example.test ftp 3 "
+                                             "2026-12-03T10:00:00Z\n";
+    EXPECT_FALSE(load_policy_from_files(dir.string()).ok());
+    fs::remove_all(dir);
 }
 
 }  // namespace em
