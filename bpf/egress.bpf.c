@@ -360,8 +360,6 @@ static __always_inline int first_udp(struct __sk_buff* skb, struct bpf_sock* sk)
     return 1;
 }
 
-#define SOCK_CONNECT_BIND 16 /* sk_userlocks: the port was chosen at connect() */
-
 /* A packet leaving a connected socket. TCP needs no flag: the socket's own counters say
  * that this is the first transmission of its first data (data_segs_out already counts this
  * packet's segments, and only this packet's: a retransmission counts again), that nothing
@@ -375,10 +373,10 @@ static __always_inline int first_data(struct __sk_buff* skb, struct bpf_sock* sk
     if (!tp) return first_udp(skb, sk);
     __u32 segs = skb->gso_segs;
     if (tp->data_segs_out != (segs ? segs : 1) || tp->bytes_received) return 1;
-    /* A client: bound by its connect() (a flag of newer kernels), or it has received one
-     * segment only, the SYN-ACK (an accepted socket: the SYN and the handshake's ACK). */
-    if (!(tp->inet_conn.icsk_inet.sk.sk_userlocks & SOCK_CONNECT_BIND) && tp->segs_in > 1)
-        return 1;
+    /* A client: it has received one segment only, the SYN-ACK (an accepted socket has had
+     * the SYN and the handshake's ACK). Not sk_userlocks' SOCK_CONNECT_BIND: a bitfield on
+     * the kernels before it, which a CO-RE read of this build's u8 would fail to load on. */
+    if (tp->segs_in > 1) return 1;
     emit_first(skb, IPPROTO_TCP, bpf_get_current_pid_tgid() >> 32);
     return 1;
 }

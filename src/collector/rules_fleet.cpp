@@ -163,9 +163,11 @@ void PublicResolverRule::evaluate(const HostContext& ctx, std::vector<Finding>& 
                                 "(rules.public_resolver.list)",
                                 m.count, *m.label, facts)});
             }
-            // Its addresses' direct_ip findings fold into it (correlate.h).
+            // Its addresses' direct_ip findings fold into it (correlate.h) only where the list
+            // names the address too: a name is only what a client sent, and any process can
+            // send a resolver's name to its own server to hide that address's direct_ip.
             for (const FlowNameFileEntry& n : *ctx.flow_names)
-                if (n.name == name && answered.emplace(n.ip, index).second)
+                if (n.name == name && list_.match_ip(n.ip) && answered.emplace(n.ip, index).second)
                     out[index].covers.push_back(n.ip.to_string());
         }
     }

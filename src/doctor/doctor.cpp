@@ -170,9 +170,14 @@ void check_ledger_and_files(const DoctorInput& in, std::vector<DoctorCheck>& out
     }
 }
 
-// The first DNS name of the certificate's subjectAltName (or an IP address one): what the
-// endpoint is reached as, so its certificate verifies.
-std::string certificate_name(const std::string& path) {
+// What the endpoint is reached as, so that its certificate verifies: the first DNS name of
+// its subjectAltName that is no wildcard, else its first IP address.
+struct CertificateName {
+    std::string name;
+    bool ip = false;
+};
+
+CertificateName certificate_name(const std::string& path) {
     std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "re"), &std::fclose);
     if (!f) return {};
     std::unique_ptr<X509, void (*)(X509*)> cert(PEM_read_X509(f.get(), nullptr, nullptr, nullptr),
@@ -186,8 +191,9 @@ std::string certificate_name(const std::string& path) {
         const GENERAL_NAME* g = sk_GENERAL_NAME_value(names, i);
         if (g->type == GEN_DNS && dns.empty()) {
             const unsigned char* p = ASN1_STRING_get0_data(g->d.dNSName);
-            dns.assign(reinterpret_cast<const char*>(p),
-                       static_cast<size_t>(ASN1_STRING_length(g->d.dNSName)));
+            std::string n(reinterpret_cast<const char*>(p),
+                          static_cast<size_t>(ASN1_STRING_length(g->d.dNSName)));
+            if (n.find('*') == std::string::npos) dns = n;
         } else if (g->type == GEN_IPADD && ip.empty()) {
             const int n = ASN1_STRING_length(g->d.iPAddress);
             const unsigned char* b = ASN1_STRING_get0_data(g->d.iPAddress);
@@ -200,7 +206,8 @@ std::string certificate_name(const std::string& path) {
         }
     }
     GENERAL_NAMES_free(names);
-    return dns.empty() ? ip : dns;
+    if (!dns.empty()) return {dns, false};
+    return {ip, !ip.empty()};
 }
 
 DoctorCheck check_endpoint(const DoctorInput& in) {
@@ -221,15 +228,17 @@ DoctorCheck check_endpoint(const DoctorInput& in) {
     std::string host = addr;
     if (!in.serve_plain_http) {
         opt.ca_file = in.serve_cert;  // the endpoint's own certificate, self-signed or not
-        std::string name = certificate_name(in.serve_cert);
-        if (name.empty())
+        const CertificateName cert = certificate_name(in.serve_cert);
+        if (cert.name.empty())
             return make("endpoint", Status::fail,
                         "cannot read a subjectAltName from " + in.serve_cert,
                         "the certificate must name the host (install.sh makes one that does)");
-        host = name;
-        opt.resolve.push_back(
-            fmt::format("{}:{}:{}", name, listen->port,
-                        addr.find(':') != std::string::npos ? "[" + addr + "]" : addr));
+        host = cert.name;
+        // A name is connected to at the listen address; an IP address is connected to itself.
+        if (!cert.ip)
+            opt.resolve.push_back(
+                fmt::format("{}:{}:{}", cert.name, listen->port,
+                            addr.find(':') != std::string::npos ? "[" + addr + "]" : addr));
     }
     auto client = net::HttpClient::create(opt);
     if (!client) return make("endpoint", Status::fail, client.error().message, "");

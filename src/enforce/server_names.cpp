@@ -45,7 +45,7 @@ ServerNameVerdict ServerNameFlows::judge(const PacketInfo& p, int64_t now_ms,
         Entry& e = it->second;
         if (e.state == State::allowed) {
             ++counters_.later;
-            e.until_ms = now_ms + kAllowedIdleMs;
+            if (!tcp) e.until_ms = now_ms + kAllowedIdleMs;
             return {true, false, "connection allowed by its server name"};
         }
         if (e.state == State::denied) {
@@ -118,7 +118,7 @@ ServerNameVerdict ServerNameFlows::first_data(
     name_ = d.name.name;
     if (!allowed(name_)) return deny(counters_.denied, "server name not allowed");
     ++counters_.allowed;
-    e = {State::allowed, now_ms + kAllowedIdleMs};
+    e = {State::allowed, now_ms + (p.proto == kProtoTcp ? kAllowedTcpKeepMs : kAllowedIdleMs)};
     return {true, false, "server name allowed"};
 }
 

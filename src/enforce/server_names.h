@@ -61,7 +61,10 @@ class ServerNameFlows {
   public:
     static constexpr size_t kMaxFlows = 16384;
     static constexpr int64_t kHeldTimeoutMs = 10000;
-    static constexpr int64_t kAllowedIdleMs = 180000;
+    static constexpr int64_t kAllowedIdleMs = 180000;  // a QUIC 5-tuple, after its last datagram
+    // An allowed TCP connection leaves the queue (its connmark bit is cleared): its entry only
+    // answers the packets already queued behind the verdict, so it goes soon, leaving room.
+    static constexpr int64_t kAllowedTcpKeepMs = 5000;
     static constexpr int64_t kDeniedKeepMs = 30000;
 
     /// Judges one packet of the filter's traffic whose destination no answer allowed (TCP,

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "common/ascii.h"
+#include "common/ip_address.h"
 #include "flowname/first_packet.h"
 
 namespace em {
@@ -31,13 +32,10 @@ bool host_name(std::string_view v, std::string& out) {
         if (close == std::string_view::npos || close < 3 || close > 40) return false;
         std::string_view rest = v.substr(close + 1);
         if (!rest.empty() && (rest.front() != ':' || !port_digits(rest.substr(1)))) return false;
-        out.clear();
-        for (char c : v.substr(1, close - 1)) {
-            if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
-            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == ':' || c == '.'))
-                return false;
-            out += c;
-        }
+        // An IPv6 literal: parsed, and given in its canonical (RFC 5952) form.
+        auto ip = IpAddress::parse(v.substr(1, close - 1));
+        if (!ip || !ip->is_v6()) return false;
+        out = ip->to_string();
         return true;
     }
     if (const size_t colon = v.rfind(':'); colon != std::string_view::npos) {

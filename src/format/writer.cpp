@@ -2,6 +2,7 @@
 
 #include "common/files.h"
 #include "common/time.h"
+#include "format/fields.h"
 
 namespace em {
 
@@ -59,8 +60,13 @@ std::string render_ips_file(const std::vector<IpEntry>& ips) {
 
 std::string render_flow_names_file(const std::vector<FlowNameFileEntry>& names) {
     std::string out;
-    for (const auto& e : names)
+    for (const auto& e : names) {
+        // What the parser would refuse is not written: one such line would cost the reader
+        // the whole file (a name is what a client sent, so any local process chooses it).
+        if (format_detail::check_flow_name(e.name) || !format_detail::is_flow_protocol(e.protocol))
+            continue;
         append_flow_name_line(out, e.ip, e.name, e.protocol, e.count, e.last_seen, e.ech);
+    }
     return out;
 }
 

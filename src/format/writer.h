@@ -28,7 +28,8 @@ void append_ip_line(std::string& out, const IpAddress& ip, int64_t count, int64_
 void append_flow_name_line(std::string& out, const IpAddress& ip, std::string_view name,
                            std::string_view protocol, int64_t count, int64_t last_seen, bool ech);
 
-/// Whole files from entries, in the order given.
+/// Whole files from entries, in the order given. flow-names.log leaves out an entry whose
+/// name or protocol its parser refuses.
 std::string render_domains_file(const std::vector<DomainEntry>& domains);
 std::string render_ips_file(const std::vector<IpEntry>& ips);
 std::string render_flow_names_file(const std::vector<FlowNameFileEntry>& names);

@@ -10,6 +10,7 @@
 
 #include "common/domain_name.h"
 #include "common/time.h"
+#include "core/domain_folder.h"
 #include "policy/policy_uses.h"
 
 namespace em {
@@ -24,15 +25,24 @@ struct NameSource {
 };
 
 // What may stand in the config: a host name as enforce reads one (Go's rules, no trailing
-// dot). The name is written between double quotes, which none of its characters can end.
-bool allowable(std::string_view name) {
-    return !name.empty() && name.back() != '.' && go_is_domain_name(name);
+// dot; written between double quotes, which none of its characters can end), and not a
+// public suffix: enforce allows a name's subdomains too, so "com" or "github.io" (one HTTP
+// request with "Host: com" would put it here) would allow a whole zone.
+bool allowable(std::string_view name, const DomainFolder* psl) {
+    if (name.empty() || name.back() == '.' || !go_is_domain_name(name)) return false;
+    if (name.find('.') == std::string_view::npos) return false;
+    if (!psl) return true;
+    // A public suffix is its own base, and so is any name one label below it.
+    const std::string below = "x." + std::string(name);
+    return psl->base(name) != name || psl->base(below) != below;
 }
 
 }  // namespace
 
 Result<std::string> render_enforce(const PolicyInput& in, const PolicyOptions& opt) {
     const UseIndex uses(in, opt);
+    auto folder = DomainFolder::create(0);  // the public suffix list only
+    const DomainFolder* psl = folder ? &*folder : nullptr;
     std::map<std::string, NameSource> names;  // sorted: deterministic output
     size_t skipped = 0, folded = 0;
     for (const PolicyDomain& d : in.domains) {
@@ -52,7 +62,7 @@ Result<std::string> render_enforce(const PolicyInput& in, const PolicyOptions& o
                 continue;
             }
         }
-        if (!allowable(name)) {
+        if (!allowable(name, psl)) {
             ++skipped;
             continue;
         }
@@ -61,7 +71,7 @@ Result<std::string> render_enforce(const PolicyInput& in, const PolicyOptions& o
     size_t first_only = 0;
     for (const PolicyFirstPacketName& n : in.first_packet_names) {
         if (n.count < opt.min_count || n.last_seen < opt.since || !uses.selected(n.ip)) continue;
-        if (!allowable(n.name)) {
+        if (!allowable(n.name, psl)) {
             ++skipped;
             continue;
         }
@@ -85,7 +95,7 @@ Result<std::string> render_enforce(const PolicyInput& in, const PolicyOptions& o
     if (folded || skipped)
         out += fmt::format(
             "# left out: {} folded lines coarser than a registrable domain, {} names enforce "
-            "cannot take\n",
+            "cannot take or that are public suffixes\n",
             folded, skipped);
     out +=
         "# An egress-monitor enforce config (egress-eddie's format). Check it with\n"

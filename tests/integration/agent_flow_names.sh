@@ -77,7 +77,15 @@ s.sendto(data, ("203.0.113.5", 443))
 s.sendto(data, ("203.0.113.5", 443))  # the client's retransmission: not a second look
 PYEOF
 in_cl "$EM_CONNECT" --timeout-ms 500 192.0.2.20 443 >/dev/null || true  # no data: no name
-sleep 1
+# Until the agent has written what it saw (each flush), not a fixed sleep: SIGTERM then.
+wait_events() {  # FILE PATTERN COUNT: up to 20 s for COUNT lines matching PATTERN
+    for _ in $(seq 200); do
+        [ "$(grep -c -- "$2" "$1" 2>/dev/null || true)" -ge "$3" ] && return 0
+        sleep 0.1
+    done
+}
+wait_events "$EVENTS" '"type":"flow_name"' 6
+wait_events "$EVENTS" '"type":"flow"' 7
 
 kill -TERM "$AGENT"
 wait "$AGENT" || fail "agent exited with $? on SIGTERM"
@@ -123,7 +131,7 @@ grep -q -- '--nflog-prefix em-first' <<<"$(in_cl ip6tables -S EGRESS_MONITOR_OUT
 cu -k --resolve secure.example.test:443:192.0.2.20 https://secure.example.test/
 cu -k -6 --resolve 'v6.example.test:443:[2001:db8::20]' https://v6.example.test/
 cu --http1.1 --resolve www.example.test:80:192.0.2.10 http://www.example.test/index.html
-sleep 0.5
+wait_events "$WORK/ipt/events.jsonl" '"type":"flow_name"' 3
 kill -TERM "$IPT"; wait "$IPT" || fail "iptables agent exit status $?"
 grep -q EGRESS_MONITOR <<<"$(in_cl iptables -S)" && fail "iptables chains left behind"
 ipt=$(grep '"type":"flow_name"' "$WORK/ipt/events.jsonl" || true)
@@ -150,7 +158,7 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.sendto(data, ("203.0.113.5", 443))
 s.sendto(data, ("203.0.113.5", 443))
 PYEOF
-sleep 0.5
+wait_events "$WORK/pcap/events.jsonl" '"type":"flow_name"' 3
 kill -TERM "$PCAP_AGENT"; wait "$PCAP_AGENT" || fail "pcap agent exit status $?"
 pc=$(grep '"type":"flow_name"' "$WORK/pcap/events.jsonl" || true)
 [ "$(grep -c '"sni":"secure.example.test"' <<<"$pc")" -eq 2 ] || { echo "$pc"; fail "pcap: want 2 TLS names"; }

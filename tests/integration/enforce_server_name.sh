@@ -53,7 +53,8 @@ for s in servers[1:]:
 print("ready", flush=True)
 servers[0].serve_forever()
 PY
-in_up python3 "$WORK/server.py" "$WORK/cert.pem" "$WORK/key.pem" >"$WORK/server.out" 2>&1 &
+# Not through in_up: a function in the background is a subshell, and $! would be its pid.
+ip netns exec "$NS_UP" python3 "$WORK/server.py" "$WORK/cert.pem" "$WORK/key.pem" >"$WORK/server.out" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do grep -q '^ready' "$WORK/server.out" 2>/dev/null && break; sleep 0.05; done
 grep -q '^ready' "$WORK/server.out" || { cat "$WORK/server.out"; fail "the server did not start"; }
@@ -121,7 +122,11 @@ s.sendto(b"\x40" + bytes(40), ("192.0.2.60", 443))  # a short-header packet of t
 t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 t.sendto(b"\xc0" + bytes(1199), ("192.0.2.60", 443))  # a long header that is no Initial
 ' tests/data/quic/rfc9001_a2_client_initial.hex
-sleep 0.3
+# The three datagrams judged (enforce writes its verdicts after each read) before it stops.
+for _ in $(seq 200); do
+    [ "$(grep -c '"proto":17' "$WORK/verdicts.jsonl" 2>/dev/null || true)" -ge 3 ] && break
+    sleep 0.05
+done
 stop_enforce
 v=$WORK/verdicts.jsonl
 grep -q '"verdict":"accept","reason":"server name allowed".*"dport":443,"server_name":"allowed.test"' "$v" ||

@@ -365,8 +365,10 @@ TEST_F(CollectorTest, DisabledRulesResolveTheirAlerts) {
     EXPECT_EQ(summary(events_), (Lines{"direct_ip web1 203.0.113.9 resolved"}));
 }
 
-// flow-names.log from the agent: a DoH name on a hard-coded address is public_resolver (its
-// direct_ip folded into it); an unnamed address is direct_ip "no name at all". A bad names
+// flow-names.log from the agent: a DoH name on a hard-coded address is public_resolver, and
+// the address stays direct_ip "resolved elsewhere" (not folded: the list does not name the
+// address, and a name is only what a client sent); an unnamed address is direct_ip "no name
+// at all". A bad names
 // file costs that host its names only: its snapshot is applied, the rejection counted.
 TEST_F(CollectorTest, FlowNamesFeedTheRulesAndABadFileCostsOnlyTheNames) {
     start();
@@ -382,13 +384,19 @@ TEST_F(CollectorTest, FlowNamesFeedTheRulesAndABadFileCostsOnlyTheNames) {
     EXPECT_EQ(s.rejected, 0u);
     EXPECT_EQ(s.names_rejected, 1u);
     EXPECT_EQ(summary(events_),
-              (Lines{"direct_ip web1 203.0.113.9 open", "direct_ip web2 104.16.248.249 open",
-                     "direct_ip web2 203.0.113.9 open",
+              (Lines{"direct_ip web1 104.16.248.249 open", "direct_ip web1 203.0.113.9 open",
+                     "direct_ip web2 104.16.248.249 open", "direct_ip web2 203.0.113.9 open",
                      "public_resolver web1 mozilla.cloudflare-dns.com open"}));
     for (const auto& e : events_) {
         if (e.rule != "direct_ip") continue;
-        // web1's names are known: "no name at all"; web2's were rejected: neither.
-        EXPECT_EQ(e.message.find("no name at all") != std::string::npos, e.host == "web1")
+        // web1's names are known: "no name at all" or "resolved elsewhere"; web2's were
+        // rejected: neither.
+        const bool web1 = e.host == "web1", named = e.key == "104.16.248.249";
+        EXPECT_EQ(e.message.find("no name at all") != std::string::npos, web1 && !named)
+            << e.host << ": " << e.message;
+        EXPECT_EQ(e.message.find("resolved elsewhere (TLS name mozilla.cloudflare-dns.com)") !=
+                      std::string::npos,
+                  web1 && named)
             << e.host << ": " << e.message;
     }
 

@@ -189,7 +189,10 @@ TEST(HttpRequest, HostFormsAndItsAbsence) {
 TEST(HttpRequest, HostileHostsAreMalformed) {
     for (const char* bad :
          {"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", "GET / HTTP/1.1\r\nHost: a.test:99999999\r\n\r\n",
-          "GET / HTTP/1.1\r\nHost: \x1b[31mred\r\n\r\n", "GET / HTTP/1.1\r\nno colon here\r\n\r\n"})
+          "GET / HTTP/1.1\r\nHost: \x1b[31mred\r\n\r\n", "GET / HTTP/1.1\r\nno colon here\r\n\r\n",
+          // Brackets hold an IPv6 address, nothing else (these would break flow-names.log).
+          "GET / HTTP/1.1\r\nHost: [1..2]\r\n\r\n", "GET / HTTP/1.1\r\nHost: [a.]\r\n\r\n",
+          "GET / HTTP/1.1\r\nHost: [.ab]\r\n\r\n", "GET / HTTP/1.1\r\nHost: [192.0.2.1]\r\n\r\n"})
         EXPECT_EQ(http(bad).status, Status::malformed) << bad;
 }
 

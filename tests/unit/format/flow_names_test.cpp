@@ -42,6 +42,20 @@ TEST(FlowNamesFile, WriterSpellsTheLinesAndTheParserGivesThemBack) {
     EXPECT_EQ(render_flow_names_file(*r), out);
 }
 
+// A name the parser would refuse (one any local process can send in a Host header) is left
+// out by the writer, so it never costs the reader the whole file.
+TEST(FlowNamesFile, TheWriterLeavesOutWhatTheParserRefuses) {
+    const std::vector<FlowNameFileEntry> names = {
+        {ip("192.0.2.1"), "1..2", "http", 1, kUnix, false},
+        {ip("192.0.2.1"), "a.", "http", 1, kUnix, false},
+        {ip("192.0.2.1"), "good.example.test", "http", 2, kUnix, false},
+        {ip("192.0.2.1"), "good.example.test", "ftp", 1, kUnix, false},
+    };
+    const std::string out = render_flow_names_file(names);
+    EXPECT_EQ(out, std::string("192.0.2.1 good.example.test http 2 ") + kT + "\n");
+    EXPECT_TRUE(parse_flow_names_file(out, "web1").ok());
+}
+
 TEST(FlowNamesFile, EmptyFileIsNoNames) {
     auto r = parse_flow_names_file("", "web1");
     ASSERT_TRUE(r.ok());

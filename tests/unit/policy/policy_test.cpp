@@ -298,7 +298,10 @@ TEST(Policy, EnforceConfigAllowsQueriedAndFirstPacketNames) {
     in.domains.push_back({"*.*.test", 3, 1000, {}});
     in.domains.push_back({"bad name.test", 3, 1000, {}});
     in.first_packet_names = {{ip("198.51.100.1"), "doh.example.test", "tls", 2, 1000},
-                             {ip("192.0.2.10"), "api.example.test", "tls", 3, 1000}};
+                             {ip("192.0.2.10"), "api.example.test", "tls", 3, 1000},
+                             // Public suffixes would allow whole zones: left out.
+                             {ip("192.0.2.10"), "com", "http", 1, 1000},
+                             {ip("192.0.2.10"), "github.io", "http", 1, 1000}};
     PolicyOptions opt;
     opt.format = PolicyFormat::enforce;
     auto text = render_policy(in, opt);
@@ -307,8 +310,8 @@ TEST(Policy, EnforceConfigAllowsQueriedAndFirstPacketNames) {
     for (const char* want : {
              // cdn.example.test is queried and the base of the folded line: one name.
              "# 4 host names (3 queried through DNS, 1 named only by the first packets of flows)",
-             "# left out: 1 folded lines coarser than a registrable domain, 1 names enforce "
-             "cannot take\n",
+             "# left out: 1 folded lines coarser than a registrable domain, 3 names enforce "
+             "cannot take or that are public suffixes\n",
              "[[filters]]\nname = \"egress_monitor_allow\"\n",
              "allowByServerName = true\n",
              "    \"api.example.test\",  # 5 DNS queries, 3 first packets (tls)\n",
