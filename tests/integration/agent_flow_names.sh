@@ -148,7 +148,7 @@ ip netns exec "$NS_CL" "$EM_BIN" agent --source "pcap:vc$$" --state-dir "$WORK/p
 PCAP_AGENT=$!
 PIDS+=("$PCAP_AGENT")
 for i in $(seq 100); do grep -q 'agent: capturing with' "$WORK/pcap.log" && break; sleep 0.1; done
-sleep 0.3  # the capture is open before that line; give the host address sync a moment
+# The capture is open and the host's addresses dumped (HostAddresses::open) before that line.
 cu -k --resolve secure.example.test:443:192.0.2.20 https://secure.example.test/
 cu -k --resolve secure.example.test:443:192.0.2.20 https://secure.example.test/
 in_cl "$PY" - "$QUIC_HEX" <<'PYEOF'
