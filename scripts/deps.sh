@@ -12,7 +12,7 @@ libnetfilter-log-dev libnetfilter-conntrack-dev libldns-dev libpcap-dev libcpp-h
 libssl-dev libnetfilter-queue-dev libseccomp-dev libcap-dev libmicrohttpd-dev libcurl4-openssl-dev wamerican"
 test="dnsmasq-base dnsutils nftables iptables iproute2 systemd util-linux mawk sqlite3
 procps clang clang-tidy libclang-rt-14-dev e2fsprogs time gzip tcpdump conntrack curl openssl python3
-openssh-server openssh-client valgrind iodine dns2tcp"
+openssh-server openssh-client valgrind iodine dns2tcp chromium"
 run="dnsmasq nftables cron logrotate"
 
 case "${1:-build}" in

@@ -157,7 +157,10 @@ int run_report(CLI::App* sub, const CollectorFlags& f) {
         log_error("report: {}", collector.error().message);
         return 2;
     }
-    auto text = (*collector)->report(f.format == "json");
+    auto text = (*collector)
+                    ->report(f.format == "json"   ? ReportFormat::json
+                             : f.format == "html" ? ReportFormat::html
+                                                  : ReportFormat::text);
     if (!text) {
         log_error("report: {}", text.error().message);
         return 1;
@@ -203,8 +206,10 @@ std::shared_ptr<CollectorFlags> add_collector_commands(CLI::App& app) {
     auto* report = app.add_subcommand("report", "Print open alerts and per-host summaries");
     report->add_option("--config", f->collector_config, "collector config (TOML)")
         ->capture_default_str();
-    report->add_option("--format", f->format, "text or json")
-        ->check(CLI::IsMember({"text", "json"}))
+    report
+        ->add_option("--format", f->format,
+                     "text, json (for scripts), or html (one self-contained page)")
+        ->check(CLI::IsMember({"text", "json", "html"}))
         ->capture_default_str();
     return f;
 }

@@ -108,8 +108,8 @@ class CollectorImpl : public Collector {
                                    const std::vector<FetchResult>& results, int64_t now) override;
     Result<CycleSummary> run_cycle(const std::vector<HostSpec>& hosts, const FetchSource& results,
                                    int64_t now) override;
-    Result<std::string> report(bool json) override {
-        return render_report(*store_, book_, json, unix_now());
+    Result<std::string> report(ReportFormat format) override {
+        return render_report(*store_, book_, format, unix_now());
     }
 
   private:

@@ -29,6 +29,7 @@
 #include "collector/alerts.h"
 #include "collector/collector_config.h"
 #include "collector/fetch.h"
+#include "collector/report.h"
 #include "common/result.h"
 
 namespace em {
@@ -69,7 +70,7 @@ class Collector {
     virtual Result<CycleSummary> run_cycle(const std::vector<HostSpec>& hosts,
                                            const FetchSource& results, int64_t now) = 0;
     /// Current alerts and per-host summaries, as text or JSON.
-    virtual Result<std::string> report(bool json) = 0;
+    virtual Result<std::string> report(ReportFormat format) = 0;
 };
 
 }  // namespace em

@@ -66,23 +66,49 @@ void append_alert_record_json(const AlertRecord& a, const std::vector<std::strin
     out += '}';
 }
 
-Result<std::string> render_report(HistoryStore& store, AlertBook& book, bool json, int64_t now) {
+Result<ReportData> read_report_data(HistoryStore& store, AlertBook& book, int64_t now) {
+    ReportData d;
+    d.now = now;
     auto hosts = store.hosts();
     if (!hosts) return hosts.error();
+    d.hosts = std::move(hosts.value());
     auto alerts = book.open_alerts();
     if (!alerts) return alerts.error();
+    d.alerts = std::move(alerts.value());
+    auto actions = OperatorActions::create(store.db());
+    if (!actions) return actions.error();
+    auto s = actions->silences(now);
+    if (!s) return s.error();
+    d.silences = std::move(s.value());
+    return d;
+}
+
+std::string_view host_status(const HostRecord& h, const std::vector<AlertRecord>& open) {
+    auto has = [&](std::string_view rule) {
+        return std::any_of(open.begin(), open.end(), [&](const AlertRecord& a) {
+            return a.host == h.name && a.rule == rule;
+        });
+    };
+    if (!h.last_error.empty()) return "failing";
+    if (has("stale")) return "stale";
+    if (has("capacity")) return "at capacity";
+    if (!h.first_fetch) return "no data";
+    return "fresh";
+}
+
+Result<std::string> render_report(HistoryStore& store, AlertBook& book, ReportFormat format,
+                                  int64_t now) {
+    auto data = read_report_data(store, book, now);
+    if (!data) return data.error();
+    if (format == ReportFormat::html) return render_report_html(*data);
+    const bool json = format == ReportFormat::json;
+    const std::vector<HostRecord>* hosts = &data->hosts;
+    const std::vector<AlertRecord>* alerts = &data->alerts;
+    const std::vector<Silence>& silences = data->silences;
     std::map<std::string, size_t> open_per_host;
     std::map<std::string, const HostRecord*> by_name;
     for (const auto& a : *alerts) ++open_per_host[a.host];
     for (const auto& h : *hosts) by_name[h.name] = &h;
-    std::vector<Silence> silences;
-    if (auto actions = OperatorActions::create(store.db()); actions) {
-        auto s = actions->silences(now);
-        if (!s) return s.error();
-        silences = std::move(s.value());
-    } else {
-        return actions.error();
-    }
     auto tags_of = [&](const std::string& host) {
         auto it = by_name.find(host);
         return it == by_name.end() ? std::vector<std::string>() : it->second->tags;

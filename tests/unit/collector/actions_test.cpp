@@ -93,12 +93,12 @@ TEST_F(ActionsTest, SilencesMatchAndExpire) {
     // report and the sinks see it while it lasts.
     std::vector<AlertEvent> ev;
     ASSERT_TRUE(book_->reconcile("web1", {}, "new_domain", {{"x.example", "new"}}, kT0, ev).ok());
-    auto text = render_report(*store_, *book_, false, kT0 + 60);
+    auto text = render_report(*store_, *book_, ReportFormat::text, kT0 + 60);
     ASSERT_TRUE(text.ok());
     EXPECT_NE(text->find("silenced until 2026-11-29T11:35:35Z"), std::string::npos) << *text;
-    auto json = render_report(*store_, *book_, true, kT0 + 60);
+    auto json = render_report(*store_, *book_, ReportFormat::json, kT0 + 60);
     EXPECT_NE(json->find(R"("silenced_until":"2026-11-29T11:35:35Z")"), std::string::npos) << *json;
-    EXPECT_EQ(render_report(*store_, *book_, false, kT0 + 8 * 86400)->find("silenced"),
+    EXPECT_EQ(render_report(*store_, *book_, ReportFormat::text, kT0 + 8 * 86400)->find("silenced"),
               std::string::npos);
     EXPECT_FALSE(actions_->silence(Silence{}, 60, kT0).ok());  // matches everything: refused
     EXPECT_FALSE(actions_->silence(s, 0, kT0).ok());

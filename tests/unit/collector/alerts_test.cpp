@@ -282,7 +282,7 @@ TEST_F(AlertsTest, ReportTextHasNoControls) {
                                      "1m\x7f\rx")
                     .ok());
     reconcile("web1", "new_domain", {{"a\x1b]0;pwned\x07.x.test", "new \xc2\x85 domain"}}, kT0);
-    auto text = render_report(*store_, *book_, false, kT0);
+    auto text = render_report(*store_, *book_, ReportFormat::text, kT0);
     ASSERT_TRUE(text.ok()) << text.error().message;
     for (char c : *text) {
         auto b = static_cast<unsigned char>(c);
@@ -293,7 +293,7 @@ TEST_F(AlertsTest, ReportTextHasNoControls) {
     EXPECT_NE(text->find("last error: bad line \\x1b[2J\\x9b1m\\u009b1m\\x7f\\x0dx"),
               std::string::npos)
         << *text;
-    auto json = render_report(*store_, *book_, true, kT0);
+    auto json = render_report(*store_, *book_, ReportFormat::json, kT0);
     ASSERT_TRUE(json.ok());
     EXPECT_NE(json->find(R"("key":"a\u001b]0;pwned\u0007.x.test")"), std::string::npos) << *json;
     EXPECT_NE(json->find(R"("message":"new \u0085 domain")"), std::string::npos) << *json;

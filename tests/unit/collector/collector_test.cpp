@@ -164,7 +164,7 @@ TEST_F(CollectorTest, CycleAppliesRejectsAndResolves) {
                      "rejected web2 web2 resolved"}));
     EXPECT_EQ(s.alerts_open, 2u);
 
-    auto text = collector_->report(false);
+    auto text = collector_->report(ReportFormat::text);
     ASSERT_TRUE(text.ok());
     EXPECT_NE(text->find("open alerts: 2"), std::string::npos) << *text;
     EXPECT_NE(text->find("new_domain      web1                 example.net: new domain "
@@ -175,7 +175,7 @@ TEST_F(CollectorTest, CycleAppliesRejectsAndResolves) {
                          "      0  open alerts    0"),
               std::string::npos)
         << *text;
-    auto json = collector_->report(true);
+    auto json = collector_->report(ReportFormat::json);
     ASSERT_TRUE(json.ok());
     EXPECT_NE(
         json->find(R"({"host":"web1","rule":"direct_ip","key":"203.0.113.9","state":"open",)"
@@ -190,6 +190,46 @@ TEST_F(CollectorTest, CycleAppliesRejectsAndResolves) {
                    R"("domains":1,"ips":0,"open_alerts":0})"),
         std::string::npos)
         << *json;
+}
+
+// The HTML report: one page with every host's status, the alerts grouped by rule and
+// explained, and what a host reported (here a rejected line quoted in the error) as text,
+// never as markup.
+TEST_F(CollectorTest, HtmlReportShowsStatusesAndEscapesWhatHostsSent) {
+    hosts_.push_back(HostSpec{});
+    hosts_[2].name = "db1";
+    hosts_[1].tags = {"a<b"};
+    start();
+    FetchResult bad = good("web2", {}, {});
+    bad.domains = "<img src=x onerror=alert(1)> 1 2026-11-22T11:35:35Z -\n";
+    cycle({good("web1", {{"api.example.com", 4, kT0, {}}}, {{ip("203.0.113.9"), 3, kT0}}), bad,
+           failed("db1")},
+          kT0);
+    auto html = collector_->report(ReportFormat::html);
+    ASSERT_TRUE(html.ok()) << html.error().message;
+    const std::string& h = *html;
+    EXPECT_EQ(h.rfind("<!DOCTYPE html>", 0), 0u);
+    EXPECT_NE(h.find("content=\"default-src 'none'; style-src 'unsafe-inline'\""),
+              std::string::npos);
+    EXPECT_EQ(h.find("<script"), std::string::npos);
+    EXPECT_EQ(h.find("<img"), std::string::npos) << h;
+    EXPECT_NE(h.find("&lt;img src=x onerror=alert(1)&gt;"), std::string::npos) << h;
+    EXPECT_NE(h.find("<td>a&lt;b</td>"), std::string::npos) << h;
+    EXPECT_NE(h.find("<th scope=\"row\">web1</th><td class=\"status fresh\">fresh</td>"),
+              std::string::npos)
+        << h;
+    EXPECT_NE(h.find("<th scope=\"row\">web2</th><td class=\"status failing\">failing</td>"),
+              std::string::npos)
+        << h;
+    EXPECT_NE(h.find("<th scope=\"row\">db1</th><td class=\"status failing\">failing</td>"),
+              std::string::npos)
+        << h;
+    EXPECT_NE(h.find("<h3><code>direct_ip</code> (1)</h3>\n<p class=\"meaning\">a connection "
+                     "to an address no DNS answer explained</p>"),
+              std::string::npos)
+        << h;
+    EXPECT_NE(h.find("aria-label=\"hosts by status: 2 failing, 1 fresh\""), std::string::npos) << h;
+    EXPECT_NE(h.find("<li><b>3</b> hosts</li>"), std::string::npos) << h;
 }
 
 // The issue's own example: 400 random names under one domain are one alert (tunnel, with
@@ -259,7 +299,7 @@ TEST_F(CollectorTest, TheSameNewDomainOnManyHostsIsOneFleetAlert) {
          with("web4", true, false), not_modified("web5")};
     cycle(r, kT0 + 600);
     EXPECT_TRUE(events_.empty()) << summary(events_)[0];
-    auto report = collector_->report(false);
+    auto report = collector_->report(ReportFormat::text);
     ASSERT_TRUE(report.ok());
     EXPECT_NE(report->find("on 4 hosts (web1, web2, web3, web4)"), std::string::npos) << *report;
     // Every host drops it: resolved, once.
@@ -344,7 +384,7 @@ TEST_F(CollectorTest, StaleHostsAndResets) {
     cycle({good("web1", {{"a.example.com", 3, kT0, {}}, {"b.example.org", 1, kT0, {}}}, {})},
           kT0 + 50 * 60);
     EXPECT_TRUE(events_.empty());
-    auto json = collector_->report(true);
+    auto json = collector_->report(ReportFormat::json);
     ASSERT_TRUE(json.ok());
     EXPECT_NE(json->find(R"("last_reset":"2026-11-22T12:15:35Z")"), std::string::npos) << *json;
     // Fetches keep working but the files never change again.

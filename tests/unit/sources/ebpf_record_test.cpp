@@ -39,7 +39,8 @@ std::vector<uint8_t> first_record(const std::vector<uint8_t>& packet, uint32_t w
     f.hdr.task.cgroup_id = 99;
     f.wire_len = wire_len;
     const size_t n = std::min(packet.size(), sizeof f.data);
-    std::memcpy(f.data, packet.data(), n);
+    if (n != 0)  // an empty vector's data() may be null, which memcpy must not get
+        std::memcpy(f.data, packet.data(), n);
     const auto* b = reinterpret_cast<const uint8_t*>(&f);
     return {b, b + offsetof(em_first, data) + n};
 }
