@@ -5,7 +5,9 @@
 //   cycle 1: every host new (baseline snapshots)
 //   cycle 2: 10 % of each host's counts grown, 3 new domains and 2 new addresses per host
 // Prints per cycle: wall time, CPU time, peak RSS, hosts/s, and the time spent generating
-// the text (on the collector's worker thread, overlapped with ingest).
+// the text (on the collector's worker thread, overlapped with ingest). Then the dashboard's
+// pages rendered from that history, server-side (what a request costs before the network):
+// the overview, a host's page, a domain's page and a search, best of three.
 //
 //   collector_bench [--hosts 1000] [--domains 10000] [--ips 20000] [--pool 50000]
 //                   [--db /tmp/collector-bench.sqlite] [--resolvers packaging/public-resolvers.txt]
@@ -19,13 +21,16 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "collector/collector.h"
+#include "collector/report_html.h"
 #include "common/ip_address.h"
 #include "common/time.h"
+#include "dashboard/pages.h"
 
 namespace {
 
@@ -187,6 +192,61 @@ int usage() {
     return 2;
 }
 
+// Milliseconds of the best of three runs of `render`, which returns the page's size.
+template <class F>
+double best_ms(F render, size_t& bytes) {
+    double best = 1e18;
+    for (int i = 0; i < 3; ++i) {
+        const auto t0 = Clock::now();
+        bytes = render();
+        best = std::min(best, std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    }
+    return best;
+}
+
+int time_pages(const Options& o, const Pool& pool, const std::vector<em::HostSpec>& hosts) {
+    auto store = em::HistoryStore::open(o.db);
+    if (!store)
+        return std::fprintf(stderr, "collector_bench: %s\n", store.error().message.c_str()), 1;
+    auto book = em::AlertBook::create((*store)->db());
+    if (!book)
+        return std::fprintf(stderr, "collector_bench: %s\n", book.error().message.c_str()), 1;
+    const int64_t now = kT0 + 3600;
+    auto page = [](em::Page p) {
+        if (p.status != 200)
+            std::fprintf(stderr, "collector_bench: page %d %s\n", p.status, p.error.c_str());
+        return p.html.size();
+    };
+    struct Row {
+        const char* name;
+        std::function<size_t()> render;
+    };
+    const std::string domain = pool.names[pool.names.size() / 2];
+    const std::vector<Row> rows{
+        {"overview /",
+         [&] {
+             auto d = em::read_report_data(**store, *book, now);
+             std::string out;
+             if (d) em::html_overview(*d, em::HtmlOptions{true, "", "status"}, out);
+             return out.size();
+         }},
+        {"/host", [&] { return page(em::host_page(**store, *book, hosts[0].name, "", now)); }},
+        {"/host&q=",
+         [&] { return page(em::host_page(**store, *book, hosts[0].name, "site1", now)); }},
+        {"/domain", [&] { return page(em::domain_page(**store, *book, domain)); }},
+        {"/search", [&] { return page(em::search_page(**store, "site12.")); }},
+    };
+    std::printf("%-10s %10s %10s   (dashboard pages, server-side, best of 3)\n", "page", "ms",
+                "KiB");
+    for (const auto& r : rows) {
+        size_t bytes = 0;
+        const double ms = best_ms(r.render, bytes);
+        std::printf("%-10s %10.1f %10.0f\n", r.name, ms, static_cast<double>(bytes) / 1024);
+    }
+    std::fflush(stdout);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -276,6 +336,7 @@ int main(int argc, char** argv) {
                     sum->alerts_open, static_cast<double>(bytes) / 1e6);
         std::fflush(stdout);
     }
+    if (int rc = time_pages(o, pool, hosts); rc != 0) return rc;
     std::error_code ec;
     std::printf("database: %.0f MB (+ WAL %.0f MB)\n",
                 static_cast<double>(std::filesystem::file_size(o.db, ec)) / 1e6,

@@ -56,9 +56,10 @@ int run_cli(int argc, char** argv) {
     auto enforce_flags = add_enforce_command(app);
     auto show_flags = add_show_command(app);
     auto doctor_flags = add_doctor_command(app);
-    for (auto* sub : {app.get_subcommand("agent"), app.get_subcommand("replay"),
-                      app.get_subcommand("serve"), app.get_subcommand("collect"),
-                      app.get_subcommand("report"), app.get_subcommand("enforce")})
+    for (auto* sub :
+         {app.get_subcommand("agent"), app.get_subcommand("replay"), app.get_subcommand("serve"),
+          app.get_subcommand("collect"), app.get_subcommand("report"),
+          app.get_subcommand("enforce"), app.get_subcommand("dashboard")})
         sub->add_flag("-v,--verbose", verbose, "log what is done at info level");
     try {
         app.parse(argc, argv);

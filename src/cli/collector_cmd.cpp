@@ -13,6 +13,7 @@
 #include "common/duration.h"
 #include "common/log.h"
 #include "common/time.h"
+#include "dashboard/dashboard.h"
 #include "exporters/http/serve_child.h"
 #include "exporters/http/server.h"
 
@@ -169,6 +170,26 @@ int run_report(CLI::App* sub, const CollectorFlags& f) {
     return 0;
 }
 
+int run_dashboard(CLI::App* sub, const CollectorFlags& f) {
+    auto config = load_collector_config(f.collector_config, sub->count("--config") > 0);
+    if (!config) {
+        log_error("dashboard: {}", config.error().message);
+        return 2;
+    }
+    wait_for_stop(0);  // block the signals before the server's threads start
+    auto dashboard = Dashboard::start(config->dashboard, config->history.path);
+    if (!dashboard) {
+        log_error("dashboard: {}", dashboard.error().message);
+        return 1;
+    }
+    if (config->dashboard.user.empty() && ::geteuid() == 0)
+        log_warn("dashboard: running as root; set dashboard.user to an unprivileged user");
+    while (!wait_for_stop(60000)) {
+    }
+    (*dashboard)->stop();
+    return 0;
+}
+
 }  // namespace
 
 std::shared_ptr<CollectorFlags> add_collector_commands(CLI::App& app) {
@@ -211,6 +232,11 @@ std::shared_ptr<CollectorFlags> add_collector_commands(CLI::App& app) {
                      "text, json (for scripts), or html (one self-contained page)")
         ->check(CLI::IsMember({"text", "json", "html"}))
         ->capture_default_str();
+
+    auto* dashboard = app.add_subcommand(
+        "dashboard", "Serve the fleet as web pages from the history ([dashboard] table)");
+    dashboard->add_option("--config", f->collector_config, "collector config (TOML)")
+        ->capture_default_str();
     return f;
 }
 
@@ -218,6 +244,8 @@ int run_collector_commands(CLI::App& app, const CollectorFlags& f) {
     if (CLI::App* sub = app.get_subcommand("serve"); sub->parsed()) return run_serve(sub, f);
     if (CLI::App* sub = app.get_subcommand("collect"); sub->parsed()) return run_collect(sub, f);
     if (CLI::App* sub = app.get_subcommand("report"); sub->parsed()) return run_report(sub, f);
+    if (CLI::App* sub = app.get_subcommand("dashboard"); sub->parsed())
+        return run_dashboard(sub, f);
     return -1;
 }
 

@@ -143,6 +143,17 @@ Result<CollectorConfig> parse_collector_config(std::string_view text, const std:
         .text("webhook_ca_file", c.alerts.webhook_ca_file)
         .integer("webhook_timeout_ms", c.alerts.webhook_timeout_ms, 1, 600000);
     if (auto r = a.finish(); !r) return r.error();
+
+    const toml::table* dashboard = top.table("dashboard");
+    if (auto r = top.status(); !r) return r.error();
+    TomlSection d(dashboard, "dashboard", path);
+    d.text("listen", c.dashboard.listen)
+        .text("token_file", c.dashboard.token_file)
+        .text("tls_cert", c.dashboard.tls_cert)
+        .text("tls_key", c.dashboard.tls_key)
+        .boolean("plain_http", c.dashboard.plain_http)
+        .text("user", c.dashboard.user);
+    if (auto r = d.finish(); !r) return r.error();
     return c;
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// The collector's settings: the [history], [rules.*] and [alerts] sections of its TOML
+// The collector's settings: the [history], [rules.*], [alerts] and [dashboard] sections of its TOML
 // config (documented in collector.h). Other top-level keys and sections belong to the rest
 // of `collect` (inventory, fetching) and are left alone here; inside these sections an
 // unknown key or a wrong type is an error naming the file and line.
@@ -26,10 +26,21 @@ struct AlertsConfig {
     int64_t webhook_timeout_ms = 5000;
 };
 
+/// `egress-monitor dashboard`: the fleet in a browser (src/dashboard), on the same hardened
+/// HTTPS server as `serve` (exporters/http/daemon.h).
+struct DashboardConfig {
+    std::string listen = "127.0.0.1:8444";  // ADDR:PORT or [v6addr]:PORT
+    std::string token_file;                 // required: the password of HTTP Basic, or a Bearer
+    std::string tls_cert, tls_key;          // required unless plain_http
+    bool plain_http = false;                // only behind a TLS proxy on the same host
+    std::string user;  // unprivileged user to become once bound and the files are read
+};
+
 struct CollectorConfig {
     HistoryConfig history;
     RulesConfig rules;
     AlertsConfig alerts;
+    DashboardConfig dashboard;
 };
 
 Result<CollectorConfig> parse_collector_config(std::string_view text, const std::string& path);

@@ -7,8 +7,9 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <set>
 
-#include "collector/report.h"
+#include "collector/report_html.h"
 #include "common/html_escape.h"
 #include "common/time.h"
 
@@ -62,12 +63,49 @@ const StatusStyle& style_of(std::string_view status) {
 void text(std::string_view s, std::string& out) { append_html_escaped(s, out); }
 
 void time_cell(int64_t t, std::string& out) {
-    if (!t) {
-        out += "<td>never</td>";
+    out += "<td>";
+    html_time(t, out);
+    out += "</td>";
+}
+
+void host_name(const std::string& name, const HtmlOptions& o, std::string& out) {
+    if (!o.links) {
+        text(name, out);
         return;
     }
-    const std::string when = format_rfc3339(t);
-    out += fmt::format("<td><time datetime=\"{0}\">{0}</time></td>", when);
+    out += "<a href=\"/host?name=";
+    append_url_component(name, out);
+    out += "\">";
+    text(name, out);
+    out += "</a>";
+}
+
+// The hosts table's order (HtmlOptions::sort); names break ties.
+void sort_hosts(const ReportData& d, const std::vector<std::string_view>& statuses,
+                const std::map<std::string, size_t>& open_per_host, std::string_view by,
+                std::vector<size_t>& order) {
+    auto open = [&](size_t i) {
+        auto it = open_per_host.find(d.hosts[i].name);
+        return it == open_per_host.end() ? size_t{0} : it->second;
+    };
+    auto rank = [&](size_t i) {
+        for (size_t r = 0; r < kStatuses.size(); ++r)
+            if (kStatuses[r].name == statuses[i]) return r;
+        return kStatuses.size();
+    };
+    auto key = [&](size_t i) -> int64_t {
+        const HostRecord& h = d.hosts[i];
+        if (by == "status") return static_cast<int64_t>(rank(i));
+        if (by == "last_ok") return h.last_ok;  // oldest first: the ones to look at
+        if (by == "domains") return -h.domains;
+        if (by == "ips") return -h.ips;
+        if (by == "alerts") return -static_cast<int64_t>(open(i));
+        return 0;
+    };
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+        const int64_t ka = key(a), kb = key(b);
+        return ka != kb ? ka < kb : d.hosts[a].name < d.hosts[b].name;
+    });
 }
 
 constexpr std::string_view kStyle = R"(
@@ -82,6 +120,9 @@ th{background:#f6f8fa}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .nodata{color:#6e7781}.fresh{color:#1a7f37}.meaning{color:#59636e;margin:.1rem 0 .4rem}
 code{font-family:ui-monospace,monospace;overflow-wrap:anywhere}time{white-space:nowrap}a{color:#0969da}
 a:focus,:focus-visible{outline:2px solid #0969da;outline-offset:2px}
+nav{display:flex;flex-wrap:wrap;gap:1rem;align-items:center;border-bottom:1px solid #d1d9e0;padding:.4rem 0}
+nav form{margin-left:auto}input,button{font:inherit;padding:.15rem .4rem}
+.chart text{font-size:11px;fill:#59636e}.note{color:#59636e}.facts th{width:12rem}
 )";
 
 // A bar as wide as the fleet, one segment per status (each with a <title> for hover and
@@ -111,7 +152,7 @@ void status_chart(const std::map<std::string_view, size_t>& counts, size_t total
     out += "</svg>\n";
 }
 
-void alerts_section(const ReportData& d, std::string& out) {
+void alerts_section(const ReportData& d, const HtmlOptions& o, std::string& out) {
     out +=
         fmt::format("<section aria-labelledby=\"alerts\"><h2 id=\"alerts\">Open alerts ({})</h2>\n",
                     d.alerts.size());
@@ -135,7 +176,7 @@ void alerts_section(const ReportData& d, std::string& out) {
             "<th scope=\"col\">Seen</th><th scope=\"col\">Handled</th></tr></thead><tbody>\n";
         for (const AlertRecord* a : alerts) {
             out += fmt::format("<tr><td>#{}</td><td>", a->id);
-            text(a->host, out);
+            host_name(a->host, o, out);
             out += "</td><td><code>";
             text(a->key, out);
             out += "</code></td><td>";
@@ -159,24 +200,68 @@ void alerts_section(const ReportData& d, std::string& out) {
     out += "</section>\n";
 }
 
+// A column heading; in the dashboard a link that sorts by it (keeping the tag filter).
+void heading(std::string_view label, std::string_view sort_key, const HtmlOptions& o,
+             std::string& out) {
+    out += "<th scope=\"col\">";
+    if (o.links && !sort_key.empty()) {
+        out += "<a href=\"/?sort=";
+        out += sort_key;
+        if (!o.tag.empty()) {
+            out += "&amp;tag=";
+            append_url_component(o.tag, out);
+        }
+        out +=
+            fmt::format("\"{}>{}</a>", o.sort == sort_key ? " aria-current=\"true\"" : "", label);
+    } else {
+        out += label;
+    }
+    out += "</th>";
+}
+
 void hosts_section(const ReportData& d, const std::vector<std::string_view>& statuses,
-                   const std::map<std::string, size_t>& open_per_host, std::string& out) {
-    out += fmt::format(
-        "<section aria-labelledby=\"hosts\"><h2 id=\"hosts\">Hosts ({})</h2>\n"
-        "<table class=\"hosts\"><thead><tr><th scope=\"col\">Host</th><th "
-        "scope=\"col\">Status</th><th scope=\"col\">Tags</th><th scope=\"col\">Last good "
-        "fetch</th><th scope=\"col\">Domains</th><th scope=\"col\">Addresses</th><th "
-        "scope=\"col\">Open alerts</th><th scope=\"col\">Last error</th></tr></thead><tbody>\n",
-        d.hosts.size());
-    for (size_t i = 0; i < d.hosts.size(); ++i) {
+                   const std::map<std::string, size_t>& open_per_host, const HtmlOptions& o,
+                   std::string& out) {
+    std::vector<size_t> order(d.hosts.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    sort_hosts(d, statuses, open_per_host, o.sort, order);
+    out += fmt::format("<section aria-labelledby=\"hosts\"><h2 id=\"hosts\">Hosts ({})</h2>\n",
+                       order.size());
+    if (!o.tag.empty()) {
+        out += "<p>Tagged <code>";
+        text(o.tag, out);
+        out += "</code>";
+        if (o.links) out += " — <a href=\"/\">all hosts</a>";
+        out += "</p>\n";
+    }
+    out += "<table class=\"hosts\"><thead><tr>";
+    heading("Host", "name", o, out);
+    heading("Status", "status", o, out);
+    heading("Tags", "", o, out);
+    heading("Last good fetch", "last_ok", o, out);
+    heading("Domains", "domains", o, out);
+    heading("Addresses", "ips", o, out);
+    heading("Open alerts", "alerts", o, out);
+    heading("Last error", "", o, out);
+    out += "</tr></thead><tbody>\n";
+    for (size_t i : order) {
         const HostRecord& h = d.hosts[i];
-        const StatusStyle& s = style_of(statuses[i]);
         out += "<tr><th scope=\"row\">";
-        text(h.name, out);
-        out += fmt::format("</th><td class=\"status {}\">{}</td><td>", s.css_class, s.name);
+        host_name(h.name, o, out);
+        out += "</th>";
+        html_status(statuses[i], out);
+        out += "<td>";
         for (size_t t = 0; t < h.tags.size(); ++t) {
             if (t) out += ", ";
-            text(h.tags[t], out);
+            if (o.links) {
+                out += "<a href=\"/?tag=";
+                append_url_component(h.tags[t], out);
+                out += "\">";
+                text(h.tags[t], out);
+                out += "</a>";
+            } else {
+                text(h.tags[t], out);
+            }
         }
         out += "</td>";
         time_cell(h.last_ok, out);
@@ -192,25 +277,63 @@ void hosts_section(const ReportData& d, const std::vector<std::string_view>& sta
 
 }  // namespace
 
-std::string render_report_html(const ReportData& d) {
+void html_open(std::string_view title, bool nav, std::string& out) {
+    out +=
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        "style-src 'unsafe-inline'\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>";
+    text(title, out);
+    out += fmt::format("</title>\n<style>{}</style></head>\n<body>", kStyle);
+    if (nav)
+        out +=
+            "<nav aria-label=\"dashboard\"><a href=\"/\">Fleet</a> <form action=\"/search\" "
+            "method=\"get\" role=\"search\"><label for=\"q\">Search hosts, domains, "
+            "addresses</label> <input id=\"q\" name=\"q\" type=\"search\" size=\"30\"> "
+            "<button type=\"submit\">Search</button></form></nav>\n";
+}
+
+void html_close(std::string& out) { out += "</main></body></html>\n"; }
+
+void html_time(int64_t t, std::string& out) {
+    if (!t) {
+        out += "never";
+        return;
+    }
+    const std::string when = format_rfc3339(t);
+    out += fmt::format("<time datetime=\"{0}\">{0}</time>", when);
+}
+
+void html_status(std::string_view status, std::string& out) {
+    const StatusStyle& s = style_of(status);
+    out += fmt::format("<td class=\"status {}\">{}</td>", s.css_class, s.name);
+}
+
+void html_overview(const ReportData& all, const HtmlOptions& o, std::string& out) {
+    // Filtered by tag: the summary, the alerts and the hosts are those of the tagged hosts.
+    ReportData tagged;
+    if (!o.tag.empty()) {
+        tagged.now = all.now;
+        tagged.silences = all.silences;
+        std::set<std::string_view> names;
+        for (const auto& h : all.hosts)
+            if (std::find(h.tags.begin(), h.tags.end(), o.tag) != h.tags.end()) {
+                tagged.hosts.push_back(h);
+                names.insert(h.name);
+            }
+        for (const auto& a : all.alerts)
+            if (names.count(a.host)) tagged.alerts.push_back(a);
+    }
+    const ReportData& d = o.tag.empty() ? all : tagged;
     std::vector<std::string_view> statuses;
     std::map<std::string_view, size_t> per_status;
     for (const auto& h : d.hosts) ++per_status[statuses.emplace_back(host_status(h, d.alerts))];
     std::map<std::string, size_t> open_per_host;
     for (const auto& a : d.alerts) ++open_per_host[a.host];
-    const std::string generated = format_rfc3339(d.now);
-
-    std::string out = fmt::format(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-        "style-src 'unsafe-inline'\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-        "<title>egress-monitor fleet report, {0}</title>\n<style>{1}</style></head>\n"
-        "<body><header><h1>egress-monitor fleet report</h1>\n<p>Generated <time "
-        "datetime=\"{0}\">{0}</time> from the collector's history.</p></header>\n<main>\n"
+    out += fmt::format(
         "<section aria-labelledby=\"summary\"><h2 id=\"summary\">Summary</h2>\n"
-        "<ul class=\"cards\"><li><b>{2}</b> hosts</li><li><b>{3}</b> open alerts</li>",
-        generated, kStyle, d.hosts.size(), d.alerts.size());
+        "<ul class=\"cards\"><li><b>{}</b> hosts</li><li><b>{}</b> open alerts</li>",
+        d.hosts.size(), d.alerts.size());
     for (const auto& s : kStatuses) {
         auto it = per_status.find(s.name);
         out += fmt::format("<li class=\"{}\"><b>{}</b> {}</li>", s.css_class,
@@ -219,9 +342,20 @@ std::string render_report_html(const ReportData& d) {
     out += "</ul>\n";
     if (!d.hosts.empty()) status_chart(per_status, d.hosts.size(), out);
     out += "</section>\n";
-    alerts_section(d, out);
-    hosts_section(d, statuses, open_per_host, out);
-    out += "</main></body></html>\n";
+    alerts_section(d, o, out);
+    hosts_section(d, statuses, open_per_host, o, out);
+}
+
+std::string render_report_html(const ReportData& d) {
+    const std::string generated = format_rfc3339(d.now);
+    std::string out;
+    html_open("egress-monitor fleet report, " + generated, false, out);
+    out += fmt::format(
+        "<header><h1>egress-monitor fleet report</h1>\n<p>Generated <time "
+        "datetime=\"{0}\">{0}</time> from the collector's history.</p></header>\n<main>\n",
+        generated);
+    html_overview(d, HtmlOptions{}, out);
+    html_close(out);
     return out;
 }
 

@@ -36,4 +36,19 @@ std::string escape_html(std::string_view s) {
     return out;
 }
 
+void append_url_component(std::string_view s, std::string& out) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    for (unsigned char c : s) {
+        const bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                           (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+        if (plain) {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += kHex[c >> 4];
+            out += kHex[c & 15];
+        }
+    }
+}
+
 }  // namespace em

@@ -14,4 +14,9 @@ namespace em {
 void append_html_escaped(std::string_view s, std::string& out);
 std::string escape_html(std::string_view s);
 
+/// Appends `s` percent-encoded as one component of a URL's query (RFC 3986: every byte but
+/// A-Z a-z 0-9 - . _ ~ as %XX), so a name in a link is a value, never more of the URL. The
+/// result is also safe inside an HTML attribute.
+void append_url_component(std::string_view s, std::string& out);
+
 }  // namespace em

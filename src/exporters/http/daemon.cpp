@@ -256,8 +256,12 @@ struct Daemon::Impl {
             return MHD_YES;
         }
         Reply reply;
-        Request req{method, url, [connection](const char* name) {
+        Request req{method, url,
+                    [connection](const char* name) {
                         return MHD_lookup_connection_value(connection, MHD_HEADER_KIND, name);
+                    },
+                    [connection](const char* name) {
+                        return MHD_lookup_connection_value(connection, MHD_GET_ARGUMENT_KIND, name);
                     }};
         try {
             reply = self->handler(req);

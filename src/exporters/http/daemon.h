@@ -53,6 +53,9 @@ struct Request {
     std::string_view method, path;
     /// A request header's value (case-insensitive name); nullopt when absent.
     std::function<const char*(const char* name)> header;
+    /// A query-string argument, percent-decoded (by libmicrohttpd); nullptr when absent.
+    /// The value is the client's: any bytes but NUL.
+    std::function<const char*(const char* name)> query;
 };
 
 struct Reply {

@@ -24,5 +24,14 @@ TEST(HtmlEscape, ControlsAndBidiAreVisibleEscapes) {
     EXPECT_EQ(out, "kept:&lt;");
 }
 
+TEST(HtmlEscape, UrlComponentsArePercentEncoded) {
+    std::string out;
+    append_url_component("a.b-c_d~9 &x=\"<'/%", out);
+    EXPECT_EQ(out, "a.b-c_d~9%20%26x%3D%22%3C%27%2F%25");
+    out.clear();
+    append_url_component("*.*.example.com", out);
+    EXPECT_EQ(out, "%2A.%2A.example.com");
+}
+
 }  // namespace
 }  // namespace em

@@ -1,0 +1,45 @@
+#pragma once
+// `egress-monitor dashboard`: the fleet in a browser, served from the collector's history on
+// the hardened HTTP(S) server `serve` uses (exporters/http/daemon.h: bounded connections,
+// memory and time per client, no request bodies). Read-only: it changes nothing in the
+// history (alert actions stay with `egress-monitor alerts`).
+//
+//   GET /                      the overview: summary, open alerts by rule, hosts
+//                              (?tag=T filters, ?sort=status|last_ok|domains|ips|alerts)
+//   GET /host?name=H[&q=S]     one host: status, alerts, growth chart, its domains and
+//                              addresses (filtered by S), recent events
+//   GET /domain?name=D         one domain: which hosts, since when, how much, fleet rarity
+//   GET /ip?addr=A             one address: which hosts, and the names that resolved to it
+//   GET /search?q=S            hosts, domains and addresses containing S
+//   GET /healthz               200 "ok" (no credentials needed)
+// Every other path needs the token: as the password of HTTP Basic (any user name; a browser
+// asks for it) or as "Authorization: Bearer <token>", compared in constant time; 401
+// otherwise. Pages carry no script and a Content-Security-Policy of default-src 'none'.
+#include <memory>
+#include <string>
+
+#include "collector/collector_config.h"
+#include "common/result.h"
+#include "exporters/http/daemon.h"
+
+namespace em {
+
+class Dashboard {
+  public:
+    /// Opens the history (`history_path`), reads the token and TLS files, binds, drops to
+    /// `cfg.user` if set, and serves. Errors name the file or the address.
+    static Result<std::unique_ptr<Dashboard>> start(const DashboardConfig& cfg,
+                                                    const std::string& history_path,
+                                                    http::Limits limits = {});
+    ~Dashboard();
+    void stop();
+    int port() const;
+
+    struct Impl;
+
+  private:
+    explicit Dashboard(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace em

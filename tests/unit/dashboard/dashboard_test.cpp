@@ -1,0 +1,256 @@
+#include "dashboard/dashboard.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "collector/collector.h"
+#include "format/writer.h"
+
+namespace em {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int64_t kT0 = 1795347335;  // 2026-11-22T11:35:35Z
+constexpr const char* kToken = "dashboard-token-0123456789";
+
+IpAddress ip(const char* s) { return *IpAddress::parse(s); }
+
+FetchResult good(const std::string& host, std::vector<DomainEntry> d, std::vector<IpEntry> i) {
+    std::sort(d.begin(), d.end(),
+              [](const DomainEntry& a, const DomainEntry& b) { return a.name < b.name; });
+    std::sort(i.begin(), i.end(), [](const IpEntry& a, const IpEntry& b) { return a.ip < b.ip; });
+    FetchResult r;
+    r.host = host;
+    r.ok = true;
+    r.domains = render_domains_file(d);
+    r.ips = render_ips_file(i);
+    r.domains_etag = "\"d-" + std::to_string(r.domains.size()) + "\"";
+    r.ips_etag = "\"i-" + std::to_string(r.ips.size()) + "\"";
+    return r;
+}
+
+// A history of three hosts over two days (written by the real collector), served over plain
+// HTTP on loopback.
+class DashboardTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        dir_ = fs::temp_directory_path() /
+               ("em-dashboard-" + std::to_string(::getpid()) + "-" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::remove_all(dir_);
+        fs::create_directories(dir_);
+        CollectorConfig config;
+        config.history.path = (dir_ / "history.sqlite").string();
+        config.alerts.to_stdout = false;
+        config.rules.new_domain.learning_days = 0;
+        config.rules.rare.min_fleet = 100;
+        std::vector<HostSpec> hosts(3);
+        hosts[0].name = "web1";
+        hosts[0].tags = {"prod", "web"};
+        hosts[1].name = "web2";
+        hosts[1].tags = {"prod"};
+        hosts[2].name = "db1";
+        hosts[2].tags = {"db"};
+        {
+            auto c = Collector::create(config);
+            ASSERT_TRUE(c.ok()) << c.error().message;
+            std::vector<DomainEntry> common{{"api.example.com", 4, kT0, {ip("192.0.2.10")}}};
+            auto r = (*c)->run_cycle(hosts,
+                                     {good("web1", common, {{ip("192.0.2.10"), 3, kT0}}),
+                                      good("web2", common, {}), good("db1", common, {})},
+                                     kT0);
+            ASSERT_TRUE(r.ok()) << r.error().message;
+            // A day later web1 looks up a new name with markup in it and connects to an
+            // address no answer named.
+            std::vector<DomainEntry> more = common;
+            more.push_back({"x<b>y.evil.example", 1, kT0 + 86400, {}});
+            r = (*c)->run_cycle(
+                hosts,
+                {good("web1", more,
+                      {{ip("192.0.2.10"), 5, kT0}, {ip("203.0.113.7"), 1, kT0 + 86400}}),
+                 good("web2", common, {}), good("db1", common, {})},
+                kT0 + 86400);
+            ASSERT_TRUE(r.ok()) << r.error().message;
+        }
+        token_file_ = (dir_ / "token").string();
+        std::ofstream(token_file_) << kToken << "\n";
+        ::chmod(token_file_.c_str(), 0600);
+        DashboardConfig dc;
+        dc.listen = "127.0.0.1:0";
+        dc.token_file = token_file_;
+        dc.plain_http = true;
+        auto d = Dashboard::start(dc, config.history.path);
+        ASSERT_TRUE(d.ok()) << d.error().message;
+        dashboard_ = std::move(*d);
+    }
+    void TearDown() override {
+        dashboard_.reset();
+        fs::remove_all(dir_);
+    }
+    httplib::Result get(const std::string& path, bool auth = true) {
+        httplib::Client cli("127.0.0.1", dashboard_->port());
+        if (auth) cli.set_basic_auth("anyone", kToken);
+        return cli.Get(path);
+    }
+    std::string page(const std::string& path) {
+        auto r = get(path);
+        EXPECT_TRUE(r) << path;
+        if (!r) return "";
+        EXPECT_EQ(r->status, 200) << path << ": " << r->body;
+        return r->body;
+    }
+    static bool has(const std::string& body, const std::string& s) {
+        return body.find(s) != std::string::npos;
+    }
+    fs::path dir_;
+    std::string token_file_;
+    std::unique_ptr<Dashboard> dashboard_;
+};
+
+TEST_F(DashboardTest, EveryPageButHealthzNeedsTheToken) {
+    auto r = get("/", false);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401);
+    EXPECT_EQ(r->get_header_value("WWW-Authenticate"),
+              "Basic realm=\"egress-monitor dashboard\", charset=\"UTF-8\"");
+    EXPECT_FALSE(has(r->body, "web1"));
+
+    httplib::Client cli("127.0.0.1", dashboard_->port());
+    cli.set_basic_auth("anyone", "dashboard-token-0123456788");
+    r = cli.Get("/host?name=web1");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401);
+    // A Basic header that is not base64, or has no colon, is no credential either.
+    r = cli.Get("/", {{"Authorization", "Basic !!!!"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401);
+    cli.set_basic_auth("", "");
+
+    httplib::Client bearer("127.0.0.1", dashboard_->port());
+    bearer.set_bearer_token_auth(kToken);
+    r = bearer.Get("/");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+
+    r = get("/healthz", false);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "ok\n");
+}
+
+TEST_F(DashboardTest, OverviewLinksSortsAndFiltersByTag) {
+    auto r = get("/");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200);
+    EXPECT_EQ(r->get_header_value("Content-Type"), "text/html; charset=utf-8");
+    EXPECT_TRUE(has(r->get_header_value("Content-Security-Policy"), "default-src 'none'"));
+    EXPECT_EQ(r->get_header_value("X-Frame-Options"), "DENY");
+    EXPECT_EQ(r->get_header_value("Cache-Control"), "no-store");
+    EXPECT_EQ(r->get_header_value("Referrer-Policy"), "no-referrer");
+    const std::string& all = r->body;
+    EXPECT_EQ(all.rfind("<!DOCTYPE html>", 0), 0u) << all;
+    EXPECT_TRUE(has(all, "<form action=\"/search\" method=\"get\" role=\"search\">"));
+    EXPECT_FALSE(has(all, "<script"));
+    for (const char* h : {"web1", "web2", "db1"})
+        EXPECT_TRUE(has(all, std::string("<a href=\"/host?name=") + h + "\">" + h + "</a>")) << h;
+
+    std::string prod = page("/?tag=prod");
+    EXPECT_TRUE(has(prod, "/host?name=web1\""));
+    EXPECT_FALSE(has(prod, "/host?name=db1\"")) << prod;
+    // The sort links keep the filter.
+    EXPECT_TRUE(has(prod, "href=\"/?sort=domains&amp;tag=prod\"")) << prod;
+
+    std::string sorted = page("/?sort=domains");
+    EXPECT_LT(sorted.find("/host?name=web1\""), sorted.find("/host?name=db1\"")) << sorted;
+    // An unknown order is the default one, not an error.
+    page("/?sort=%3Cx%3E");
+}
+
+TEST_F(DashboardTest, HostPageShowsKeysGrowthAndEscapesWhatTheHostSent) {
+    std::string h = page("/host?name=web1");
+    EXPECT_TRUE(has(h, "<svg id=\"growth-chart\"")) << h;
+    // The second day's new name and address are bars; the baseline is not.
+    EXPECT_TRUE(has(h, "<title>2026-11-23: 1 new domains, counters +")) << h;
+    EXPECT_TRUE(has(h, "<title>2026-11-23: 1 new addresses, counters +")) << h;
+    EXPECT_TRUE(has(h, "<title>2026-11-22: 0 new domains")) << h;
+    EXPECT_TRUE(has(h, "<a href=\"/domain?name=api.example.com\">api.example.com</a>")) << h;
+    EXPECT_TRUE(has(h, "<a href=\"/ip?addr=203.0.113.7\">203.0.113.7</a>")) << h;
+    // The name with markup is text, and its link is percent-encoded.
+    EXPECT_FALSE(has(h, "<b>y"));
+    EXPECT_TRUE(has(h, "/domain?name=x%3Cb%3Ey.evil.example\">x&lt;b&gt;y.evil.example</a>")) << h;
+    EXPECT_TRUE(has(h, "<a href=\"/?tag=prod\">prod</a>"));
+    // The filter keeps only matching keys.
+    std::string f = page("/host?name=web1&q=evil");
+    EXPECT_TRUE(has(f, "x&lt;b&gt;y.evil.example"));
+    EXPECT_FALSE(has(f, ">api.example.com</a>")) << f;
+    EXPECT_TRUE(has(f, "value=\"evil\""));
+
+    auto missing = get("/host?name=%3Cnope%3E");
+    ASSERT_TRUE(missing);
+    EXPECT_EQ(missing->status, 404);
+    EXPECT_TRUE(has(missing->body, "No host named &lt;nope&gt;."));
+}
+
+TEST_F(DashboardTest, DomainAndAddressPagesNameTheHosts) {
+    std::string d = page("/domain?name=api.example.com");
+    EXPECT_TRUE(has(d, "Listed by <b>3</b> of 3 hosts")) << d;
+    for (const char* h : {"web1", "web2", "db1"})
+        EXPECT_TRUE(has(d, "/host?name=" + std::string(h)));
+    std::string rare = page("/domain?name=x%3Cb%3Ey.evil.example");
+    EXPECT_TRUE(has(rare, "one host only")) << rare;
+
+    std::string a = page("/ip?addr=192.0.2.10");
+    EXPECT_TRUE(has(a, "<a href=\"/domain?name=api.example.com\">")) << a;
+    std::string direct = page("/ip?addr=203.0.113.7");
+    EXPECT_TRUE(has(direct, "without a DNS answer naming it")) << direct;
+
+    auto bad = get("/ip?addr=not-an-address");
+    ASSERT_TRUE(bad);
+    EXPECT_EQ(bad->status, 400);
+    auto none = get("/domain?name=never.example");
+    ASSERT_TRUE(none);
+    EXPECT_EQ(none->status, 404);
+}
+
+TEST_F(DashboardTest, SearchFindsHostsDomainsAndAddresses) {
+    std::string s = page("/search?q=example");
+    EXPECT_TRUE(has(s, "0 hosts, 2 domains, 0 addresses contain <code>example</code>")) << s;
+    s = page("/search?q=web");
+    EXPECT_TRUE(has(s, "2 hosts, 0 domains, 0 addresses")) << s;
+    s = page("/search?q=203.0.113");
+    EXPECT_TRUE(has(s, "<a href=\"/ip?addr=203.0.113.7\">")) << s;
+    s = page("/search?q=%22%3E%3Cscript%3E");
+    EXPECT_FALSE(has(s, "<script>"));
+    EXPECT_TRUE(has(s, "<code>&quot;&gt;&lt;script&gt;</code>")) << s;
+}
+
+TEST(DashboardStart, RefusesAMissingTokenOrTls) {
+    DashboardConfig dc;
+    dc.listen = "127.0.0.1:0";
+    auto d = Dashboard::start(dc, "/nonexistent/history.sqlite");
+    ASSERT_FALSE(d.ok());
+    EXPECT_NE(d.error().message.find("dashboard.token_file"), std::string::npos)
+        << d.error().message;
+
+    const fs::path token =
+        fs::temp_directory_path() / ("em-dashboard-token-" + std::to_string(::getpid()));
+    std::ofstream(token) << kToken << "\n";
+    ::chmod(token.c_str(), 0600);
+    dc.token_file = token.string();
+    d = Dashboard::start(dc, "/nonexistent/history.sqlite");
+    fs::remove(token);
+    ASSERT_FALSE(d.ok());
+    EXPECT_NE(d.error().message.find("dashboard.tls_cert"), std::string::npos) << d.error().message;
+}
+
+}  // namespace
+
+}  // namespace em
