@@ -15,9 +15,6 @@
 
 namespace em {
 
-namespace {
-
-// What each rule's alert means, for the reader who does not know the rule's name.
 std::string_view rule_meaning(std::string_view rule) {
     static const std::map<std::string_view, std::string_view> meanings = {
         {"new_domain", "a domain this host had not resolved before"},
@@ -40,6 +37,8 @@ std::string_view rule_meaning(std::string_view rule) {
     auto it = meanings.find(rule);
     return it == meanings.end() ? std::string_view() : it->second;
 }
+
+namespace {
 
 // The statuses host_status() gives, in the order the summary shows them, with their colours
 // (readable as text too: the status is always written out).
@@ -152,7 +151,9 @@ void status_chart(const std::map<std::string_view, size_t>& counts, size_t total
     out += "</svg>\n";
 }
 
-void alerts_section(const ReportData& d, const HtmlOptions& o, std::string& out) {
+}  // namespace
+
+void html_alerts(const ReportData& d, const HtmlOptions& o, std::string& out) {
     out +=
         fmt::format("<section aria-labelledby=\"alerts\"><h2 id=\"alerts\">Open alerts ({})</h2>\n",
                     d.alerts.size());
@@ -175,7 +176,10 @@ void alerts_section(const ReportData& d, const HtmlOptions& o, std::string& out)
             "happened</th><th scope=\"col\">Since</th><th scope=\"col\">Last seen</th>"
             "<th scope=\"col\">Seen</th><th scope=\"col\">Handled</th></tr></thead><tbody>\n";
         for (const AlertRecord* a : alerts) {
-            out += fmt::format("<tr><td>#{}</td><td>", a->id);
+            if (o.links)
+                out += fmt::format("<tr><td><a href=\"/alert?id={0}\">#{0}</a></td><td>", a->id);
+            else
+                out += fmt::format("<tr><td>#{}</td><td>", a->id);
             host_name(a->host, o, out);
             out += "</td><td><code>";
             text(a->key, out);
@@ -199,6 +203,8 @@ void alerts_section(const ReportData& d, const HtmlOptions& o, std::string& out)
     }
     out += "</section>\n";
 }
+
+namespace {
 
 // A column heading; in the dashboard a link that sorts by it (keeping the tag filter).
 void heading(std::string_view label, std::string_view sort_key, const HtmlOptions& o,
@@ -287,7 +293,8 @@ void html_open(std::string_view title, bool nav, std::string& out) {
     out += fmt::format("</title>\n<style>{}</style></head>\n<body>", kStyle);
     if (nav)
         out +=
-            "<nav aria-label=\"dashboard\"><a href=\"/\">Fleet</a> <form action=\"/search\" "
+            "<nav aria-label=\"dashboard\"><a href=\"/\">Fleet</a> <a href=\"/alerts\">Alerts</a> "
+            "<form action=\"/search\" "
             "method=\"get\" role=\"search\"><label for=\"q\">Search hosts, domains, "
             "addresses</label> <input id=\"q\" name=\"q\" type=\"search\" size=\"30\"> "
             "<button type=\"submit\">Search</button></form></nav>\n";
@@ -342,7 +349,7 @@ void html_overview(const ReportData& all, const HtmlOptions& o, std::string& out
     out += "</ul>\n";
     if (!d.hosts.empty()) status_chart(per_status, d.hosts.size(), out);
     out += "</section>\n";
-    alerts_section(d, o, out);
+    html_alerts(d, o, out);
     hosts_section(d, statuses, open_per_host, o, out);
 }
 

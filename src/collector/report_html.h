@@ -26,6 +26,14 @@ void html_time(int64_t t, std::string& out);
 /// The class and text of a host status (host_status()).
 void html_status(std::string_view status, std::string& out);
 
+/// What a rule's alert means, in a sentence for a reader who does not know the rule ("" for
+/// an unknown rule).
+std::string_view rule_meaning(std::string_view rule);
+
+/// The open alerts, one table per rule with the rule explained (in the dashboard each incident
+/// links to its page).
+void html_alerts(const ReportData& d, const HtmlOptions& o, std::string& out);
+
 /// Summary, open alerts by rule, hosts: the overview.
 void html_overview(const ReportData& d, const HtmlOptions& o, std::string& out);
 

@@ -1,13 +1,17 @@
 #include "dashboard/dashboard.h"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <strings.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <optional>
 
+#include "collector/actions.h"
 #include "collector/alerts.h"
 #include "collector/history.h"
 #include "collector/report.h"
@@ -16,12 +20,16 @@
 #include "common/privileges.h"
 #include "common/time.h"
 #include "common/token_file.h"
+#include "dashboard/form.h"
 #include "dashboard/pages.h"
 #include "exporters/http/server.h"
 
 namespace em {
 
 namespace {
+
+// The largest form a browser posts here (an action's fields and its reason).
+constexpr size_t kMaxFormBytes = 4096;
 
 constexpr const char* kRealm = "Basic realm=\"egress-monitor dashboard\", charset=\"UTF-8\"";
 
@@ -30,8 +38,8 @@ bool known_sort(std::string_view s) {
     return s == "status" || s == "last_ok" || s == "domains" || s == "ips" || s == "alerts";
 }
 
-// "Basic base64(user:password)" → the password; nullopt when not Basic or not decodable.
-std::optional<std::string> basic_password(std::string_view value) {
+// "Basic base64(user:password)" → {user, password}; nullopt when not Basic or not decodable.
+std::optional<std::pair<std::string, std::string>> basic_credentials(std::string_view value) {
     value = http::trim_ows(value);
     if (value.size() < 6 || strncasecmp(value.data(), "Basic ", 6) != 0) return std::nullopt;
     std::string_view b64 = http::trim_ows(value.substr(6));
@@ -49,26 +57,77 @@ std::optional<std::string> basic_password(std::string_view value) {
     decoded.resize(decoded.size() - std::min(pad, decoded.size()));
     auto colon = decoded.find(':');
     if (colon == std::string::npos) return std::nullopt;
-    return decoded.substr(colon + 1);
+    return std::pair{decoded.substr(0, colon), decoded.substr(colon + 1)};
+}
+
+// The forms' anti-forgery value: HMAC-SHA256 of a fixed text under the token, in hex. A page
+// from another site cannot know it without the token; it never appears in a URL.
+std::string csrf_value(const std::string& token) {
+    static constexpr char kText[] = "egress-monitor dashboard form";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), token.data(), static_cast<int>(token.size()),
+         reinterpret_cast<const unsigned char*>(kText), sizeof kText - 1, md, &len);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned i = 0; i < len; ++i) {
+        out += kHex[md[i] >> 4];
+        out += kHex[md[i] & 15];
+    }
+    return out;
 }
 
 }  // namespace
 
 struct Dashboard::Impl {
     std::string token;
+    std::string csrf;  // the forms' anti-forgery value (csrf_value)
     std::unique_ptr<HistoryStore> store;
     std::optional<AlertBook> book;
+    std::optional<OperatorActions> actions;
     std::mutex mu;  // one page at a time on the one database connection
     std::unique_ptr<http::Daemon> daemon;
 
-    bool authorized(const http::Request& req) const {
+    // Who is asking, for the audit log ("NAME (dashboard)" from the Basic user name, printable
+    // ASCII, at most 64 bytes); nullopt without the token.
+    std::optional<std::string> caller(const http::Request& req) const {
         const char* h = req.header("Authorization");
-        if (h == nullptr) return false;
+        if (h == nullptr) return std::nullopt;
         std::string_view v = http::trim_ows(h);
-        if (v.size() > 7 && strncasecmp(v.data(), "Bearer ", 7) == 0)
-            return equal_constant_time(std::string(http::trim_ows(v.substr(7))), token);
-        auto password = basic_password(v);
-        return password && equal_constant_time(*password, token);
+        if (v.size() > 7 && strncasecmp(v.data(), "Bearer ", 7) == 0) {
+            if (!equal_constant_time(std::string(http::trim_ows(v.substr(7))), token))
+                return std::nullopt;
+            return std::string("bearer token (dashboard)");
+        }
+        auto user = basic_credentials(v);
+        if (!user || !equal_constant_time(user->second, token)) return std::nullopt;
+        std::string name;
+        for (char c : user->first)
+            if (c > ' ' && c < 0x7f && name.size() < 64) name += c;
+        return (name.empty() ? std::string("anonymous") : name) + " (dashboard)";
+    }
+
+    // A form posted from another site (the browser sends the Basic credentials with it) is
+    // refused: it lacks the anti-forgery value, and browsers that say where a request comes
+    // from (Sec-Fetch-Site) must say this origin.
+    bool same_origin(const http::Request& req, const std::map<std::string, std::string>& form) {
+        const char* site = req.header("Sec-Fetch-Site");
+        if (site && std::strcmp(site, "same-origin") != 0) return false;
+        auto it = form.find("csrf");
+        return it != form.end() && equal_constant_time(it->second, csrf);
+    }
+
+    http::Reply post(const http::Request& req, const std::string& who) {
+        auto form = parse_form(req.body);
+        if (!form) return http::Reply::text(400, form.error().message + "\n");
+        if (!same_origin(req, *form))
+            return http::Reply::text(403, "this form did not come from the dashboard's page\n");
+        std::string location;
+        Page p = post_action(req.path, *form, *book, *actions, who, unix_now(), location);
+        if (p.status != 303) return page(std::move(p), "alert action");
+        http::Reply r = http::Reply::text(303, "done\n");
+        r.headers.emplace_back("Location", location);
+        return r;
     }
 
     static http::Reply html(int status, std::string body) {
@@ -118,16 +177,33 @@ struct Dashboard::Impl {
         return r;
     }
 
-    // GET and HEAD only: the server refuses other methods (405) before this runs.
+    // GET and HEAD, and POST of the alert actions (the server refuses other methods, and
+    // bodies over kMaxFormBytes, before this runs).
     http::Reply route_page(const http::Request& req) {
         if (req.path == "/healthz") return http::Reply::text(200, "ok\n");
-        if (!authorized(req)) {
+        auto who = caller(req);
+        if (!who) {
             auto r = http::Reply::text(401, "the dashboard's token is needed (as the password)\n");
             r.headers.emplace_back("WWW-Authenticate", kRealm);
             return r;
         }
         std::lock_guard lock(mu);
+        if (req.method == "POST") {
+            if (req.path.rfind("/alert/", 0) == 0) return post(req, *who);
+            auto r = http::Reply::text(405, "method not allowed\n");
+            r.headers.emplace_back("Allow", "GET, HEAD");
+            return r;
+        }
         if (req.path == "/") return overview(req);
+        if (req.path == "/alerts")
+            return page(alerts_page(*store, *book, *actions, unix_now()), "alerts page");
+        if (req.path == "/alert") {
+            int64_t id = 0;
+            const std::string text = arg(req, "id");
+            std::from_chars(text.data(), text.data() + text.size(), id);
+            return page(alert_page(*book, *actions, id, csrf, arg(req, "done"), unix_now()),
+                        "incident page");
+        }
         if (req.path == "/host")
             return page(host_page(*store, *book, arg(req, "name"), arg(req, "q"), unix_now()),
                         "host page");
@@ -152,16 +228,21 @@ Result<std::unique_ptr<Dashboard>> Dashboard::start(const DashboardConfig& cfg,
             "(or set dashboard.plain_http)"};
     auto impl = std::make_unique<Impl>();
     impl->token = std::move(*token);
+    impl->csrf = csrf_value(impl->token);
     auto store = HistoryStore::open(history_path);
     if (!store) return store.error();
     impl->store = std::move(*store);
     auto book = AlertBook::create(impl->store->db());
     if (!book) return book.error();
     impl->book.emplace(std::move(*book));
+    auto actions = OperatorActions::create(impl->store->db());
+    if (!actions) return actions.error();
+    impl->actions.emplace(*actions);
 
     http::DaemonConfig dc;
     dc.listen = cfg.listen;
     dc.limits = limits;
+    dc.limits.max_body = kMaxFormBytes;
     if (!cfg.plain_http) {
         dc.tls_cert = cfg.tls_cert;
         dc.tls_key = cfg.tls_key;

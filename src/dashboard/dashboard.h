@@ -1,8 +1,9 @@
 #pragma once
 // `egress-monitor dashboard`: the fleet in a browser, served from the collector's history on
 // the hardened HTTP(S) server `serve` uses (exporters/http/daemon.h: bounded connections,
-// memory and time per client, no request bodies). Read-only: it changes nothing in the
-// history (alert actions stay with `egress-monitor alerts`).
+// memory and time per client; bodies only for the actions' forms, at most 4 KiB). It reads
+// the history; the only writes are the alert actions, recorded and audited exactly as
+// `egress-monitor alerts` records them (collector/actions.h).
 //
 //   GET /                      the overview: summary, open alerts by rule, hosts
 //                              (?tag=T filters, ?sort=status|last_ok|domains|ips|alerts)
@@ -11,10 +12,19 @@
 //   GET /domain?name=D         one domain: which hosts, since when, how much, fleet rarity
 //   GET /ip?addr=A             one address: which hosts, and the names that resolved to it
 //   GET /search?q=S            hosts, domains and addresses containing S
+//   GET /alerts                open incidents by rule, those resolved in the last 7 days,
+//                              the silences in force
+//   GET /alert?id=N            one incident, with the forms of its actions
+//   POST /alert/ack, /alert/silence, /alert/allow
+//                              the actions (form fields as /alert writes them: id, why, the
+//                              anti-forgery value, and scope/for or value/every_host); 303 to
+//                              the incident's page when done, 400 saying why when refused,
+//                              403 without the anti-forgery value or from another site
 //   GET /healthz               200 "ok" (no credentials needed)
 // Every other path needs the token: as the password of HTTP Basic (any user name; a browser
 // asks for it) or as "Authorization: Bearer <token>", compared in constant time; 401
-// otherwise. Pages carry no script and a Content-Security-Policy of default-src 'none'.
+// otherwise. The audit log records the Basic user name ("alice (dashboard)"). Pages carry no
+// script and a Content-Security-Policy of default-src 'none'.
 #include <memory>
 #include <string>
 

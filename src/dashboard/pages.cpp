@@ -11,6 +11,7 @@
 #include "common/html_escape.h"
 #include "common/ip_address.h"
 #include "common/time.h"
+#include "dashboard/html_parts.h"
 
 namespace em {
 
@@ -18,27 +19,10 @@ namespace {
 
 constexpr int64_t kChartDays = 30;
 
-void text(std::string_view s, std::string& out) { append_html_escaped(s, out); }
-
-void link(std::string_view path, std::string_view arg, std::string_view value, std::string& out) {
-    out += fmt::format("<a href=\"{}?{}=", path, arg);
-    append_url_component(value, out);
-    out += "\">";
-    text(value, out);
-    out += "</a>";
-}
-
-Page failed(std::string what) { return Page{500, "", std::move(what)}; }
-
-Page not_found(std::string_view title, std::string_view what) {
-    Page p{404, "", ""};
-    html_open(title, true, p.html);
-    p.html += "<main><h1>Not found</h1><p>";
-    text(what, p.html);
-    p.html += "</p>";
-    html_close(p.html);
-    return p;
-}
+using page_parts::failed;
+using page_parts::link;
+using page_parts::not_found;
+using page_parts::text;
 
 void alerts_list(const std::vector<AlertRecord>& alerts, std::string& out) {
     if (alerts.empty()) {
@@ -47,7 +31,7 @@ void alerts_list(const std::vector<AlertRecord>& alerts, std::string& out) {
     }
     out += "<ul>";
     for (const auto& a : alerts) {
-        out += fmt::format("<li>#{} <code>", a.id);
+        out += fmt::format("<li><a href=\"/alert?id={0}\">#{0}</a> <code>", a.id);
         text(a.rule, out);
         out += "</code> ";
         link("/host", "name", a.host, out);

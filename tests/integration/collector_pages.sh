@@ -14,7 +14,8 @@
 #     the token (401 without it or with a wrong one, /healthz open) and the certificate;
 #     Chromium logs in with the token as the HTTP Basic password and renders the overview
 #     (hosts linked, an alert), web1's page (its domain, the growth chart), a domain page and
-#     a search.
+#     a search; an incident's page, whose acknowledgement is then posted (refused without
+#     the page's anti-forgery value) and shows in `egress-monitor alerts`.
 # Screenshots of every page are kept as test artifacts (build/test-artifacts/*.png, or
 # $EM_ARTIFACTS).
 source "$(dirname "$0")/lib.sh"
@@ -201,4 +202,22 @@ has '<a href="/host?name=web1">web1</a>'
 page search '/search?q=example'
 has '2 domains, 0 addresses contain <code>example</code>'
 has '<a href="/domain?name=api.example.test">api.example.test</a>'
-echo "ok: the dashboard over HTTPS behind its token (401 without), rendered by Chromium: overview, host page with growth chart, domain page, search; screenshots in $artifacts"
+# An incident's page, and its acknowledgement posted as the browser's form would be: done
+# over HTTPS, audited with the user name, and seen by `egress-monitor alerts`.
+id=$(grep -o '/alert?id=[0-9]*' "$WORK/overview.html" | head -1 | cut -d= -f2)
+[ -n "$id" ] || fail "the overview links no incident"
+page incident "/alert?id=$id"
+has '<form method="post" action="/alert/ack"'
+csrf=$(grep -o 'name="csrf" value="[0-9a-f]*"' "$dom" | head -1 | cut -d'"' -f4)
+[ ${#csrf} -eq 64 ] || fail "no anti-forgery value in the incident's forms"
+post() {  # FORM: the HTTP status of the acknowledgement posted as ops
+    in_up curl -sS -o /dev/null -w '%{http_code}' --cacert "$WORK/cert.pem" -u "ops:$token" \
+        -H 'Sec-Fetch-Site: same-origin' --data "$1" "$url/alert/ack"
+}
+[ "$(post "id=$id&why=looking")" = 403 ] || fail "an acknowledgement without the anti-forgery value was not refused"
+[ "$(post "id=$id&why=looking+into+it&csrf=$csrf")" = 303 ] || fail "the acknowledgement was not done"
+page incident "/alert?id=$id"
+has 'acknowledged by ops (dashboard)'
+"$EM_BIN" alerts --config "$WORK/collector.toml" | grep -q "#$id .*\[acked by ops (dashboard)" ||
+    fail "egress-monitor alerts does not show the dashboard's acknowledgement"
+echo "ok: the dashboard over HTTPS behind its token (401 without), rendered by Chromium: overview, host page with growth chart, domain page, search, an incident acknowledged (audited, seen by alerts); screenshots in $artifacts"

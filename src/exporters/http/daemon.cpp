@@ -194,10 +194,16 @@ struct Daemon::Impl {
         c->deadline = Clock::now() + (in_response ? response_time() : request_time());
     }
 
-    static void on_completed(void* cls, MHD_Connection* connection, void** /*con_cls*/,
+    static void on_completed(void* cls, MHD_Connection* connection, void** con_cls,
                              MHD_RequestTerminationCode) {
+        auto* self = static_cast<Impl*>(cls);
+        // A POST's body buffer (on_request); every other request has `self` there.
+        if (con_cls && *con_cls && *con_cls != self) {
+            delete static_cast<std::string*>(*con_cls);
+            *con_cls = nullptr;
+        }
         // The next request on a kept-alive connection has the request deadline again.
-        static_cast<Impl*>(cls)->set_phase(connection, false);
+        self->set_phase(connection, false);
     }
 
     static MHD_Result queue(MHD_Connection* connection, Reply&& reply) {
@@ -222,7 +228,7 @@ struct Daemon::Impl {
 
     static MHD_Result on_request(void* cls, MHD_Connection* connection, const char* url,
                                  const char* method, const char* /*version*/,
-                                 const char* /*upload_data*/, size_t* upload_data_size,
+                                 const char* upload_data, size_t* upload_data_size,
                                  void** con_cls) {
         auto* self = static_cast<Impl*>(cls);
         if (*con_cls == nullptr) {
@@ -236,14 +242,38 @@ struct Daemon::Impl {
                 MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Content-Length");
             const char* chunked =
                 MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Transfer-Encoding");
-            if (std::strcmp(method, "GET") != 0 && std::strcmp(method, "HEAD") != 0) {
+            const bool post = std::strcmp(method, "POST") == 0 && self->cfg.limits.max_body > 0;
+            if (std::strcmp(method, "GET") != 0 && std::strcmp(method, "HEAD") != 0 && !post) {
                 Reply r = Reply::text(405, "method not allowed\n");
-                r.headers.emplace_back("Allow", "GET, HEAD");
+                r.headers.emplace_back(
+                    "Allow", self->cfg.limits.max_body > 0 ? "GET, HEAD, POST" : "GET, HEAD");
                 return queue(connection, std::move(r));
             }
             if (headers < 0 || static_cast<unsigned>(headers) > self->cfg.limits.max_headers) {
                 self->counters.too_many_headers++;
                 return queue(connection, Reply::text(431, "too many header fields\n"));
+            }
+            if (post) {
+                if (chunked) {
+                    self->counters.body_refused++;
+                    return queue(connection, Reply::text(411, "a body needs a Content-Length\n"));
+                }
+                size_t n = 0;
+                if (length) {
+                    const char* end = length + std::strlen(length);
+                    auto [ptr, ec] = std::from_chars(length, end, n);
+                    if (ec != std::errc() || ptr != end || n > self->cfg.limits.max_body)
+                        n = SIZE_MAX;
+                }
+                if (n == SIZE_MAX) {
+                    self->counters.body_refused++;
+                    return queue(connection, Reply::text(413, "request body too large\n"));
+                }
+                // Freed by on_completed, whatever becomes of the request.
+                auto* body = new std::string();
+                body->reserve(n);
+                *con_cls = body;
+                return MHD_YES;
             }
             if ((length && std::strcmp(length, "0") != 0) || chunked) {
                 self->counters.body_refused++;
@@ -251,8 +281,13 @@ struct Daemon::Impl {
             }
             return MHD_YES;
         }
+        std::string* body = *con_cls == self ? nullptr : static_cast<std::string*>(*con_cls);
         if (*upload_data_size != 0) {
-            *upload_data_size = 0;  // cannot happen: a body was refused above
+            // Only a POST's: a GET's body was refused above. libmicrohttpd delivers no more
+            // than the Content-Length checked above; the bound is kept here too.
+            if (body && body->size() + *upload_data_size <= self->cfg.limits.max_body)
+                body->append(upload_data, *upload_data_size);
+            *upload_data_size = 0;
             return MHD_YES;
         }
         Reply reply;
@@ -262,7 +297,8 @@ struct Daemon::Impl {
                     },
                     [connection](const char* name) {
                         return MHD_lookup_connection_value(connection, MHD_GET_ARGUMENT_KIND, name);
-                    }};
+                    },
+                    body ? std::string_view(*body) : std::string_view()};
         try {
             reply = self->handler(req);
         } catch (const std::exception& e) {

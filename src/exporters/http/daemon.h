@@ -10,7 +10,9 @@
 //     request's headers are complete, and from there until the response is sent — whole
 //     deadlines, not per read, enforced by a watchdog that shuts the socket down;
 //   - idle time between reads.
-// Request bodies are refused (413): every route of this server is GET/HEAD.
+// Request bodies are refused (413) unless Limits::max_body allows POST: then a POST must
+// announce its length (Content-Length, at most max_body; chunked is refused with 411) and
+// its body is held in memory, whole, before the handler runs.
 //
 // The handler runs on one of the polling threads with the request's method, path and
 // headers and returns a Reply: a body in memory, or an open file streamed from its fd (the
@@ -38,6 +40,7 @@ struct Limits {
     unsigned response_seconds = 300;  // headers complete → response sent
     unsigned idle_seconds = 10;       // no byte in either direction
     unsigned threads = 2;             // polling threads
+    size_t max_body = 0;              // POST bodies up to this size (0: only GET and HEAD)
 };
 
 struct DaemonConfig {
@@ -56,6 +59,8 @@ struct Request {
     /// A query-string argument, percent-decoded (by libmicrohttpd); nullptr when absent.
     /// The value is the client's: any bytes but NUL.
     std::function<const char*(const char* name)> query;
+    /// A POST's body (at most Limits::max_body bytes); empty for GET and HEAD.
+    std::string_view body;
 };
 
 struct Reply {

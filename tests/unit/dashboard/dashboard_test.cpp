@@ -9,7 +9,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include <fmt/core.h>
+
+#include "collector/actions.h"
 #include "collector/collector.h"
+#include "collector/history.h"
+#include "dashboard/form.h"
 #include "format/writer.h"
 
 namespace em {
@@ -230,6 +235,135 @@ TEST_F(DashboardTest, SearchFindsHostsDomainsAndAddresses) {
     s = page("/search?q=%22%3E%3Cscript%3E");
     EXPECT_FALSE(has(s, "<script>"));
     EXPECT_TRUE(has(s, "<code>&quot;&gt;&lt;script&gt;</code>")) << s;
+}
+
+// The id of web1's open alert of `rule`, read from the history beside the dashboard.
+int64_t open_alert_id(const fs::path& dir, const std::string& rule) {
+    auto store = HistoryStore::open((dir / "history.sqlite").string());
+    EXPECT_TRUE(store.ok());
+    if (!store) return 0;
+    auto book = AlertBook::create((*store)->db());
+    auto open = book->open_alerts("web1", rule);
+    EXPECT_TRUE(open.ok() && open->size() == 1) << rule;
+    return open.ok() && !open->empty() ? open->front().id : 0;
+}
+
+// The hidden anti-forgery value of the page's first form.
+std::string csrf_of(const std::string& page) {
+    const std::string marker = "name=\"csrf\" value=\"";
+    auto at = page.find(marker);
+    if (at == std::string::npos) return "";
+    at += marker.size();
+    return page.substr(at, page.find('"', at) - at);
+}
+
+TEST_F(DashboardTest, AlertActionsAreCheckedAndAudited) {
+    const int64_t id = open_alert_id(dir_, "new_domain");
+    ASSERT_GT(id, 0);
+    std::string alerts = page("/alerts");
+    EXPECT_TRUE(has(alerts, fmt::format("<a href=\"/alert?id={0}\">#{0}</a>", id))) << alerts;
+    const std::string incident = page(fmt::format("/alert?id={}", id));
+    EXPECT_TRUE(has(incident, "<form method=\"post\" action=\"/alert/ack\"")) << incident;
+    EXPECT_TRUE(has(incident, "action=\"/alert/allow\"")) << incident;
+    const std::string csrf = csrf_of(incident);
+    ASSERT_EQ(csrf.size(), 64u) << incident;
+
+    httplib::Client cli("127.0.0.1", dashboard_->port());
+    cli.set_basic_auth("alice", kToken);
+    const std::string form = fmt::format("id={}&why=on+it%2C+ticket+%2342", id);
+    auto post = [&](const std::string& path, const std::string& body,
+                    httplib::Headers headers = {}) {
+        return cli.Post(path, headers, body, "application/x-www-form-urlencoded");
+    };
+    // Forged: no anti-forgery value, a wrong one, or posted from another site.
+    auto r = post("/alert/ack", form);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 403);
+    r = post("/alert/ack", form + "&csrf=" + std::string(64, '0'));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 403);
+    r = post("/alert/ack", form + "&csrf=" + csrf, {{"Sec-Fetch-Site", "cross-site"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 403);
+    // Without the token nothing is done, whatever the form.
+    httplib::Client anon("127.0.0.1", dashboard_->port());
+    r = anon.Post("/alert/ack", form + "&csrf=" + csrf, "application/x-www-form-urlencoded");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401);
+    // Refused with a reason: no why, no such incident, a malformed form.
+    r = post("/alert/ack", fmt::format("id={}&csrf={}", id, csrf));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400);
+    EXPECT_TRUE(has(r->body, "Say why")) << r->body;
+    r = post("/alert/ack", "id=999999&why=x&csrf=" + csrf);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400);
+    EXPECT_TRUE(has(r->body, "Incident #999999 is not open")) << r->body;
+    r = post("/alert/ack", "id=1&id=2&csrf=" + csrf);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400);
+    // Too large a body is refused before anything reads it; other paths take no POST.
+    r = post("/alert/ack", form + "&csrf=" + csrf + "&pad=" + std::string(5000, 'x'));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 413);
+    r = post("/", form + "&csrf=" + csrf);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 405);
+
+    // Done: acknowledged by alice, then silenced for a day, then allowed.
+    r = post("/alert/ack", form + "&csrf=" + csrf, {{"Sec-Fetch-Site", "same-origin"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 303) << r->body;
+    EXPECT_EQ(r->get_header_value("Location"), fmt::format("/alert?id={}&done=ack", id));
+    std::string after = page(fmt::format("/alert?id={}&done=ack", id));
+    EXPECT_TRUE(has(after, "Acknowledged.")) << after;
+    EXPECT_TRUE(has(after, "acknowledged by alice (dashboard)")) << after;
+    EXPECT_FALSE(has(after, "action=\"/alert/ack\"")) << after;
+
+    r = post("/alert/silence", form + "&scope=key&for=1d&csrf=" + csrf);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 303) << r->body;
+    r = post("/alert/silence", form + "&scope=key&for=soon&csrf=" + csrf);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400);
+    alerts = page("/alerts");
+    EXPECT_TRUE(has(alerts, "rule <code>new_domain</code>, key <code>evil.example</code> until"))
+        << alerts;
+
+    r = post("/alert/allow", form + "&value=evil.example&csrf=" + csrf);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 303) << r->body;
+    r = post("/alert/allow", form + "&value=not+a+domain&csrf=" + csrf);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400);
+
+    auto store = HistoryStore::open((dir_ / "history.sqlite").string());
+    ASSERT_TRUE(store.ok());
+    auto actions = OperatorActions::create((*store)->db());
+    ASSERT_TRUE(actions.ok());
+    auto allows = actions->allows();
+    ASSERT_TRUE(allows.ok());
+    ASSERT_EQ(allows->size(), 1u);
+    EXPECT_EQ((*allows)[0].value, "evil.example");
+    EXPECT_EQ((*allows)[0].host, "web1");
+    EXPECT_EQ((*allows)[0].who, "alice (dashboard)");
+    EXPECT_EQ((*allows)[0].why, "on it, ticket #42");
+    auto audit = actions->audit();
+    ASSERT_TRUE(audit.ok());
+    EXPECT_EQ(audit->size(), 3u);
+}
+
+TEST(DashboardForm, ParsesWhatBrowsersPostAndRefusesTheRest) {
+    auto f = parse_form("id=12&why=on+it%2C+%23ticket&every_host=1&empty=");
+    ASSERT_TRUE(f.ok()) << f.error().message;
+    EXPECT_EQ(f->at("id"), "12");
+    EXPECT_EQ(f->at("why"), "on it, #ticket");
+    EXPECT_EQ(f->at("every_host"), "1");
+    EXPECT_EQ(f->at("empty"), "");
+    EXPECT_TRUE(parse_form("").ok());
+    for (const char* bad : {"a", "a=1&a=2", "a=%4", "a=%zz", "a=%00", "a=1&&b=2"})
+        EXPECT_FALSE(parse_form(bad).ok()) << bad;
+    EXPECT_FALSE(parse_form("a=1&b=2&c=3", 2).ok());
 }
 
 TEST(DashboardStart, RefusesAMissingTokenOrTls) {
