@@ -123,8 +123,8 @@ if [ "$real" -eq 1 ]; then
     # nothing runs as it any more. What it wrote in the kept data goes to root first.
     user=$(manifest_get user)
     if [ -n "$user" ] && [ "$mode" = collector ] && getent passwd "$user" >/dev/null; then
-        for d in $collector_dirs; do
-            [ ! -d "$d" ] || find "$d" -user "$user" -exec chown -h root:root {} +
+        for d in $collector_dirs /etc/egress-collector; do
+            [ ! -d "$d" ] || find "$d" \( -user "$user" -o -group "$user" \) -exec chown -h root:root {} +
         done
     fi
     if [ -n "$user" ] && getent passwd "$user" >/dev/null; then

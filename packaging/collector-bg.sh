@@ -72,6 +72,11 @@ if [ "$name" = collect ]; then
     [ -z "$user" ] || set -- setpriv --reuid="$user" --regid="$user" --init-groups --no-new-privs -- "$@"
 else
     "$em" dashboard --help >/dev/null 2>&1 || exit 0
+    # The history made by its user first: the dashboard opens it as root, then drops privileges.
+    if [ -n "$user" ]; then
+        setpriv --reuid="$user" --regid="$user" --init-groups --no-new-privs -- \
+            "$em" report --config "$etc/collector.toml" >/dev/null 2>>"$logs/$name.log" || true
+    fi
     set -- "$em" dashboard --config "$etc/collector.toml"
 fi
 rm -f "$pidfile.new"

@@ -2,7 +2,7 @@
 # install.sh --mode collector (sourced by install.sh and uninstall.sh): the collector host.
 #   - the system user and group egress-collector; /var/lib/egress-collector (history) and
 #     /var/log/egress-collector (alert file) its own, mode 0750; /etc/egress-collector
-#     root:egress-collector 0750 for the hosts' tokens and certificates;
+#     root:egress-collector 0750 for the hosts' tokens (egress-collector's, 0600) and CAs;
 #   - /etc/egress-monitor/collector.toml and inventory.toml, commented templates, written only
 #     where absent (the operator's from then on: install.sh never rewrites them, and
 #     uninstall.sh --keep-data keeps them);
@@ -95,7 +95,7 @@ collector_next_steps() {  # what the operator does next, printed at the end
     cat <<EOF
 egress-monitor: the collector is installed. Next:
   - add each monitored host to $e/inventory.toml (its install with --serve prints the entry)
-    and put its token and certificate in /etc/egress-collector/, root:$collector_user mode 0640;
+    put its token in /etc/egress-collector/ (chown $collector_user, chmod 0600) and its certificate;
   - then: systemctl restart egress-monitor-collect (without systemd, cron starts it within a minute);
   - alerts: /var/log/egress-collector/alerts.jsonl, and egress-monitor report --config $e/collector.toml;
   - dashboard: https://${listen:-127.0.0.1:8444}/ ([dashboard] in $e/collector.toml), sign in with
@@ -115,7 +115,11 @@ install_collector() {
     ensure_user "$collector_user"
     prepare_data_dirs ""
     for d in $collector_dirs; do collector_dir "$d" "$collector_user:$collector_user" 0750; done
-    collector_dir /etc/egress-collector "root:$collector_user" 0750
+    # The hosts' tokens go in as egress-collector's (mode 0600, which collect insists on): the
+    # directory only, never what the operator put in it.
+    record_attr /etc/egress-collector
+    [ "$real" -eq 0 ] || chown "root:$collector_user" /etc/egress-collector
+    chmod 0750 "$root/etc/egress-collector"
     install_file "$binary" /usr/local/sbin/egress-monitor 0755
     install_file "$here/packaging/public-resolvers.txt" /usr/share/egress-monitor/public-resolvers.txt 0644
     if [ ! -e "$root/etc/egress-monitor/collector.toml" ]; then
@@ -134,6 +138,11 @@ install_collector() {
     install_file "$here/packaging/collector-logrotate.conf" /etc/logrotate.d/egress-collector 0644
     if [ "$real" -eq 1 ]; then
         have_systemd || start_service cron
+        # The history made (or migrated) by its user now: the dashboard opens it as root,
+        # before it drops privileges, and would leave collect a database it cannot write.
+        setpriv --reuid="$collector_user" --regid="$collector_user" --init-groups --no-new-privs -- \
+            "$em_bin" report --config /etc/egress-monitor/collector.toml >/dev/null ||
+            warn "egress-monitor report as $collector_user failed: the history is not readable"
         collector_up collect
         collector_up dashboard
     fi
