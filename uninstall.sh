@@ -10,6 +10,8 @@
 # way, its token, key and certificate removed if install.sh made them, the data directories'
 # group and modes restored (what was written since goes back to root's group), the user and
 # group egress-monitor deleted if install.sh made them.
+# enforce (--enforce): its unit stopped and disabled where systemd runs, its firewall chains
+# (EGRESS_ENFORCE_IN, EGRESS_ENFORCE_OUT) removed in any case.
 # Collector mode: collect and the dashboard stopped (their units, or collector-bg.sh's pids),
 # the user egress-collector deleted if install.sh made it (what it wrote in kept data goes to
 # root first).
@@ -51,6 +53,14 @@ serve_user=egress-monitor
 if [ "$real" -eq 1 ] && [ "$mode" = collector ]; then
     rm -f /etc/cron.d/egress-monitor-collector  # no restart by cron meanwhile (put back below if it was there)
     collector_down
+fi
+
+# enforce (install.sh --enforce), if the operator started it: stopped (a clean stop removes
+# its rules), and its rules removed whatever happened to it.
+if [ "$real" -eq 1 ] && grep -qx 'enforce on' "$manifest"; then
+    if have_systemd; then systemctl disable --now egress-monitor-enforce.service >/dev/null 2>&1 || true; fi
+    f=/usr/local/lib/egress-monitor/enforce-firewall.sh
+    if [ -x "$f" ]; then "$f" down || warn "$f down failed"; fi
 fi
 
 # The endpoint (install.sh --serve, cron mode) stops first, before its unit file goes.
