@@ -146,6 +146,12 @@ install_collector() {
         collector_up collect
         collector_up dashboard
     fi
+    local f
+    for f in collector.toml inventory.toml; do  # a collector set up by hand before (the binary's defaults)
+        if [ -f "$root/etc/egress-collector/$f" ]; then
+            warn "/etc/egress-collector/$f is not read by the services: they read /etc/egress-monitor/$f; merge it there"
+        fi
+    done
     collector_next_steps
     say "installed (collector mode$([ "$real" -eq 1 ] || echo ", files only"))"
 }

@@ -211,6 +211,24 @@ done
 if install "$r4" --interval 5m >"$work/err" 2>&1; then fail "--interval accepted in cron mode"; fi
 same "$r4" "$before" "a refused option changed root4"
 
+# 4b. A collector set up by hand before: /etc/egress-collector (0755, a token and an
+#     inventory in it) becomes 0750, what is in it is left alone, the old inventory is named
+#     in a warning; uninstall restores it all.
+r5=$work/root5
+make_root "$r5"
+mkdir -p "$r5/etc/egress-collector"
+chmod 0755 "$r5/etc/egress-collector"
+echo token-of-web1-0123456789 >"$r5/etc/egress-collector/web1.token"
+chmod 0600 "$r5/etc/egress-collector/web1.token"
+echo '[[host]]' >"$r5/etc/egress-collector/inventory.toml"
+before=$(snapshot "$r5")
+install "$r5" --mode collector >/dev/null 2>"$work/err"
+grep -q '/etc/egress-collector/inventory.toml is not read by the services' "$work/err" || fail "no warning about the old inventory: $(cat "$work/err")"
+[ "$(stat -c %a "$r5/etc/egress-collector")" = 750 ] || fail "/etc/egress-collector not 0750"
+[ "$(stat -c %a "$r5/etc/egress-collector/web1.token")" = 600 ] || fail "a host's token changed"
+./uninstall.sh --root "$r5" >/dev/null
+same "$r5" "$before" "uninstall did not restore root5 (a collector set up by hand)"
+
 # 5. Without systemd, for real: collector-bg.sh (as installed) runs collect in the background
 #    in a network namespace of loopback only, once, and stops it; no host, no start.
 c=$work/bg
@@ -240,4 +258,4 @@ bg stop collect
 [ ! -e "$c/run/egress-monitor-collect.pid" ] || fail "pidfile left after stop"
 if bg status collect >/dev/null; then fail "status says running after stop"; fi
 bgpid=""
-echo "install_collector: collector mode installed on 4 fake roots and restored byte for byte (twice = once, config and inventory kept, switches to and from cron and agent mode, own credentials), templates accepted by collect and report, units verified, collect run and stopped by collector-bg.sh"
+echo "install_collector: collector mode installed on 5 fake roots and restored byte for byte (twice = once, config and inventory kept, switches to and from cron and agent mode, own credentials, a collector set up by hand), templates accepted by collect and report, units verified, collect run and stopped by collector-bg.sh"
