@@ -45,16 +45,35 @@
 #   keeps the collected counts only: a private key and a bearer token are not data to leave
 #   behind); the collector needs the new ones after a later install. install.sh itself
 #   carries them over when it reinstalls (below), so the collector keeps working.
-# Switching modes, or adding, dropping or moving the endpoint (--serve given or not, or with
-# another address): install.sh first runs uninstall.sh --keep-data (the install is reverted
+# collector mode (--mode collector): the collector host, which fetches every monitored host's
+#   files (scripts/install-collector.sh has the details) —
+#   - build dependencies, cron, logrotate and openssl (scripts/deps.sh collector), the binary;
+#   - the system user egress-collector, /var/lib/egress-collector (history) and
+#     /var/log/egress-collector (alerts.jsonl), its own, 0750; /etc/egress-collector
+#     (root:egress-collector 0750) for the hosts' tokens and certificates;
+#   - /etc/egress-monitor/collector.toml and inventory.toml, commented templates written only
+#     where absent; the dashboard's token (0600 root) and a self-signed certificate, its
+#     SHA-256 fingerprint printed;
+#   - egress-monitor-collect.service (collect --interval, as egress-collector) and
+#     egress-monitor-dashboard.service where systemd is PID 1; elsewhere
+#     /usr/local/lib/egress-monitor/collector-bg.sh run by cron every minute and once now;
+#   - logrotate for the alert file. collect starts once the inventory has a [[host]].
+# enforce (--enforce, cron or agent mode): the hostname allowlist's unit
+#   /etc/systemd/system/egress-monitor-enforce.service and the script that loads and removes
+#   the firewall rules feeding its queues with it (/usr/local/lib/egress-monitor/
+#   enforce-firewall.sh). Needs the operator's /etc/egress-monitor/enforce.toml, accepted by
+#   `enforce --check`, and never touches it; starts nothing (an allowlist can cut the host
+#   off): `systemctl enable --now egress-monitor-enforce` is the operator's step.
+# Switching modes, adding or dropping --enforce, or adding, dropping or moving the endpoint
+# (--serve given or not, or with another address): install.sh first runs uninstall.sh --keep-data (the install is reverted
 # entirely, the collected counts are kept), then installs. The endpoint's token is carried
 # over, and its key and certificate too while the address stays the same.
 # Every file it creates or changes is recorded (originals kept byte for byte) under
 # /var/lib/egress-monitor/install so that uninstall.sh can revert all of it. Idempotent.
 #
-#   sudo ./install.sh [--mode cron|agent] [--serve ADDR:PORT] [--root DIR] [--binary PATH]
-#                     [--upstream IP]...
-#     --mode MODE    cron (default) or agent
+#   sudo ./install.sh [--mode cron|agent|collector] [--serve ADDR:PORT] [--root DIR]
+#                     [--binary PATH] [--upstream IP]... [--interval DURATION] [--enforce]
+#     --mode MODE    cron (default), agent or collector (above)
 #     --serve ADDR:PORT  also run the HTTPS endpoint for the collector on this address
 #                    (IPv4:PORT or [IPv6]:PORT; 0.0.0.0:8443 for every IPv4 address)
 #     --root DIR     act on a fake root: write files only (no packages, build, services,
@@ -63,11 +82,14 @@
 #     --binary PATH  install this binary instead of building one
 #     --upstream IP  cron mode: upstream resolver for dnsmasq (repeatable); default: the
 #                    host's own
+#     --interval DURATION  collector mode: time between collect cycles (30s, 5m, 1h; 5m)
+#     --enforce      cron or agent mode: install enforce's unit and rules (not started)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/scripts/install-lib.sh"
+. "$here/scripts/install-collector.sh"
 
-root="" binary="" upstreams=() mode=cron serve=""
+root="" binary="" upstreams=() mode=cron serve="" interval="" enforce=0
 while [ $# -gt 0 ]; do
     case "$1" in
     --mode) mode=${2:-}; shift 2 ;;
@@ -77,15 +99,26 @@ while [ $# -gt 0 ]; do
     --upstream) upstreams+=("$2"); shift 2 ;;
     --serve) [ $# -ge 2 ] || die "--serve needs ADDR:PORT"; serve=$2; shift 2 ;;
     --serve=*) serve=${1#--serve=}; shift ;;
+    --enforce) enforce=1; shift ;;
+    --interval) [ $# -ge 2 ] || die "--interval needs a duration"; interval=$2; shift 2 ;;
+    --interval=*) interval=${1#--interval=}; shift ;;
     -h | --help) awk 'NR == 1 { next } /^#/ { print; next } { exit }' "$0"; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
     esac
 done
 case "$mode" in
-cron | agent) ;;
-*) die "--mode must be cron or agent, not '$mode'" ;;
+cron | agent | collector) ;;
+*) die "--mode must be cron, agent or collector, not '$mode'" ;;
 esac
-[ "$mode" = agent ] && [ ${#upstreams[@]} -gt 0 ] && die "--upstream applies to cron mode only"
+[ "$mode" != cron ] && [ ${#upstreams[@]} -gt 0 ] && die "--upstream applies to cron mode only"
+if [ "$mode" = collector ]; then
+    [ -z "$serve" ] || die "--serve applies to cron and agent mode (a monitored host), not collector mode"
+    [ "$enforce" -eq 0 ] || die "--enforce applies to cron and agent mode (a monitored host), not collector mode"
+    interval=${interval:-5m}
+    [[ "$interval" =~ ^[1-9][0-9]{0,5}(s|m|h)$ ]] || die "--interval wants a duration like 30s, 5m or 1h, not '$interval'"
+elif [ -n "$interval" ]; then
+    die "--interval applies to collector mode only"
+fi
 serve_ip="" serve_port=""
 if [ -n "$serve" ]; then
     case "$serve" in
@@ -105,7 +138,11 @@ real=1
 
 if [ "$real" -eq 1 ]; then
     say "installing dependencies"
-    if [ "$mode" = cron ]; then "$here/scripts/deps.sh" run; else "$here/scripts/deps.sh" build; fi
+    case "$mode" in
+    cron) "$here/scripts/deps.sh" run ;;
+    agent) "$here/scripts/deps.sh" build ;;
+    collector) "$here/scripts/deps.sh" collector ;;
+    esac
 fi
 if [ -z "$binary" ]; then
     if [ "$real" -eq 1 ] || [ ! -x "$here/build/egress-monitor" ]; then
@@ -116,6 +153,12 @@ if [ -z "$binary" ]; then
     binary="$here/build/egress-monitor"
 fi
 [ -x "$binary" ] || die "no binary at $binary"
+if [ "$enforce" -eq 1 ]; then  # the operator's allowlist, checked before anything changes
+    [ -f "$root/etc/egress-monitor/enforce.toml" ] ||
+        die "--enforce needs your allowlist in /etc/egress-monitor/enforce.toml first (docs/enforce.md; egress-monitor rules --format enforce drafts one from what this host did)"
+    "$binary" enforce --config "$root/etc/egress-monitor/enforce.toml" --check >/dev/null ||
+        die "/etc/egress-monitor/enforce.toml is refused by egress-monitor enforce --check (above)"
+fi
 
 # The other mode installed, or the endpoint added, removed or moved: revert the install
 # first, keeping the counts. The directories it created and that are still there (the data
@@ -123,12 +166,18 @@ fi
 # removes them. The endpoint's token (and its key and certificate while the address is the
 # same) are carried over: the collector keeps trusting this host.
 previous=$(installed_mode "$root$state_rel/manifest")
-previous_serve=""
-[ -z "$previous" ] || previous_serve=$(awk '$1 == "serve-listen" { print $2; exit }' "$root$state_rel/manifest")
+previous_serve="" previous_enforce=0
+if [ -n "$previous" ]; then
+    previous_serve=$(awk '$1 == "serve-listen" { print $2; exit }' "$root$state_rel/manifest")
+    ! grep -qx 'enforce on' "$root$state_rel/manifest" || previous_enforce=1
+fi
 keep=""
-if [ -n "$previous" ] && { [ "$previous" != "$mode" ] || [ "$previous_serve" != "$serve" ]; }; then
+if [ -n "$previous" ] && { [ "$previous" != "$mode" ] || [ "$previous_serve" != "$serve" ] ||
+    [ "$previous_enforce" != "$enforce" ]; }; then
     if [ "$previous" != "$mode" ]; then
         say "switching from $previous mode to $mode mode: uninstalling $previous mode first (collected data kept)"
+    elif [ "$previous_enforce" != "$enforce" ]; then
+        say "$([ "$enforce" -eq 1 ] && echo adding || echo removing) enforce's unit: uninstalling first (collected data kept)"
     else
         say "changing the endpoint (--serve ${previous_serve:-none} -> ${serve:-none}): uninstalling first (collected data kept)"
     fi
@@ -147,14 +196,21 @@ if [ -n "$previous" ] && { [ "$previous" != "$mode" ] || [ "$previous_serve" != 
         done
     fi
     old_dirs=$(awk '$1 == "dir" { print $2 }' "$root$state_rel/manifest")
+    # The collector's config and inventory (the operator's by now) are kept by --keep-data.
+    old_files=$(awk '$1 == "created" && $2 ~ /^\/etc\/egress-monitor\/(collector|inventory)\.toml$/ { print $2 }' \
+        "$root$state_rel/manifest")
     if [ "$real" -eq 1 ]; then "$here/uninstall.sh" --keep-data; else "$here/uninstall.sh" --root "$root" --keep-data; fi
     for d in $old_dirs; do
         [ -d "$root$d" ] && carried_dirs+=("$d")
+    done
+    for f in $old_files; do
+        [ -f "$root$f" ] && carried_files+=("$f")
     done
 fi
 manifest_init
 manifest_set mode "$mode"
 [ -z "$serve" ] || manifest_set serve-listen "$serve"
+[ "$enforce" -eq 0 ] || manifest_set enforce on
 
 # Where the kernel's LOG lines can be read back (cron mode reads them; agent mode keeps the
 # key valid for a manual `egress-monitor consolidate`).
@@ -173,28 +229,29 @@ fi
 # --- the endpoint (--serve): its user, its credentials, its [serve] table
 
 data_group=""
-ensure_serve_user() {  # the system user and group, recorded when made here
+ensure_user() {  # NAME: the system user and group NAME, recorded when made here
+    local user=$1
     if [ "$real" -eq 0 ]; then
-        say "fake root: no system user $serve_user made (the data directories get mode 2750, not the group)"
+        say "fake root: no system user $user made (its directories get their modes, not its group)"
         return 0
     fi
-    data_group=$serve_user
-    if getent passwd "$serve_user" >/dev/null; then
-        id -Gn "$serve_user" | tr ' ' '\n' | grep -qx "$serve_user" ||
-            die "the user $serve_user exists but is not in a group $serve_user, which the data directories are given"
+    data_group=$user
+    if getent passwd "$user" >/dev/null; then
+        id -Gn "$user" | tr ' ' '\n' | grep -qx "$user" ||
+            die "the user $user exists but is not in a group $user, which its directories are given"
         return 0
     fi
     local opts=(--system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin)
-    if getent group "$serve_user" >/dev/null; then
+    if getent group "$user" >/dev/null; then
         # userdel takes a same-named group with the user: uninstall.sh puts this one back.
-        manifest_set kept-group "$(getent group "$serve_user")"
-        useradd "${opts[@]}" --gid "$serve_user" "$serve_user"
+        manifest_set kept-group "$(getent group "$user")"
+        useradd "${opts[@]}" --gid "$user" "$user"
     else
-        useradd "${opts[@]}" --user-group "$serve_user"
-        manifest_set group "$serve_user"
+        useradd "${opts[@]}" --user-group "$user"
+        manifest_set group "$user"
     fi
-    manifest_set user "$serve_user"
-    say "created the system user and group $serve_user"
+    manifest_set user "$user"
+    say "created the system user and group $user"
 }
 
 serve_names() {  # the host's names: short, then the fully qualified one if it differs
@@ -280,13 +337,37 @@ egress-monitor: the endpoint listens on $serve (HTTPS; $how, as user $serve_user
 EOF
 }
 
+install_enforce() {  # --enforce: the unit and the rules' script; started by the operator
+    [ "$enforce" -eq 1 ] || return 0
+    ensure_dir /etc/systemd/system
+    ensure_dir /usr/local/lib/egress-monitor
+    install_file "$here/packaging/enforce-firewall.sh" /usr/local/lib/egress-monitor/enforce-firewall.sh 0755
+    install_file "$here/packaging/egress-monitor-enforce.service" /etc/systemd/system/egress-monitor-enforce.service 0644
+    [ "$real" -eq 0 ] || ! have_systemd || systemctl daemon-reload
+}
+enforce_help() {
+    [ "$enforce" -eq 1 ] || return 0
+    if have_systemd; then
+        say "enforce is installed, not started: once /etc/egress-monitor/enforce.toml is what this host may reach," \
+            "systemctl enable --now egress-monitor-enforce (its firewall rules come and go with it)"
+    else
+        say "enforce is installed, not started: its unit needs systemd as PID 1 (it restarts enforce and" \
+            "loads its rules); by hand: egress-monitor enforce & then /usr/local/lib/egress-monitor/enforce-firewall.sh up"
+    fi
+}
+
+if [ "$mode" = collector ]; then
+    install_collector
+    exit 0
+fi
+
 if [ "$mode" = agent ]; then
     say "installing files under ${root:-/} (agent mode)"
     for d in /etc/egress-monitor /var/lib/egress-monitor /var/log/egress-monitor /usr/local/sbin \
         /usr/share/egress-monitor /etc/systemd/system; do
         ensure_dir "$d"
     done
-    [ -z "$serve" ] || ensure_serve_user
+    [ -z "$serve" ] || ensure_user "$serve_user"
     SETGID=$([ -n "$serve" ] && echo 1 || echo 0) prepare_data_dirs "$data_group"
     install_file "$binary" /usr/local/sbin/egress-monitor 0755
     install_file "$here/packaging/public-resolvers.txt" /usr/share/egress-monitor/public-resolvers.txt 0644
@@ -294,8 +375,10 @@ if [ "$mode" = agent ]; then
     config_toml | write_file /etc/egress-monitor/config.toml 0644
     with_bind_cap <"$here/packaging/egress-monitor-agent.service" |
         write_file /etc/systemd/system/egress-monitor-agent.service 0644
+    install_enforce
     if [ "$real" -eq 0 ]; then
         collector_help
+        enforce_help
         say "installed (agent mode, files only)"
         exit 0
     fi
@@ -303,6 +386,7 @@ if [ "$mode" = agent ]; then
     # Started again only when this run changed the binary, the config, the unit or a credential.
     em_service_up agent
     collector_help
+    enforce_help
     say "installed (agent mode); files: /var/log/egress-monitor/unique-domains.log, unique-ips.log"
     exit 0
 fi
@@ -313,7 +397,7 @@ for d in /etc/egress-monitor /usr/local/lib/egress-monitor /var/lib/egress-monit
     /usr/local/sbin /usr/share/egress-monitor; do
     ensure_dir "$d"
 done
-[ -z "$serve" ] || ensure_serve_user
+[ -z "$serve" ] || ensure_user "$serve_user"
 SETGID=$([ -n "$serve" ] && echo 1 || echo 0) prepare_data_dirs "$data_group"
 install_file "$binary" /usr/local/sbin/egress-monitor 0755
 # The collector's public_resolver rule reads this list (egress-monitor collect, any host).
@@ -330,6 +414,8 @@ if [ -n "$serve" ]; then
     with_bind_cap <"$here/packaging/egress-monitor-serve.service" |
         write_file /etc/systemd/system/egress-monitor-serve.service 0644
 fi
+
+install_enforce
 
 # dnsmasq's upstreams: what the host resolved through before us (never ourselves).
 resolved=0
@@ -370,4 +456,5 @@ if [ "$real" -eq 1 ]; then
     [ -z "$serve" ] || em_service_up serve
 fi
 collector_help
+enforce_help
 say "installed; files: /var/log/egress-monitor/unique-domains.log, unique-ips.log"

@@ -10,14 +10,22 @@
 # way, its token, key and certificate removed if install.sh made them, the data directories'
 # group and modes restored (what was written since goes back to root's group), the user and
 # group egress-monitor deleted if install.sh made them.
-# The collected data (/var/lib/egress-monitor, /var/log/egress-monitor) goes too unless
-# --keep-data, which keeps the counts only (not the endpoint's credentials). Packages
+# enforce (--enforce): its unit stopped and disabled where systemd runs, its firewall chains
+# (EGRESS_ENFORCE_IN, EGRESS_ENFORCE_OUT) removed in any case.
+# Collector mode: collect and the dashboard stopped (their units, or collector-bg.sh's pids),
+# the user egress-collector deleted if install.sh made it (what it wrote in kept data goes to
+# root first).
+# The collected data (/var/lib/egress-monitor, /var/log/egress-monitor; on a collector its
+# history and alerts, /var/lib/egress-collector, /var/log/egress-collector) goes too unless
+# --keep-data, which keeps the counts only (not the endpoint's or the dashboard's
+# credentials) and, on a collector, collector.toml and inventory.toml. Packages
 # installed from Debian's archive are left installed. Idempotent.
 #
 #   sudo ./uninstall.sh [--root DIR] [--keep-data]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/scripts/install-lib.sh"
+. "$here/scripts/install-collector.sh"
 
 root="" keep=0
 while [ $# -gt 0 ]; do
@@ -40,6 +48,20 @@ fi
 
 mode=$(installed_mode "$manifest")
 serve_user=egress-monitor
+
+# The collector's services stop first (collector-bg.sh, or their units, still there).
+if [ "$real" -eq 1 ] && [ "$mode" = collector ]; then
+    rm -f /etc/cron.d/egress-monitor-collector  # no restart by cron meanwhile (put back below if it was there)
+    collector_down
+fi
+
+# enforce (install.sh --enforce), if the operator started it: stopped (a clean stop removes
+# its rules), and its rules removed whatever happened to it.
+if [ "$real" -eq 1 ] && grep -qx 'enforce on' "$manifest"; then
+    if have_systemd; then systemctl disable --now egress-monitor-enforce.service >/dev/null 2>&1 || true; fi
+    f=/usr/local/lib/egress-monitor/enforce-firewall.sh
+    if [ -x "$f" ]; then "$f" down || warn "$f down failed"; fi
+fi
 
 # The endpoint (install.sh --serve, cron mode) stops first, before its unit file goes.
 [ "$real" -eq 0 ] || em_service_down serve
@@ -66,15 +88,19 @@ fi
 # Newest first: files before the directories that hold them.
 tac "$manifest" | while read -r kind path; do
     case "$kind" in
-    created) rm -f "$root$path" ;;
+    created)
+        # --keep-data keeps the collector's config and inventory: the operator's by now.
+        if [ "$keep" -eq 1 ] && [[ "$path" =~ ^/etc/egress-monitor/(collector|inventory)\.toml$ ]]; then continue; fi
+        rm -f "$root$path"
+        ;;
     modified)
         rm -rf "$root$path"
         cp -a "$mdir/backup$path" "$root$path"
         ;;
     dir)
         [ "$path" = "$state_rel" ] && continue  # the manifest itself goes last
-        if [ "$keep" -eq 1 ] && [[ " $data_dirs " == *" $path "* ]]; then continue; fi
-        if [ "$keep" -eq 0 ] && [[ " $data_dirs /var/log/dnsmasq " == *" $path "* ]]; then
+        if [ "$keep" -eq 1 ] && [[ " $data_dirs $collector_dirs " == *" $path "* ]]; then continue; fi
+        if [ "$keep" -eq 0 ] && [[ " $data_dirs $collector_dirs /var/log/dnsmasq " == *" $path "* ]]; then
             # Data written since install (ledger, the two files, dnsmasq's log) goes with it.
             find "$root$path" -mindepth 1 -maxdepth 1 ! -path "$mdir" -exec rm -rf {} + 2>/dev/null || true
         fi
@@ -103,19 +129,29 @@ if [ "$real" -eq 1 ]; then
     { grep '^started ' "$manifest" || true; } | while read -r _ svc; do stop_service "$svc"; done
     if grep -q '^created /etc/systemd/system/' "$manifest" && have_systemd; then systemctl daemon-reload || true; fi
 
-    # The endpoint's user and group, if install.sh made them (nothing runs as it any more).
-    if [ -n "$(manifest_get user)" ] && getent passwd "$serve_user" >/dev/null; then
-        userdel "$serve_user" || warn "userdel $serve_user failed"
+    # The user and group install.sh made (the endpoint's, or the collector's), now that
+    # nothing runs as it any more. What it wrote in the kept data goes to root first.
+    user=$(manifest_get user)
+    if [ -n "$user" ] && [ "$mode" = collector ] && getent passwd "$user" >/dev/null; then
+        for d in $collector_dirs /etc/egress-collector; do
+            [ ! -d "$d" ] || find "$d" \( -user "$user" -o -group "$user" \) -exec chown -h root:root {} +
+        done
     fi
-    if [ -n "$(manifest_get group)" ] && getent group "$serve_user" >/dev/null; then
-        groupdel "$serve_user" || warn "groupdel $serve_user failed"
+    if [ -n "$user" ] && getent passwd "$user" >/dev/null; then
+        userdel "$user" || warn "userdel $user failed"
+    fi
+    group=$(manifest_get group)
+    if [ -n "$group" ] && getent group "$group" >/dev/null; then
+        groupdel "$group" || warn "groupdel $group failed"
     fi
     # A group that was there before (userdel took it with the user): the same gid and members.
     kept=$(manifest_get kept-group)
-    if [ -n "$kept" ] && ! getent group "$serve_user" >/dev/null; then
-        IFS=: read -r _ _ kgid kmembers <<<"$kept"
-        groupadd --system --gid "$kgid" "$serve_user" || warn "could not restore the group $serve_user ($kept)"
-        [ -z "$kmembers" ] || gpasswd -M "$kmembers" "$serve_user" >/dev/null || true
+    if [ -n "$kept" ]; then
+        IFS=: read -r kname _ kgid kmembers <<<"$kept"
+        if ! getent group "$kname" >/dev/null; then
+            groupadd --system --gid "$kgid" "$kname" || warn "could not restore the group $kname ($kept)"
+            [ -z "$kmembers" ] || gpasswd -M "$kmembers" "$kname" >/dev/null || true
+        fi
     fi
 fi
 

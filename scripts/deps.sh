@@ -4,6 +4,7 @@
 #   scripts/deps.sh build    libraries and tools to build the binary
 #   scripts/deps.sh test     build + what the tests drive for real (dnsmasq, nft, dig, ...)
 #   scripts/deps.sh run      what the monitored host needs at run time (install.sh)
+#   scripts/deps.sh collector  build + what the collector host needs (install.sh --mode collector)
 set -eu
 
 build="build-essential cmake pkg-config clang bpftool libbpf-dev libsqlite3-dev libsystemd-dev libcli11-dev
@@ -14,12 +15,14 @@ test="dnsmasq-base dnsutils nftables iptables iproute2 systemd util-linux mawk s
 procps clang clang-tidy libclang-rt-14-dev e2fsprogs time gzip tcpdump conntrack curl openssl python3
 openssh-server openssh-client valgrind iodine dns2tcp chromium"
 run="dnsmasq nftables cron logrotate"
+collector="cron logrotate openssl"
 
 case "${1:-build}" in
 build) want="$build" ;;
 test) want="$build $test" ;;
 run) want="$build $run" ;;
-*) echo "usage: $0 build|test|run" >&2; exit 2 ;;
+collector) want="$build $collector" ;;
+*) echo "usage: $0 build|test|run|collector" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -15,6 +15,7 @@ die() { echo "egress-monitor: error: $*" >&2; exit 1; }
 
 state_rel=/var/lib/egress-monitor/install
 carried_dirs=()  # directories an earlier install created and that are still there (mode switch)
+carried_files=()  # files it created that uninstall.sh --keep-data kept (the collector's config)
 manifest_init() {
     mdir="$root$state_rel"
     manifest="$mdir/manifest"
@@ -34,6 +35,7 @@ manifest_init() {
     chmod 0700 "$mdir"
     touch "$manifest"
     for p in "${carried_dirs[@]}" "${made[@]}"; do manifest_add dir "$p"; done
+    for p in "${carried_files[@]}"; do manifest_add created "$p"; done
 }
 manifest_has() { grep -q " $1\$" "$manifest"; }
 manifest_add() { manifest_has "$2" || echo "$1 $2" >>"$manifest"; }

@@ -19,7 +19,7 @@
 namespace em {
 
 struct AlertsFlags {
-    std::string config = "/etc/egress-collector/collector.toml";
+    std::string config = "/etc/egress-monitor/collector.toml";
     std::string format = "text";
     bool all = false;
     std::string host, rule, key, period, reason, value;

@@ -26,8 +26,8 @@ struct CollectorFlags {
     int live_fd = -1;
     bool plain_http = false;
     // collect / report
-    std::string collector_config = "/etc/egress-collector/collector.toml";
-    std::string inventory = "/etc/egress-collector/inventory.toml";
+    std::string collector_config = "/etc/egress-monitor/collector.toml";
+    std::string inventory = "/etc/egress-monitor/inventory.toml";
     bool once = false;
     std::string interval = "5m";
     int parallel = 16;

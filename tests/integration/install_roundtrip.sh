@@ -174,7 +174,7 @@ agent_files=$(snapshot_files "$r4")
 ./uninstall.sh --root "$r4" >/dev/null
 [ "$(snapshot "$r4")" = "$before" ] || fail "second uninstall changed root4"
 if ./install.sh --mode daemon --root "$r4" --binary "$bin" >"$work/err" 2>&1; then fail "--mode daemon accepted"; fi
-grep -q 'mode must be cron or agent' "$work/err" || fail "unclear --mode error: $(cat "$work/err")"
+grep -q 'mode must be cron, agent or collector' "$work/err" || fail "unclear --mode error: $(cat "$work/err")"
 [ "$(snapshot "$r4")" = "$before" ] || fail "a rejected --mode changed root4"
 
 # 5. Agent over cron: cron mode reverted (resolv.conf restored), data kept, the result the
