@@ -278,13 +278,14 @@ void DirectIpRule::evaluate(const HostContext& ctx, std::vector<Finding>& out) c
         if (std::any_of(c_.allow_cidrs.begin(), c_.allow_cidrs.end(),
                         [&](const Cidr& c) { return c.contains(e.ip); }))
             continue;
-        // With the agent's first-packet names, a name seen there says where the flows went:
-        // resolved elsewhere (DoH, another resolver), not unexplained.
+        // With the agent's first-packet names, a name seen there is what the client claimed:
+        // resolved elsewhere (DoH, another resolver), or a name it made up. Said as a claim.
         std::string how;
         if (ctx.flow_names) {
             auto named = names_of(*ctx.flow_names, e.ip);
             how = named.empty() ? ", no name at all (nor a TLS/QUIC server name or HTTP Host)"
-                                : ", resolved elsewhere (" + first_packet_names(named) + ")";
+                                : "; its first packets claimed " + first_packet_names(named) +
+                                      " (resolved elsewhere, e.g. DoH, or a made-up name)";
         }
         out.push_back(Finding{e.ip.to_string(),
                               fmt::format("{} connections to an address no domain of this host "

@@ -48,9 +48,10 @@ struct NewDomainConfig {
 /// [rules.direct_ip] An address in unique-ips.log that no domain line of the same host lists
 /// (a connection no DNS answer explains), outside `allow_cidrs`. Loopback and unspecified
 /// addresses never count. Key: the address. When the host's agent sends flow-names.log, the
-/// message tells an address whose flows' first packets named a host — "resolved elsewhere
-/// (TLS name X)" (QUIC name, HTTP Host): DNS over HTTPS, another resolver — from one with
-/// "no name at all"; without that file (an older agent, consolidate) it says neither.
+/// message tells an address whose flows' first packets named a host — "its first packets
+/// claimed TLS name X" (QUIC name, HTTP Host): resolved elsewhere (DoH, another resolver) or
+/// a made-up name, the client's word either way — from one with "no name at all"; without
+/// that file (an older agent, consolidate) it says neither.
 struct DirectIpConfig {
     bool enabled = true;
     std::vector<Cidr> allow_cidrs;

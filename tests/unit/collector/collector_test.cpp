@@ -406,7 +406,7 @@ TEST_F(CollectorTest, DisabledRulesResolveTheirAlerts) {
 }
 
 // flow-names.log from the agent: a DoH name on a hard-coded address is public_resolver, and
-// the address stays direct_ip "resolved elsewhere" (not folded: the list does not name the
+// the address stays direct_ip "its first packets claimed" (not folded: the list does not name the
 // address, and a name is only what a client sent); an unnamed address is direct_ip "no name
 // at all". A bad names
 // file costs that host its names only: its snapshot is applied, the rejection counted.
@@ -429,12 +429,12 @@ TEST_F(CollectorTest, FlowNamesFeedTheRulesAndABadFileCostsOnlyTheNames) {
                      "public_resolver web1 mozilla.cloudflare-dns.com open"}));
     for (const auto& e : events_) {
         if (e.rule != "direct_ip") continue;
-        // web1's names are known: "no name at all" or "resolved elsewhere"; web2's were
+        // web1's names are known: "no name at all" or "first packets claimed"; web2's were
         // rejected: neither.
         const bool web1 = e.host == "web1", named = e.key == "104.16.248.249";
         EXPECT_EQ(e.message.find("no name at all") != std::string::npos, web1 && !named)
             << e.host << ": " << e.message;
-        EXPECT_EQ(e.message.find("resolved elsewhere (TLS name mozilla.cloudflare-dns.com)") !=
+        EXPECT_EQ(e.message.find("first packets claimed TLS name mozilla.cloudflare-dns.com (") !=
                       std::string::npos,
                   web1 && named)
             << e.host << ": " << e.message;

@@ -179,7 +179,7 @@ TEST_F(RulesTest, DirectIpFlagsAddressesNoDomainListed) {
 }
 
 // With the agent's flow-names.log, an address no DNS answer explains is told apart: names
-// its first packets gave ("resolved elsewhere"), or none ("no name at all"). Without the
+// its first packets gave ("its first packets claimed"), or none ("no name at all"). Without the
 // file (an older agent) the message says neither.
 TEST_F(RulesTest, DirectIpTellsResolvedElsewhereFromNoNameAtAll) {
     DirectIpRule rule(DirectIpConfig{true, {}});
@@ -198,12 +198,13 @@ TEST_F(RulesTest, DirectIpTellsResolvedElsewhereFromNoNameAtAll) {
     ASSERT_EQ(keys(f), (Keys{"198.51.100.7", "2001:db8::5", "203.0.113.9"}));
     EXPECT_NE(finding(f, "198.51.100.7")
                   ->message.find("3 connections to an address no domain of this host resolved "
-                                 "to, resolved elsewhere (TLS name a.example, HTTP Host "
+                                 "to; its first packets claimed TLS name a.example, HTTP Host "
                                  "b.example, QUIC name c.example (ECH offered: the outer name "
-                                 "only), and 1 more) (last 2026-11-22T11:35:35Z)"),
+                                 "only), and 1 more (resolved elsewhere, e.g. DoH, or a made-up "
+                                 "name) (last 2026-11-22T11:35:35Z)"),
               std::string::npos)
         << finding(f, "198.51.100.7")->message;
-    EXPECT_NE(finding(f, "2001:db8::5")->message.find("resolved elsewhere (QUIC name v6.example)"),
+    EXPECT_NE(finding(f, "2001:db8::5")->message.find("claimed QUIC name v6.example ("),
               std::string::npos);
     EXPECT_NE(finding(f, "203.0.113.9")
                   ->message.find("2 connections to an address no domain of this host resolved "
@@ -215,7 +216,7 @@ TEST_F(RulesTest, DirectIpTellsResolvedElsewhereFromNoNameAtAll) {
     f = step(rule, "web1", snap, kT0 + 60);
     ASSERT_EQ(keys(f), (Keys{"198.51.100.7", "2001:db8::5", "203.0.113.9"}));
     for (const auto& x : f) {
-        EXPECT_EQ(x.message.find("resolved elsewhere"), std::string::npos);
+        EXPECT_EQ(x.message.find("first packets claimed"), std::string::npos);
         EXPECT_EQ(x.message.find("no name at all"), std::string::npos);
         EXPECT_NE(x.message.find("resolved to (last "), std::string::npos) << x.message;
     }
