@@ -339,7 +339,12 @@ Page ip_page(HistoryStore& store, const std::string& addr) {
 }
 
 Page search_page(HistoryStore& store, const std::string& query) {
-    HostStates all = all_states(store, true, true);
+    // An address's text is lower-case hex digits, ':' and '.': a query with anything else
+    // cannot be part of one, and the addresses (twice the domains' bytes) are not read.
+    const bool may_be_address =
+        !query.empty() && query.find_first_not_of("0123456789abcdef:.") == std::string::npos;
+    HostStates all;
+    if (!query.empty()) all = all_states(store, true, may_be_address);
     if (!all.error.empty()) return failed(all.error);
     std::vector<std::string> hosts, domains, ips;
     if (!query.empty()) {
