@@ -138,8 +138,8 @@ install_collector() {
     install_file "$here/packaging/collector-logrotate.conf" /etc/logrotate.d/egress-collector 0644
     if [ "$real" -eq 1 ]; then
         have_systemd || start_service cron
-        # The history made (or migrated) by its user now: the dashboard opens it as root,
-        # before it drops privileges, and would leave collect a database it cannot write.
+        # The history made (or migrated) by its user now, and checked readable as that user
+        # (both services open it as egress-collector).
         setpriv --reuid="$collector_user" --regid="$collector_user" --init-groups --no-new-privs -- \
             "$em_bin" report --config /etc/egress-monitor/collector.toml >/dev/null ||
             warn "egress-monitor report as $collector_user failed: the history is not readable"

@@ -229,15 +229,6 @@ Result<std::unique_ptr<Dashboard>> Dashboard::start(const DashboardConfig& cfg,
     auto impl = std::make_unique<Impl>();
     impl->token = std::move(*token);
     impl->csrf = csrf_value(impl->token);
-    auto store = HistoryStore::open(history_path);
-    if (!store) return store.error();
-    impl->store = std::move(*store);
-    auto book = AlertBook::create(impl->store->db());
-    if (!book) return book.error();
-    impl->book.emplace(std::move(*book));
-    auto actions = OperatorActions::create(impl->store->db());
-    if (!actions) return actions.error();
-    impl->actions.emplace(*actions);
 
     http::DaemonConfig dc;
     dc.listen = cfg.listen;
@@ -247,8 +238,24 @@ Result<std::unique_ptr<Dashboard>> Dashboard::start(const DashboardConfig& cfg,
         dc.tls_cert = cfg.tls_cert;
         dc.tls_key = cfg.tls_key;
     }
-    if (!cfg.user.empty()) dc.before_serving = [user = cfg.user] { return become_user(user); };
     Impl* self = impl.get();
+    // The history is opened once the process is `user` (before the first request): its
+    // files, and the -wal and -shm SQLite makes beside them, stay that user's, so collect
+    // (the same user) can write them; root needs no access to the directory either.
+    dc.before_serving = [self, user = cfg.user, history_path]() -> Result<void> {
+        if (!user.empty())
+            if (auto r = become_user(user); !r) return r;
+        auto store = HistoryStore::open(history_path);
+        if (!store) return store.error();
+        self->store = std::move(*store);
+        auto book = AlertBook::create(self->store->db());
+        if (!book) return book.error();
+        self->book.emplace(std::move(*book));
+        auto actions = OperatorActions::create(self->store->db());
+        if (!actions) return actions.error();
+        self->actions.emplace(*actions);
+        return {};
+    };
     auto daemon =
         http::Daemon::start(dc, [self](const http::Request& r) { return self->route(r); });
     if (!daemon) return daemon.error();

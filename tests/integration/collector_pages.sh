@@ -97,8 +97,9 @@ url = "https://127.0.0.1:18463"
 token_file = "$WORK/token"
 ca_file = "$WORK/cert.pem"
 CONF
+mkdir "$WORK/hist"
 # max_age_minutes = 0: the unreachable db1 is stale at its first failure.
-printf '[history]\npath = "%s/history.sqlite"\n[rules.public_resolver]\nlist = "%s"\n[rules.stale]\nmax_age_minutes = 0\n' \
+printf '[history]\npath = "%s/hist/history.sqlite"\n[rules.public_resolver]\nlist = "%s"\n[rules.stale]\nmax_age_minutes = 0\n' \
     "$WORK" "$PWD/packaging/public-resolvers.txt" >"$WORK/collector.toml"
 in_up "$EM_BIN" collect --once --inventory "$WORK/inventory.toml" --config "$WORK/collector.toml" \
     --timeout 2s --retries 0 >"$WORK/collect.out" 2>"$WORK/collect.log" ||
@@ -158,8 +159,11 @@ tls_cert = "$WORK/cert.pem"
 tls_key = "$WORK/key.pem"
 user = "nobody"
 CONF
-# The history stays readable to the dashboard once it is nobody (it is opened as root, but
-# SQLite reopens nothing it holds); the directory keeps others out of everything else.
+# The dashboard opens the history once it is nobody (as collect's own user would on a
+# collector host): the history's directory is nobody's, the work directory only traversable.
+chmod 711 "$WORK"
+chown -R nobody:nogroup "$WORK/hist"
+chmod 700 "$WORK/hist"
 ip netns exec "$NS_UP" "$EM_BIN" dashboard -v --config "$WORK/collector.toml" 2>"$WORK/dashboard.log" &
 PIDS+=("$!")
 url=https://127.0.0.1:18464
