@@ -8,7 +8,10 @@
 #          waits up to 30 s until the kernel lists every one as bound by enforce
 #          (/proc/net/netfilter/nfnetlink_queue), then builds the chains EGRESS_ENFORCE_IN and
 #          EGRESS_ENFORCE_OUT (iptables and ip6tables) and jumps to them first from INPUT and
-#          OUTPUT. Loopback is never queued.
+#          OUTPUT. Loopback is never queued, either way: a resolver on the host (dnsmasq in
+#          cron mode, systemd-resolved's stub) answers its clients over lo, and those answers,
+#          to queries enforce never saw, would be dropped; enforce judges the resolver's own
+#          queries and answers on the way out instead.
 # down     removes the jumps and the chains; no other rule is touched.
 # stopped  ExecStopPost: `down` after a clean stop only. After a crash the rules stay and the
 #          kernel drops what they queue (fail closed) until systemd has enforce back.
@@ -85,6 +88,9 @@ while :; do
 done
 
 down
+# A start that fails half-way (ip6tables missing its module, IPv6 disabled) removes what it
+# loaded: fail closed is for a working enforce that crashed, not for one never started.
+trap 'down' EXIT
 for fam in ipv4 ipv6; do
     ipt=iptables
     [ "$fam" = ipv6 ] && ipt=ip6tables
@@ -92,6 +98,7 @@ for fam in ipv4 ipv6; do
     get() { printf '%s\n' "$queues" | awk -v k="$1" -v f="$fam" '$1 == k && $2 == f && $3 != "-" { print $3 }'; }
     "$ipt" -N EGRESS_ENFORCE_IN
     "$ipt" -N EGRESS_ENFORCE_OUT
+    "$ipt" -A EGRESS_ENFORCE_IN -i lo -j RETURN
     q=$(get in)
     if [ -n "$q" ]; then
         for p in udp tcp; do "$ipt" -A EGRESS_ENFORCE_IN -p "$p" --sport 53 -j NFQUEUE --queue-num "$q"; done
@@ -112,4 +119,5 @@ for fam in ipv4 ipv6; do
     "$ipt" -I INPUT 1 -j EGRESS_ENFORCE_IN
     "$ipt" -I OUTPUT 1 -j EGRESS_ENFORCE_OUT
 done
+trap - EXIT
 echo "enforce-firewall: rules loaded for $config"

@@ -109,6 +109,7 @@ epid=$!
 fw up "$work/enforce.toml" >/dev/null || fail "enforce-firewall.sh up: $(cat "$work/enforce.log")"
 v4=$(ip netns exec "$ns" iptables -S)
 for want in '-A INPUT -j EGRESS_ENFORCE_IN' '-A OUTPUT -j EGRESS_ENFORCE_OUT' \
+    '-A EGRESS_ENFORCE_IN -i lo -j RETURN' \
     '-A EGRESS_ENFORCE_IN -p udp -m udp --sport 53 -j NFQUEUE --queue-num 1' \
     '-A EGRESS_ENFORCE_IN -p tcp -m tcp --sport 53 -j NFQUEUE --queue-num 1' \
     '-A EGRESS_ENFORCE_OUT -o lo -j RETURN' \
@@ -126,9 +127,31 @@ result=signal fw stopped
 result=success fw stopped
 [ "$(rules)" = "$empty" ] || fail "a clean stop left rules: $(rules)"
 fw up "$work/enforce.toml" >/dev/null
+# A resolver on the host (dnsmasq in cron mode) still answers its clients over loopback.
+ip netns exec "$ns" dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=127.0.0.1 \
+    --bind-interfaces --port=53 --address=/local.test/192.0.2.77 --pid-file= --user=root \
+    2>"$work/dnsmasq.log" &
+dpid=$!
+ans=""
+for _ in $(seq 50); do
+    ans=$(ip netns exec "$ns" dig +short +time=1 +tries=1 @127.0.0.1 local.test A 2>/dev/null) && [ -n "$ans" ] && break
+    sleep 0.1
+done
+kill "$dpid"
+wait "$dpid" 2>/dev/null || true
+[ "$ans" = 192.0.2.77 ] || fail "a local resolver's answer did not pass the rules: '$ans' $(cat "$work/dnsmasq.log")"
 fw down
 [ "$(rules)" = "$empty" ] || fail "down left rules: $(rules)"
+# A start failing half-way (ip6tables refusing) leaves nothing behind, IPv4 included.
+mkdir "$work/badbin"
+printf '#!/bin/sh\necho "ip6tables: refused for the test" >&2\nexit 1\n' >"$work/badbin/ip6tables"
+chmod 755 "$work/badbin/ip6tables"
+if ip netns exec "$ns" env PATH="$work/badbin:$PATH" EM_BIN="$bin" EM_ENFORCE_WAIT=2 \
+    sh packaging/enforce-firewall.sh up "$work/enforce.toml" >"$work/err" 2>&1; then
+    fail "up succeeded with ip6tables failing"
+fi
+[ "$(rules)" = "$empty" ] || fail "a failed up left rules: $(rules)"
 kill "$epid"
 wait "$epid" || true
 epid=""
-echo "install_enforce: --enforce refused without a good enforce.toml, installed in cron and agent mode (unit verified, twice = once, dropped, restored byte for byte); its rules loaded once enforce's queues are bound, kept after a crash, removed on a clean stop"
+echo "install_enforce: --enforce refused without a good enforce.toml, installed in cron and agent mode (unit verified, twice = once, dropped, restored byte for byte); its rules loaded once enforce's queues are bound, a local resolver answering through them, kept after a crash, removed on a clean stop and after a failed start"
