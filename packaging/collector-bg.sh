@@ -27,10 +27,14 @@ action=$1 name=$2
 case "$name" in collect | dashboard) ;; *) usage ;; esac
 pidfile=$run/egress-monitor-$name.pid
 
-alive() {  # PID: the binary's $name, running
+alive() {  # PID: the binary's $name, running as root or the service's user
     [ -n "$1" ] && [ -r "/proc/$1/cmdline" ] || return 1
     state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
     case "$state" in Z | X | "") return 1 ;; esac
+    # Anyone may run the binary with the same arguments: a process of another user holding
+    # a recycled pid is not ours (neither to report as running nor to signal).
+    ruid=$(awk '/^Uid:/ { print $2 }' "/proc/$1/status" 2>/dev/null) || return 1
+    [ "$ruid" = 0 ] || { [ -n "$user" ] && [ "$ruid" = "$(id -u "$user" 2>/dev/null)" ]; } || return 1
     [ "$(tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | head -n 2 | paste -sd ' ')" = "$em $name" ]
 }
 pid=$(cat "$pidfile" 2>/dev/null || true)

@@ -26,7 +26,9 @@ collector_dir() {  # PATH OWNER MODE
         while IFS= read -r -d '' f; do
             record_attr "${f#"$root"}"
         done < <(find "$root$d" ! -type l \( ! -user "${owner%:*}" -o ! -group "${owner#*:}" \) -print0)
-        find "$root$d" ! -type l -exec chown "$owner" {} +
+        # -h: a file swapped for a link meanwhile (the directory is that user's) gets the
+        # link changed, never what it points at.
+        find "$root$d" ! -type l -exec chown -h "$owner" {} +
     fi
     chmod "$3" "$root$d"
 }
@@ -147,10 +149,15 @@ install_collector() {
         collector_up dashboard
     fi
     local f
-    for f in collector.toml inventory.toml; do  # a collector set up by hand before (the binary's defaults)
+    for f in collector.toml inventory.toml; do  # a collector set up by hand before (older docs)
         if [ -f "$root/etc/egress-collector/$f" ]; then
             warn "/etc/egress-collector/$f is not read by the services: they read /etc/egress-monitor/$f; merge it there"
         fi
+    done
+    for f in "$root"/etc/egress-collector/*.token; do  # collect, as its user, refuses others'
+        [ "$real" -eq 1 ] && [ -f "$f" ] || continue
+        [ "$(stat -c '%U %a' "$f")" = "$collector_user 600" ] ||
+            warn "$f is not $collector_user's with mode 0600: collect will refuse it (chown $collector_user $f; chmod 600 $f)"
     done
     collector_next_steps
     say "installed (collector mode$([ "$real" -eq 1 ] || echo ", files only"))"

@@ -288,4 +288,16 @@ bg stop collect
 [ ! -e "$c/run/egress-monitor-collect.pid" ] || fail "pidfile left after stop"
 if bg status collect >/dev/null; then fail "status says running after stop"; fi
 bgpid=""
+# Another user's process with the same command line on the recorded pid is not collect:
+# neither reported running nor signalled.
+setpriv --reuid=65534 --regid=65534 --clear-groups -- perl -e '$0 = shift; sleep 30' "$bin collect" &
+impostor=$!
+for _ in $(seq 50); do [ "$(tr '\0' ' ' <"/proc/$impostor/cmdline")" = "$bin collect " ] && break; sleep 0.1; done
+[ "$(tr '\0' ' ' <"/proc/$impostor/cmdline")" = "$bin collect " ] || { kill "$impostor"; fail "no impostor"; }
+echo "$impostor" >"$c/run/egress-monitor-collect.pid"
+if bg status collect >/dev/null; then kill "$impostor"; fail "another user's process taken for collect"; fi
+bg stop collect
+[ -e "/proc/$impostor" ] || fail "stop signalled another user's process"
+kill "$impostor"
+wait "$impostor" 2>/dev/null || true
 echo "install_collector: collector mode installed on 5 fake roots and restored byte for byte (twice = once, config and inventory kept, switches to and from cron and agent mode, own credentials, a collector set up by hand), templates accepted by collect and report, units verified, collect run and stopped by collector-bg.sh"
