@@ -51,8 +51,20 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
     }
     size_t colon = line.find(':');
     if (colon == std::string_view::npos) return len;
-    x.res->headers.emplace_back(trim_space(line.substr(0, colon)),
-                                trim_space(line.substr(colon + 1)));
+    const std::string_view name = trim_space(line.substr(0, colon));
+    const std::string_view value = trim_space(line.substr(colon + 1));
+    // A 200 whose announced length is over the limit is stopped here, before its body: a
+    // host serving a huge file costs neither the transfer nor the wait for it.
+    if (x.res->status == 200 && !x.opt->truncate_body && iequals_ascii(name, "Content-Length")) {
+        uint64_t announced = 0;
+        auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), announced);
+        if (ec == std::errc() && end == value.data() + value.size() &&
+            announced > x.opt->max_body_bytes) {
+            x.oversized = true;
+            return 0;
+        }
+    }
+    x.res->headers.emplace_back(name, value);
     return len;
 }
 

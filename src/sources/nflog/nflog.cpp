@@ -106,7 +106,7 @@ int NflogSource::on_message(const nlmsghdr* nlh, const Handler& handler) {
         seq_known_ = true;
         next_seq_ = seq + 1;
     }
-    if (!attr[NFULA_PAYLOAD]) {
+    if (!attr[NFULA_PAYLOAD] || !nlattr_within(nlh, attr[NFULA_PAYLOAD])) {
         ++counters_.malformed;
         return MNL_CB_OK;
     }

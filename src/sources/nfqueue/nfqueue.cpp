@@ -179,7 +179,7 @@ std::string_view NfqueueSource::judge(std::span<const std::string_view> datagram
         const uint32_t id = ntohl(ph->packet_id);
         const uint8_t* data = nullptr;
         size_t len = 0;
-        if (attr[NFQA_PAYLOAD]) {
+        if (attr[NFQA_PAYLOAD] && nlattr_within(nlh, attr[NFQA_PAYLOAD])) {
             data = static_cast<const uint8_t*>(mnl_attr_get_payload(attr[NFQA_PAYLOAD]));
             len = mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
         } else {

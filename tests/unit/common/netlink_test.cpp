@@ -36,12 +36,22 @@ TEST(NlmsgWholePrefix, AClaimBeyondTheBufferIsLeftOut) {
     EXPECT_EQ(nlmsg_whole_prefix(c.data(), 16), 0u);
 }
 
-// libmnl reads a message's attributes up to its aligned end: a last message whose padding
-// is not in the buffer is left out (nflog_fuzz found one whose attribute ran a byte past).
-TEST(NlmsgWholePrefix, ALastMessageWithoutItsPaddingIsLeftOut) {
+// NFQUEUE's messages end with the packet, unpadded: the last message of a buffer may lack
+// its padding and is whole all the same.
+TEST(NlmsgWholePrefix, AnUnpaddedLastMessageIsWhole) {
     auto b = messages({32, 38}, 70);
-    EXPECT_EQ(nlmsg_whole_prefix(b.data(), 70), 32u);
-    EXPECT_EQ(nlmsg_whole_prefix(b.data(), 72), 72u);  // padding there: whole
+    EXPECT_EQ(nlmsg_whole_prefix(b.data(), 70), 70u);
+}
+
+// An attribute is the message's only when it ends within nlmsg_len, not in the padding.
+TEST(NlattrWithin, AnAttributeIntoThePaddingIsNot) {
+    auto b = messages({38}, 40);
+    auto* nlh = reinterpret_cast<nlmsghdr*>(b.data());
+    auto* a = reinterpret_cast<nlattr*>(reinterpret_cast<char*>(b.data()) + 20);
+    a->nla_len = 18;  // 20 + 18 = 38: the message's last byte
+    EXPECT_TRUE(nlattr_within(nlh, a));
+    a->nla_len = 19;  // one byte into the padding
+    EXPECT_FALSE(nlattr_within(nlh, a));
 }
 
 }  // namespace
