@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "collector/actions.h"
+#include "collector/good_fetch.h"
 #include "collector/history.h"
 #include "format/writer.h"
 
@@ -48,17 +49,7 @@ std::vector<std::string> summary(const std::vector<AlertEvent>& ev) {
 using Lines = std::vector<std::string>;
 
 FetchResult good(const std::string& host, std::vector<DomainEntry> d, std::vector<IpEntry> i) {
-    std::sort(d.begin(), d.end(),
-              [](const DomainEntry& a, const DomainEntry& b) { return a.name < b.name; });
-    std::sort(i.begin(), i.end(), [](const IpEntry& a, const IpEntry& b) { return a.ip < b.ip; });
-    FetchResult r;
-    r.host = host;
-    r.ok = true;
-    r.domains = render_domains_file(d);
-    r.ips = render_ips_file(i);
-    r.domains_etag = "\"d-" + std::to_string(r.domains.size()) + "\"";
-    r.ips_etag = "\"i-" + std::to_string(r.ips.size()) + "\"";
-    return r;
+    return test::good_fetch(host, std::move(d), std::move(i));
 }
 FetchResult failed(const std::string& host) {
     FetchResult r;

@@ -13,6 +13,7 @@
 
 #include "collector/actions.h"
 #include "collector/collector.h"
+#include "collector/good_fetch.h"
 #include "collector/history.h"
 #include "dashboard/form.h"
 #include "format/writer.h"
@@ -29,17 +30,7 @@ constexpr const char* kToken = "dashboard-token-0123456789";
 IpAddress ip(const char* s) { return *IpAddress::parse(s); }
 
 FetchResult good(const std::string& host, std::vector<DomainEntry> d, std::vector<IpEntry> i) {
-    std::sort(d.begin(), d.end(),
-              [](const DomainEntry& a, const DomainEntry& b) { return a.name < b.name; });
-    std::sort(i.begin(), i.end(), [](const IpEntry& a, const IpEntry& b) { return a.ip < b.ip; });
-    FetchResult r;
-    r.host = host;
-    r.ok = true;
-    r.domains = render_domains_file(d);
-    r.ips = render_ips_file(i);
-    r.domains_etag = "\"d-" + std::to_string(r.domains.size()) + "\"";
-    r.ips_etag = "\"i-" + std::to_string(r.ips.size()) + "\"";
-    return r;
+    return test::good_fetch(host, std::move(d), std::move(i));
 }
 
 // A history of three hosts over two days (written by the real collector), served over plain
