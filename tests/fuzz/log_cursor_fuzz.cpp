@@ -8,7 +8,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto c = em::LogCursor::decode(std::string_view(reinterpret_cast<const char*>(data), size));
     if (c) {
         auto again = em::LogCursor::decode(c->encode());
-        if (!again || again->files != c->files) __builtin_trap();
+        if (!again || again->files != c->files || again->version != c->version) __builtin_trap();
     }
     return 0;
 }

@@ -38,15 +38,22 @@ rotate_copytruncate() {
     cp "$f" "$f.1"
     truncate -s 0 "$f"
 }
-run_consolidate() {
-    "$bin" consolidate --dnsmasq-log "$dlog" --kernel-log "$klog" --state-dir "$work/state" \
-        --output-dir "$work/out" 2>>"$work/stderr"
-}
+args=(consolidate --dnsmasq-log "$dlog" --kernel-log "$klog" --state-dir "$work/state"
+    --output-dir "$work/out")
+run_consolidate() { "$bin" "${args[@]}" 2>>"$work/stderr"; }
 
+# Installed on a quiet host: the first run finds both logs empty and stores where it stands
+# (a first run does not read generations rotated before it). Every later run may be killed,
+# even all of those before the first rotation.
+: >"$dlog"
+: >"$klog"
+run_consolidate || fail "first consolidate failed: $(tail -3 "$work/stderr")"
 killed=0 finished=0 failed=0 rotations=0
 for ((i = 0; i < rounds; i++)); do
     n=$(printf '%04d' "$i")
-    run_consolidate &
+    # A simple command, not a function: $! is consolidate itself, not a subshell whose
+    # SIGKILL would leave consolidate running on as an orphan.
+    "$bin" "${args[@]}" 2>>"$work/stderr" &
     cpid=$!
     # Grow the logs while it runs; rotate now and then, alternating the two ways.
     cat "$work/pool/d.$n" >>"$dlog"

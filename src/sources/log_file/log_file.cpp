@@ -20,6 +20,9 @@ namespace {
 constexpr uint32_t kFingerprintMax = 1024;
 constexpr size_t kChunk = 4 << 20;  // read buffer per reader
 constexpr int kMaxGenerations = 9;  // PATH.1 .. PATH.9 (and .gz)
+// The offset of a cursor anchored on a whole .gz: read to its end, without inflating it to
+// learn its length.
+constexpr uint64_t kWholeFile = UINT64_MAX;
 
 uint64_t fnv1a(const char* p, size_t n) {
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -101,15 +104,16 @@ uint64_t complete_end(const Opened& f) {
 }  // namespace
 
 std::string LogCursor::encode() const {
-    std::string out = "v1";
+    std::string out = "v" + std::to_string(version);
     for (const auto& f : files)
         out += fmt::format(" {}:{}:{}:{}:{:x}", f.dev, f.ino, f.offset, f.fp_len, f.fp_hash);
     return out;
 }
 
 std::optional<LogCursor> LogCursor::decode(std::string_view text) {
-    if (text.substr(0, 2) != "v1") return std::nullopt;
+    if (text.substr(0, 2) != "v1" && text.substr(0, 2) != "v2") return std::nullopt;
     LogCursor c;
+    c.version = text[1] - '0';
     size_t pos = 2;
     while (pos < text.size()) {
         if (text[pos] != ' ') return std::nullopt;
@@ -145,13 +149,11 @@ Result<LogFile> LogFile::plan(const std::string& path, const std::optional<LogCu
     files.push_back(open_file(path, false));
     if (!files[0] && errno != ENOENT && errno != 0) return errno_error("cannot open " + path);
     generation.push_back(0);
-    if (saved && !saved->files.empty()) {
-        for (int k = 1; k <= kMaxGenerations; ++k) {
-            files.push_back(open_file(fmt::format("{}.{}", path, k), false));
-            generation.push_back(k);
-            files.push_back(open_file(fmt::format("{}.{}.gz", path, k), true));
-            generation.push_back(k);
-        }
+    for (int k = 1; k <= kMaxGenerations; ++k) {
+        files.push_back(open_file(fmt::format("{}.{}", path, k), false));
+        generation.push_back(k);
+        files.push_back(open_file(fmt::format("{}.{}.gz", path, k), true));
+        generation.push_back(k);
     }
     std::vector<bool> used(files.size(), false);
     auto add = [&](Opened& f, uint64_t begin, uint64_t end, bool final) {
@@ -183,57 +185,104 @@ Result<LogFile> LogFile::plan(const std::string& path, const std::optional<LogCu
         return fingerprint_matches(f, c);
     };
 
+    // Whether candidate i is a copy of the followed file `c` (found in candidate `where`, if
+    // anywhere): copytruncate's copy, or a gzip of it, possibly still being written. A file
+    // shorter than the fingerprint is compared byte for byte with the start of the original;
+    // an empty one could be the start of anything and is not called a copy.
+    auto copy_of = [&](size_t i, const FileCursor& c, std::optional<size_t> where) {
+        if (c.fp_len == 0) return false;
+        std::string h = head(*files[i], c.fp_len);
+        if (h.size() == c.fp_len) return fnv1a(h.data(), h.size()) == c.fp_hash;
+        if (h.empty() || !where || *where == i) return false;
+        return head(*files[*where], h.size()) == h;
+    };
+
+    // Whether candidate i is a copy of a newer file still there: copytruncate's copy of PATH
+    // caught before the truncate, or a gzip of PATH.k caught before it removed its input.
+    auto copy_of_newer = [&](size_t i) {
+        std::string h = head(*files[i], kFingerprintMax);
+        if (h.empty()) return files[i]->compressed;  // a .gz with not one line in it yet
+        for (size_t j = 0; j < files.size(); ++j)
+            if (files[j] && !files[j]->compressed && j != i && generation[j] <= generation[i] &&
+                head(*files[j], h.size()) == h)
+                return true;
+        return false;
+    };
+
+    // Which candidate holds each followed file. Cursors with a fingerprint claim first: their
+    // first bytes prove which file they are. A cursor without one (the file was empty when
+    // last seen) is known by its inode alone, and that inode may since have been freed and
+    // reused — even by copytruncate's copy of PATH or of another followed file, caught half
+    // written: such a file is not the one this cursor followed.
+    const size_t ncursors = saved ? saved->files.size() : 0;
+    std::vector<std::optional<size_t>> found(ncursors);
+    for (bool fingerprinted : {true, false}) {
+        for (size_t ci = 0; ci < ncursors; ++ci) {
+            const FileCursor& c = saved->files[ci];
+            if ((c.fp_len > 0) != fingerprinted) continue;
+            // Prefer the file under its own inode (the original over a copytruncate copy).
+            for (size_t i = 0; i < files.size() && !found[ci]; ++i)
+                if (files[i] && !used[i] && same_inode(*files[i], c) && holds(i, c)) found[ci] = i;
+            for (size_t i = 0; i < files.size() && !found[ci]; ++i)
+                if (files[i] && !used[i] && holds(i, c)) found[ci] = i;
+            if (found[ci] && !fingerprinted) {
+                for (size_t other = 0; other < ncursors; ++other)
+                    if (other != ci && copy_of(*found[ci], saved->files[other], found[other]))
+                        found[ci].reset();
+                if (found[ci] && copy_of_newer(*found[ci])) found[ci].reset();
+            }
+            if (found[ci]) used[*found[ci]] = true;
+        }
+    }
+
     std::optional<uint64_t> active_begin;  // where PATH is read from when a cursor found it
     int deepest = 0;                       // the oldest generation a followed file was in
-    if (saved) {
-        for (const FileCursor& c : saved->files) {
-            // Prefer the file under its own inode (the original over a copytruncate copy).
-            std::optional<size_t> found;
-            for (size_t i = 0; i < files.size() && !found; ++i)
-                if (files[i] && !used[i] && same_inode(*files[i], c) && holds(i, c)) found = i;
-            for (size_t i = 0; i < files.size() && !found; ++i)
-                if (files[i] && !used[i] && holds(i, c)) found = i;
-            if (!found) {
-                if (c.offset > 0 || c.fp_len > 0) {
-                    lf.notes_.push_back(fmt::format(
-                        "{}: the file followed until offset {} (inode {}) is gone or was "
-                        "truncated without a rotated copy; what it held after that offset was "
-                        "not read",
-                        path, c.offset, c.ino));
-                    ++lf.lost_;
-                }
-                continue;
+    // A v2 cursor without a fingerprinted file was stored when no rotated generation held a
+    // line: whatever rotated generation there is now came after it.
+    if (saved && saved->version >= 2 &&
+        std::none_of(saved->files.begin(), saved->files.end(),
+                     [](const FileCursor& c) { return c.fp_len > 0; }))
+        deepest = kMaxGenerations + 1;
+    for (size_t ci = 0; ci < ncursors; ++ci) {
+        const FileCursor& c = saved->files[ci];
+        if (!found[ci]) {
+            if (c.offset > 0 || c.fp_len > 0) {
+                lf.notes_.push_back(fmt::format(
+                    "{}: the file followed until offset {} (inode {}) is gone or was "
+                    "truncated without a rotated copy; what it held after that offset was "
+                    "not read",
+                    path, c.offset, c.ino));
+                ++lf.lost_;
             }
-            size_t i = *found;
-            used[i] = true;
-            Opened& f = *files[i];
-            deepest = std::max(deepest, generation[i]);
-            if (generation[i] == 0) {
-                active_begin = c.offset;  // PATH itself, grown
-            } else if (generation[i] == 1 && !f.compressed && same_inode(f, c)) {
-                // Renamed to PATH.1: its writer may not have reopened its log yet.
-                uint64_t end = std::max(complete_end(f), c.offset);
-                add(f, c.offset, end, false);
-                lf.after_.files.push_back(cursor_for(f, end));
-            } else {
-                // A finished generation: an older one, a compressed one, or the copy left by
-                // copytruncate (then PATH itself starts over).
-                if (!same_inode(f, c))
-                    lf.notes_.push_back(
-                        fmt::format("{}: reading the rest of a rotated file from {} at offset {}",
-                                    path, f.path, c.offset));
-                add(f, c.offset, f.compressed ? UINT64_MAX : static_cast<uint64_t>(f.st.st_size),
-                    true);
-            }
+            continue;
+        }
+        size_t i = *found[ci];
+        Opened& f = *files[i];
+        deepest = std::max(deepest, generation[i]);
+        if (generation[i] == 0) {
+            active_begin = c.offset;  // PATH itself, grown
+        } else if (generation[i] == 1 && !f.compressed && same_inode(f, c)) {
+            // Renamed to PATH.1: its writer may not have reopened its log yet.
+            uint64_t end = std::max(complete_end(f), c.offset);
+            add(f, c.offset, end, false);
+            lf.after_.files.push_back(cursor_for(f, end));
+        } else if (c.offset != kWholeFile) {
+            // A finished generation: an older one, a compressed one, or the copy left by
+            // copytruncate (then PATH itself starts over).
+            if (!same_inode(f, c))
+                lf.notes_.push_back(
+                    fmt::format("{}: reading the rest of a rotated file from {} at offset {}", path,
+                                f.path, c.offset));
+            add(f, c.offset, f.compressed ? UINT64_MAX : static_cast<uint64_t>(f.st.st_size), true);
         }
     }
     // Generations rotated in since the last run and never seen: read whole, oldest first.
-    // A file with the first bytes of a file being followed is not new: it is a copy (caught
-    // between copytruncate's copy and its truncate), read from the offset once the original
-    // is truncated.
-    auto copy_of_followed = [&](const Opened& f) {
-        for (const FileCursor& c : saved->files)
-            if (c.fp_len > 0 && fingerprint_matches(f, c)) return true;
+    // Not new: a copy of a file being followed, or of PATH itself (caught between
+    // copytruncate's copy and its truncate: read from PATH now, from the copy's offset once
+    // PATH is truncated), nor a .gz of a generation still there uncompressed.
+    auto copy_of_followed = [&](size_t i) {
+        for (size_t ci = 0; ci < ncursors; ++ci)
+            if (copy_of(i, saved->files[ci], found[ci])) return true;
         return false;
     };
     for (size_t i = files.size(); i-- > 1;) {
@@ -242,7 +291,7 @@ Result<LogFile> LogFile::plan(const std::string& path, const std::optional<LogCu
         if (files[0] && same_inode(f, FileCursor{static_cast<uint64_t>(files[0]->st.st_dev),
                                                  static_cast<uint64_t>(files[0]->st.st_ino)}))
             continue;
-        if (copy_of_followed(f)) continue;
+        if (copy_of_followed(i) || copy_of_newer(i)) continue;
         used[i] = true;
         if (generation[i] == 1 && !f.compressed) {
             uint64_t end = complete_end(f);
@@ -258,6 +307,22 @@ Result<LogFile> LogFile::plan(const std::string& path, const std::optional<LogCu
         uint64_t end = std::max(begin, complete_end(f));
         add(f, begin, end, false);
         lf.after_.files.push_back(cursor_for(f, end));
+    }
+    // An empty file has no first bytes to be known by, and its inode alone cannot tell
+    // whether it was filled and copytruncated before the next run (the copy would look like
+    // an older generation). So a cursor always holds one fingerprinted file when there is
+    // one: if no followed file has lines, the newest rotated generation that has, read to its
+    // end, anchors it; if none has, the cursor says so by having no fingerprint at all.
+    auto fingerprinted = [&] {
+        return std::any_of(lf.after_.files.begin(), lf.after_.files.end(),
+                           [](const FileCursor& c) { return c.fp_len > 0; });
+    };
+    for (size_t i = 1; i < files.size() && !fingerprinted(); ++i) {
+        if (!files[i] || files[i]->st.st_size == 0 || copy_of_newer(i)) continue;
+        const Opened& f = *files[i];
+        lf.after_.files.insert(
+            lf.after_.files.begin(),
+            cursor_for(f, f.compressed ? kWholeFile : static_cast<uint64_t>(f.st.st_size)));
     }
     return lf;
 }

@@ -38,7 +38,10 @@ struct FileCursor {
 };
 
 struct LogCursor {
-    std::vector<FileCursor> files;  // oldest first; at most two
+    std::vector<FileCursor> files;  // oldest first; at most three
+    // 2: when no file above has a fingerprint, no rotated generation held a line when it was
+    // stored (a v1 cursor says nothing about them).
+    int version = 2;
     std::string encode() const;
     static std::optional<LogCursor> decode(std::string_view text);
 };

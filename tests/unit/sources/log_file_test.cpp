@@ -180,7 +180,10 @@ TEST_F(LogFileTest, OverlongLineIsSkipped) {
 }
 
 TEST(LogCursor, RejectsDamagedText) {
-    EXPECT_FALSE(LogCursor::decode("v2 1:2:3:4:5"));
+    EXPECT_FALSE(LogCursor::decode("v3 1:2:3:4:5"));
+    EXPECT_FALSE(LogCursor::decode("v21 1:2:3:4:5"));
+    EXPECT_EQ(LogCursor::decode("v1 1:2:3:4:5")->version, 1);  // stored by an older release
+    EXPECT_EQ(LogCursor::decode("v2 1:2:3:4:5")->version, 2);
     EXPECT_FALSE(LogCursor::decode("v1 1:2:3"));
     EXPECT_FALSE(LogCursor::decode("v1 a:2:3:4:5"));
     EXPECT_TRUE(LogCursor::decode("v1")->files.empty());
