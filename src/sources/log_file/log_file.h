@@ -12,7 +12,10 @@
 //   - copytruncate or plain truncation (same inode, fingerprint changed or smaller than the
 //     offset): the rest from the copy (PATH.N or PATH.N.gz with the old fingerprint) when one
 //     exists, then PATH from the start;
-//   - a log that does not exist yet: nothing to read, nothing stored.
+//   - a log that does not exist yet: nothing to read, nothing stored;
+//   - a run inside a rotation: a file that starts like a followed or newer one still there
+//     (a copy or .gz half written) is not a new generation, and a cursor whose files are
+//     all empty is anchored on the newest rotated generation with lines.
 // Only complete lines are consumed from a file that may still grow; the last partial line of
 // a finished generation (a copy, a compressed or older generation) is consumed as a line.
 // Date-suffixed rotations (dateext) are not followed.
