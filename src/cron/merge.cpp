@@ -25,12 +25,14 @@ CronMerged merge_inputs(const CronPlan& plan, CronRead&& read, size_t max_ips_pe
     for (auto& [name, n] : counters)
         if (n) m.total.count(name, n);
 
+    // A file cursor is stored even with no file in it (the log does not exist yet): it then
+    // says that nothing was there, so a log created and rotated before the next run is read
+    // from its rotated generation, not taken for history from before the first run.
     m.cursors = std::move(read.kernel_cursors);
-    if (!dn.cursor_after().files.empty()) m.cursors[plan.dnsmasq_key] = dn.cursor_after().encode();
+    m.cursors[plan.dnsmasq_key] = dn.cursor_after().encode();
     if (!read.dnsmasq_state.empty() || plan.dnsmasq_state)
         m.cursors[plan.dnsmasq_state_key] = read.dnsmasq_state;
-    if (kn && !kn->cursor_after().files.empty())
-        m.cursors[plan.kernel_key] = kn->cursor_after().encode();
+    if (kn) m.cursors[plan.kernel_key] = kn->cursor_after().encode();
 
     m.moved = !m.total.empty() || !m.total.counters().empty();
     for (const auto& [k, v] : m.cursors) {

@@ -81,14 +81,15 @@ TEST_F(CronMergeTest, ACursorMovingPastNothingCountedIsAMove) {
     EXPECT_NE(m.cursors.at(p.dnsmasq_key), p.before.at(p.dnsmasq_key));
 }
 
-TEST_F(CronMergeTest, MissingLogStoresNoCursorAndAnEmptiedStateIsStillStored) {
+TEST_F(CronMergeTest, MissingLogStoresAnEmptyCursorAndAnEmptiedStateIsStillStored) {
     CronPlan p = plan();          // neither log exists
     p.dnsmasq_state = "pending";  // as if stored by an earlier run
     p.before[p.dnsmasq_state_key] = "pending";
     CronRead r;
     CronMerged m = merge_inputs(p, std::move(r), 32, nullptr);
-    EXPECT_EQ(m.cursors.count(p.dnsmasq_key), 0u);
-    EXPECT_EQ(m.cursors.count(p.kernel_key), 0u);
+    // "Nothing was there": whatever appears, rotated or not, is read by the next run.
+    EXPECT_EQ(m.cursors.at(p.dnsmasq_key), "v2");
+    EXPECT_EQ(m.cursors.at(p.kernel_key), "v2");
     ASSERT_EQ(m.cursors.count(p.dnsmasq_state_key), 1u);
     EXPECT_EQ(m.cursors.at(p.dnsmasq_state_key), "");
     EXPECT_TRUE(m.moved);  // the state went from "pending" to nothing

@@ -62,6 +62,18 @@ TEST_F(LogFileTest, MissingFileReadsNothing) {
     EXPECT_EQ(consume(), "a\n");
 }
 
+TEST_F(LogFileTest, LogCreatedAndRotatedBetweenTheFirstTwoRuns) {
+    EXPECT_EQ(consume(), "");  // no log yet: the cursor says nothing was there
+    append(path_, "a\n");
+    fs::rename(path_, path_ + ".1");
+    append(path_, "b\n");
+    EXPECT_EQ(consume(), "a\nb\n");
+    // A first run ever (no cursor) leaves the history before it alone.
+    cursor_.reset();
+    append(path_, "c\n");
+    EXPECT_EQ(consume(), "b\nc\n");  // PATH from its start, PATH.1 not read
+}
+
 TEST_F(LogFileTest, GrowsAndLeavesPartialLine) {
     append(path_, "one\ntwo\nthr");
     EXPECT_EQ(consume(), "one\ntwo\n");
