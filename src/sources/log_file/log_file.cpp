@@ -44,6 +44,12 @@ std::optional<Opened> open_file(const std::string& path, bool compressed) {
     o.fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!o.fd.valid() || ::fstat(o.fd.get(), &o.st) != 0 || !S_ISREG(o.st.st_mode))
         return std::nullopt;
+    // A .gz without gzip's magic yet (gzip caught before its first block) would be read by
+    // zlib as plain text: not a generation until it is one.
+    unsigned char magic[2] = {};
+    if (compressed &&
+        (::pread(o.fd.get(), magic, 2, 0) != 2 || magic[0] != 0x1f || magic[1] != 0x8b))
+        return std::nullopt;
     return o;
 }
 
@@ -106,7 +112,8 @@ uint64_t complete_end(const Opened& f) {
 std::string LogCursor::encode() const {
     std::string out = "v" + std::to_string(version);
     for (const auto& f : files)
-        out += fmt::format(" {}:{}:{}:{}:{:x}", f.dev, f.ino, f.offset, f.fp_len, f.fp_hash);
+        out += fmt::format(" {}:{}:{}:{}:{:x}{}", f.dev, f.ino, f.offset, f.fp_len, f.fp_hash,
+                           f.anchor ? ":a" : "");
     return out;
 }
 
@@ -134,6 +141,10 @@ std::optional<LogCursor> LogCursor::decode(std::string_view text) {
             std::from_chars(text.data() + pos, text.data() + text.size(), f.fp_hash, 16);
         if (ec2 != std::errc()) return std::nullopt;
         pos = static_cast<size_t>(p2 - text.data());
+        if (c.version >= 2 && text.substr(pos, 2) == ":a") {
+            f.anchor = true;
+            pos += 2;
+        }
         c.files.push_back(f);
     }
     return c;
@@ -239,14 +250,22 @@ Result<LogFile> LogFile::plan(const std::string& path, const std::optional<LogCu
     int deepest = 0;                       // the oldest generation a followed file was in
     // A v2 cursor without a fingerprinted file was stored when no rotated generation held a
     // line: whatever rotated generation there is now came after it.
+    // Nor does one whose fingerprinted file is gone — found nowhere by its first bytes and not
+    // PATH truncated in place (only the newest entry can have been PATH; elsewhere a matching
+    // inode is a reused one): logrotate deleted it, and it deletes the oldest first.
     if (saved && saved->version >= 2 &&
         std::none_of(saved->files.begin(), saved->files.end(),
                      [](const FileCursor& c) { return c.fp_len > 0; }))
         deepest = kMaxGenerations + 1;
     for (size_t ci = 0; ci < ncursors; ++ci) {
         const FileCursor& c = saved->files[ci];
+        const bool truncated = ci + 1 == ncursors && files[0] && same_inode(*files[0], c);
+        if (!found[ci] && c.fp_len > 0 && !truncated) deepest = kMaxGenerations + 1;
+    }
+    for (size_t ci = 0; ci < ncursors; ++ci) {
+        const FileCursor& c = saved->files[ci];
         if (!found[ci]) {
-            if (c.offset > 0 || c.fp_len > 0) {
+            if (!c.anchor && (c.offset > 0 || c.fp_len > 0)) {
                 lf.notes_.push_back(fmt::format(
                     "{}: the file followed until offset {} (inode {}) is gone or was "
                     "truncated without a rotated copy; what it held after that offset was "
@@ -320,9 +339,10 @@ Result<LogFile> LogFile::plan(const std::string& path, const std::optional<LogCu
     for (size_t i = 1; i < files.size() && !fingerprinted(); ++i) {
         if (!files[i] || files[i]->st.st_size == 0 || copy_of_newer(i)) continue;
         const Opened& f = *files[i];
-        lf.after_.files.insert(
-            lf.after_.files.begin(),
-            cursor_for(f, f.compressed ? kWholeFile : static_cast<uint64_t>(f.st.st_size)));
+        FileCursor a =
+            cursor_for(f, f.compressed ? kWholeFile : static_cast<uint64_t>(f.st.st_size));
+        a.anchor = true;
+        lf.after_.files.insert(lf.after_.files.begin(), a);
     }
     return lf;
 }

@@ -37,6 +37,9 @@ struct FileCursor {
     uint64_t offset = 0;
     uint32_t fp_len = 0;
     uint64_t fp_hash = 0;
+    // A finished generation remembered only to anchor the cursor (v2, encoded ":a"): when
+    // it is gone, logrotate deleted it, and whatever generation is left came after it.
+    bool anchor = false;
     bool operator==(const FileCursor&) const = default;
 };
 

@@ -191,11 +191,89 @@ TEST_F(LogFileTest, OverlongLineIsSkipped) {
     EXPECT_GE(skipped, 1);
 }
 
+// From a review: an anchored cursor (the log was empty at the last run) whose anchor
+// logrotate then deleted (rotate 1) still reads the generation rotated in after it.
+TEST_F(LogFileTest, AnchorDeletedByRetentionCompressed) {
+    append(path_, "h\n");
+    EXPECT_EQ(consume(), "h\n");
+    fs::rename(path_, path_ + ".1");
+    append(path_, "");
+    gzip(path_ + ".1", path_ + ".1.gz");
+    EXPECT_EQ(consume(), "");  // PATH empty: anchored on PATH.1.gz
+    ASSERT_TRUE(cursor_->files.front().anchor);
+    append(path_, "a\n");
+    fs::remove(path_ + ".1.gz");  // rotate 1, no delaycompress
+    fs::rename(path_, path_ + ".1");
+    append(path_, "");
+    gzip(path_ + ".1", path_ + ".1.gz");
+    auto plan = LogFile::plan(path_, cursor_);
+    ASSERT_TRUE(plan.ok());
+    EXPECT_EQ(plan->lost_generations(), 0u);  // an anchor gone is not a loss
+    EXPECT_EQ(consume(), "a\n");
+}
+
+TEST_F(LogFileTest, AnchorDeletedByRetentionCopytruncate) {
+    append(path_, "h\n");
+    EXPECT_EQ(consume(), "h\n");
+    fs::copy_file(path_, path_ + ".1");
+    fs::resize_file(path_, 0);
+    EXPECT_EQ(consume(), "");  // anchored on the copy
+    append(path_, "a\n");
+    fs::remove(path_ + ".1");  // rotate 1
+    fs::copy_file(path_, path_ + ".1");
+    fs::resize_file(path_, 0);
+    EXPECT_EQ(consume(), "a\n");
+}
+
+TEST_F(LogFileTest, AnchorOnTheOldestKeptGeneration) {
+    append(path_, "h\n");
+    EXPECT_EQ(consume(), "h\n");
+    auto rotate = [&] {  // rename + create + compress, rotate 2, ifempty
+        fs::remove(path_ + ".2.gz");
+        if (fs::exists(path_ + ".1.gz")) fs::rename(path_ + ".1.gz", path_ + ".2.gz");
+        fs::rename(path_, path_ + ".1");
+        append(path_, "");
+        gzip(path_ + ".1", path_ + ".1.gz");
+    };
+    rotate();
+    EXPECT_EQ(consume(), "");
+    rotate();  // the empty log rotated too: the generation with lines is now the oldest
+    EXPECT_EQ(consume(), "");
+    append(path_, "a\n");
+    rotate();
+    EXPECT_EQ(consume(), "a\n");
+}
+
+// A .gz caught before gzip wrote its magic would be read by zlib as plain text.
+TEST_F(LogFileTest, GzipWithoutItsMagicYetIsNotAGeneration) {
+    EXPECT_EQ(consume(), "");
+    append(path_, "line 1\nline 2\n");
+    fs::copy_file(path_, path_ + ".1");  // copytruncate, then compress (no delaycompress)
+    fs::resize_file(path_, 0);
+    fs::copy_file(path_ + ".1", path_ + ".tmp");
+    gzip(path_ + ".tmp", path_ + ".tmp.gz");
+    std::ifstream in(path_ + ".tmp.gz", std::ios::binary);
+    const std::string gz{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    fs::remove(path_ + ".tmp.gz");
+    std::ofstream(path_ + ".1.gz", std::ios::binary) << gz.substr(0, 1);  // gzip begun
+    auto plan = LogFile::plan(path_, cursor_);
+    ASSERT_TRUE(plan.ok());
+    std::ofstream(path_ + ".1.gz", std::ios::binary) << gz;  // done before the run reads
+    fs::remove(path_ + ".1");
+    std::string out;
+    for (const auto& seg : plan->segments())
+        ASSERT_TRUE(seg.read_all([&](std::string_view l) { out.append(l); }).ok());
+    EXPECT_EQ(out, "line 1\nline 2\n");
+}
+
 TEST(LogCursor, RejectsDamagedText) {
     EXPECT_FALSE(LogCursor::decode("v3 1:2:3:4:5"));
     EXPECT_FALSE(LogCursor::decode("v21 1:2:3:4:5"));
     EXPECT_EQ(LogCursor::decode("v1 1:2:3:4:5")->version, 1);  // stored by an older release
     EXPECT_EQ(LogCursor::decode("v2 1:2:3:4:5")->version, 2);
+    EXPECT_TRUE(LogCursor::decode("v2 1:2:3:4:5:a")->files.at(0).anchor);
+    EXPECT_FALSE(LogCursor::decode("v1 1:2:3:4:5:a"));  // anchors are v2
+    EXPECT_FALSE(LogCursor::decode("v2 1:2:3:4:5:b"));
     EXPECT_FALSE(LogCursor::decode("v1 1:2:3"));
     EXPECT_FALSE(LogCursor::decode("v1 a:2:3:4:5"));
     EXPECT_TRUE(LogCursor::decode("v1")->files.empty());

@@ -3,7 +3,9 @@
 // half written, a file renamed but not yet re-created, a writer that has not reopened yet),
 // and a reader plans, reads and commits in between, sometimes across several steps (a slow
 // run) and sometimes not at all (a run killed before its commit), as cron runs land anywhere
-// in a rotation. Every line written must be read exactly once, whatever the interleaving.
+// in a rotation, with or without compression and delaycompress, keeping 1 to 9 generations.
+// Every line written must be read exactly once, whatever the interleaving, except lines only
+// in a generation logrotate deleted before any run read it.
 // EM_TRACE_SEED=N prints the steps, plans and commits of seed N to stderr.
 #include <fcntl.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <random>
+#include <set>
 
 #include "sources/log_file/log_file.h"
 
@@ -55,7 +58,22 @@ std::string gzip_bytes(const std::string& data) {
 
 class Scenario {
   public:
-    Scenario(std::string path, uint32_t seed) : path_(std::move(path)), rng_(seed) { reopen(); }
+    // logrotate's settings vary with the seed: delaycompress or not, compress or not, and
+    // how many generations are kept (mostly 9, sometimes 1 to 8).
+    Scenario(std::string path, uint32_t seed) : path_(std::move(path)), rng_(seed) {
+        delaycompress_ = seed % 3 != 0;
+        compress_ = seed % 5 != 0;
+        keep_ = seed % 4 == 0 ? 1 + static_cast<int>(seed / 4 % 8) : 9;
+        reopen();
+    }
+    // Lines that were only in a generation logrotate deleted before a run committed them:
+    // lost by design, not by the reader.
+    std::set<uint64_t> excused;
+    std::function<bool(uint64_t)> committed;
+    std::string config() const {
+        return "keep " + std::to_string(keep_) + (compress_ ? " compress" : " nocompress") +
+               (delaycompress_ ? " delaycompress" : "");
+    }
     ~Scenario() {
         if (writer_ >= 0) ::close(writer_);
     }
@@ -66,12 +84,14 @@ class Scenario {
         std::function<void()> run;
     };
     std::vector<Step> steps;
+    static constexpr const char* kRotationStarts = "drop PATH.keep, mv PATH.k(.gz) PATH.k+1(.gz)";
 
     void plan_round() {
         for (int i = pick(1, 4); i > 0; --i) step("write", [this] { write_lines(); });
         if (pick(0, 3) == 0) pick(0, 1) ? rotate_rename() : rotate_copytruncate();
     }
     uint64_t written() const { return next_; }
+    int keep() const { return keep_; }
 
   private:
     int pick(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
@@ -91,15 +111,42 @@ class Scenario {
                 "line " + std::to_string(next_++) + " " + std::string(pick(10, 200), 'x') + "\n";
         ASSERT_EQ(::write(writer_, text.data(), text.size()), static_cast<ssize_t>(text.size()));
     }
-    // mv PATH.k.gz PATH.k+1.gz, from PATH.8.gz down to PATH.`from`.gz.
+    // logrotate deleting a generation past the number kept.
+    void drop(const std::string& f, bool gz) {
+        if (!fs::exists(f)) return;
+        std::string text = slurp(f);
+        if (gz) {
+            gzFile g = gzopen(f.c_str(), "rb");
+            std::string out;
+            char buf[65536];
+            for (int n; (n = gzread(g, buf, sizeof buf)) > 0;) out.append(buf, n);
+            gzclose(g);
+            text = out;
+        }
+        for (size_t pos = 0; (pos = text.find("line ", pos)) != std::string::npos; pos += 5) {
+            uint64_t n = std::stoull(text.substr(pos + 5));
+            if (!committed(n)) excused.insert(n);
+        }
+        fs::remove(f);
+    }
+    // Drops the oldest kept generation; mv PATH.k(.gz) PATH.k+1(.gz) down to PATH.`from`.
     void shift_compressed(int from) {
-        step("mv PATH.k.gz PATH.k+1.gz", [this, from] {
-            for (int k = 8; k >= from; --k)
+        step(kRotationStarts, [this, from] {
+            drop(gen(keep_) + ".gz", true);
+            if (!compress_ || from > keep_) drop(gen(keep_), false);
+            for (int k = keep_ - 1; k >= from; --k) {
                 if (fs::exists(gen(k) + ".gz")) fs::rename(gen(k) + ".gz", gen(k + 1) + ".gz");
+                if (!compress_ && fs::exists(gen(k))) fs::rename(gen(k), gen(k + 1));
+            }
         });
     }
     // gzip -c PATH.1 > PATH.`to`.gz; rm PATH.1 — the .gz seen half written.
     void compress_first(int to) {
+        if (!compress_) return;
+        if (to > keep_) {  // keep 1 with delaycompress: PATH.1 goes
+            step("drop PATH.1", [this] { drop(gen(1), false); });
+            return;
+        }
         auto gz = std::make_shared<std::string>();
         auto cut = std::make_shared<size_t>();
         step("gzip PATH.1 begun", [this, gz, cut, to] {
@@ -117,8 +164,8 @@ class Scenario {
     // With delaycompress (the default here) PATH.1 stays plain until the next rotation;
     // without it, PATH.1 is compressed to PATH.1.gz as soon as the rotation is done.
     void rotate_rename() {
-        shift_compressed(delaycompress_ ? 2 : 1);
-        if (delaycompress_) compress_first(2);
+        shift_compressed(compress_ && delaycompress_ ? 2 : 1);
+        if (compress_ && delaycompress_) compress_first(2);
         step("mv PATH PATH.1", [this] {
             if (fs::exists(path_)) fs::rename(path_, gen(1));
         });
@@ -126,11 +173,11 @@ class Scenario {
         // The writer may log a little more into the renamed file before it reopens.
         for (int i = pick(0, 2); i > 0; --i) step("late write", [this] { write_lines(); });
         step("writer reopens", [this] { reopen(); });
-        if (!delaycompress_) compress_first(1);
+        if (compress_ && !delaycompress_) compress_first(1);
     }
     void rotate_copytruncate() {
-        shift_compressed(delaycompress_ ? 2 : 1);
-        if (delaycompress_) compress_first(2);
+        shift_compressed(compress_ && delaycompress_ ? 2 : 1);
+        if (compress_ && delaycompress_) compress_first(2);
         // cp PATH PATH.1 — seen empty, part copied (often less than the 1 KiB fingerprint),
         // then whole — and only then truncate PATH.
         auto data = std::make_shared<std::string>();
@@ -147,7 +194,7 @@ class Scenario {
         step("cp done",
              [this, data, cut] { write_file(gen(1), std::string_view(*data).substr(*cut), true); });
         step("truncate PATH", [this] { fs::resize_file(path_, 0); });
-        if (!delaycompress_) compress_first(1);
+        if (compress_ && !delaycompress_) compress_first(1);
     }
 
     std::string path_;
@@ -155,6 +202,8 @@ class Scenario {
     int writer_ = -1;
     uint64_t next_ = 0;
     bool delaycompress_ = true;
+    bool compress_ = true;
+    int keep_ = 9;
 };
 
 // A reader as cron runs it: plan, read, verify, commit — or die before the commit.
@@ -163,7 +212,9 @@ class Reader {
     explicit Reader(std::string path) : path_(std::move(path)) {}
 
     bool trace = false;
-    void plan() {
+    // `rotation`: how many rotations were over when this run planned.
+    void plan(int rotation) {
+        inflight_rotation_ = rotation;
         auto p = LogFile::plan(path_, cursor_);
         ASSERT_TRUE(p.ok()) << p.error().message;
         if (trace) {
@@ -207,7 +258,10 @@ class Reader {
         }
         cursor_ = inflight_->cursor_after();
         inflight_.reset();
+        planned_at_ = inflight_rotation_;
     }
+    /// How many rotations were over when the last committed run planned.
+    int planned_at() const { return planned_at_; }
     const std::map<uint64_t, int>& seen() const { return seen_; }
 
   private:
@@ -215,6 +269,7 @@ class Reader {
     std::optional<LogCursor> cursor_;
     std::optional<LogFile> inflight_;
     std::map<uint64_t, int> seen_;
+    int inflight_rotation_ = 0, planned_at_ = 0;
 };
 
 }  // namespace
@@ -222,12 +277,13 @@ class Reader {
 TEST(LogRotation, EveryLineOnceWhereverRunsLand) {
     const fs::path dir =
         fs::temp_directory_path() / ("em-logrotation-" + std::to_string(::getpid()));
-    for (uint32_t seed = 1; seed <= 300; ++seed) {
+    for (uint32_t seed = 1; seed <= 400; ++seed) {
         fs::remove_all(dir);
         fs::create_directories(dir);
         const std::string path = (dir / "app.log").string();
         Scenario world(path, seed);
         Reader reader(path);
+        world.committed = [&reader](uint64_t n) { return reader.seen().count(n) > 0; };
         std::mt19937 rng(seed * 7919);
         // Runs at most steps, or rarely: several rotations between two commits (up to the
         // nine generations kept; more would lose lines by design).
@@ -237,12 +293,28 @@ TEST(LogRotation, EveryLineOnceWhereverRunsLand) {
         };
         for (int round = 0; round < 40; ++round) world.plan_round();
         // The first run finds PATH empty: older generations are not read by a first run.
-        reader.plan();
+        reader.plan(0);
         reader.finish();
         const char* trace_seed = std::getenv("EM_TRACE_SEED");
         const bool trace = trace_seed && std::to_string(seed) == trace_seed;
         reader.trace = trace;
+        // logrotate keeps `keep` generations; runs are more frequent than rotations: a
+        // committed run planned at most keep - 1 rotations ago (at least one rotation ago
+        // with keep 1). With `keep` rotations between two runs the generation followed last
+        // is deleted, and when its inode is reused by the new log the reader cannot tell that
+        // from a truncation in place (docs/consolidate.md, Known limits).
+        int rotation = 0;  // rotations over so far (one in progress counts when it is over)
+        int begun = 0;
         for (auto& step : world.steps) {
+            if (std::string_view(step.what) == "write") rotation = begun;
+            if (step.what == Scenario::kRotationStarts) {
+                rotation = begun++;
+                if (rotation + 1 - reader.planned_at() > std::max(world.keep() - 1, 1)) {
+                    if (reader.busy()) reader.kill();
+                    reader.plan(rotation);
+                    reader.finish();  // nothing moves in between: it commits
+                }
+            }
             step.run();
             if (trace) fprintf(stderr, "step: %s (written: %lu)\n", step.what, world.written());
             if (::testing::Test::HasFatalFailure()) return;
@@ -252,13 +324,13 @@ TEST(LogRotation, EveryLineOnceWhereverRunsLand) {
                 else if (chance(50))
                     reader.finish();
             } else if (chance(run_percent)) {
-                reader.plan();
+                reader.plan(rotation);
                 if (chance(50)) reader.finish();
             }
         }
         if (reader.busy()) reader.finish();
         for (int i = 0; i < 2; ++i) {
-            reader.plan();
+            reader.plan(rotation);
             reader.finish();
         }
         // The last partial generation's lines all end in '\n', so nothing waits.
@@ -266,13 +338,15 @@ TEST(LogRotation, EveryLineOnceWhereverRunsLand) {
         for (uint64_t n = 0; n < world.written(); ++n) {
             auto it = reader.seen().find(n);
             int times = it == reader.seen().end() ? 0 : it->second;
+            if (times == 0 && world.excused.count(n)) continue;
             if (times == 0) ++missing;
             if (times > 1) ++twice;
             if (times != 1 && first_bad == UINT64_MAX) first_bad = n;
         }
-        EXPECT_EQ(missing + twice, 0u) << "seed " << seed << ": " << missing << " of "
-                                       << world.written() << " lines never read, " << twice
-                                       << " read more than once (first: line " << first_bad << ")";
+        EXPECT_EQ(missing + twice, 0u)
+            << world.config() << " seed " << seed << ": " << missing << " of " << world.written()
+            << " lines never read, " << twice << " read more than once (first: line " << first_bad
+            << ")";
     }
     fs::remove_all(dir);
 }
