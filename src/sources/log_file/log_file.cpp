@@ -250,17 +250,18 @@ Result<LogFile> LogFile::plan(const std::string& path, const std::optional<LogCu
     int deepest = 0;                       // the oldest generation a followed file was in
     // A v2 cursor without a fingerprinted file was stored when no rotated generation held a
     // line: whatever rotated generation there is now came after it.
-    // Nor does one whose fingerprinted file is gone — found nowhere by its first bytes and not
-    // PATH truncated in place (only the newest entry can have been PATH; elsewhere a matching
-    // inode is a reused one): logrotate deleted it, and it deletes the oldest first.
+    // Nor does one whose anchor or followed rotated file is gone (found nowhere by its first
+    // bytes): logrotate deleted it, and it deletes the oldest first. Not the newest entry,
+    // which may have been PATH itself: a log removed by hand must not make the generations
+    // already read look new.
     if (saved && saved->version >= 2 &&
         std::none_of(saved->files.begin(), saved->files.end(),
                      [](const FileCursor& c) { return c.fp_len > 0; }))
         deepest = kMaxGenerations + 1;
     for (size_t ci = 0; ci < ncursors; ++ci) {
         const FileCursor& c = saved->files[ci];
-        const bool truncated = ci + 1 == ncursors && files[0] && same_inode(*files[0], c);
-        if (!found[ci] && c.fp_len > 0 && !truncated) deepest = kMaxGenerations + 1;
+        if (!found[ci] && c.fp_len > 0 && (c.anchor || ci + 1 < ncursors))
+            deepest = kMaxGenerations + 1;
     }
     for (size_t ci = 0; ci < ncursors; ++ci) {
         const FileCursor& c = saved->files[ci];

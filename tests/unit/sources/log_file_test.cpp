@@ -244,6 +244,19 @@ TEST_F(LogFileTest, AnchorOnTheOldestKeptGeneration) {
     EXPECT_EQ(consume(), "a\n");
 }
 
+// The log removed by hand (no rotation): the generations already read stay read.
+TEST_F(LogFileTest, LogRemovedByHandDoesNotMakeOldGenerationsNew) {
+    append(path_, "old\n");
+    EXPECT_EQ(consume(), "old\n");
+    fs::rename(path_, path_ + ".1");
+    gzip(path_ + ".1", path_ + ".1.gz");
+    append(path_, "current\n");
+    EXPECT_EQ(consume(), "current\n");
+    fs::remove(path_);
+    append(path_, "new\n");
+    EXPECT_EQ(consume(), "new\n");
+}
+
 // A .gz caught before gzip wrote its magic would be read by zlib as plain text.
 TEST_F(LogFileTest, GzipWithoutItsMagicYetIsNotAGeneration) {
     EXPECT_EQ(consume(), "");
