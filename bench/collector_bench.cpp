@@ -7,10 +7,13 @@
 // Prints per cycle: wall time, CPU time, peak RSS, hosts/s, and the time spent generating
 // the text (on the collector's worker thread, overlapped with ingest). Then the dashboard's
 // pages rendered from that history, server-side (what a request costs before the network):
-// the overview, a host's page, a domain's page and a search, best of three.
+// the overview, a host's page, a domain's page, an address's page and searches for part of a
+// name and part of an address, best of three. --pages-only times the pages of the history a
+// previous run left at --db (same --hosts and --pool) without running the cycles again.
 //
 //   collector_bench [--hosts 1000] [--domains 10000] [--ips 20000] [--pool 50000]
 //                   [--db /tmp/collector-bench.sqlite] [--resolvers packaging/public-resolvers.txt]
+//                   [--pages-only]
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -188,7 +191,7 @@ long peak_rss_mib() {
 int usage() {
     std::fprintf(stderr,
                  "usage: collector_bench [--hosts N] [--domains N] [--ips N] [--pool N] "
-                 "[--db PATH] [--resolvers PATH]\n");
+                 "[--db PATH] [--resolvers PATH] [--pages-only]\n");
     return 2;
 }
 
@@ -208,6 +211,8 @@ int time_pages(const Options& o, const Pool& pool, const std::vector<em::HostSpe
     auto store = em::HistoryStore::open(o.db);
     if (!store)
         return std::fprintf(stderr, "collector_bench: %s\n", store.error().message.c_str()), 1;
+    if (auto r = (*store)->map_for_reading(); !r)  // as the dashboard does
+        return std::fprintf(stderr, "collector_bench: %s\n", r.error().message.c_str()), 1;
     auto book = em::AlertBook::create((*store)->db());
     if (!book)
         return std::fprintf(stderr, "collector_bench: %s\n", book.error().message.c_str()), 1;
@@ -234,7 +239,9 @@ int time_pages(const Options& o, const Pool& pool, const std::vector<em::HostSpe
         {"/host&q=",
          [&] { return page(em::host_page(**store, *book, hosts[0].name, "site1", now)); }},
         {"/domain", [&] { return page(em::domain_page(**store, *book, domain)); }},
+        {"/ip", [&] { return page(em::ip_page(**store, "192.0.2.77")); }},
         {"/search", [&] { return page(em::search_page(**store, "site12.")); }},
+        {"/search ip", [&] { return page(em::search_page(**store, "192.0.2.7")); }},
     };
     std::printf("%-10s %10s %10s   (dashboard pages, server-side, best of 3)\n", "page", "ms",
                 "KiB");
@@ -251,8 +258,13 @@ int time_pages(const Options& o, const Pool& pool, const std::vector<em::HostSpe
 
 int main(int argc, char** argv) {
     Options o;
+    bool pages_only = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
+        if (a == "--pages-only") {
+            pages_only = true;
+            continue;
+        }
         if (i + 1 >= argc) return usage();
         const char* v = argv[++i];
         if (a == "--hosts")
@@ -269,6 +281,13 @@ int main(int argc, char** argv) {
             o.resolvers = v;
         else
             return usage();
+    }
+    if (pages_only) {
+        std::vector<em::HostSpec> hosts(1);
+        char name[32];
+        std::snprintf(name, sizeof name, "host%05d", 0);
+        hosts[0].name = name;
+        return time_pages(o, make_pool(o.pool), hosts);
     }
     for (const char* suffix : {"", "-wal", "-shm", ".alerts.jsonl"})
         std::filesystem::remove(o.db + suffix);

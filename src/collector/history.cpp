@@ -70,6 +70,13 @@ CREATE TABLE allows(id INTEGER PRIMARY KEY, value TEXT NOT NULL, host TEXT NOT N
 CREATE TABLE audit(id INTEGER PRIMARY KEY, time INTEGER NOT NULL, who TEXT NOT NULL,
     action TEXT NOT NULL, detail TEXT NOT NULL, why TEXT NOT NULL);
 )sql",
+    // Every domain a host of the fleet has listed, in its files now or before: what a search
+    // of the fleet reads instead of every host's state. open() fills it from the snapshots
+    // (names.filled), then ingest adds each name that no host listed a moment before.
+    R"sql(
+CREATE TABLE names(name TEXT PRIMARY KEY) WITHOUT ROWID;
+INSERT OR REPLACE INTO meta VALUES('names.filled', 0);
+)sql",
 };
 constexpr int kSchemaVersion = sizeof kSteps / sizeof kSteps[0];
 
@@ -169,6 +176,7 @@ Result<std::unique_ptr<HistoryStore>> HistoryStore::open(const std::string& path
     if (auto r = s->migrate(); !r) return r.error();
     if (auto r = s->prepare(); !r) return r.error();
     if (auto r = s->load_fleet(); !r) return r.error();
+    if (auto r = s->fill_names(); !r) return r.error();
     return s;
 }
 
@@ -219,6 +227,8 @@ Result<void> HistoryStore::prepare() {
         {&fleet_put_, "INSERT OR REPLACE INTO fleet VALUES(?1, ?2, ?3)"},
         {&fleet_del_, "DELETE FROM fleet WHERE domain = ?1"},
         {&fleet_all_, "SELECT domain, hosts, base_len FROM fleet"},
+        {&add_name_, "INSERT OR IGNORE INTO names VALUES(?1)"},
+        {&find_names_, "SELECT name FROM names WHERE instr(name, ?1) > 0 ORDER BY name"},
         {&add_event_, "INSERT INTO events VALUES(?1, ?2, ?3, ?4)"},
         {&get_events_,
          "SELECT time, kind, detail FROM events WHERE host = ?1 ORDER BY time DESC LIMIT ?2"},
@@ -277,6 +287,76 @@ Result<void> HistoryStore::rebuild_fleet() {
         return r;
     }
     return commit();
+}
+
+Result<void> HistoryStore::fill_names() {
+    auto filled = meta("names.filled");
+    if (!filled) return filled.error();
+    if (filled->value_or(1) != 0) return {};
+    auto hosts = this->hosts();
+    if (!hosts) return hosts.error();
+    log_info("{}: listing the names of {} hosts' states for search (once, after an upgrade)", path_,
+             hosts->size());
+    Transaction tx(*this);
+    if (auto r = tx.begin(); !r) return r;
+    for (const auto& h : *hosts) {
+        auto st = load_state(h.id, true, false);
+        if (!st) return st.error();
+        for (const auto& d : st->domains) {
+            add_name_.bind(1, d.name);
+            if (auto r = db_.run(add_name_); !r) return r;
+        }
+    }
+    if (auto r = set_meta("names.filled", 1); !r) return r;
+    return tx.commit();
+}
+
+Result<void> HistoryStore::map_for_reading() { return db_.exec("PRAGMA mmap_size=2147418112"); }
+
+Result<std::vector<std::string>> HistoryStore::search_names(std::string_view part, size_t limit,
+                                                            size_t& total) {
+    std::vector<std::string> out;
+    total = 0;
+    find_names_.bind(1, part);
+    int rc;
+    while ((rc = find_names_.step()) == SQLITE_ROW)
+        if (++total <= limit) out.emplace_back(find_names_.text(0));
+    find_names_.reset();
+    if (rc != SQLITE_DONE) return db_.error("cannot search the names");
+    return out;
+}
+
+namespace {
+
+class StoredBlob : public BlobSource {
+  public:
+    explicit StoredBlob(sql::BlobReader& r) : r_(r) {}
+    size_t size() const override { return r_.size(); }
+    Result<void> read(size_t offset, size_t n, std::string& out) override {
+        return r_.read(offset, n, out);
+    }
+
+  private:
+    sql::BlobReader& r_;
+};
+
+}  // namespace
+
+Result<std::vector<std::optional<DomainState>>> HistoryStore::lookup_domain(
+    const std::vector<HostRecord>& hosts, std::string_view name) {
+    std::vector<std::optional<DomainState>> out(hosts.size());
+    sql::BlobReader reader(db_, "snapshots", "data");
+    StoredBlob blob(reader);
+    for (size_t i = 0; i < hosts.size(); ++i) {
+        auto there = reader.open(hosts[i].id * 2);
+        if (!there) return there.error();
+        if (!*there) continue;
+        auto d = em::lookup_domain(blob, name);
+        if (!d)
+            return Error{fmt::format("{}: host {}: {}", path_, hosts[i].name, d.error().message)};
+        out[i] = std::move(*d);
+    }
+    return out;
 }
 
 Result<void> HistoryStore::checkpoint_fleet() {

@@ -172,6 +172,10 @@ Result<IngestOutcome> HistoryStore::ingest(HostRecord& h, Snapshot&& snap, const
     }
     for (size_t i : oc.fleet_added) {
         DomainState& d = state.domains[i];
+        if (fleet_hosts(d.name) == 0) {  // no host lists it now: it may be new to the fleet
+            add_name_.bind(1, d.name);
+            if (auto r = db_.run(add_name_); !r) return fail(r);
+        }
         const size_t base_len = fleet_add(d.name);
         if (d.base_len == 0) d.base_len = static_cast<uint16_t>(base_len);
     }

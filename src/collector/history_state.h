@@ -5,6 +5,7 @@
 // per host as two compact blobs (varints, shared name prefixes), so a cycle reads, diffs
 // and rewrites a host in memory instead of touching a row per key.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +51,36 @@ std::string encode_domains(const std::vector<DomainState>& domains);
 std::string encode_ips(const std::vector<IpState>& ips);
 Result<std::vector<DomainState>> decode_domains(std::string_view blob);
 Result<std::vector<IpState>> decode_ips(std::string_view blob);
+
+/// Random access to a stored blob without reading all of it (sql::BlobReader over the
+/// store; StringBlob over bytes in memory).
+class BlobSource {
+  public:
+    virtual ~BlobSource() = default;
+    virtual size_t size() const = 0;
+    /// Sets `out` to the `n` bytes at `offset` (within size()).
+    virtual Result<void> read(size_t offset, size_t n, std::string& out) = 0;
+};
+
+class StringBlob : public BlobSource {
+  public:
+    explicit StringBlob(std::string_view s) : s_(s) {}
+    size_t size() const override { return s_.size(); }
+    Result<void> read(size_t offset, size_t n, std::string& out) override {
+        if (offset > s_.size() || n > s_.size() - offset) return Error{"read past a blob's end"};
+        out.assign(s_.substr(offset, n));
+        return {};
+    }
+
+  private:
+    std::string_view s_;
+};
+
+/// `name`'s entry in a domains blob; nullopt when the host never showed it. Reads the header,
+/// the restart table, the restart points a binary search visits and one run of entries
+/// (a few KiB of a blob of hundreds), so one name can be looked up on every host of a
+/// fleet at once. A blob from an older release (no restart points) is decoded whole.
+Result<std::optional<DomainState>> lookup_domain(BlobSource& blob, std::string_view name);
 
 /// Binary searches in a sorted state; nullptr when absent.
 const DomainState* find_domain(const HostState& s, std::string_view name);

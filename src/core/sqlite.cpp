@@ -44,4 +44,34 @@ Result<void> Database::run(Statement& st) {
     return {};
 }
 
+Result<bool> BlobReader::open(int64_t rowid) {
+    int rc = SQLITE_ERROR;
+    if (h_) {
+        rc = sqlite3_blob_reopen(h_.get(), rowid);
+        if (rc != SQLITE_OK) h_.reset();  // a failed reopen leaves the handle aborted
+    }
+    if (!h_) {
+        sqlite3_blob* raw = nullptr;
+        rc = sqlite3_blob_open(db_.get(), "main", table_, column_, rowid, 0, &raw);
+        h_.reset(raw);
+    }
+    if (rc == SQLITE_OK) return true;
+    h_.reset();
+    // SQLite says a missing row only in its message: "no such rowid: N".
+    if (rc == SQLITE_ERROR &&
+        std::string_view(sqlite3_errmsg(db_.get())).rfind("no such rowid", 0) == 0)
+        return false;
+    return db_.error(std::string("cannot open a blob of ") + table_);
+}
+
+Result<void> BlobReader::read(size_t offset, size_t n, std::string& out) {
+    if (!h_ || offset > size() || n > size() - offset)
+        return Error{std::string("a read past the end of a blob of ") + table_};
+    out.resize(n);
+    if (n > 0 && sqlite3_blob_read(h_.get(), out.data(), static_cast<int>(n),
+                                   static_cast<int>(offset)) != SQLITE_OK)
+        return db_.error(std::string("cannot read a blob of ") + table_);
+    return {};
+}
+
 }  // namespace em::sql

@@ -74,4 +74,25 @@ class Database {
     std::string path_;
 };
 
+/// Incremental reads of one BLOB column (sqlite3_blob_open/reopen/read): a few KiB of a large
+/// value without copying all of it. While a row is open the handle holds a read transaction
+/// (one snapshot across reopen()s), so keep one only for the length of a request.
+class BlobReader {
+  public:
+    BlobReader(Database& db, const char* table, const char* column)
+        : db_(db), table_(table), column_(column) {}
+    /// Points the reader at row `rowid`; false (not an error) when there is no such row.
+    Result<bool> open(int64_t rowid);
+    size_t size() const { return h_ ? static_cast<size_t>(sqlite3_blob_bytes(h_.get())) : 0; }
+    /// Sets `out` to the `n` bytes at `offset` of the open row.
+    Result<void> read(size_t offset, size_t n, std::string& out);
+
+  private:
+    using BlobPtr = std::unique_ptr<sqlite3_blob, Deleter<sqlite3_blob_close>>;
+    Database& db_;
+    const char* table_;
+    const char* column_;
+    BlobPtr h_;
+};
+
 }  // namespace em::sql

@@ -247,6 +247,7 @@ Result<std::unique_ptr<Dashboard>> Dashboard::start(const DashboardConfig& cfg,
             if (auto r = become_user(user); !r) return r;
         auto store = HistoryStore::open(history_path);
         if (!store) return store.error();
+        if (auto r = (*store)->map_for_reading(); !r) return r;
         self->store = std::move(*store);
         auto book = AlertBook::create(self->store->db());
         if (!book) return book.error();

@@ -249,8 +249,10 @@ Page host_page(HistoryStore& store, AlertBook& book, const std::string& name,
 }
 
 Page domain_page(HistoryStore& store, AlertBook& book, const std::string& name) {
-    HostStates all = all_states(store, true, false);
-    if (!all.error.empty()) return failed(all.error);
+    auto all_hosts = store.hosts();
+    if (!all_hosts) return failed(all_hosts.error().message);
+    auto found = store.lookup_domain(*all_hosts, name);
+    if (!found) return failed(found.error().message);
     auto fleet = fleet_hosts_stored(store.db(), name);
     if (!fleet) return failed(fleet.error().message);
     auto fleet_size = hosts_with_snapshot(store.db());
@@ -262,10 +264,10 @@ Page domain_page(HistoryStore& store, AlertBook& book, const std::string& name) 
     std::string& out = p.html;
     std::string rows;
     size_t hosts = 0;
-    for (size_t i = 0; i < all.hosts.size(); ++i)
-        if (const DomainState* d = find_domain(all.states[i], name)) {
+    for (size_t i = 0; i < all_hosts->size(); ++i)
+        if (const auto& d = (*found)[i]) {
             ++hosts;
-            occurrence_row(all.hosts[i], d->stats, rows);
+            occurrence_row((*all_hosts)[i], d->stats, rows);
         }
     if (hosts == 0)
         return not_found("no such domain",
@@ -339,27 +341,31 @@ Page ip_page(HistoryStore& store, const std::string& addr) {
 }
 
 Page search_page(HistoryStore& store, const std::string& query) {
-    // An address's text is lower-case hex digits, ':' and '.': a query with anything else
-    // cannot be part of one, and the addresses (twice the domains' bytes) are not read.
+    // Domains come from the names table (every name a host has listed), not from every
+    // host's state. An address's text is lower-case hex digits, ':' and '.': only such a
+    // query reads the hosts' addresses.
     const bool may_be_address =
         !query.empty() && query.find_first_not_of("0123456789abcdef:.") == std::string::npos;
-    HostStates all;
-    if (!query.empty()) all = all_states(store, true, may_be_address);
-    if (!all.error.empty()) return failed(all.error);
     std::vector<std::string> hosts, domains, ips;
+    size_t domain_total = 0;
     if (!query.empty()) {
-        for (size_t i = 0; i < all.hosts.size(); ++i) {
-            if (matches(all.hosts[i].name, query)) hosts.push_back(all.hosts[i].name);
-            for (const auto& d : all.states[i].domains)
-                if (matches(d.name, query)) domains.push_back(d.name);
-            for (const auto& s : all.states[i].ips)
+        auto all_hosts = store.hosts();
+        if (!all_hosts) return failed(all_hosts.error().message);
+        for (const auto& h : *all_hosts)
+            if (matches(h.name, query)) hosts.push_back(h.name);
+        auto names = store.search_names(query, kMaxRows, domain_total);
+        if (!names) return failed(names.error().message);
+        domains = std::move(*names);
+    }
+    if (may_be_address) {
+        HostStates all = all_states(store, false, true);
+        if (!all.error.empty()) return failed(all.error);
+        for (const auto& state : all.states)
+            for (const auto& s : state.ips)
                 if (std::string a = s.ip.to_string(); matches(a, query))
                     ips.push_back(std::move(a));
-        }
-    }
-    for (auto* v : {&domains, &ips}) {
-        std::sort(v->begin(), v->end());
-        v->erase(std::unique(v->begin(), v->end()), v->end());
+        std::sort(ips.begin(), ips.end());
+        ips.erase(std::unique(ips.begin(), ips.end()), ips.end());
     }
     Page p;
     std::string& out = p.html;
@@ -369,12 +375,12 @@ Page search_page(HistoryStore& store, const std::string& query) {
         out += "Type part of a host name, a domain or an address.</p>\n";
     } else {
         out += fmt::format("{} hosts, {} domains, {} addresses contain <code>", hosts.size(),
-                           domains.size(), ips.size());
+                           domain_total, ips.size());
         text(query, out);
         out += "</code>.</p>\n";
     }
     auto list = [&](const char* id, const char* title, const std::vector<std::string>& v,
-                    const char* path, const char* arg) {
+                    size_t total, const char* path, const char* arg) {
         if (v.empty()) return;
         out += fmt::format("<h2 id=\"{}\">{}</h2>\n<ul>", id, title);
         for (size_t i = 0; i < v.size() && i < kMaxRows; ++i) {
@@ -383,12 +389,12 @@ Page search_page(HistoryStore& store, const std::string& query) {
             out += "</li>";
         }
         out += "</ul>\n";
-        if (v.size() > kMaxRows)
-            out += fmt::format("<p class=\"note\">The first {} of {}.</p>\n", kMaxRows, v.size());
+        if (total > kMaxRows)
+            out += fmt::format("<p class=\"note\">The first {} of {}.</p>\n", kMaxRows, total);
     };
-    list("hosts", "Hosts", hosts, "/host", "name");
-    list("domains", "Domains", domains, "/domain", "name");
-    list("addresses", "Addresses", ips, "/ip", "addr");
+    list("hosts", "Hosts", hosts, hosts.size(), "/host", "name");
+    list("domains", "Domains", domains, domain_total, "/domain", "name");
+    list("addresses", "Addresses", ips, ips.size(), "/ip", "addr");
     html_close(out);
     return p;
 }

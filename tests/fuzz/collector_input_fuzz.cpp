@@ -1,7 +1,8 @@
 // Fuzzes the collector's other decoders: the inventory and the collector config (TOML) and
 // the per-host state blobs of the history store (a damaged database must give an error,
-// never a crash). The first byte picks the decoder, the rest is its input. A blob that
-// decodes must encode back to bytes that decode to the same state.
+// never a crash; a lookup in a blob that decodes finds what the decode found). The first byte picks
+// the decoder, the rest is its input. A blob that decodes must encode back to bytes that decode to
+// the same state.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -34,8 +35,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             break;
         }
         case 2: {
+            em::StringBlob src(in);  // a damaged blob: an error or an answer, never a crash
+            (void)em::lookup_domain(src, "example.com");
             auto r = em::decode_domains(in);
             if (!r) break;
+            for (size_t i = 0; i < r->size() && i < 64; ++i) {  // a lookup finds every name
+                auto one = em::lookup_domain(src, (*r)[i].name);
+                if (!one || !one->has_value() || !same((*one)->stats, (*r)[i].stats) ||
+                    (*one)->ips != (*r)[i].ips)
+                    __builtin_trap();
+            }
             auto again = em::decode_domains(em::encode_domains(*r));
             if (!again || again->size() != r->size()) __builtin_trap();
             for (size_t i = 0; i < r->size(); ++i)

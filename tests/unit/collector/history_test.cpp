@@ -1,5 +1,6 @@
 #include "collector/history.h"
 
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -234,6 +235,113 @@ TEST_F(HistoryTest, FleetCountsHostsAndSurvivesReopen) {
     reopen();
     EXPECT_EQ(store_->fleet_hosts("common.com"), 2);
     EXPECT_EQ(store_->fleet_hosts("only1.com"), 0);
+}
+
+TEST_F(HistoryTest, SearchFindsANameNoHostListsAnyMore) {
+    ingest("web1", Snapshot{{dom("gone.example.com", 1), dom("kept.example.com", 2)}, {}}, kT0);
+    ingest("web2", Snapshot{{dom("gone.example.com", 4)}, {}}, kT0);
+    ingest("web1", Snapshot{{dom("kept.example.com", 3)}, {}}, kT0 + kHour);
+    ingest("web2", Snapshot{{dom("other.example.org", 1)}, {}}, kT0 + kHour);
+    EXPECT_EQ(store_->fleet_hosts("gone.example.com"), 0);  // a ghost on both hosts
+    size_t total = 0;
+    auto found = store_->search_names("example.com", 10, total);
+    ASSERT_TRUE(found.ok()) << found.error().message;
+    EXPECT_EQ(*found, (std::vector<std::string>{"gone.example.com", "kept.example.com"}));
+    EXPECT_EQ(total, 2u);
+    found = store_->search_names("example", 1, total);  // the first `limit`, and the total
+    ASSERT_TRUE(found.ok());
+    EXPECT_EQ(*found, std::vector<std::string>{"gone.example.com"});
+    EXPECT_EQ(total, 3u);
+
+    // A store from before the names table: open() lists every host's names, ghosts too.
+    ASSERT_TRUE(store_->db()
+                    .exec("DELETE FROM names; UPDATE meta SET value = 0 WHERE key = "
+                          "'names.filled'")
+                    .ok());
+    reopen();
+    EXPECT_EQ(
+        rows("SELECT name FROM names"),
+        (std::vector<std::string>{"gone.example.com", "kept.example.com", "other.example.org"}));
+    EXPECT_EQ(rows("SELECT value FROM meta WHERE key = 'names.filled'"),
+              std::vector<std::string>{"1"});
+
+    // The domain page's lookup reads each host's state in place.
+    std::vector<HostRecord> hosts{host("web1"), host("web2"), host("never-fetched")};
+    auto seen = store_->lookup_domain(hosts, "gone.example.com");
+    ASSERT_TRUE(seen.ok()) << seen.error().message;
+    ASSERT_EQ(seen->size(), 3u);
+    ASSERT_TRUE((*seen)[0].has_value());
+    EXPECT_EQ((*seen)[0]->stats.count, 1);
+    EXPECT_FALSE((*seen)[0]->stats.present);
+    ASSERT_TRUE((*seen)[1].has_value());  // web2 lost every key: a reset, counted from 0
+    EXPECT_EQ((*seen)[1]->stats.first_seen, kT0);
+    EXPECT_FALSE((*seen)[1]->stats.present);
+    EXPECT_FALSE((*seen)[2].has_value());
+}
+
+TEST_F(HistoryTest, LookupFindsEachNameThroughTheRestartPoints) {
+    std::vector<DomainState> d;
+    for (int i = 0; i < 100; ++i) {  // four runs: 32, 32, 32 and 4 entries
+        DomainState e;
+        e.name = fmt::format("host{:03}.example.com", i * 2);  // odd numbers are absent
+        e.stats = KeyStats{i, kT0 + i, kT0 - i, i % 3, i * 7, i % 5 != 0};
+        if (i % 4 == 0) e.ips = {ip("192.0.2.7"), ip("2001:db8::9")};
+        d.push_back(std::move(e));
+    }
+    const std::string blob = encode_domains(d);
+    ASSERT_TRUE(decode_domains(blob).ok());
+    for (int i = 0; i < 200; ++i) {
+        StringBlob src(blob);
+        const std::string name = fmt::format("host{:03}.example.com", i);
+        auto got = lookup_domain(src, name);
+        ASSERT_TRUE(got.ok()) << name << ": " << got.error().message;
+        if (i % 2) {
+            EXPECT_FALSE(got->has_value()) << name;
+            continue;
+        }
+        ASSERT_TRUE(got->has_value()) << name;
+        const DomainState& want = d[static_cast<size_t>(i / 2)];
+        EXPECT_EQ((*got)->name, want.name);
+        EXPECT_EQ((*got)->stats.count, want.stats.count);
+        EXPECT_EQ((*got)->stats.first_seen, want.stats.first_seen);
+        EXPECT_EQ((*got)->stats.present, want.stats.present);
+        EXPECT_EQ((*got)->ips, want.ips);
+    }
+    for (const char* absent : {"", "a.com", "host198.example.com.", "zzz"}) {
+        StringBlob src(blob);
+        auto got = lookup_domain(src, absent);
+        ASSERT_TRUE(got.ok()) << absent;
+        EXPECT_FALSE(got->has_value()) << absent;
+    }
+    // A damaged blob gives an error or an answer, never a crash or a read past its end.
+    for (size_t cut = 1; cut < blob.size(); cut += 7) {
+        StringBlob src(std::string_view(blob).substr(0, cut));
+        (void)lookup_domain(src, "host100.example.com");
+    }
+    for (size_t at = 0; at < blob.size(); at += 3) {
+        std::string bad = blob;
+        bad[at] = static_cast<char>(bad[at] ^ 0x5a);
+        StringBlob src(bad);
+        (void)lookup_domain(src, "host100.example.com");
+    }
+}
+
+TEST_F(HistoryTest, LookupReadsAStateAnOlderReleaseWrote) {
+    // Up to 32 names a version-1 blob is a version-2 blob without its restart table.
+    std::vector<DomainState> d(3);
+    d[0].name = "a.example.com";
+    d[1].name = "b.example.com";
+    d[1].stats = KeyStats{4, kT0, kT0, 1, 4, true};
+    d[2].name = "b.example.com.cdn.net";
+    std::string blob = encode_domains(d);
+    blob[0] = 1;
+    blob.resize(blob.size() - 4);
+    ASSERT_TRUE(decode_domains(blob).ok());
+    StringBlob src(blob);
+    auto got = lookup_domain(src, "b.example.com");
+    ASSERT_TRUE(got.ok()) << got.error().message;
+    ASSERT_TRUE(got->has_value());
+    EXPECT_EQ((*got)->stats.count, 4);
 }
 
 TEST_F(HistoryTest, StateBlobsRoundTripAndRejectDamage) {
