@@ -70,12 +70,15 @@ CREATE TABLE allows(id INTEGER PRIMARY KEY, value TEXT NOT NULL, host TEXT NOT N
 CREATE TABLE audit(id INTEGER PRIMARY KEY, time INTEGER NOT NULL, who TEXT NOT NULL,
     action TEXT NOT NULL, detail TEXT NOT NULL, why TEXT NOT NULL);
 )sql",
-    // Every domain a host of the fleet has listed, in its files now or before: what a search
-    // of the fleet reads instead of every host's state. open() fills it from the snapshots
-    // (names.filled), then ingest adds each name that no host listed a moment before.
+    // What the dashboard reads instead of every host's state: every domain and every address
+    // a host of the fleet has listed (in its files now or before), and every (address, name)
+    // pair an answer in a host's files has named. open() fills them from the snapshots
+    // (index.filled); ingest adds what is new to the fleet, in the host's transaction.
     R"sql(
 CREATE TABLE names(name TEXT PRIMARY KEY) WITHOUT ROWID;
-INSERT OR REPLACE INTO meta VALUES('names.filled', 0);
+CREATE TABLE addresses(ip TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE answers(ip TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY(ip, name)) WITHOUT ROWID;
+INSERT OR REPLACE INTO meta VALUES('index.filled', 0);
 )sql",
 };
 constexpr int kSchemaVersion = sizeof kSteps / sizeof kSteps[0];
@@ -176,7 +179,8 @@ Result<std::unique_ptr<HistoryStore>> HistoryStore::open(const std::string& path
     if (auto r = s->migrate(); !r) return r.error();
     if (auto r = s->prepare(); !r) return r.error();
     if (auto r = s->load_fleet(); !r) return r.error();
-    if (auto r = s->fill_names(); !r) return r.error();
+    if (auto r = s->load_index(); !r) return r.error();
+    if (auto r = s->fill_index(); !r) return r.error();
     return s;
 }
 
@@ -229,6 +233,12 @@ Result<void> HistoryStore::prepare() {
         {&fleet_all_, "SELECT domain, hosts, base_len FROM fleet"},
         {&add_name_, "INSERT OR IGNORE INTO names VALUES(?1)"},
         {&find_names_, "SELECT name FROM names WHERE instr(name, ?1) > 0 ORDER BY name"},
+        {&add_address_, "INSERT OR IGNORE INTO addresses VALUES(?1)"},
+        {&find_addresses_, "SELECT ip FROM addresses WHERE instr(ip, ?1) > 0 ORDER BY ip"},
+        {&all_addresses_, "SELECT ip FROM addresses"},
+        {&add_answer_, "INSERT OR IGNORE INTO answers VALUES(?1, ?2)"},
+        {&find_answers_, "SELECT name FROM answers WHERE ip = ?1 ORDER BY name"},
+        {&all_answers_, "SELECT ip, name FROM answers"},
         {&add_event_, "INSERT INTO events VALUES(?1, ?2, ?3, ?4)"},
         {&get_events_,
          "SELECT time, kind, detail FROM events WHERE host = ?1 ORDER BY time DESC LIMIT ?2"},
@@ -289,41 +299,112 @@ Result<void> HistoryStore::rebuild_fleet() {
     return commit();
 }
 
-Result<void> HistoryStore::fill_names() {
-    auto filled = meta("names.filled");
+Result<void> HistoryStore::load_index() {
+    known_ips_.clear();
+    known_answers_.clear();
+    int rc;
+    while ((rc = all_addresses_.step()) == SQLITE_ROW) {
+        auto ip = IpAddress::parse(all_addresses_.text(0));
+        if (!ip) {
+            all_addresses_.reset();
+            return Error{
+                fmt::format("{}: the addresses table has a row that is not an address", path_)};
+        }
+        known_ips_.insert(ip->key());
+    }
+    all_addresses_.reset();
+    if (rc != SQLITE_DONE) return db_.error("cannot read the addresses table");
+    while ((rc = all_answers_.step()) == SQLITE_ROW) {
+        auto ip = IpAddress::parse(all_answers_.text(0));
+        if (!ip) {
+            all_answers_.reset();
+            return Error{
+                fmt::format("{}: the answers table has a row that is not an address", path_)};
+        }
+        known_answers_.insert(ip->key().append(all_answers_.text(1)));
+    }
+    all_answers_.reset();
+    if (rc != SQLITE_DONE) return db_.error("cannot read the answers table");
+    return {};
+}
+
+bool HistoryStore::learn(KeySet& set, std::string_view key) {
+    if (set.find(key) != set.end()) return false;
+    set.emplace(key);
+    if (in_tx_) known_undo_.emplace_back(&set, std::string(key));
+    return true;
+}
+
+Result<void> HistoryStore::index_address(const IpAddress& ip) {
+    if (!learn(known_ips_, ip.key())) return {};
+    add_address_.bind(1, ip.to_string());
+    return db_.run(add_address_);
+}
+
+Result<void> HistoryStore::index_answers(const DomainState& d) {
+    for (const IpAddress& ip : d.ips) {
+        key_buf_ = ip.key();
+        key_buf_ += d.name;
+        if (!learn(known_answers_, key_buf_)) continue;
+        add_answer_.bind(1, ip.to_string()).bind(2, d.name);
+        if (auto r = db_.run(add_answer_); !r) return r;
+    }
+    return {};
+}
+
+Result<void> HistoryStore::fill_index() {
+    auto filled = meta("index.filled");
     if (!filled) return filled.error();
     if (filled->value_or(1) != 0) return {};
     auto hosts = this->hosts();
     if (!hosts) return hosts.error();
-    log_info("{}: listing the names of {} hosts' states for search (once, after an upgrade)", path_,
-             hosts->size());
+    log_info("{}: indexing the names and addresses of {} hosts' states (once, after an upgrade)",
+             path_, hosts->size());
     Transaction tx(*this);
     if (auto r = tx.begin(); !r) return r;
     for (const auto& h : *hosts) {
-        auto st = load_state(h.id, true, false);
+        auto st = load_state(h.id);
         if (!st) return st.error();
         for (const auto& d : st->domains) {
             add_name_.bind(1, d.name);
             if (auto r = db_.run(add_name_); !r) return r;
+            if (auto r = index_answers(d); !r) return r;
         }
+        for (const auto& e : st->ips)
+            if (auto r = index_address(e.ip); !r) return r;
     }
-    if (auto r = set_meta("names.filled", 1); !r) return r;
+    if (auto r = set_meta("index.filled", 1); !r) return r;
     return tx.commit();
 }
 
 Result<void> HistoryStore::map_for_reading() { return db_.exec("PRAGMA mmap_size=2147418112"); }
 
-Result<std::vector<std::string>> HistoryStore::search_names(std::string_view part, size_t limit,
-                                                            size_t& total) {
+Result<std::vector<std::string>> HistoryStore::first_rows(sql::Statement& st, std::string_view arg,
+                                                          size_t limit, size_t& total) {
     std::vector<std::string> out;
     total = 0;
-    find_names_.bind(1, part);
+    st.bind(1, arg);
     int rc;
-    while ((rc = find_names_.step()) == SQLITE_ROW)
-        if (++total <= limit) out.emplace_back(find_names_.text(0));
-    find_names_.reset();
-    if (rc != SQLITE_DONE) return db_.error("cannot search the names");
+    while ((rc = st.step()) == SQLITE_ROW)
+        if (++total <= limit) out.emplace_back(st.text(0));
+    st.reset();
+    if (rc != SQLITE_DONE) return db_.error("cannot read the dashboard's index");
     return out;
+}
+
+Result<std::vector<std::string>> HistoryStore::search_names(std::string_view part, size_t limit,
+                                                            size_t& total) {
+    return first_rows(find_names_, part, limit, total);
+}
+
+Result<std::vector<std::string>> HistoryStore::search_addresses(std::string_view part, size_t limit,
+                                                                size_t& total) {
+    return first_rows(find_addresses_, part, limit, total);
+}
+
+Result<std::vector<std::string>> HistoryStore::answer_names(const IpAddress& ip, size_t limit,
+                                                            size_t& total) {
+    return first_rows(find_answers_, ip.to_string(), limit, total);
 }
 
 namespace {
@@ -359,6 +440,23 @@ Result<std::vector<std::optional<DomainState>>> HistoryStore::lookup_domain(
     return out;
 }
 
+Result<std::vector<std::optional<IpState>>> HistoryStore::lookup_ip(
+    const std::vector<HostRecord>& hosts, const IpAddress& ip) {
+    std::vector<std::optional<IpState>> out(hosts.size());
+    sql::BlobReader reader(db_, "snapshots", "data");
+    StoredBlob blob(reader);
+    for (size_t i = 0; i < hosts.size(); ++i) {
+        auto there = reader.open(hosts[i].id * 2 + 1);
+        if (!there) return there.error();
+        if (!*there) continue;
+        auto e = em::lookup_ip(blob, ip);
+        if (!e)
+            return Error{fmt::format("{}: host {}: {}", path_, hosts[i].name, e.error().message)};
+        out[i] = *e;
+    }
+    return out;
+}
+
 Result<void> HistoryStore::checkpoint_fleet() {
     std::vector<std::string_view> names(fleet_dirty_.begin(), fleet_dirty_.end());
     std::sort(names.begin(), names.end());  // B-tree order: each page is touched once
@@ -385,6 +483,7 @@ Result<void> HistoryStore::begin() {
     if (auto r = db_.exec("BEGIN IMMEDIATE"); !r) return r;
     in_tx_ = true;
     checkpointed_ = false;
+    known_undo_.clear();
     fleet_undo_.clear();
     fleet_size_undo_ = 0;
     tx_ingest_seq_ = ingest_seq_;
@@ -396,6 +495,7 @@ Result<void> HistoryStore::commit() {
     in_tx_ = false;
     if (checkpointed_) fleet_dirty_.clear();
     checkpointed_ = false;
+    known_undo_.clear();
     fleet_undo_.clear();
     fleet_size_undo_ = 0;
     return {};
@@ -418,6 +518,9 @@ void HistoryStore::rollback() {
     fleet_undo_.clear();
     fleet_size_ -= fleet_size_undo_;
     fleet_size_undo_ = 0;
+    for (auto it = known_undo_.rbegin(); it != known_undo_.rend(); ++it)
+        it->first->erase(it->second);
+    known_undo_.clear();
     ingest_seq_ = tx_ingest_seq_;
     checkpointed_ = false;
 }

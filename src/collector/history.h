@@ -15,7 +15,10 @@
 //               checkpoint_fleet(), with the ingest sequence number they include; at open a
 //               table behind the snapshots (a cycle interrupted before its checkpoint) is
 //               rebuilt from the stored snapshots.
-//   names       every domain any host has listed (now or before): what a search reads
+//   names, addresses, answers
+//               every domain and address any host has listed (now or before), and every
+//               (address, name) an answer named: what the dashboard's search and address
+//               page read instead of every host's state
 //   events      (host, time, kind, detail): counter resets
 //   alerts      owned by AlertBook (alerts.h); created here so one schema version covers all
 // kind is 'd' (unique-domains.log) or 'i' (unique-ips.log); addresses are stored as text.
@@ -71,6 +74,9 @@ struct IngestOutcome {
     size_t new_keys = 0;             // keys first seen now (not on the first snapshot)
     // Domains that appeared in / left the host's files: indices into HostState::domains.
     std::vector<size_t> fleet_added, fleet_removed;
+    // Domains new to the host or whose answer's addresses changed (HostState::domains), and
+    // addresses new to the host (HostState::ips): what the dashboard's index may lack.
+    std::vector<size_t> answers_changed, ips_added;
 };
 
 /// Hash of the two files and the ETags they came with.
@@ -156,10 +162,18 @@ class HistoryStore {
     /// of each host's state instead of all of it (the dashboard's domain page).
     Result<std::vector<std::optional<DomainState>>> lookup_domain(
         const std::vector<HostRecord>& hosts, std::string_view name);
+    /// The same for `ip` in each host's addresses.
+    Result<std::vector<std::optional<IpState>>> lookup_ip(const std::vector<HostRecord>& hosts,
+                                                          const IpAddress& ip);
     /// The domains any host has ever listed that contain `part`, sorted; the first `limit`
     /// of them, and how many there are in `total`.
     Result<std::vector<std::string>> search_names(std::string_view part, size_t limit,
                                                   size_t& total);
+    /// The same for the addresses (as text) any host has ever listed.
+    Result<std::vector<std::string>> search_addresses(std::string_view part, size_t limit,
+                                                      size_t& total);
+    /// The names an answer in any host's files has named `ip` for (since the index began).
+    Result<std::vector<std::string>> answer_names(const IpAddress& ip, size_t limit, size_t& total);
     /// Last `limit` events of a host, newest first: (time, kind, detail).
     Result<std::vector<std::tuple<int64_t, std::string, std::string>>> events(int64_t host_id,
                                                                               size_t limit);
@@ -170,7 +184,19 @@ class HistoryStore {
     Result<void> prepare();
     Result<void> load_fleet();
     Result<void> rebuild_fleet();
-    Result<void> fill_names();
+    struct Hash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+    };
+    using KeySet = std::unordered_set<std::string, Hash, std::equal_to<>>;
+    Result<void> load_index();
+    Result<void> fill_index();
+    // Adds `key` to `set` (undone if the open transaction rolls back); false if it was there.
+    bool learn(KeySet& set, std::string_view key);
+    Result<void> index_address(const IpAddress& ip);
+    Result<void> index_answers(const DomainState& d);
+    Result<std::vector<std::string>> first_rows(sql::Statement& st, std::string_view arg,
+                                                size_t limit, size_t& total);
     // Both return the registrable domain's length.
     size_t fleet_add(const std::string& domain);
     void fleet_remove(const std::string& domain);
@@ -178,10 +204,6 @@ class HistoryStore {
     Result<std::string> read_state(int64_t host_id, char kind);
     Result<void> write_host(const HostRecord& h);
 
-    struct Hash {
-        using is_transparent = void;
-        size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
-    };
     struct FleetEntry {
         int64_t hosts = 0;
         size_t base_len = 0;
@@ -206,7 +228,14 @@ class HistoryStore {
     sql::Statement get_state_, put_state_;
     sql::Statement add_first_seen_, add_delta_;
     sql::Statement fleet_put_, fleet_del_, fleet_all_;
-    sql::Statement add_name_, find_names_;
+    sql::Statement add_name_, find_names_, add_address_, find_addresses_, all_addresses_;
+    sql::Statement add_answer_, find_answers_, all_answers_;
+    // What the addresses and answers tables hold (IpAddress::key(), and key() + name), so
+    // that ingest inserts only what is new to the fleet: a first cycle meets every host's
+    // keys. Memory grows with the fleet's distinct addresses and pairs, as the fleet map does.
+    KeySet known_ips_, known_answers_;
+    std::vector<std::pair<KeySet*, std::string>> known_undo_;
+    std::string key_buf_;
     sql::Statement add_event_, get_events_;
     sql::Statement get_meta_, put_meta_;
 };

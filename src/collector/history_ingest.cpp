@@ -109,7 +109,12 @@ KindResult merge(std::vector<State>& old, std::vector<Entry>& fresh, char kind, 
             if (!first) ++oc.new_keys;
             State s = make_state(std::move(e));
             s.stats = st;
-            if constexpr (std::is_same_v<State, DomainState>) oc.fleet_added.push_back(out.size());
+            if constexpr (std::is_same_v<State, DomainState>) {
+                oc.fleet_added.push_back(out.size());
+                oc.answers_changed.push_back(out.size());
+            } else {
+                oc.ips_added.push_back(out.size());
+            }
             out.push_back(std::move(s));
             ++res.present;
         } else {
@@ -130,6 +135,8 @@ KindResult merge(std::vector<State>& old, std::vector<Entry>& fresh, char kind, 
                 ++s.stats.deltas;
                 s.stats.delta_sum = saturating_add(s.stats.delta_sum, delta);
             }
+            if constexpr (std::is_same_v<State, DomainState>)
+                if (s.ips != e.ips) oc.answers_changed.push_back(out.size());
             take_details(s, std::move(e));
             out.push_back(std::move(s));
             ++res.present;
@@ -180,6 +187,10 @@ Result<IngestOutcome> HistoryStore::ingest(HostRecord& h, Snapshot&& snap, const
         if (d.base_len == 0) d.base_len = static_cast<uint16_t>(base_len);
     }
     for (size_t i : oc.fleet_removed) fleet_remove(state.domains[i].name);
+    for (size_t i : oc.answers_changed)
+        if (auto r = index_answers(state.domains[i]); !r) return fail(r);
+    for (size_t i : oc.ips_added)
+        if (auto r = index_address(state.ips[i].ip); !r) return fail(r);
     if (auto r = set_meta("ingest.seq", ++ingest_seq_); !r) return fail(r);
 
     for (const KindResult* k : {&d, &i}) {

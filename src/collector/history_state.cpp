@@ -1,5 +1,7 @@
 #include "collector/history_state.h"
 
+#include <fmt/core.h>
+
 #include <algorithm>
 
 namespace em {
@@ -14,7 +16,10 @@ namespace {
 constexpr uint8_t kDomainsVersionPlain = 1;
 constexpr uint8_t kDomainsVersion = 2;
 constexpr size_t kRestartEvery = 32;
-constexpr uint8_t kIpsVersion = 1;
+// Addresses blob, version 2: the same layout (an address with its stats per entry; every
+// kRestartEvery-th entry's offset in the table at the end). Version 1 has no table.
+constexpr uint8_t kIpsVersionPlain = 1;
+constexpr uint8_t kIpsVersion = 2;
 constexpr uint64_t kMaxEntries = uint64_t{1} << 28;
 
 void put_varint(std::string& out, uint64_t v) {
@@ -180,10 +185,14 @@ std::string encode_ips(const std::vector<IpState>& ips) {
     put_varint(out, ips.size());
     const int64_t base = base_time(ips);
     put_varint(out, zigzag(base));
-    for (const auto& e : ips) {
-        put_ip(out, e.ip);
-        put_stats(out, e.stats, base);
+    std::vector<uint32_t> restarts;
+    restarts.reserve(ips.size() / kRestartEvery + 1);
+    for (size_t i = 0; i < ips.size(); ++i) {
+        if (i % kRestartEvery == 0) restarts.push_back(static_cast<uint32_t>(out.size()));
+        put_ip(out, ips[i].ip);
+        put_stats(out, ips[i].stats, base);
     }
+    for (uint32_t r : restarts) put_fixed32(out, r);
     return out;
 }
 
@@ -211,7 +220,7 @@ bool read_entry(Reader& r, std::string_view prev, int64_t base, DomainState& d) 
     return !r.bad();
 }
 
-struct DomainsHeader {
+struct BlobHeader {
     uint8_t version = 0;
     uint64_t n = 0;
     int64_t base = 0;
@@ -220,27 +229,36 @@ struct DomainsHeader {
     size_t restarts = 0;
 };
 
-// `head`: the blob's first bytes (at least min(size, 21)); `size`: the whole blob's.
-Result<DomainsHeader> read_header(std::string_view head, size_t size) {
-    DomainsHeader h;
-    if (head.empty()) return Error{"stored domain state is empty"};
+// `head`: the blob's first bytes (at least min(size, 21)); `size`: the whole blob's. `what`
+// names the state in errors; `with_table` is the version that has a restart table.
+Result<BlobHeader> read_header(std::string_view head, size_t size, const char* what, uint8_t plain,
+                               uint8_t with_table) {
+    BlobHeader h;
+    if (head.empty()) return Error{fmt::format("stored {} state is empty", what)};
     Reader r(head);
     h.version = static_cast<uint8_t>(r.bytes(1)[0]);
-    if (h.version != kDomainsVersion && h.version != kDomainsVersionPlain)
-        return Error{"stored domain state has an unknown format"};
+    if (h.version != with_table && h.version != plain)
+        return Error{fmt::format("stored {} state has an unknown format", what)};
     h.n = r.varint();
     h.base = unzigzag(r.varint());
     if (r.bad() || h.n > kMaxEntries || h.n > size)
-        return Error{"stored domain state is damaged (header)"};
+        return Error{fmt::format("stored {} state is damaged (header)", what)};
     h.entries = r.pos();
     h.entries_end = size;
-    if (h.version == kDomainsVersion) {
+    if (h.version == with_table) {
         h.restarts = (h.n + kRestartEvery - 1) / kRestartEvery;
         if (h.restarts * 4 > size - h.entries)
-            return Error{"stored domain state is damaged (restart table)"};
+            return Error{fmt::format("stored {} state is damaged (restart table)", what)};
         h.entries_end = size - h.restarts * 4;
     }
     return h;
+}
+
+Result<BlobHeader> domains_header(std::string_view head, size_t size) {
+    return read_header(head, size, "domain", kDomainsVersionPlain, kDomainsVersion);
+}
+Result<BlobHeader> ips_header(std::string_view head, size_t size) {
+    return read_header(head, size, "address", kIpsVersionPlain, kIpsVersion);
 }
 
 }  // namespace
@@ -248,7 +266,7 @@ Result<DomainsHeader> read_header(std::string_view head, size_t size) {
 Result<std::vector<DomainState>> decode_domains(std::string_view blob) {
     std::vector<DomainState> out;
     if (blob.empty()) return out;
-    auto h = read_header(blob.substr(0, 21), blob.size());
+    auto h = domains_header(blob.substr(0, 21), blob.size());
     if (!h) return h.error();
     Reader r(blob.substr(0, h->entries_end));
     r.seek(h->entries);
@@ -274,7 +292,7 @@ Result<std::optional<DomainState>> lookup_domain(BlobSource& blob, std::string_v
     if (size == 0) return std::optional<DomainState>();
     std::string buf;
     if (auto r = blob.read(0, std::min<size_t>(size, 21), buf); !r) return r.error();
-    auto h = read_header(buf, size);
+    auto h = domains_header(buf, size);
     if (!h) return h.error();
     if (h->version == kDomainsVersionPlain) {  // written by an older release: decode it all
         if (auto r = blob.read(0, size, buf); !r) return r.error();
@@ -342,24 +360,90 @@ Result<std::optional<DomainState>> lookup_domain(BlobSource& blob, std::string_v
 Result<std::vector<IpState>> decode_ips(std::string_view blob) {
     std::vector<IpState> out;
     if (blob.empty()) return out;
-    Reader r(blob);
-    if (r.bytes(1)[0] != static_cast<char>(kIpsVersion))
-        return Error{"stored address state has an unknown format"};
-    uint64_t n = r.varint();
-    int64_t base = unzigzag(r.varint());
-    if (r.bad() || n > kMaxEntries || n > blob.size())
-        return Error{"stored address state is damaged (header)"};
-    out.reserve(n);
-    for (uint64_t i = 0; i < n && !r.bad(); ++i) {
+    auto h = ips_header(blob.substr(0, 21), blob.size());
+    if (!h) return h.error();
+    Reader r(blob.substr(0, h->entries_end));
+    r.seek(h->entries);
+    out.reserve(h->n);
+    const bool restarts = h->version == kIpsVersion;
+    for (uint64_t i = 0; i < h->n && !r.bad(); ++i) {
+        if (restarts && i % kRestartEvery == 0 &&
+            get_fixed32(blob, h->entries_end + 4 * (i / kRestartEvery)) != r.pos())
+            return Error{"stored address state is damaged (restart point)"};
         IpState e;
         e.ip = r.ip();
-        e.stats = r.stats(base);
+        e.stats = r.stats(h->base);
         if (!out.empty() && !(out.back().ip < e.ip))
             return Error{"stored address state is out of order"};
         out.push_back(e);
     }
-    if (r.bad() || out.size() != n || !r.done()) return Error{"stored address state is damaged"};
+    if (r.bad() || out.size() != h->n || !r.done()) return Error{"stored address state is damaged"};
     return out;
+}
+
+Result<std::optional<IpState>> lookup_ip(BlobSource& blob, const IpAddress& ip) {
+    const size_t size = blob.size();
+    if (size == 0) return std::optional<IpState>();
+    std::string buf;
+    if (auto r = blob.read(0, std::min<size_t>(size, 21), buf); !r) return r.error();
+    auto h = ips_header(buf, size);
+    if (!h) return h.error();
+    if (h->version == kIpsVersionPlain) {  // written by an older release: decode it all
+        if (auto r = blob.read(0, size, buf); !r) return r.error();
+        auto all = decode_ips(buf);
+        if (!all) return all.error();
+        HostState s;
+        s.ips = std::move(*all);
+        const IpState* e = find_ip(s, ip);
+        return e ? std::optional<IpState>(*e) : std::nullopt;
+    }
+    if (h->n == 0) return std::optional<IpState>();
+    const Error damaged{"stored address state is damaged (restart point)"};
+    std::string table;
+    if (auto r = blob.read(h->entries_end, h->restarts * 4, table); !r) return r.error();
+    auto restart = [&](size_t k) -> std::optional<size_t> {
+        size_t at = get_fixed32(table, 4 * k);
+        if (at < h->entries || at >= h->entries_end) return std::nullopt;
+        return at;
+    };
+    std::string entry;
+    auto ip_at = [&](size_t k) -> Result<IpAddress> {
+        auto at = restart(k);
+        if (!at) return damaged;
+        if (auto r = blob.read(*at, std::min<size_t>(h->entries_end - *at, 17), entry); !r)
+            return r.error();
+        Reader r(entry);
+        IpAddress a = r.ip();
+        if (r.bad()) return damaged;
+        return a;
+    };
+    size_t lo = 0, hi = h->restarts;  // the last restart point whose address is <= `ip`
+    while (lo < hi) {
+        const size_t mid = lo + (hi - lo) / 2;
+        auto a = ip_at(mid);
+        if (!a) return a.error();
+        if (!(ip < *a))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0) return std::optional<IpState>();
+    const size_t k = lo - 1;
+    auto from = restart(k);
+    auto to = k + 1 < h->restarts ? restart(k + 1) : std::optional<size_t>(h->entries_end);
+    if (!from || !to || *to <= *from) return damaged;
+    if (auto r = blob.read(*from, *to - *from, buf); !r) return r.error();
+    Reader r(buf);
+    const uint64_t run = std::min<uint64_t>(kRestartEvery, h->n - k * kRestartEvery);
+    for (uint64_t i = 0; i < run; ++i) {
+        IpState e;
+        e.ip = r.ip();
+        e.stats = r.stats(h->base);
+        if (r.bad()) return damaged;
+        if (e.ip == ip) return std::optional<IpState>(e);
+        if (ip < e.ip) break;
+    }
+    return std::optional<IpState>();
 }
 
 const DomainState* find_domain(const HostState& s, std::string_view name) {

@@ -82,6 +82,9 @@ class StringBlob : public BlobSource {
 /// fleet at once. A blob from an older release (no restart points) is decoded whole.
 Result<std::optional<DomainState>> lookup_domain(BlobSource& blob, std::string_view name);
 
+/// The same for `ip` in an addresses blob.
+Result<std::optional<IpState>> lookup_ip(BlobSource& blob, const IpAddress& ip);
+
 /// Binary searches in a sorted state; nullptr when absent.
 const DomainState* find_domain(const HostState& s, std::string_view name);
 const IpState* find_ip(const HostState& s, const IpAddress& ip);

@@ -125,32 +125,6 @@ void key_table(const char* id, const char* caption, const std::vector<Entry>& en
 
 std::string ip_text(const IpState& s) { return s.ip.to_string(); }
 
-// Every host with its state; a host whose state cannot be read is skipped with its error.
-struct HostStates {
-    std::vector<HostRecord> hosts;
-    std::vector<HostState> states;
-    std::string error;
-};
-
-HostStates all_states(HistoryStore& store, bool domains, bool ips) {
-    HostStates out;
-    auto hosts = store.hosts();
-    if (!hosts) {
-        out.error = hosts.error().message;
-        return out;
-    }
-    for (auto& h : *hosts) {
-        auto s = store.load_state(h.id, domains, ips);
-        if (!s) {
-            out.error = s.error().message;
-            return out;
-        }
-        out.hosts.push_back(std::move(h));
-        out.states.push_back(std::move(s.value()));
-    }
-    return out;
-}
-
 void occurrence_header(std::string& out) {
     out +=
         "<table><thead><tr><th scope=\"col\">Host</th><th scope=\"col\">Count</th><th "
@@ -299,22 +273,21 @@ Page ip_page(HistoryStore& store, const std::string& addr) {
         p.status = 400;
         return p;
     }
-    HostStates all = all_states(store, true, true);
-    if (!all.error.empty()) return failed(all.error);
+    auto all_hosts = store.hosts();
+    if (!all_hosts) return failed(all_hosts.error().message);
+    auto found = store.lookup_ip(*all_hosts, *ip);
+    if (!found) return failed(found.error().message);
+    size_t names_total = 0;  // domains whose answers named it, on any host
+    auto names = store.answer_names(*ip, kMaxRows, names_total);
+    if (!names) return failed(names.error().message);
     std::string rows;
     size_t hosts = 0;
-    std::vector<std::string> names;  // domains whose answers named it, on any host
-    for (size_t i = 0; i < all.hosts.size(); ++i) {
-        if (const IpState* s = find_ip(all.states[i], *ip)) {
+    for (size_t i = 0; i < all_hosts->size(); ++i)
+        if (const auto& s = (*found)[i]) {
             ++hosts;
-            occurrence_row(all.hosts[i], s->stats, rows);
+            occurrence_row((*all_hosts)[i], s->stats, rows);
         }
-        for (const auto& d : all.states[i].domains)
-            if (std::find(d.ips.begin(), d.ips.end(), *ip) != d.ips.end()) names.push_back(d.name);
-    }
-    std::sort(names.begin(), names.end());
-    names.erase(std::unique(names.begin(), names.end()), names.end());
-    if (hosts == 0 && names.empty())
+    if (hosts == 0 && names->empty())
         return not_found("no such address", "No host has connected to " + ip->to_string() +
                                                 " and no answer named it.");
     Page p;
@@ -322,16 +295,19 @@ Page ip_page(HistoryStore& store, const std::string& addr) {
     html_open("egress-monitor: " + ip->to_string(), true, out);
     out += "<main><h1><code>" + ip->to_string() + "</code></h1>\n";
     out += "<h2 id=\"names\">Names that resolved to it</h2>\n";
-    if (names.empty()) {
+    if (names->empty()) {
         out += "<p>None: connections to it were made without a DNS answer naming it.</p>\n";
     } else {
         out += "<ul>";
-        for (size_t i = 0; i < names.size() && i < kMaxRows; ++i) {
+        for (const auto& name : *names) {
             out += "<li>";
-            link("/domain", "name", names[i], out);
+            link("/domain", "name", name, out);
             out += "</li>";
         }
         out += "</ul>\n";
+        if (names_total > names->size())
+            out += fmt::format("<p class=\"note\">The first {} of {}.</p>\n", names->size(),
+                               names_total);
     }
     out += fmt::format("<h2 id=\"hosts\">Hosts that connected to it ({})</h2>\n", hosts);
     occurrence_header(out);
@@ -341,13 +317,13 @@ Page ip_page(HistoryStore& store, const std::string& addr) {
 }
 
 Page search_page(HistoryStore& store, const std::string& query) {
-    // Domains come from the names table (every name a host has listed), not from every
-    // host's state. An address's text is lower-case hex digits, ':' and '.': only such a
-    // query reads the hosts' addresses.
+    // Domains and addresses come from the history's index (every name and address a host
+    // has listed), not from every host's state. An address's text is lower-case hex digits,
+    // ':' and '.': only such a query looks at the addresses.
     const bool may_be_address =
         !query.empty() && query.find_first_not_of("0123456789abcdef:.") == std::string::npos;
     std::vector<std::string> hosts, domains, ips;
-    size_t domain_total = 0;
+    size_t domain_total = 0, ip_total = 0;
     if (!query.empty()) {
         auto all_hosts = store.hosts();
         if (!all_hosts) return failed(all_hosts.error().message);
@@ -358,14 +334,9 @@ Page search_page(HistoryStore& store, const std::string& query) {
         domains = std::move(*names);
     }
     if (may_be_address) {
-        HostStates all = all_states(store, false, true);
-        if (!all.error.empty()) return failed(all.error);
-        for (const auto& state : all.states)
-            for (const auto& s : state.ips)
-                if (std::string a = s.ip.to_string(); matches(a, query))
-                    ips.push_back(std::move(a));
-        std::sort(ips.begin(), ips.end());
-        ips.erase(std::unique(ips.begin(), ips.end()), ips.end());
+        auto found = store.search_addresses(query, kMaxRows, ip_total);
+        if (!found) return failed(found.error().message);
+        ips = std::move(*found);
     }
     Page p;
     std::string& out = p.html;
@@ -375,7 +346,7 @@ Page search_page(HistoryStore& store, const std::string& query) {
         out += "Type part of a host name, a domain or an address.</p>\n";
     } else {
         out += fmt::format("{} hosts, {} domains, {} addresses contain <code>", hosts.size(),
-                           domain_total, ips.size());
+                           domain_total, ip_total);
         text(query, out);
         out += "</code>.</p>\n";
     }
@@ -394,7 +365,7 @@ Page search_page(HistoryStore& store, const std::string& query) {
     };
     list("hosts", "Hosts", hosts, hosts.size(), "/host", "name");
     list("domains", "Domains", domains, domain_total, "/domain", "name");
-    list("addresses", "Addresses", ips, ips.size(), "/ip", "addr");
+    list("addresses", "Addresses", ips, ip_total, "/ip", "addr");
     html_close(out);
     return p;
 }

@@ -55,8 +55,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             break;
         }
         case 3: {
+            em::StringBlob src(in);
+            (void)em::lookup_ip(src, *em::IpAddress::parse("192.0.2.1"));
             auto r = em::decode_ips(in);
             if (!r) break;
+            for (size_t i = 0; i < r->size() && i < 64; ++i) {
+                auto one = em::lookup_ip(src, (*r)[i].ip);
+                if (!one || !one->has_value() || !same((*one)->stats, (*r)[i].stats))
+                    __builtin_trap();
+            }
             auto again = em::decode_ips(em::encode_ips(*r));
             if (!again || again->size() != r->size()) __builtin_trap();
             for (size_t i = 0; i < r->size(); ++i)

@@ -253,16 +253,16 @@ TEST_F(HistoryTest, SearchFindsANameNoHostListsAnyMore) {
     EXPECT_EQ(*found, std::vector<std::string>{"gone.example.com"});
     EXPECT_EQ(total, 3u);
 
-    // A store from before the names table: open() lists every host's names, ghosts too.
+    // A store from before the index: open() lists every host's names, ghosts too.
     ASSERT_TRUE(store_->db()
                     .exec("DELETE FROM names; UPDATE meta SET value = 0 WHERE key = "
-                          "'names.filled'")
+                          "'index.filled'")
                     .ok());
     reopen();
     EXPECT_EQ(
         rows("SELECT name FROM names"),
         (std::vector<std::string>{"gone.example.com", "kept.example.com", "other.example.org"}));
-    EXPECT_EQ(rows("SELECT value FROM meta WHERE key = 'names.filled'"),
+    EXPECT_EQ(rows("SELECT value FROM meta WHERE key = 'index.filled'"),
               std::vector<std::string>{"1"});
 
     // The domain page's lookup reads each host's state in place.
@@ -277,6 +277,69 @@ TEST_F(HistoryTest, SearchFindsANameNoHostListsAnyMore) {
     EXPECT_EQ((*seen)[1]->stats.first_seen, kT0);
     EXPECT_FALSE((*seen)[1]->stats.present);
     EXPECT_FALSE((*seen)[2].has_value());
+}
+
+TEST_F(HistoryTest, AddressesAndAnswersAreIndexedOnceAndARollbackForgetsThem) {
+    ingest("web1",
+           Snapshot{{dom("a.example.com", 1, {ip("192.0.2.1"), ip("2001:db8::1")})},
+                    {ipe("192.0.2.1", 1)}},
+           kT0);
+    ingest("web2", Snapshot{{dom("b.example.com", 1, {ip("192.0.2.1")})}, {ipe("192.0.2.1", 2)}},
+           kT0);
+    // The answer for a.example.com moved: the old pair stays (what it resolved to, ever).
+    ingest("web1",
+           Snapshot{{dom("a.example.com", 2, {ip("198.51.100.9")})},
+                    {ipe("192.0.2.1", 1), ipe("198.51.100.9", 1)}},
+           kT0 + kHour);
+    EXPECT_EQ(rows("SELECT ip FROM addresses ORDER BY ip"),
+              (std::vector<std::string>{"192.0.2.1", "198.51.100.9"}));
+    EXPECT_EQ(
+        rows("SELECT ip, name FROM answers ORDER BY ip, name"),
+        (std::vector<std::string>{"192.0.2.1|a.example.com", "192.0.2.1|b.example.com",
+                                  "198.51.100.9|a.example.com", "2001:db8::1|a.example.com"}));
+    size_t total = 0;
+    auto names = store_->answer_names(ip("192.0.2.1"), 10, total);
+    ASSERT_TRUE(names.ok()) << names.error().message;
+    EXPECT_EQ(*names, (std::vector<std::string>{"a.example.com", "b.example.com"}));
+    auto found = store_->search_addresses("51.100", 10, total);
+    ASSERT_TRUE(found.ok());
+    EXPECT_EQ(*found, std::vector<std::string>{"198.51.100.9"});
+
+    // An ingest rolled back leaves neither rows nor the memory of them: the same keys
+    // ingested again are indexed.
+    {
+        Transaction tx(*store_);
+        ASSERT_TRUE(tx.begin().ok());
+        auto h = store_->host("web3", {"prod"}, kT0);
+        ASSERT_TRUE(h.ok());
+        FileMeta meta{"d3", "i3", "etag-d", "etag-i"};
+        HostState st;
+        ASSERT_TRUE(store_
+                        ->ingest(*h,
+                                 Snapshot{{dom("c.example.com", 1, {ip("203.0.113.5")})},
+                                          {ipe("203.0.113.5", 1)}},
+                                 meta, kT0, st)
+                        .ok());
+    }
+    EXPECT_TRUE(rows("SELECT ip FROM addresses WHERE ip = '203.0.113.5'").empty());
+    ingest("web3",
+           Snapshot{{dom("c.example.com", 1, {ip("203.0.113.5")})}, {ipe("203.0.113.5", 1)}}, kT0);
+    EXPECT_EQ(rows("SELECT ip FROM addresses WHERE ip = '203.0.113.5'"),
+              std::vector<std::string>{"203.0.113.5"});
+    EXPECT_EQ(rows("SELECT name FROM answers WHERE ip = '203.0.113.5'"),
+              std::vector<std::string>{"c.example.com"});
+
+    // Filled from the snapshots after an upgrade: the answers as the states hold them now.
+    ASSERT_TRUE(store_->db()
+                    .exec("DELETE FROM addresses; DELETE FROM answers; UPDATE meta SET "
+                          "value = 0 WHERE key = 'index.filled'")
+                    .ok());
+    reopen();
+    EXPECT_EQ(rows("SELECT ip FROM addresses ORDER BY ip"),
+              (std::vector<std::string>{"192.0.2.1", "198.51.100.9", "203.0.113.5"}));
+    EXPECT_EQ(rows("SELECT ip, name FROM answers ORDER BY ip, name"),
+              (std::vector<std::string>{"192.0.2.1|b.example.com", "198.51.100.9|a.example.com",
+                                        "203.0.113.5|c.example.com"}));
 }
 
 TEST_F(HistoryTest, LookupFindsEachNameThroughTheRestartPoints) {
@@ -324,6 +387,52 @@ TEST_F(HistoryTest, LookupFindsEachNameThroughTheRestartPoints) {
         StringBlob src(bad);
         (void)lookup_domain(src, "host100.example.com");
     }
+}
+
+TEST_F(HistoryTest, LookupFindsEachAddressThroughTheRestartPoints) {
+    std::vector<IpState> v;
+    for (int i = 0; i < 70; ++i)  // 192.0.2.0, .2, ... .138 (odd ones absent), then v6
+        v.push_back(
+            {ip(fmt::format("192.0.2.{}", i * 2).c_str()), KeyStats{i, kT0 + i, kT0, 0, 0, true}});
+    for (int i = 0; i < 30; ++i)
+        v.push_back({ip(fmt::format("2001:db8::{:x}", i * 2).c_str()),
+                     KeyStats{100 + i, kT0, kT0, 1, 1, i % 2 == 0}});
+    const std::string blob = encode_ips(v);
+    ASSERT_TRUE(decode_ips(blob).ok());
+    for (const auto& e : v) {
+        StringBlob src(blob);
+        auto got = lookup_ip(src, e.ip);
+        ASSERT_TRUE(got.ok()) << e.ip.to_string() << ": " << got.error().message;
+        ASSERT_TRUE(got->has_value()) << e.ip.to_string();
+        EXPECT_EQ((*got)->stats.count, e.stats.count);
+        EXPECT_EQ((*got)->stats.present, e.stats.present);
+    }
+    for (const char* absent :
+         {"0.0.0.1", "192.0.2.1", "192.0.2.139", "192.0.2.255", "2001:db8::1", "2001:db8::ffff"}) {
+        StringBlob src(blob);
+        auto got = lookup_ip(src, ip(absent));
+        ASSERT_TRUE(got.ok()) << absent;
+        EXPECT_FALSE(got->has_value()) << absent;
+    }
+    for (size_t cut = 1; cut < blob.size(); cut += 5) {
+        StringBlob src(std::string_view(blob).substr(0, cut));
+        (void)lookup_ip(src, ip("192.0.2.100"));
+    }
+    for (size_t at = 0; at < blob.size(); at += 3) {
+        std::string bad = blob;
+        bad[at] = static_cast<char>(bad[at] ^ 0x5a);
+        StringBlob src(bad);
+        (void)lookup_ip(src, ip("192.0.2.100"));
+    }
+    // Version 1 (an older release): up to 32 addresses, version 2 without the table.
+    std::string old = encode_ips({v[0], v[1], v[2]});
+    old[0] = 1;
+    old.resize(old.size() - 4);
+    StringBlob src(old);
+    auto got = lookup_ip(src, v[1].ip);
+    ASSERT_TRUE(got.ok()) << got.error().message;
+    ASSERT_TRUE(got->has_value());
+    EXPECT_EQ((*got)->stats.count, 1);
 }
 
 TEST_F(HistoryTest, LookupReadsAStateAnOlderReleaseWrote) {
