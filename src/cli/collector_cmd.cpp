@@ -139,6 +139,11 @@ int run_collect(CLI::App* sub, const CollectorFlags& f) {
                 "collect: {} hosts' flow-names.log rejected (their snapshots applied "
                 "without names)",
                 sum->names_rejected);
+        if (sum->uses_rejected)
+            log_info(
+                "collect: {} hosts' process-uses.log rejected (their snapshots applied, their "
+                "last good process uses kept)",
+                sum->uses_rejected);
         if (f.once) return 0;
         if (wait_for_stop(static_cast<int>(*interval))) return 0;
     }

@@ -12,6 +12,7 @@
 #include "collector/alerts.h"
 #include "collector/correlate.h"
 #include "collector/history.h"
+#include "collector/history_uses.h"
 #include "collector/report.h"
 #include "collector/rules.h"
 #include "common/log.h"
@@ -36,6 +37,12 @@ struct Prepared {
     // it sent one that is not (the snapshot stands without names).
     std::optional<std::vector<FlowNameFileEntry>> names;
     std::string names_error;
+    // snapshot: process-uses.log as accepted (stored for the dashboard), or uses_absent when
+    // the host sent none (the stored ones are dropped); uses_error when it sent one that is
+    // not good (the stored ones stay).
+    std::optional<std::string> uses;
+    bool uses_absent = false;
+    std::string uses_error;
 };
 
 // What the worker may read of a host's stored row.
@@ -83,6 +90,19 @@ Prepared prepare(FetchResult r, const std::string& host, const StoredFiles* stor
             p.names = std::move(names.value());
         else
             p.names_error = names.error().message;
+    }
+    if (!r.uses.error.empty()) {
+        p.uses_error = host + ": " + kProcessUsesFile + ": " + r.uses.error;
+    } else if (!r.uses.present) {
+        p.uses_absent = true;
+    } else {
+        SnapshotLimits limits;
+        limits.max_bytes = kMaxProcessUsesBytes;
+        limits.max_lines = kMaxProcessUsesLines;
+        if (auto uses = parse_process_uses_file(r.uses.text, host, limits))
+            p.uses = std::move(r.uses.text);
+        else
+            p.uses_error = uses.error().message;
     }
     if (reader && stored && stored->has_snapshot && stored->id) {
         // Decoding the stored state is a third of a host's ingest; done here it overlaps
@@ -355,6 +375,17 @@ Result<void> CollectorImpl::apply(const HostSpec& spec, Prepared& p, int64_t now
                 ++sum.names_rejected;
                 log_warn("{}: flow names rejected (the snapshot stands without them): {}", h.name,
                          p.names_error);
+            }
+            if (!p.uses_error.empty()) {
+                ++sum.uses_rejected;
+                log_warn(
+                    "{}: process uses rejected (the snapshot stands; the host page keeps "
+                    "the last good ones): {}",
+                    h.name, p.uses_error);
+            } else if (p.uses) {
+                if (auto r = store_process_uses(store_->db(), h.id, now, *p.uses); !r) return r;
+            } else if (p.uses_absent) {
+                if (auto r = forget_process_uses(store_->db(), h.id); !r) return r;
             }
             HostContext ctx{h, state, *outcome, *store_, now, p.names ? &*p.names : nullptr};
             std::vector<RuleFindings> found;

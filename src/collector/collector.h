@@ -42,6 +42,9 @@ struct CycleSummary {
     /// Hosts whose flow-names.log was bad (malformed, oversized, tampered): their snapshot was
     /// applied without names (logged with the file and line).
     size_t names_rejected = 0;
+    /// Hosts whose process-uses.log was bad: their snapshot was applied, the process uses
+    /// stored before kept (logged with the file and line).
+    size_t uses_rejected = 0;
 };
 
 /// Produces the fetch result of host `index`. run_cycle calls it once per index, in order,

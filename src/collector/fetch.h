@@ -13,16 +13,17 @@
 //                       wc) prints each file preceded by its size, checked on arrival (no
 //                       ETags: always fetched whole)
 //
-// flow-names.log (format/aggregate.h: the names the agent's first packets gave) is fetched
-// with the two files when the host has it: over HTTP(S) GET /v1/flow-names.log, whole (no
-// ETag: it changes when unique-ips.log does, a flow to the address being counted there), on
-// the same connection and within the same deadline, and only when the two files are not both
-// unchanged (304: nothing to evaluate, so no names needed); over ssh by the same script. An
-// absent file (HTTP 404, an older agent or consolidate; no readable file over ssh) is "no
-// names", never an error. A names file that cannot be had — larger than max_bytes, a Digest
-// mismatch, an HTTP status other than 200/404 — costs only the names: the result is still ok,
-// with FetchedNames::error saying why (the collector logs and counts it). Timeouts and
-// connection failures on it retry the attempt like those of the two files.
+// The agent's optional files (format/aggregate.h) — flow-names.log (the names its first
+// packets gave) and process-uses.log (who used each destination) — are fetched with the two
+// files when the host has them: over HTTP(S) GET /v1/flow-names.log and
+// /v1/process-uses.log, whole (no ETag: they change when the two files do, a name or a use
+// being counted there too), on the same connection and within the same deadline, and only
+// when the two files are not both unchanged (304: nothing new); over ssh by the same script.
+// An absent file (HTTP 404, an older agent or consolidate; no readable file over ssh) is
+// "none", never an error. One that cannot be had — larger than max_bytes, a Digest mismatch,
+// an HTTP status other than 200/404 — costs only that file: the result is still ok, with
+// FetchedNames::error saying why (the collector logs and counts it). Timeouts and connection
+// failures on them retry the attempt like those of the two files.
 //
 // A hostile or stalled host costs the cycle no more than its own time: each attempt has one
 // deadline, timeout_ms, for its whole exchange (connect, TLS, both requests, headers, bodies;
@@ -102,7 +103,7 @@ struct FetchOptions {
     size_t max_bytes = 256u << 20;  // per file; larger is an error (oversized)
 };
 
-/// flow-names.log as fetched.
+/// An optional file (flow-names.log, process-uses.log) as fetched.
 struct FetchedNames {
     bool present = false;  // the host had the file (an empty one is present)
     std::string text;      // its bytes, when present
@@ -116,7 +117,8 @@ struct FetchResult {
     bool not_modified = false;  // both files answered 304
     std::string domains, ips;   // the bodies (empty when not_modified)
     std::string domains_etag, ips_etag;
-    FetchedNames names;  // not fetched when not_modified
+    FetchedNames names;  // flow-names.log; not fetched when not_modified
+    FetchedNames uses;   // process-uses.log; likewise
     int attempts = 0;
     int64_t fetched_at_ms = 0;
 };

@@ -171,16 +171,19 @@ Outcome HttpFetcher::attempt(const std::pair<std::string, std::string>& prev,
     if (i.not_modified) {
         if (auto o = g.get(kIpsFile, "", deadline, i); o.verdict != Verdict::ok) return o;
     }
-    // The names the agent's first packets gave, when it has them (fetch.h): a failure here
-    // costs the names, not the snapshot; a timeout retries the attempt.
-    FileFetch n;
-    if (auto o = g.get(kFlowNamesFile, "", deadline, n); o.verdict == Verdict::retry) {
-        return o;
-    } else if (o.verdict == Verdict::fail) {
-        if (n.status != 404) out.names.error = o.error;
-    } else {
-        out.names.present = true;
-        out.names.text = std::move(n.body);
+    // The optional files, when the host has them (fetch.h): a failure here costs that file,
+    // not the snapshot; a timeout retries the attempt.
+    for (auto [name, extra] :
+         {std::pair{kFlowNamesFile, &out.names}, std::pair{kProcessUsesFile, &out.uses}}) {
+        FileFetch f;
+        if (auto o = g.get(name, "", deadline, f); o.verdict == Verdict::retry) {
+            return o;
+        } else if (o.verdict == Verdict::fail) {
+            if (f.status != 404) extra->error = o.error;
+        } else {
+            extra->present = true;
+            extra->text = std::move(f.body);
+        }
     }
     out.not_modified = false;
     out.domains = std::move(d.body);

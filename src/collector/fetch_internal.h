@@ -65,11 +65,13 @@ Outcome ssh_attempt(const HostSpec& h, const FetchOptions& opt, Clock::time_poin
 std::string ssh_remote_command(const std::string& dir, size_t max_bytes);
 
 /// Splits what the ssh transport's remote script printed (framing in fetch_ssh.cpp) into
-/// the two files and, into `names` when given, flow-names.log. An announced size over
-/// `max_bytes` is "oversized" (for flow-names.log: FetchedNames::error, the outcome ok);
+/// the two files and, into `names` and `uses` when given, flow-names.log and
+/// process-uses.log. An announced size over `max_bytes` is "oversized" (for an optional
+/// file: FetchedNames::error, the outcome ok);
 /// anything but the framing with exactly the announced sizes is "unexpected output from the
 /// remote command". Neither is worth a retry.
 Outcome parse_framing(std::string_view out, size_t max_bytes, std::string& domains,
-                      std::string& ips, FetchedNames* names = nullptr);
+                      std::string& ips, FetchedNames* names = nullptr,
+                      FetchedNames* uses = nullptr);
 
 }  // namespace em::fetch_detail

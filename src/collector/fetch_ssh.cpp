@@ -21,15 +21,17 @@ namespace {
 //   F <size> unique-ips.log\n <size bytes>
 //   F <size> flow-names.log\n <size bytes>       (the content only when size <= $2)
 //     or A flow-names.log\n                      (absent or unreadable: no names)
+//   F <size> process-uses.log\n <size bytes>     (likewise)
+//     or A process-uses.log\n
 //   EMFETCH-END\n
 // Each file is opened once (fd 3): its size is taken through /dev/fd/3, a new open file
 // description of the same inode, so the content that follows is what was measured even when
 // the agent renames a new file into place meanwhile. A file written in place while it was
 // read (its size after cat is not the announced one) ends the script with exit status 75,
 // retried. A file that cannot be read is reported by cat itself ("cat: PATH: No such file or
-// directory") with exit status 1. flow-names.log is optional (fetch.h): when it is not there
-// (or not readable) the script says so and ends normally; when it is larger than $2 the
-// script announces its size without the content and goes on to the end mark (the names are
+// directory") with exit status 1. flow-names.log and process-uses.log are optional (fetch.h):
+// when one is not there (or not readable) the script says so and goes on; when it is larger
+// than $2 the script announces its size without the content and goes on (that file is
 // dropped, the two files stand).
 constexpr std::string_view kRemoteScript =
     "d=$1; max=$2; printf 'EMFETCH1\\n'; "
@@ -45,18 +47,20 @@ constexpr std::string_view kRemoteScript =
     "if [ $m -ne $n ]; then echo \"$p changed while it was read\" >&2; exit 75; fi; "
     "exec 3<&-; "
     "done; "
-    "p=$d/flow-names.log; "
+    "for f in flow-names.log process-uses.log; do "
+    "p=$d/$f; "
     "if [ -r \"$p\" ] && [ ! -d \"$p\" ]; then "
     "exec 3<\"$p\" || exit 1; "
     "n=$(wc -c </dev/fd/3) || exit 1; "
-    "printf 'F %s flow-names.log\\n' $n; "
+    "printf 'F %s %s\\n' $n \"$f\"; "
     "if [ \"$n\" -le \"$max\" ]; then "
     "cat <&3 || exit 1; "
     "m=$(wc -c </dev/fd/3) || exit 1; "
     "if [ $m -ne $n ]; then echo \"$p changed while it was read\" >&2; exit 75; fi; "
     "fi; "
     "exec 3<&-; "
-    "else printf 'A flow-names.log\\n'; fi; "
+    "else printf 'A %s\\n' \"$f\"; fi; "
+    "done; "
     "printf 'EMFETCH-END\\n'";
 
 constexpr int kChangedWhileRead = 75;  // the script's exit status (EX_TEMPFAIL)
@@ -95,7 +99,7 @@ bool permanent_ssh_failure(std::string_view err) {
 }  // namespace
 
 Outcome parse_framing(std::string_view out, size_t max_bytes, std::string& domains,
-                      std::string& ips, FetchedNames* names) {
+                      std::string& ips, FetchedNames* names, FetchedNames* uses) {
     auto bad = [&](std::string_view why) {
         // Not the script's output (a login banner on stdout, a shell startup file printing,
         // a host that lies): the same answer would come back, so not retried.
@@ -125,38 +129,47 @@ Outcome parse_framing(std::string_view out, size_t max_bytes, std::string& domai
         body->assign(out.substr(0, size));
         out.remove_prefix(size);
     }
-    // flow-names.log: "A" (absent), or its size and, within max_bytes, its content. Output
-    // without this part (the script of an earlier version) is "no names".
-    FetchedNames got;
-    const std::string absent = std::string("A ") + kFlowNamesFile + "\n";
-    const std::string tail = std::string(" ") + kFlowNamesFile;
-    if (out.substr(0, absent.size()) == absent) {
-        out.remove_prefix(absent.size());
-    } else if (out.substr(0, 2) == "F ") {
+    // The optional files, in order: "A" (absent), or its size and, within max_bytes, its
+    // content. Output without such a part (the script of an earlier version) is "none".
+    FetchedNames got[2];
+    const char* optional[2] = {kFlowNamesFile, kProcessUsesFile};
+    for (size_t k = 0; k < 2; ++k) {
+        const std::string absent = std::string("A ") + optional[k] + "\n";
+        const std::string tail = std::string(" ") + optional[k];
+        if (out.substr(0, absent.size()) == absent) {
+            out.remove_prefix(absent.size());
+            continue;
+        }
+        if (out.substr(0, 2) != "F ") continue;
         size_t nl = out.find('\n');
         if (nl > 300) return bad("no size line");
         std::string_view line = out.substr(0, nl);
-        if (line.size() < tail.size() + 3 || line.substr(line.size() - tail.size()) != tail)
-            return bad(fmt::format("no size line for {}", kFlowNamesFile));
+        if (line.size() < tail.size() + 3 || line.substr(line.size() - tail.size()) != tail) {
+            // An earlier script may have stopped after flow-names.log; anything else is not
+            // the framing.
+            if (k == 0) continue;
+            return bad(fmt::format("no size line for {}", optional[k]));
+        }
         std::string_view num = line.substr(2, line.size() - 2 - tail.size());
         uint64_t size = 0;
         auto [p, ec] = std::from_chars(num.data(), num.data() + num.size(), size);
         if (ec != std::errc() || p != num.data() + num.size())
-            return bad(fmt::format("bad size for {}", kFlowNamesFile));
+            return bad(fmt::format("bad size for {}", optional[k]));
         out.remove_prefix(nl + 1);
         if (size > max_bytes) {  // announced without its content
-            got.error =
-                fmt::format("oversized: {} larger than {} bytes", kFlowNamesFile, max_bytes);
+            got[k].error =
+                fmt::format("oversized: {} larger than {} bytes", optional[k], max_bytes);
         } else {
             if (out.size() < size)
-                return bad(fmt::format("{} shorter than announced", kFlowNamesFile));
-            got.present = true;
-            got.text.assign(out.substr(0, size));
+                return bad(fmt::format("{} shorter than announced", optional[k]));
+            got[k].present = true;
+            got[k].text.assign(out.substr(0, size));
             out.remove_prefix(size);
         }
     }
     if (out != kEnd) return bad("no end mark");
-    if (names) *names = std::move(got);
+    if (names) *names = std::move(got[0]);
+    if (uses) *uses = std::move(got[1]);
     return {};
 }
 
@@ -187,12 +200,12 @@ Outcome ssh_attempt(const HostSpec& h, const FetchOptions& opt, Clock::time_poin
 
     CommandLimits limits;
     limits.timeout_ms = static_cast<int>(std::min<int64_t>(left, INT32_MAX));
-    // The three files at their largest and the framing; the remote side stops at an announced
+    // The four files at their largest and the framing; the remote side stops at an announced
     // size beyond max_bytes, this bounds a remote side that does not.
     const size_t framing = 1024;
-    limits.max_stdout = opt.max_bytes > (std::numeric_limits<size_t>::max() - framing) / 3
+    limits.max_stdout = opt.max_bytes > (std::numeric_limits<size_t>::max() - framing) / 4
                             ? std::numeric_limits<size_t>::max()
-                            : 3 * opt.max_bytes + framing;
+                            : 4 * opt.max_bytes + framing;
     auto run = run_command_bounded(argv, limits);
     if (!run) return fail(run.error().message);
     auto& r = *run;
@@ -202,7 +215,7 @@ Outcome ssh_attempt(const HostSpec& h, const FetchOptions& opt, Clock::time_poin
                                 limits.max_stdout));
     if (r.timed_out) return retry("timed out");
     if (r.exit_status == 0)
-        return parse_framing(r.out, opt.max_bytes, out.domains, out.ips, &out.names);
+        return parse_framing(r.out, opt.max_bytes, out.domains, out.ips, &out.names, &out.uses);
     if (r.exit_status == 255) {
         // ssh says what went wrong last, after warnings and banners.
         std::string why = "ssh: " + (err.empty() ? std::string("connection failed")

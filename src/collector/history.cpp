@@ -80,6 +80,10 @@ CREATE TABLE addresses(ip TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE answers(ip TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY(ip, name)) WITHOUT ROWID;
 INSERT OR REPLACE INTO meta VALUES('index.filled', 0);
 )sql",
+    // Who used each destination, as the host's agent last sent it (history_uses.h).
+    R"sql(
+CREATE TABLE process_uses(host INTEGER PRIMARY KEY, time INTEGER NOT NULL, data BLOB NOT NULL);
+)sql",
 };
 constexpr int kSchemaVersion = sizeof kSteps / sizeof kSteps[0];
 

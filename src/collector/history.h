@@ -19,6 +19,8 @@
 //               every domain and address any host has listed (now or before), and every
 //               (address, name) an answer named: what the dashboard's search and address
 //               page read instead of every host's state
+//   process_uses
+//               per host, who used each destination (history_uses.h)
 //   events      (host, time, kind, detail): counter resets
 //   alerts      owned by AlertBook (alerts.h); created here so one schema version covers all
 // kind is 'd' (unique-domains.log) or 'i' (unique-ips.log); addresses are stored as text.

@@ -3,15 +3,20 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <map>
+#include <optional>
+#include <tuple>
 
 #include "collector/history_queries.h"
 #include "collector/history_state.h"
+#include "collector/history_uses.h"
 #include "collector/report.h"
 #include "collector/report_html.h"
 #include "common/html_escape.h"
 #include "common/ip_address.h"
 #include "common/time.h"
 #include "dashboard/html_parts.h"
+#include "format/parser.h"
 
 namespace em {
 
@@ -125,6 +130,122 @@ void key_table(const char* id, const char* caption, const std::vector<Entry>& en
 
 std::string ip_text(const IpState& s) { return s.ip.to_string(); }
 
+// "/usr/bin/curl as root", "in container 3f2a..." when not the host's.
+void who(const ProcessUseEntry& u, std::string& out) {
+    out += "<code>";
+    text(u.exe, out);
+    out += "</code> as ";
+    text(u.user.empty() ? "?" : u.user, out);
+    if (!u.container.empty()) {
+        out += " in container <code>";
+        text(u.container.substr(0, 12), out);
+        out += "</code>";
+    }
+}
+
+// The host's process uses (history_uses.h): who reached out, summed per process (exe, user,
+// container), then the uses themselves that match the filter, latest first.
+void processes_section(HistoryStore& store, const HostRecord& h, const std::string& filter,
+                       std::string& out) {
+    out += "<h2 id=\"processes\">Processes</h2>\n";
+    auto stored = load_process_uses(store.db(), h.id);
+    std::optional<std::vector<ProcessUseEntry>> uses;
+    if (stored && *stored) {
+        SnapshotLimits limits;
+        limits.max_bytes = kMaxProcessUsesBytes;
+        limits.max_lines = kMaxProcessUsesLines;
+        auto parsed = parse_process_uses_file((*stored)->text, h.name, limits);
+        if (parsed) uses = std::move(parsed.value());
+    }
+    if (!stored || (*stored && !uses)) {
+        out += "<p>The process uses stored for this host could not be read.</p>\n";
+        return;
+    }
+    if (!*stored) {
+        out +=
+            "<p>This host's agent sends no process attribution (it does with eBPF or "
+            "<code>attribute_processes</code>; cron mode cannot).</p>\n";
+        return;
+    }
+    out += "<p class=\"note\">As the agent last sent them (";
+    html_time((*stored)->fetched_at, out);
+    out += "): queries and flows counted since its ledger began.</p>\n";
+
+    struct Process {
+        const ProcessUseEntry* first = nullptr;
+        int64_t domains = 0, addresses = 0, uses = 0, first_seen = 0, last_seen = 0;
+    };
+    std::map<std::tuple<std::string_view, std::string_view, std::string_view>, Process> procs;
+    std::vector<const ProcessUseEntry*> rows;
+    for (const auto& u : *uses) {
+        const bool hit = matches(u.dest, filter) || matches(u.exe, filter) ||
+                         matches(u.user, filter) || matches(u.container, filter);
+        if (!hit) continue;
+        rows.push_back(&u);
+        Process& p = procs[{u.exe, u.user, u.container}];
+        if (!p.first) {
+            p.first = &u;
+            p.first_seen = u.first_seen;
+        }
+        ++(u.kind == 'd' ? p.domains : p.addresses);
+        p.uses += u.count;
+        p.first_seen = std::min(p.first_seen, u.first_seen);
+        p.last_seen = std::max(p.last_seen, u.last_seen);
+    }
+    std::vector<const Process*> order;
+    for (const auto& [k, p] : procs) order.push_back(&p);
+    std::stable_sort(order.begin(), order.end(),
+                     [](const Process* a, const Process* b) { return a->uses > b->uses; });
+    out += fmt::format(
+        "<table id=\"process-table\"><caption>{} processes{}</caption><thead><tr><th "
+        "scope=\"col\">Process</th><th scope=\"col\">Domains</th><th "
+        "scope=\"col\">Addresses</th><th scope=\"col\">Queries and flows</th><th "
+        "scope=\"col\">First seen</th><th scope=\"col\">Last seen</th></tr></thead><tbody>\n",
+        order.size(), filter.empty() ? "" : " (filtered)");
+    for (size_t i = 0; i < order.size() && i < kMaxRows; ++i) {
+        const Process& p = *order[i];
+        out += "<tr><th scope=\"row\">";
+        who(*p.first, out);
+        out += fmt::format(
+            "</th><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>",
+            p.domains, p.addresses, p.uses);
+        html_time(p.first_seen, out);
+        out += "</td><td>";
+        html_time(p.last_seen, out);
+        out += "</td></tr>\n";
+    }
+    out += "</tbody></table>\n";
+
+    std::stable_sort(rows.begin(), rows.end(),
+                     [](const ProcessUseEntry* a, const ProcessUseEntry* b) {
+                         return a->last_seen > b->last_seen;
+                     });
+    out += fmt::format("<h3 id=\"uses\">Who used which destination ({})</h3>\n", rows.size());
+    if (rows.size() > kMaxRows)
+        out += fmt::format("<p class=\"note\">The {} latest of {}; filter to narrow.</p>\n",
+                           kMaxRows, rows.size());
+    out +=
+        "<table id=\"use-table\"><thead><tr><th scope=\"col\">Destination</th><th "
+        "scope=\"col\">Process</th><th scope=\"col\">Count</th><th scope=\"col\">First "
+        "seen</th><th scope=\"col\">Last seen</th></tr></thead><tbody>\n";
+    for (size_t i = 0; i < rows.size() && i < kMaxRows; ++i) {
+        const ProcessUseEntry& u = *rows[i];
+        out += "<tr><th scope=\"row\">";
+        if (u.kind == 'd')
+            link("/domain", "name", u.dest, out);
+        else
+            link("/ip", "addr", u.dest, out);
+        out += "</th><td>";
+        who(u, out);
+        out += fmt::format("</td><td class=\"n\">{}</td><td>", u.count);
+        html_time(u.first_seen, out);
+        out += "</td><td>";
+        html_time(u.last_seen, out);
+        out += "</td></tr>\n";
+    }
+    out += "</tbody></table>\n";
+}
+
 void occurrence_header(std::string& out) {
     out +=
         "<table><thead><tr><th scope=\"col\">Host</th><th scope=\"col\">Count</th><th "
@@ -201,6 +322,7 @@ Page host_page(HistoryStore& store, AlertBook& book, const std::string& name,
         "domains", "Domains", state->domains, filter,
         [](const DomainState& d) -> const std::string& { return d.name; }, "/domain", "name", out);
     key_table("addresses", "Addresses", state->ips, filter, ip_text, "/ip", "addr", out);
+    processes_section(store, h, filter, out);
 
     out += "<h2 id=\"events\">Recent events</h2>\n";
     if (events->empty())

@@ -44,6 +44,35 @@ std::string render_flow_names(Ledger& ledger, Result<void>& status, size_t& rows
     return render_flow_names_file(names);
 }
 
+std::string render_process_uses(Ledger& ledger, Result<void>& status, size_t& rows) {
+    std::vector<ProcessUseEntry> uses;
+    status = ledger.for_each_process_use([&](const ProcessUseRow& row) {
+        uses.push_back(ProcessUseEntry{row.kind, std::string(row.dest), std::string(row.exe),
+                                       std::string(row.user), std::string(row.container), row.count,
+                                       row.first_seen, row.last_seen});
+    });
+    // The ledger's primary key order is the file's; sorted again only if a ledger disagrees.
+    auto key = [](const ProcessUseEntry& e) {
+        return std::tie(e.kind, e.dest, e.exe, e.user, e.container);
+    };
+    auto less = [&](const ProcessUseEntry& a, const ProcessUseEntry& b) { return key(a) < key(b); };
+    if (!std::is_sorted(uses.begin(), uses.end(), less)) std::sort(uses.begin(), uses.end(), less);
+    std::string out = render_process_uses_file(uses);
+    rows = static_cast<size_t>(std::count(out.begin(), out.end(), '\n'));
+    return out;
+}
+
+namespace {
+
+// An optional file is written when it has lines or is already there (so it follows a ledger
+// that lost its rows).
+bool keep_writing(const std::string& dir, const char* name, size_t rows) {
+    struct stat st {};
+    return rows > 0 || ::stat((dir + "/" + name).c_str(), &st) == 0;
+}
+
+}  // namespace
+
 Result<void> export_aggregate_files(Ledger& ledger, const std::string& dir) {
     Result<void> status;
     std::string domains = render_domains(ledger, status);
@@ -53,11 +82,12 @@ Result<void> export_aggregate_files(Ledger& ledger, const std::string& dir) {
     size_t rows = 0;
     std::string names = render_flow_names(ledger, status, rows);
     if (!status) return status;
-    struct stat st {};
-    const std::string names_path = dir + "/" + kFlowNamesFile;
-    if (rows > 0 || ::stat(names_path.c_str(), &st) == 0)
-        return write_aggregate_files(dir, domains, ips, names);
-    return write_aggregate_files(dir, domains, ips);
+    std::vector<std::pair<std::string, std::string_view>> extra;
+    if (keep_writing(dir, kFlowNamesFile, rows)) extra.emplace_back(kFlowNamesFile, names);
+    std::string uses = render_process_uses(ledger, status, rows);
+    if (!status) return status;
+    if (keep_writing(dir, kProcessUsesFile, rows)) extra.emplace_back(kProcessUsesFile, uses);
+    return write_aggregate_files(dir, domains, ips, extra);
 }
 
 }  // namespace em

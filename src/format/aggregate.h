@@ -10,6 +10,7 @@
 //   unique-domains.log   <domain> <count> <last_seen> <ip>[,<ip>...]|-
 //   unique-ips.log       <ip> <count> <last_seen>
 //   flow-names.log       <ip> <name> <protocol> <count> <last_seen>[ ech]
+//   process-uses.log     <kind> <dest> <exe> <user> <container> <count> <first_seen> <last_seen>
 // One line per key, sorted by key (byte order for names, numeric for addresses), every line
 // ending in '\n'; times RFC 3339 UTC to the second; addresses as IpAddress::to_string().
 //
@@ -19,6 +20,17 @@
 // "http", "quic" or "tls"; count: flows whose first packet gave that name; "ech": a client
 // offered Encrypted Client Hello, so the name may be only the outer one. The two files keep
 // their meaning: these names are never in unique-domains.log.
+//
+// process-uses.log (the agent only, when it attributes queries and flows to processes and its
+// ledger has any): who used a destination. kind "d" (dest: a domain the process queried, as
+// unique-domains.log spells it) or "i" (dest: an address it opened a flow to, as
+// unique-ips.log spells it); exe the executable's path ("[comm]" when the path was not had),
+// user the user name, container the container id. Those three are what a local user chooses
+// (a file name, a user name), so they are percent-encoded: every byte outside '!'..'~' and '%'
+// itself as "%XX" (upper-case hex), nothing else; an empty value is "-" and a value that is
+// "-" is "%2D" (the host's processes have container "-"). Key: (kind, dest, exe, user,
+// container) in byte order of the decoded values; count: queries or flows; first and last
+// seen as times.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -30,6 +42,7 @@ namespace em {
 inline constexpr const char* kDomainsFile = "unique-domains.log";
 inline constexpr const char* kIpsFile = "unique-ips.log";
 inline constexpr const char* kFlowNamesFile = "flow-names.log";
+inline constexpr const char* kProcessUsesFile = "process-uses.log";
 
 /// One line of unique-domains.log.
 struct DomainEntry {
@@ -57,6 +70,16 @@ struct FlowNameFileEntry {
     int64_t last_seen = 0;
     bool ech = false;
     bool operator==(const FlowNameFileEntry&) const = default;
+};
+
+/// One line of process-uses.log, decoded.
+struct ProcessUseEntry {
+    char kind = 'd';                   // 'd' a domain queried, 'i' an address a flow went to
+    std::string dest;                  // the domain, or the address's text (IpAddress::to_string())
+    std::string exe, user, container;  // container "" for the host
+    int64_t count = 0;
+    int64_t first_seen = 0, last_seen = 0;
+    bool operator==(const ProcessUseEntry&) const = default;
 };
 
 /// Both files of one host.

@@ -105,6 +105,74 @@ const char* check_flow_name(std::string_view s) {
 
 bool is_flow_protocol(std::string_view s) { return s == "http" || s == "quic" || s == "tls"; }
 
+const char* check_use_dest(char kind, std::string_view dest) {
+    if (kind == 'd') return check_domain(dest);
+    if (kind == 'i') return parse_ip(dest) ? nullptr : "bad address";
+    return "bad kind (want d or i)";
+}
+
+const char* check_field(std::string_view value) {
+    return value.size() > kMaxFieldBytes ? "bad field (longer than 4096 bytes)" : nullptr;
+}
+
+namespace {
+
+bool needs_escape(unsigned char c) { return c <= 0x20 || c >= 0x7f || c == '%'; }
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;  // lower case is not the writer's spelling
+}
+
+}  // namespace
+
+void append_field(std::string& out, std::string_view value) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    if (value.empty()) {
+        out += '-';
+        return;
+    }
+    if (value == "-") {
+        out += "%2D";
+        return;
+    }
+    for (char ch : value) {
+        auto c = static_cast<unsigned char>(ch);
+        if (needs_escape(c)) {
+            out += '%';
+            out += kHex[c >> 4];
+            out += kHex[c & 15];
+        } else {
+            out += ch;
+        }
+    }
+}
+
+const char* parse_field(std::string_view s, std::string& out) {
+    out.clear();
+    if (s == "-") return nullptr;
+    if (s == "%2D") {
+        out = "-";
+        return nullptr;
+    }
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] != '%') {
+            out += s[i];
+            continue;
+        }
+        if (i + 2 >= s.size()) return "bad field (short %-escape)";
+        const int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+        if (hi < 0 || lo < 0) return "bad field (not an upper-case %-escape)";
+        const auto c = static_cast<unsigned char>(hi * 16 + lo);
+        if (!needs_escape(c)) return "bad field (a %-escape of a byte written as itself)";
+        out += static_cast<char>(c);
+        i += 2;
+    }
+    if (out.size() > kMaxFieldBytes) return "bad field (longer than 4096 bytes)";
+    return nullptr;
+}
+
 const char* split_fields(std::string_view line, std::string_view* fields, size_t n) {
     size_t got = 0, start = 0;
     while (true) {

@@ -30,6 +30,22 @@ const char* check_flow_name(std::string_view s);
 /// A first-packet protocol: "http", "quic" or "tls".
 bool is_flow_protocol(std::string_view s);
 
+/// A process-uses.log destination: kind 'd' a domain (check_domain), 'i' an address as
+/// parse_ip reads it.
+const char* check_use_dest(char kind, std::string_view dest);
+
+/// A process-uses.log value (exe, user, container) the writer can spell: at most
+/// kMaxFieldBytes bytes.
+inline constexpr size_t kMaxFieldBytes = 4096;
+const char* check_field(std::string_view value);
+
+/// Appends `value` percent-encoded (aggregate.h): bytes outside '!'..'~' and '%' as "%XX",
+/// "" as "-", "-" as "%2D".
+void append_field(std::string& out, std::string_view value);
+
+/// Decodes a field append_field wrote, accepting only its one spelling of each value.
+const char* parse_field(std::string_view s, std::string& out);
+
 /// Splits `line` at single spaces into exactly `n` non-empty fields.
 const char* split_fields(std::string_view line, std::string_view* fields, size_t n);
 

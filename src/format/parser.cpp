@@ -13,8 +13,10 @@ namespace {
 
 using format_detail::check_domain;
 using format_detail::check_flow_name;
+using format_detail::check_use_dest;
 using format_detail::is_flow_protocol;
 using format_detail::parse_count;
+using format_detail::parse_field;
 using format_detail::parse_ip;
 using format_detail::parse_time;
 using format_detail::split_fields;
@@ -308,7 +310,81 @@ void parse_flow_names(std::string_view text, const SnapshotLimits& limits, Probl
     });
 }
 
+void parse_process_uses(std::string_view text, const SnapshotLimits& limits, Problems& problems,
+                        std::vector<ProcessUseEntry>& out) {
+    out.reserve(count_lines(text, limits));
+    for_each_line(text, kProcessUsesFile, limits, problems, [&](size_t no, std::string_view line) {
+        std::string_view f[8];
+        if (const char* err = split_fields(line, f, 8)) {
+            problems.add(kProcessUsesFile, no, err, line);
+            return;
+        }
+        ProcessUseEntry e;
+        if (f[0].size() != 1 || (f[0][0] != 'd' && f[0][0] != 'i')) {
+            problems.add(kProcessUsesFile, no, "bad kind (want d or i)", f[0]);
+            return;
+        }
+        e.kind = f[0][0];
+        if (const char* err = check_use_dest(e.kind, f[1])) {
+            problems.add(kProcessUsesFile, no, err, f[1]);
+            return;
+        }
+        e.dest.assign(f[1]);
+        std::string* values[] = {&e.exe, &e.user, &e.container};
+        for (size_t i = 0; i < 3; ++i) {
+            if (const char* err = parse_field(f[2 + i], *values[i])) {
+                problems.add(kProcessUsesFile, no, err, f[2 + i]);
+                return;
+            }
+        }
+        bool bad = false;
+        // Compared with the last line kept: after a problem nothing is kept (the file is
+        // refused anyway), so one bad line does not report a cascade.
+        if (!out.empty()) {
+            const ProcessUseEntry& p = out.back();
+            const auto key = std::tie(e.kind, e.dest, e.exe, e.user, e.container);
+            const auto prev = std::tie(p.kind, p.dest, p.exe, p.user, p.container);
+            if (key <= prev) {
+                problems.add(kProcessUsesFile, no,
+                             key == prev
+                                 ? "duplicate kind, destination, exe, user and container"
+                                 : "lines not sorted (kind, destination, exe, user, container)",
+                             line);
+                bad = true;
+            }
+        }
+        if (const char* err = parse_count(f[5], e.count)) {
+            problems.add(kProcessUsesFile, no, err, f[5]);
+            bad = true;
+        }
+        auto first = parse_time(f[6]);
+        auto last = parse_time(f[7]);
+        if (!first || !last) {
+            problems.add(kProcessUsesFile, no, "bad time", !first ? f[6] : f[7]);
+            bad = true;
+        } else if (*first > *last) {
+            problems.add(kProcessUsesFile, no, "first seen after last seen", line);
+            bad = true;
+        } else {
+            e.first_seen = *first;
+            e.last_seen = *last;
+        }
+        if (bad || problems.any()) return;
+        out.push_back(std::move(e));
+    });
+}
+
 }  // namespace
+
+Result<std::vector<ProcessUseEntry>> parse_process_uses_file(std::string_view text,
+                                                             const std::string& host,
+                                                             const SnapshotLimits& limits) {
+    Problems problems(host, limits.max_reported);
+    std::vector<ProcessUseEntry> out;
+    parse_process_uses(text, limits, problems, out);
+    if (problems.any()) return problems.error();
+    return out;
+}
 
 Result<std::vector<FlowNameFileEntry>> parse_flow_names_file(std::string_view text,
                                                              const std::string& host,

@@ -24,6 +24,14 @@
 // - name: 1..253 bytes of lower-case letters, digits, '-', '_', '.', ':', no trailing dot or
 //   empty label; protocol: "http", "quic" or "tls"; the sixth field, when present, "ech";
 // - lines sorted by (address numerically, name, protocol in byte order), no duplicate key.
+//
+// process-uses.log (aggregate.h) likewise, alone and whole:
+//   process-uses.log     <kind> <dest> <exe> <user> <container> <count> <first_seen> <last_seen>
+// - kind "d" with a domain as above or "i" with an address as above; exe, user and container
+//   percent-encoded as the writer does it (one spelling per value, at most 4096 bytes
+//   decoded); first_seen not after last_seen;
+// - lines sorted by (kind, dest, exe, user, container) in byte order of the decoded values, no
+//   duplicate key.
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -56,6 +64,12 @@ Result<std::vector<IpEntry>> parse_ips_file(std::string_view text, const std::st
 /// flow-names.log alone; the error lists problems as
 /// "<host>: flow-names.log:3: bad protocol (want http, quic or tls) \"ftp\"" lines.
 Result<std::vector<FlowNameFileEntry>> parse_flow_names_file(std::string_view text,
+                                                             const std::string& host,
+                                                             const SnapshotLimits& limits = {});
+
+/// process-uses.log alone; the error lists problems as
+/// "<host>: process-uses.log:3: bad kind (want d or i) \"x\"" lines.
+Result<std::vector<ProcessUseEntry>> parse_process_uses_file(std::string_view text,
                                                              const std::string& host,
                                                              const SnapshotLimits& limits = {});
 

@@ -28,11 +28,19 @@ void append_ip_line(std::string& out, const IpAddress& ip, int64_t count, int64_
 void append_flow_name_line(std::string& out, const IpAddress& ip, std::string_view name,
                            std::string_view protocol, int64_t count, int64_t last_seen, bool ech);
 
+/// Appends a process-uses.log line (aggregate.h), exe, user and container percent-encoded.
+void append_process_use_line(std::string& out, char kind, std::string_view dest,
+                             std::string_view exe, std::string_view user,
+                             std::string_view container, int64_t count, int64_t first_seen,
+                             int64_t last_seen);
+
 /// Whole files from entries, in the order given. flow-names.log leaves out an entry whose
 /// name or protocol its parser refuses.
 std::string render_domains_file(const std::vector<DomainEntry>& domains);
 std::string render_ips_file(const std::vector<IpEntry>& ips);
 std::string render_flow_names_file(const std::vector<FlowNameFileEntry>& names);
+/// process-uses.log leaves out an entry whose kind, destination or field its parser refuses.
+std::string render_process_uses_file(const std::vector<ProcessUseEntry>& uses);
 
 /// Replaces `dir`/unique-domains.log and `dir`/unique-ips.log together, mode 0640
 /// (common/files.h, write_files_atomically). On failure (a full disk, say) both previous
@@ -42,5 +50,10 @@ Result<void> write_aggregate_files(const std::string& dir, std::string_view doma
 /// The same with flow-names.log (`names`) replaced together with them.
 Result<void> write_aggregate_files(const std::string& dir, std::string_view domains,
                                    std::string_view ips, std::string_view names);
+/// The two files and the optional ones of `extra` (file name, content: flow-names.log,
+/// process-uses.log), all replaced together.
+Result<void> write_aggregate_files(
+    const std::string& dir, std::string_view domains, std::string_view ips,
+    const std::vector<std::pair<std::string, std::string_view>>& extra);
 
 }  // namespace em

@@ -81,7 +81,8 @@ struct PolicyInput {
 /// Reads the agent's (or consolidate's) ledger, `STATE_DIR/ledger.sqlite`, read-only.
 Result<PolicyInput> load_policy_from_ledger(const std::string& state_dir);
 /// Reads unique-domains.log and unique-ips.log of `dir`, strictly (format/parser.h, the
-/// collector's parser too), and flow-names.log where the agent wrote one.
+/// collector's parser too), and flow-names.log and process-uses.log where the agent wrote
+/// them.
 Result<PolicyInput> load_policy_from_files(const std::string& dir);
 
 /// nft, iptables and ip6tables accept addresses. enforce is name-based: an `egress-monitor

@@ -102,6 +102,20 @@ Result<PolicyInput> load_policy_from_files(const std::string& dir) {
             in.first_packet_names.push_back(PolicyFirstPacketName{
                 n.ip, std::move(n.name), std::move(n.protocol), n.count, n.last_seen});
     }
+    // And who used each destination, where its agent attributed them (so --process, --user
+    // and --container work from a host's files as from its ledger).
+    const std::string upath = dir + "/" + kProcessUsesFile;
+    auto utext = read_file_if_present(
+        upath, limits.max_bytes,
+        {"cannot read " + upath, fmt::format("{}: larger than {} bytes", upath, limits.max_bytes)});
+    if (!utext) return utext.error();
+    if (*utext) {
+        auto uses = parse_process_uses_file(**utext, dir, limits);
+        if (!uses) return uses.error();
+        for (auto& u : *uses)
+            in.uses.push_back(PolicyUse{u.kind, std::move(u.dest), std::move(u.exe),
+                                        std::move(u.user), std::move(u.container), u.count});
+    }
     return in;
 }
 

@@ -1,6 +1,7 @@
-// Fuzzes the strict parser of the two aggregate files and of flow-names.log
-// (format/parser.h), the one the collector and `rules --files` use. The input is the domains
-// file, a NUL byte, the addresses file, a NUL byte, then the names file. Any bytes must be
+// Fuzzes the strict parser of the two aggregate files, of flow-names.log and of
+// process-uses.log (format/parser.h), the one the collector and `rules --files` use. The input
+// is the domains file, a NUL byte, the addresses file, a NUL byte, the names file, a NUL byte,
+// then the process uses file. Any bytes must be
 // accepted or rejected without a crash; an accepted file must be canonical (the writer the
 // agent and consolidate use, format/writer.h, gives back the exact bytes) and must parse
 // again to the same entries; tighter limits may reject it but never change what is accepted.
@@ -21,6 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string_view names =
         nul2 == std::string_view::npos ? std::string_view() : ips.substr(nul2 + 1);
     ips = ips.substr(0, nul2);
+    size_t nul3 = names.find('\0');
+    std::string_view uses =
+        nul3 == std::string_view::npos ? std::string_view() : names.substr(nul3 + 1);
+    names = names.substr(0, nul3);
 
     em::SnapshotLimits tight;
     tight.max_bytes = 512;
@@ -38,6 +43,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (text != names) std::abort();
         auto again = em::parse_flow_names_file(text, "fuzz");
         if (!again.ok() || !(*again == *n)) std::abort();
+    }
+
+    auto u = em::parse_process_uses_file(uses, "fuzz");
+    auto ut = em::parse_process_uses_file(uses, "fuzz", tight);
+    if (!u.ok()) {
+        if (ut.ok() || u.error().message.empty()) std::abort();
+    } else {
+        if (ut.ok() && !(*ut == *u)) std::abort();
+        std::string text = em::render_process_uses_file(*u);
+        if (text != uses) std::abort();
+        auto again = em::parse_process_uses_file(text, "fuzz");
+        if (!again.ok() || !(*again == *u)) std::abort();
     }
 
     auto s = em::parse_snapshot(domains, ips, "fuzz");

@@ -64,4 +64,17 @@ pid=$(echo "$flows" | head -1 | sed -E 's/.*"process":\{"pid":([0-9]+).*/\1/')
 counter() { sqlite3 "$WORK/state/ledger.sqlite" "SELECT coalesce(sum(value),0) FROM counters WHERE name = 'attribution.$1'"; }
 found=$(counter found) total=$(sqlite3 "$WORK/state/ledger.sqlite" "SELECT coalesce(sum(value),0) FROM counters WHERE name LIKE 'attribution.%'")
 [ "$found" -ge 4 ] || fail "attribution.found = $found"
+# process-uses.log: the holder's four destinations under its exe and user, as the collector
+# reads them (format/aggregate.h); `rules --files --process` reads the same file strictly and
+# keeps only the holder's addresses.
+uses=$WORK/out/process-uses.log
+[ -s "$uses" ] || fail "the agent wrote no process-uses.log"
+for dest in 192.0.2.10 2001:db8::20 203.0.113.5; do
+    grep -qE "^i $dest $WORK/emh-$$ root - [1-9][0-9]* [0-9T:Z-]+ [0-9T:Z-]+\$" "$uses" ||
+        { cat "$uses"; fail "process-uses.log has no line for the holder's flow to $dest"; }
+done
+"$EM_BIN" rules --files "$WORK/out" --process "emh-$$" >"$WORK/rules.nft" 2>"$WORK/rules.log" ||
+    { cat "$WORK/rules.log"; fail "rules --files did not read the agent's process-uses.log"; }
+grep -q '203.0.113.5' "$WORK/rules.nft" || { cat "$WORK/rules.nft"; fail "rules --process lacks the holder's address"; }
+echo "ok: process-uses.log names the holder for its destinations; rules --files --process reads it"
 echo "ok: fallback attribution: $found of $total flows attributed ($(counter no_socket) without a socket, $(counter no_process) without a process — the connectors that had exited)"

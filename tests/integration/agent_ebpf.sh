@@ -140,6 +140,11 @@ grep -qF "$WORK/$NAME" "$WORK/show.txt" || { cat "$WORK/show.txt"; fail "show --
 grep -qF "container ${HEX:0:12}" "$WORK/show.txt" || { cat "$WORK/show.txt"; fail "show --by process does not name the container"; }
 grep -A3 '^fixed.test' <<<"$("$EM_BIN" show --by domain --state-dir "$WORK/state")" | grep -F /usr/bin/dig >/dev/null ||
     { "$EM_BIN" show --by domain --state-dir "$WORK/state"; fail "show --by domain: fixed.test not by dig"; }
+# The same in the file the collector fetches: dig's query, and the container's connector.
+grep -qE "^d fixed.test /usr/bin/dig root - " "$WORK/out/process-uses.log" ||
+    { cat "$WORK/out/process-uses.log"; fail "process-uses.log: fixed.test not by dig"; }
+grep -qE "^i [^ ]+ $WORK/[^ ]+ [^ ]+ $HEX " "$WORK/out/process-uses.log" ||
+    { cat "$WORK/out/process-uses.log"; fail "process-uses.log: no flow from the container"; }
 
 # An attach point the kernel refuses: one line with the reason, then nflog (in the client
 # namespace, where its table is the test's own).

@@ -16,6 +16,8 @@
 #     (hosts linked, an alert), web1's page (its domain, the growth chart), a domain page and
 #     a search; an incident's page, whose acknowledgement is then posted (refused without
 #     the page's anti-forgery value) and shows in `egress-monitor alerts`.
+# web1's agent also sends who did it (process-uses.log): its host page lists the process,
+# its user and container, the path (markup) as text.
 # Screenshots of every page are kept as test artifacts (build/test-artifacts/*.png, or
 # $EM_ARTIFACTS).
 source "$(dirname "$0")/lib.sh"
@@ -129,8 +131,8 @@ has '&lt;img src=x onerror=alert(1)&gt;'
 grep -qE '<th scope="row">web1</th>.*<td class="n">1</td><td class="n">0</td><td class="n">0</td>' "$dom" ||
     fail "web1's counts"
 
-screenshot() {  # NAME URL [BROWSER ARGS...]
-    browse "${@:3}" --screenshot="$artifacts/$1.png" --window-size=1280,900 "$2" >/dev/null ||
+screenshot() {  # NAME URL [BROWSER ARGS...]; $SHOT_SIZE: the window (1280,900)
+    browse "${@:3}" --screenshot="$artifacts/$1.png" --window-size="${SHOT_SIZE:-1280,900}" "$2" >/dev/null ||
         { tail "$WORK/chromium.log"; fail "screenshot of $2 failed"; }
     [ "$(head -c 8 "$artifacts/$1.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] ||
         fail "the screenshot $1 is not a PNG"
@@ -146,6 +148,11 @@ Dec  3 10:05:00 dnsmasq[7]: 2 127.0.0.1/40001 forwarded cdn.example.test to 192.
 Dec  3 10:05:00 dnsmasq[7]: 2 127.0.0.1/40001 reply cdn.example.test is 192.0.2.11
 LOG
 "$EM_BIN" consolidate --config "$WORK/web1/config.toml" || fail "consolidate failed"
+# And who did it, as an agent with attribution writes it (format/aggregate.h): a program whose
+# path is markup (a local user names their files), in a container. Served by `serve` and
+# fetched with the two files.
+printf 'd cdn.example.test /tmp/<img%%20src=x%%20onerror=alert(2)> alice 3f2a9c0011223344 1 2026-12-03T10:05:00Z 2026-12-03T10:05:00Z\n' \
+    >"$WORK/web1/out/process-uses.log"
 in_up "$EM_BIN" collect --once --inventory "$WORK/inventory.toml" --config "$WORK/collector.toml" \
     --timeout 2s --retries 0 >>"$WORK/collect.out" 2>>"$WORK/collect.log" ||
     { cat "$WORK/collect.log"; fail "the second collect failed"; }
@@ -200,6 +207,13 @@ has '<a href="/domain?name=api.example.test">api.example.test</a>'
 has '<svg id="growth-chart"'
 grep -qE '<rect [^>]*><title>[0-9-]+: 1 new domains' "$dom" || fail "no bar for web1's new name in its growth chart"
 has '<a href="/?tag=prod">prod</a>'
+has '<table id="process-table"><caption>1 processes</caption>'
+has '<code>/tmp/&lt;img src=x onerror=alert(2)&gt;</code> as alice in container <code>3f2a9c001122</code>'
+has '<a href="/domain?name=cdn.example.test">cdn.example.test</a></th><td><code>/tmp/'
+! grep -q '<img' "$dom" || fail "a process path became an element"
+# The whole page, down to its processes.
+SHOT_SIZE=1280,1500 screenshot dashboard-host-full "https://user:$token@127.0.0.1:18464/host?name=web1" \
+    --ignore-certificate-errors
 page domain '/domain?name=api.example.test'
 has 'Listed by <b>1</b> of 1 hosts'
 has '<a href="/host?name=web1">web1</a>'
@@ -224,4 +238,4 @@ page incident "/alert?id=$id"
 has 'acknowledged by ops (dashboard)'
 "$EM_BIN" alerts --config "$WORK/collector.toml" | grep -q "#$id .*\[acked by ops (dashboard)" ||
     fail "egress-monitor alerts does not show the dashboard's acknowledgement"
-echo "ok: the dashboard over HTTPS behind its token (401 without), rendered by Chromium: overview, host page with growth chart, domain page, search, an incident acknowledged (audited, seen by alerts); screenshots in $artifacts"
+echo "ok: the dashboard over HTTPS behind its token (401 without), rendered by Chromium: overview, host page with growth chart and processes, domain page, search, an incident acknowledged (audited, seen by alerts); screenshots in $artifacts"

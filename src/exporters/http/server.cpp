@@ -187,6 +187,7 @@ struct HttpServer::Impl {
         if (req.path == "/v1/unique-domains.log") return serve_file(kDomainsFile, req);
         if (req.path == "/v1/unique-ips.log") return serve_file(kIpsFile, req);
         if (req.path == "/v1/flow-names.log") return serve_file(kFlowNamesFile, req);
+        if (req.path == "/v1/process-uses.log") return serve_file(kProcessUsesFile, req);
         if (req.path == "/v1/summary.json") return summary();
         if (req.path == "/metrics") return metrics();
         return fail(404, "not found");

@@ -6,8 +6,9 @@
 //   GET /v1/unique-domains.log   the file as written (ETag = strong hash of the bytes,
 //   GET /v1/unique-ips.log       If-None-Match → 304; Digest: sha-256=<base64> so a
 //   GET /v1/flow-names.log       collector can tell a file altered on the way); 404 when
-//                                the file is not there (flow-names.log: an agent without
-//                                first-packet names, or consolidate, which never writes it)
+//   GET /v1/process-uses.log     the file is not there (flow-names.log, process-uses.log:
+//                                an agent without first-packet names or attribution, or
+//                                consolidate, which writes neither)
 //   GET /v1/summary.json         totals, counters, file ages, the agent's extras if any
 //   GET /healthz                 200 "ok" (no token needed)
 //   GET /metrics                 Prometheus text: events, drops, parse errors, commit lag,

@@ -9,6 +9,7 @@
 #include "collector/actions.h"
 #include "collector/good_fetch.h"
 #include "collector/history.h"
+#include "collector/history_uses.h"
 #include "format/writer.h"
 
 namespace em {
@@ -436,6 +437,51 @@ TEST_F(CollectorTest, FlowNamesFeedTheRulesAndABadFileCostsOnlyTheNames) {
     web2.ips = render_ips_file({{ip("104.16.248.249"), 4, kT0}, {ip("203.0.113.9"), 1, kT0}});
     s = cycle({not_modified("web1"), web2}, kT0 + 60);
     EXPECT_EQ(s.names_rejected, 0u);
+}
+
+// process-uses.log from the agent: stored with the snapshot for the host page; a bad one is
+// counted and leaves the last good ones; an agent that stops sending it leaves none.
+TEST_F(CollectorTest, ProcessUsesAreStoredAndABadFileKeepsTheLastGoodOnes) {
+    start();
+    hosts_.resize(1);
+    const std::string good_uses =
+        "i 203.0.113.9 /usr/bin/curl root - 1 2026-11-22T11:35:35Z 2026-11-22T11:35:35Z\n";
+    FetchResult web1 = good("web1", {}, {{ip("203.0.113.9"), 1, kT0}});
+    web1.uses.present = true;
+    web1.uses.text = good_uses;
+    auto s = cycle({web1}, kT0);
+    EXPECT_EQ(s.fetched, 1u);
+    EXPECT_EQ(s.uses_rejected, 0u);
+    auto stored = [&]() -> std::optional<StoredUses> {
+        auto store = HistoryStore::open(config_.history.path);
+        EXPECT_TRUE(store) << store.error().message;
+        auto hosts = (*store)->hosts();
+        EXPECT_TRUE(hosts && hosts->size() == 1u && (*hosts)[0].name == "web1");
+        auto u = load_process_uses((*store)->db(), (*hosts)[0].id);
+        EXPECT_TRUE(u) << u.error().message;
+        return *u;
+    };
+    ASSERT_TRUE(stored());
+    EXPECT_EQ(stored()->text, good_uses);
+    EXPECT_EQ(stored()->fetched_at, kT0);
+
+    // Not canonical (a %-escape of a byte written as itself): counted, the old ones stay.
+    web1.ips = render_ips_file({{ip("203.0.113.9"), 2, kT0 + 60}});
+    web1.uses.text =
+        "i 203.0.113.9 /usr/bin/%63url root - 1 2026-11-22T11:35:35Z "
+        "2026-11-22T11:35:35Z\n";
+    s = cycle({web1}, kT0 + 60);
+    EXPECT_EQ(s.fetched, 1u);
+    EXPECT_EQ(s.rejected, 0u);
+    EXPECT_EQ(s.uses_rejected, 1u);
+    ASSERT_TRUE(stored());
+    EXPECT_EQ(stored()->text, good_uses);
+
+    web1.ips = render_ips_file({{ip("203.0.113.9"), 3, kT0 + 120}});
+    web1.uses = {};
+    s = cycle({web1}, kT0 + 120);
+    EXPECT_EQ(s.uses_rejected, 0u);
+    EXPECT_FALSE(stored());
 }
 
 TEST_F(CollectorTest, JsonLinesSinkFromConfig) {

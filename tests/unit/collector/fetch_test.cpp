@@ -321,6 +321,9 @@ class TestServer {
     std::optional<std::string> names;
     bool names_bad_digest = false;
     std::atomic<int> names_requests{0};
+    // process-uses.log: likewise.
+    std::optional<std::string> uses;
+    std::atomic<int> uses_requests{0};
 
     explicit TestServer(bool tls = true) {
         if (tls)
@@ -343,27 +346,35 @@ class TestServer {
     void start() {
         srv_->Get(R"(/v1/(unique-domains\.log|unique-ips\.log))",
                   [this](const httplib::Request& req, httplib::Response& res) { serve(req, res); });
-        srv_->Get(
-            "/v1/flow-names.log", [this](const httplib::Request& req, httplib::Response& res) {
-                ++names_requests;
-                if (req.get_header_value("Authorization") != "Bearer " + token) {
-                    res.status = 401;
-                    return;
-                }
-                if (!names) {
-                    res.status = 404;
-                    res.set_content("not found\n", "text/plain");
-                    return;
-                }
-                res.set_header("Digest",
-                               "sha-256=" + sha256_b64(names_bad_digest ? *names + "x" : *names));
-                res.set_content(*names, "text/plain");
-            });
+        srv_->Get("/v1/flow-names.log",
+                  [this](const httplib::Request& req, httplib::Response& res) {
+                      ++names_requests;
+                      serve_optional(req, res, names, names_bad_digest);
+                  });
+        srv_->Get("/v1/process-uses.log",
+                  [this](const httplib::Request& req, httplib::Response& res) {
+                      ++uses_requests;
+                      serve_optional(req, res, uses, false);
+                  });
         port_ = srv_->bind_to_any_port("127.0.0.1");
         ASSERT_GT(port_, 0);
         thread_ = std::thread([this] { srv_->listen_after_bind(); });
         for (int i = 0; i < 200 && !srv_->is_running(); ++i)
             std::this_thread::sleep_for(milliseconds(5));
+    }
+    void serve_optional(const httplib::Request& req, httplib::Response& res,
+                        const std::optional<std::string>& body, bool bad_digest) {
+        if (req.get_header_value("Authorization") != "Bearer " + token) {
+            res.status = 401;
+            return;
+        }
+        if (!body) {
+            res.status = 404;
+            res.set_content("not found\n", "text/plain");
+            return;
+        }
+        res.set_header("Digest", "sha-256=" + sha256_b64(bad_digest ? *body + "x" : *body));
+        res.set_content(*body, "text/plain");
     }
     std::string url() const {
         return std::string(dynamic_cast<httplib::SSLServer*>(srv_.get()) ? "https" : "http") +
@@ -527,6 +538,41 @@ TEST_F(FetchHttps, FlowNamesPresentAbsentAndBad) {
     ASSERT_TRUE(r.ok) << r.error;
     EXPECT_FALSE(r.names.present);
     EXPECT_EQ(r.names.error, "tampered: digest mismatch on flow-names.log");
+}
+
+// process-uses.log: the same as flow-names.log, independently of it: absent is none, present
+// is fetched whole on the same connection, oversized costs only that file.
+TEST_F(FetchHttps, ProcessUsesPresentAbsentAndOversized) {
+    TestServer s;
+    s.start();
+    auto r = fetch_one(host(s));
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_FALSE(r.uses.present);
+    EXPECT_EQ(r.uses.error, "");
+    EXPECT_EQ(s.uses_requests, 1);
+
+    s.uses = "d api.example.com /usr/bin/curl root - 3 2024-05-01T10:00:00Z 2024-05-01T10:00:00Z\n";
+    r = fetch_one(host(s));
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_TRUE(r.uses.present);
+    EXPECT_EQ(r.uses.text, *s.uses);
+    EXPECT_FALSE(r.names.present);  // one optional file does not bring the other
+
+    const int before = s.uses_requests;
+    r = fetch_one(host(s), {{"web1", {"\"d-1\"", "\"i-1\""}}});
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_TRUE(r.not_modified);
+    EXPECT_EQ(s.uses_requests, before);
+
+    s.uses = std::string(5000, 'x');
+    s.names = "192.0.2.1 api.example.com tls 3 2024-05-01T10:00:00Z\n";
+    opt_.max_bytes = 4096;
+    r = fetch_one(host(s));
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.domains, s.domains);
+    EXPECT_TRUE(r.names.present);
+    EXPECT_FALSE(r.uses.present);
+    EXPECT_EQ(r.uses.error, "oversized: process-uses.log larger than 4096 bytes");
 }
 
 TEST_F(FetchHttps, OneChangedFetchesBothWhole) {
@@ -1166,7 +1212,8 @@ TEST(SshRemoteScript, FlowNamesPresentAbsentOversized) {
         return r->out;
     };
     FetchedNames n;
-    EXPECT_NE(run(4096, n).find("A flow-names.log\nEMFETCH-END\n"), std::string::npos);
+    EXPECT_NE(run(4096, n).find("A flow-names.log\nA process-uses.log\nEMFETCH-END\n"),
+              std::string::npos);
     EXPECT_FALSE(n.present);
     EXPECT_EQ(n.error, "");
 
@@ -1177,9 +1224,68 @@ TEST(SshRemoteScript, FlowNamesPresentAbsentOversized) {
     EXPECT_EQ(n.text, names);
 
     dir.write("flow-names.log", std::string(100, 'x'));
-    EXPECT_NE(run(60, n).find("F 100 flow-names.log\nEMFETCH-END\n"), std::string::npos);
+    EXPECT_NE(run(60, n).find("F 100 flow-names.log\nA process-uses.log\nEMFETCH-END\n"),
+              std::string::npos);
     EXPECT_FALSE(n.present);
     EXPECT_EQ(n.error, "oversized: flow-names.log larger than 60 bytes");
+}
+
+// process-uses.log over ssh: after flow-names.log, each present, absent or oversized on its
+// own.
+TEST(SshRemoteScript, ProcessUsesPresentAbsentOversized) {
+    TempDir dir;
+    dir.write("unique-domains.log", "a.example 1 2024-05-01T10:00:00Z -\n");
+    dir.write("unique-ips.log", "192.0.2.1 1 2024-05-01T10:00:00Z\n");
+    auto run = [&](size_t max, FetchedNames& names, FetchedNames& uses) {
+        auto r = run_command_bounded(
+            {"sh", "-c", fetch_detail::ssh_remote_command(dir.path(), max)}, {});
+        EXPECT_TRUE(r) << r.error().message;
+        EXPECT_EQ(r->exit_status, 0) << r->err;
+        std::string d, i;
+        auto o = fetch_detail::parse_framing(r->out, max, d, i, &names, &uses);
+        EXPECT_EQ(o.verdict, fetch_detail::Verdict::ok) << o.error;
+        return r->out;
+    };
+    FetchedNames n, u;
+    const std::string uses =
+        "d a.example /usr/bin/curl root - 1 2024-05-01T10:00:00Z 2024-05-01T10:00:00Z\n";
+    dir.write("process-uses.log", uses);
+    run(4096, n, u);
+    EXPECT_FALSE(n.present);
+    EXPECT_TRUE(u.present);
+    EXPECT_EQ(u.text, uses);
+
+    const std::string names = "192.0.2.1 a.example tls 3 2024-05-01T10:00:00Z\n";
+    dir.write("flow-names.log", names);
+    dir.write("process-uses.log", std::string(100, 'x'));
+    EXPECT_NE(run(90, n, u).find("\nF 100 process-uses.log\nEMFETCH-END\n"), std::string::npos);
+    EXPECT_TRUE(n.present);
+    EXPECT_EQ(n.text, names);
+    EXPECT_FALSE(u.present);
+    EXPECT_EQ(u.error, "oversized: process-uses.log larger than 90 bytes");
+}
+
+TEST(SshFraming, ProcessUsesPart) {
+    const std::string head = "EMFETCH1\nF 2 unique-domains.log\nd\nF 2 unique-ips.log\ni\n";
+    auto parse = [&](const std::string& tail, FetchedNames& n, FetchedNames& u) {
+        std::string d, i;
+        return fetch_detail::parse_framing(head + tail, 1000, d, i, &n, &u);
+    };
+    using V = fetch_detail::Verdict;
+    FetchedNames n, u;
+    EXPECT_EQ(parse("A flow-names.log\nF 3 process-uses.log\nab\nEMFETCH-END\n", n, u).verdict,
+              V::ok);
+    EXPECT_FALSE(n.present);
+    EXPECT_EQ(u.text, "ab\n");
+    // The script of the previous release: flow-names.log only.
+    EXPECT_EQ(parse("F 3 flow-names.log\nab\nEMFETCH-END\n", n, u).verdict, V::ok);
+    EXPECT_TRUE(n.present);
+    EXPECT_FALSE(u.present);
+    EXPECT_NE(parse("A flow-names.log\nF 3 process-uses.log\nab\n", n, u).error.find("no end mark"),
+              std::string::npos);
+    EXPECT_NE(parse("A flow-names.log\nF 99 process-uses.log\nab\nEMFETCH-END\n", n, u)
+                  .error.find("shorter than announced"),
+              std::string::npos);
 }
 
 TEST(SshFraming, FlowNamesPart) {

@@ -74,6 +74,25 @@ TEST_F(CommitRenderTest, FlowNamesFileOnlyWhenTheLedgerHasNames) {
               "140.82.112.5 api.github.com tls 1 2023-11-14T22:13:20Z\n");
 }
 
+// The agent's attribution brings process-uses.log, in key order, the exe and user that a
+// local user chose percent-encoded; cron mode, without it, writes exactly the two files.
+TEST_F(CommitRenderTest, ProcessUsesFileOnlyWhenTheLedgerHasUses) {
+    Ledger l = ledger();
+    ASSERT_TRUE(step(l, with_query("a.test"), true).ok());
+    EXPECT_FALSE(std::filesystem::exists(out_ + "/" + kProcessUsesFile));
+
+    Batch b(32);
+    b.add_query("a.test", 1700000001);
+    b.add_process_use('d', "a.test", "/tmp/my tool", "bob", "", 1700000001);
+    b.add_process_use('i', "192.0.2.7", "/usr/bin/curl", "root", "3f2a9c", 1700000002);
+    b.add_process_use('d', "a.test", "/tmp/my tool", "bob", "", 1700000003);
+    ASSERT_TRUE(step(l, b, true).ok());
+    EXPECT_EQ(read("out/" + std::string(kProcessUsesFile)),
+              "d a.test /tmp/my%20tool bob - 2 2023-11-14T22:13:21Z 2023-11-14T22:13:23Z\n"
+              "i 192.0.2.7 /usr/bin/curl root 3f2a9c 1 2023-11-14T22:13:22Z "
+              "2023-11-14T22:13:22Z\n");
+}
+
 TEST_F(CommitRenderTest, NothingNewCommitsAndRendersNothing) {
     Ledger l = ledger();
     ASSERT_TRUE(step(l, with_query("a.test"), true).ok());

@@ -68,12 +68,17 @@ class DashboardTest : public ::testing::Test {
             // address no answer named.
             std::vector<DomainEntry> more = common;
             more.push_back({"x<b>y.evil.example", 1, kT0 + 86400, {}});
-            r = (*c)->run_cycle(
-                hosts,
-                {good("web1", more,
-                      {{ip("192.0.2.10"), 5, kT0}, {ip("203.0.113.7"), 1, kT0 + 86400}}),
-                 good("web2", common, {}), good("db1", common, {})},
-                kT0 + 86400);
+            // Its agent attributes them: the name to a program whose path is markup, in a
+            // container; the connection to curl.
+            FetchResult web1 = good(
+                "web1", more, {{ip("192.0.2.10"), 5, kT0}, {ip("203.0.113.7"), 1, kT0 + 86400}});
+            web1.uses.present = true;
+            web1.uses.text =
+                "d x<b>y.evil.example /tmp/<script>x alice 3f2a9c0011223344 1 "
+                "2026-11-23T11:35:35Z 2026-11-23T11:35:35Z\n"
+                "i 203.0.113.7 /usr/bin/curl root - 1 2026-11-23T11:35:35Z 2026-11-23T11:35:35Z\n";
+            r = (*c)->run_cycle(hosts, {web1, good("web2", common, {}), good("db1", common, {})},
+                                kT0 + 86400);
             ASSERT_TRUE(r.ok()) << r.error().message;
         }
         token_file_ = (dir_ / "token").string();
@@ -193,6 +198,36 @@ TEST_F(DashboardTest, HostPageShowsKeysGrowthAndEscapesWhatTheHostSent) {
     ASSERT_TRUE(missing);
     EXPECT_EQ(missing->status, 404);
     EXPECT_TRUE(has(missing->body, "No host named &lt;nope&gt;."));
+}
+
+// Who used which destination, as web1's agent sent it: per process, then per destination,
+// escaped; a host whose agent sends none says so.
+TEST_F(DashboardTest, HostPageShowsProcessesUsersAndContainers) {
+    std::string h = page("/host?name=web1");
+    EXPECT_TRUE(has(h, "<table id=\"process-table\"><caption>2 processes</caption>")) << h;
+    EXPECT_TRUE(has(h,
+                    "<code>/usr/bin/curl</code> as root</th><td class=\"n\">0</td><td "
+                    "class=\"n\">1</td>"))
+        << h;
+    EXPECT_TRUE(has(h,
+                    "<code>/tmp/&lt;script&gt;x</code> as alice in container "
+                    "<code>3f2a9c001122</code>"))
+        << h;
+    EXPECT_FALSE(has(h, "<script>"));
+    EXPECT_TRUE(has(h, "Who used which destination (2)")) << h;
+    EXPECT_TRUE(has(h,
+                    "<tr><th scope=\"row\"><a href=\"/ip?addr=203.0.113.7\">203.0.113.7</a>"
+                    "</th><td><code>/usr/bin/curl</code>"))
+        << h;
+    // The filter applies to destinations and processes alike.
+    std::string f = page("/host?name=web1&q=curl");
+    EXPECT_TRUE(has(f, "<caption>1 processes (filtered)</caption>")) << f;
+    EXPECT_FALSE(has(f, "&lt;script&gt;")) << f;
+    f = page("/host?name=web1&q=evil");
+    EXPECT_TRUE(has(f, "&lt;script&gt;")) << f;
+    EXPECT_FALSE(has(f, "<code>/usr/bin/curl</code>")) << f;
+
+    EXPECT_TRUE(has(page("/host?name=web2"), "sends no process attribution"));
 }
 
 TEST_F(DashboardTest, DomainAndAddressPagesNameTheHosts) {

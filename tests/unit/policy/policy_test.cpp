@@ -369,4 +369,36 @@ TEST(Policy, FilesInputReadsFlowNamesWhereTheAgentWroteThem) {
     fs::remove_all(dir);
 }
 
+// process-uses.log beside the two files: --process filters a host's files as it filters its
+// ledger; a file the strict parser refuses fails the load with its line.
+TEST(PolicyFromFiles, ProcessUsesFilterByProcess) {
+    namespace fs = std::filesystem;
+    const fs::path dir =
+        fs::temp_directory_path() / ("em-policy-uses-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    std::ofstream(dir / "unique-domains.log")
+        << "a.example.test 2 2026-12-03T10:00:00Z 192.0.2.1\n";
+    std::ofstream(dir / "unique-ips.log") << "192.0.2.1 1 2026-12-03T10:00:00Z\n"
+                                             "198.51.100.7 3 2026-12-03T10:00:00Z\n";
+    std::ofstream(dir / "process-uses.log")
+        << "i 198.51.100.7 /opt/my%20agent root - 3 2026-12-03T10:00:00Z 2026-12-03T10:00:00Z\n";
+    auto in = load_policy_from_files(dir.string());
+    ASSERT_TRUE(in.ok()) << in.error().message;
+    ASSERT_EQ(in->uses.size(), 1u);
+    EXPECT_EQ(in->uses[0].exe, "/opt/my agent");
+    PolicyOptions opt;
+    opt.processes = {"my agent"};
+    auto text = render_policy(*in, opt);
+    ASSERT_TRUE(text.ok()) << text.error().message;
+    EXPECT_NE(text->find("198.51.100.7"), std::string::npos) << *text;
+    EXPECT_EQ(text->find("192.0.2.1"), std::string::npos) << *text;
+    std::ofstream(dir / "process-uses.log")
+        << "i 198.51.100.7 /opt/my agent root - 3 2026-12-03T10:00:00Z 2026-12-03T10:00:00Z\n";
+    auto bad = load_policy_from_files(dir.string());
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message.find("process-uses.log:1: too many fields"), std::string::npos)
+        << bad.error().message;
+    fs::remove_all(dir);
+}
+
 }  // namespace em
