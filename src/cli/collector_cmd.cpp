@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/time.h"
 #include "dashboard/dashboard.h"
+#include "dashboard/users.h"
 #include "exporters/http/serve_child.h"
 #include "exporters/http/server.h"
 
@@ -34,6 +35,7 @@ struct CollectorFlags {
     std::string timeout = "10s";
     int retries = 2;
     std::string format = "text";
+    std::string add_user;  // dashboard --add-user
 };
 
 namespace {
@@ -181,6 +183,23 @@ int run_dashboard(CLI::App* sub, const CollectorFlags& f) {
         log_error("dashboard: {}", config.error().message);
         return 2;
     }
+    if (!f.add_user.empty()) {
+        if (config->dashboard.users_file.empty()) {
+            log_error("dashboard: --add-user: no users file ([dashboard] users_file) configured");
+            return 2;
+        }
+        auto token = add_dashboard_user(config->dashboard.users_file, f.add_user);
+        if (!token) {
+            log_error("dashboard: --add-user: {}", token.error().message);
+            return 1;
+        }
+        std::fprintf(stderr,
+                     "dashboard: added %s to %s; their token (shown this once; the file keeps "
+                     "only its SHA-256) is the password of the login:\n",
+                     f.add_user.c_str(), config->dashboard.users_file.c_str());
+        std::printf("%s\n", token->c_str());
+        return 0;
+    }
     wait_for_stop(0);  // block the signals before the server's threads start
     auto dashboard = Dashboard::start(config->dashboard, config->history.path);
     if (!dashboard) {
@@ -242,6 +261,9 @@ std::shared_ptr<CollectorFlags> add_collector_commands(CLI::App& app) {
         "dashboard", "Serve the fleet as web pages from the history ([dashboard] table)");
     dashboard->add_option("--config", f->collector_config, "collector config (TOML)")
         ->capture_default_str();
+    dashboard->add_option("--add-user", f->add_user,
+                          "add a login with a new token to the users file (printed once), "
+                          "then exit");
     return f;
 }
 

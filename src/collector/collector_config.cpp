@@ -149,6 +149,7 @@ Result<CollectorConfig> parse_collector_config(std::string_view text, const std:
     TomlSection d(dashboard, "dashboard", path);
     d.text("listen", c.dashboard.listen)
         .text("token_file", c.dashboard.token_file)
+        .text("users_file", c.dashboard.users_file)
         .text("tls_cert", c.dashboard.tls_cert)
         .text("tls_key", c.dashboard.tls_key)
         .boolean("plain_http", c.dashboard.plain_http)

@@ -30,10 +30,11 @@ struct AlertsConfig {
 /// HTTPS server as `serve` (exporters/http/daemon.h).
 struct DashboardConfig {
     std::string listen = "127.0.0.1:8444";  // ADDR:PORT or [v6addr]:PORT
-    std::string token_file;                 // required: the password of HTTP Basic, or a Bearer
-    std::string tls_cert, tls_key;          // required unless plain_http
-    bool plain_http = false;                // only behind a TLS proxy on the same host
-    std::string user;  // unprivileged user to become once bound and the files are read
+    std::string token_file;         // the shared token: the password of HTTP Basic, or a Bearer
+    std::string users_file;         // named logins (dashboard/users.h); one of the two is required
+    std::string tls_cert, tls_key;  // required unless plain_http
+    bool plain_http = false;        // only behind a TLS proxy on the same host
+    std::string user;               // unprivileged user to become once bound and the files are read
 };
 
 struct CollectorConfig {

@@ -22,6 +22,7 @@
 #include "common/token_file.h"
 #include "dashboard/form.h"
 #include "dashboard/pages.h"
+#include "dashboard/users.h"
 #include "exporters/http/server.h"
 
 namespace em {
@@ -60,13 +61,14 @@ std::optional<std::pair<std::string, std::string>> basic_credentials(std::string
     return std::pair{decoded.substr(0, colon), decoded.substr(colon + 1)};
 }
 
-// The forms' anti-forgery value: HMAC-SHA256 of a fixed text under the token, in hex. A page
-// from another site cannot know it without the token; it never appears in a URL.
-std::string csrf_value(const std::string& token) {
+// The forms' anti-forgery value: HMAC-SHA256 of a fixed text under the token (a login's: the
+// digest of its token the users file holds), in hex. A page from another site cannot know it
+// without the token or the users file; it never appears in a URL.
+std::string csrf_value(const std::string& key) {
     static constexpr char kText[] = "egress-monitor dashboard form";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    HMAC(EVP_sha256(), token.data(), static_cast<int>(token.size()),
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
          reinterpret_cast<const unsigned char*>(kText), sizeof kText - 1, md, &len);
     static constexpr char kHex[] = "0123456789abcdef";
     std::string out;
@@ -79,51 +81,67 @@ std::string csrf_value(const std::string& token) {
 
 }  // namespace
 
+// Who is asking: the name the audit log records, and the anti-forgery value of their forms.
+struct Caller {
+    std::string who;
+    std::string csrf;
+};
+
 struct Dashboard::Impl {
-    std::string token;
-    std::string csrf;  // the forms' anti-forgery value (csrf_value)
+    std::string token;  // the shared token; empty: logins only
+    std::string csrf;   // the shared token's forms' anti-forgery value (csrf_value)
+    std::optional<DashboardUsers> users;  // the named logins, when users_file is set
     std::unique_ptr<HistoryStore> store;
     std::optional<AlertBook> book;
     std::optional<OperatorActions> actions;
     std::mutex mu;  // one page at a time on the one database connection
     std::unique_ptr<http::Daemon> daemon;
 
-    // Who is asking, for the audit log ("NAME (dashboard)" from the Basic user name, printable
-    // ASCII, at most 64 bytes); nullopt without the token.
-    std::optional<std::string> caller(const http::Request& req) const {
+    // Who is asking, for the audit log: a login is "NAME (dashboard login)", verified; the
+    // shared token as a Basic password is "NAME (dashboard)" from the user name it came with
+    // (printable ASCII, at most 64 bytes: a claim). nullopt without credentials that verify.
+    std::optional<Caller> caller(const http::Request& req) const {
         const char* h = req.header("Authorization");
         if (h == nullptr) return std::nullopt;
         std::string_view v = http::trim_ows(h);
         if (v.size() > 7 && strncasecmp(v.data(), "Bearer ", 7) == 0) {
-            if (!equal_constant_time(std::string(http::trim_ows(v.substr(7))), token))
-                return std::nullopt;
-            return std::string("bearer token (dashboard)");
+            const std::string bearer(http::trim_ows(v.substr(7)));
+            if (users)
+                if (auto name = users->owner(bearer)) return login(*name);
+            if (token.empty() || !equal_constant_time(bearer, token)) return std::nullopt;
+            return Caller{"bearer token (dashboard)", csrf};
         }
         auto user = basic_credentials(v);
-        if (!user || !equal_constant_time(user->second, token)) return std::nullopt;
+        if (!user) return std::nullopt;
+        if (users && users->verify(user->first, user->second)) return login(user->first);
+        if (token.empty() || !equal_constant_time(user->second, token)) return std::nullopt;
         std::string name;
         for (char c : user->first)
             if (c > ' ' && c < 0x7f && name.size() < 64) name += c;
-        return (name.empty() ? std::string("anonymous") : name) + " (dashboard)";
+        return Caller{(name.empty() ? std::string("anonymous") : name) + " (dashboard)", csrf};
+    }
+    Caller login(const std::string& name) const {
+        return Caller{name + " (dashboard login)", csrf_value(*users->digest(name))};
     }
 
     // A form posted from another site (the browser sends the Basic credentials with it) is
     // refused: it lacks the anti-forgery value, and browsers that say where a request comes
     // from (Sec-Fetch-Site) must say this origin.
-    bool same_origin(const http::Request& req, const std::map<std::string, std::string>& form) {
+    static bool same_origin(const http::Request& req,
+                            const std::map<std::string, std::string>& form, const Caller& who) {
         const char* site = req.header("Sec-Fetch-Site");
         if (site && std::strcmp(site, "same-origin") != 0) return false;
         auto it = form.find("csrf");
-        return it != form.end() && equal_constant_time(it->second, csrf);
+        return it != form.end() && equal_constant_time(it->second, who.csrf);
     }
 
-    http::Reply post(const http::Request& req, const std::string& who) {
+    http::Reply post(const http::Request& req, const Caller& who) {
         auto form = parse_form(req.body);
         if (!form) return http::Reply::text(400, form.error().message + "\n");
-        if (!same_origin(req, *form))
+        if (!same_origin(req, *form, who))
             return http::Reply::text(403, "this form did not come from the dashboard's page\n");
         std::string location;
-        Page p = post_action(req.path, *form, *book, *actions, who, unix_now(), location);
+        Page p = post_action(req.path, *form, *book, *actions, who.who, unix_now(), location);
         if (p.status != 303) return page(std::move(p), "alert action");
         http::Reply r = http::Reply::text(303, "done\n");
         r.headers.emplace_back("Location", location);
@@ -183,7 +201,8 @@ struct Dashboard::Impl {
         if (req.path == "/healthz") return http::Reply::text(200, "ok\n");
         auto who = caller(req);
         if (!who) {
-            auto r = http::Reply::text(401, "the dashboard's token is needed (as the password)\n");
+            auto r = http::Reply::text(
+                401, "the dashboard's token (or a login's) is needed, as the password\n");
             r.headers.emplace_back("WWW-Authenticate", kRealm);
             return r;
         }
@@ -201,7 +220,7 @@ struct Dashboard::Impl {
             int64_t id = 0;
             const std::string text = arg(req, "id");
             std::from_chars(text.data(), text.data() + text.size(), id);
-            return page(alert_page(*book, *actions, id, csrf, arg(req, "done"), unix_now()),
+            return page(alert_page(*book, *actions, id, who->csrf, arg(req, "done"), unix_now()),
                         "incident page");
         }
         if (req.path == "/host")
@@ -218,17 +237,34 @@ struct Dashboard::Impl {
 Result<std::unique_ptr<Dashboard>> Dashboard::start(const DashboardConfig& cfg,
                                                     const std::string& history_path,
                                                     http::Limits limits) {
-    if (cfg.token_file.empty())
-        return Error{"no token file (dashboard.token_file) configured: the dashboard needs one"};
-    auto token = read_token_file(cfg.token_file);
-    if (!token) return token.error();
+    if (cfg.token_file.empty() && cfg.users_file.empty())
+        return Error{
+            "no token file (dashboard.token_file) or users file (dashboard.users_file) "
+            "configured: the dashboard needs one"};
+    std::string token;
+    if (!cfg.token_file.empty()) {
+        auto t = read_token_file(cfg.token_file);
+        if (!t) return t.error();
+        token = std::move(*t);
+    }
+    std::optional<DashboardUsers> users;
+    if (!cfg.users_file.empty()) {
+        auto u = DashboardUsers::load(cfg.users_file);
+        if (!u) return u.error();
+        if (u->size() == 0 && token.empty())
+            return Error{"users file " + cfg.users_file +
+                         " lists no user and there is no token file: nobody could log in "
+                         "(egress-monitor dashboard --add-user NAME)"};
+        users = std::move(*u);
+    }
     if (!cfg.plain_http && (cfg.tls_cert.empty() || cfg.tls_key.empty()))
         return Error{
             "no TLS certificate and key (dashboard.tls_cert, dashboard.tls_key) configured "
             "(or set dashboard.plain_http)"};
     auto impl = std::make_unique<Impl>();
-    impl->token = std::move(*token);
-    impl->csrf = csrf_value(impl->token);
+    impl->token = std::move(token);
+    if (!impl->token.empty()) impl->csrf = csrf_value(impl->token);
+    impl->users = std::move(users);
 
     http::DaemonConfig dc;
     dc.listen = cfg.listen;

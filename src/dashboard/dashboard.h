@@ -21,10 +21,13 @@
 //                              the incident's page when done, 400 saying why when refused,
 //                              403 without the anti-forgery value or from another site
 //   GET /healthz               200 "ok" (no credentials needed)
-// Every other path needs the token: as the password of HTTP Basic (any user name; a browser
-// asks for it) or as "Authorization: Bearer <token>", compared in constant time; 401
-// otherwise. The audit log records the Basic user name ("alice (dashboard)"). Pages carry no
-// script and a Content-Security-Policy of default-src 'none'.
+// Every other path needs credentials: the shared token (token_file) as the password of HTTP
+// Basic (any user name; a browser asks for it) or as "Authorization: Bearer <token>",
+// compared in constant time, or a named login's own token (users_file, dashboard/users.h)
+// with that login's name, or alone as a Bearer; 401 otherwise. The audit log records a
+// login's verified name ("alice (dashboard login)"), or the Basic user name the shared token
+// came with ("alice (dashboard)", a claim). Pages carry no script and a
+// Content-Security-Policy of default-src 'none'.
 #include <memory>
 #include <string>
 

@@ -158,6 +158,8 @@ const char* parse_field(std::string_view s, std::string& out) {
     }
     for (size_t i = 0; i < s.size(); ++i) {
         if (s[i] != '%') {
+            if (needs_escape(static_cast<unsigned char>(s[i])))
+                return "bad field (a control, space or non-ASCII byte not %-escaped)";
             out += s[i];
             continue;
         }

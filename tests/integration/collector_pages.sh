@@ -162,10 +162,17 @@ cat >>"$WORK/collector.toml" <<CONF
 [dashboard]
 listen = "127.0.0.1:18464"
 token_file = "$WORK/dashboard-token"
+users_file = "$WORK/dashboard-users"
 tls_cert = "$WORK/cert.pem"
 tls_key = "$WORK/key.pem"
 user = "nobody"
 CONF
+# A named login beside the shared token: its token printed once, only its digest kept.
+carol=$("$EM_BIN" dashboard --config "$WORK/collector.toml" --add-user carol 2>"$WORK/add-user.log") ||
+    { cat "$WORK/add-user.log"; fail "dashboard --add-user failed"; }
+[ ${#carol} -eq 48 ] || fail "--add-user printed no token"
+! grep -q "$carol" "$WORK/dashboard-users" || fail "the users file holds the token itself"
+[ "$(stat -c %a "$WORK/dashboard-users")" = 600 ] || fail "the users file is not mode 600"
 # The dashboard opens the history once it is nobody (as collect's own user would on a
 # collector host): the history's directory is nobody's, the work directory only traversable.
 chmod 711 "$WORK"
@@ -238,4 +245,17 @@ page incident "/alert?id=$id"
 has 'acknowledged by ops (dashboard)'
 "$EM_BIN" alerts --config "$WORK/collector.toml" | grep -q "#$id .*\[acked by ops (dashboard)" ||
     fail "egress-monitor alerts does not show the dashboard's acknowledgement"
-echo "ok: the dashboard over HTTPS behind its token (401 without), rendered by Chromium: overview, host page with growth chart and processes, domain page, search, an incident acknowledged (audited, seen by alerts); screenshots in $artifacts"
+# carol's login: her token is hers alone, and what she does is audited under her verified name.
+[ "$(code -u "ops:$carol" "$url/alerts")" = 401 ] || fail "carol's token opened the dashboard as ops"
+[ "$(code -u "carol:$token" "$url/alerts")" = 200 ] || fail "the shared token stopped working beside logins"
+id2=$(grep -o '/alert?id=[0-9]*' "$WORK/overview.html" | cut -d= -f2 | sort -un | grep -vx "$id" | head -1)
+[ -n "$id2" ] || fail "the overview links no second incident"
+csrf2=$(in_up curl -sS --cacert "$WORK/cert.pem" -u "carol:$carol" "$url/alert?id=$id2" |
+    grep -o 'name="csrf" value="[0-9a-f]*"' | head -1 | cut -d'"' -f4)
+[ ${#csrf2} -eq 64 ] && [ "$csrf2" != "$csrf" ] || fail "carol's forms do not carry her own anti-forgery value"
+[ "$(in_up curl -sS -o /dev/null -w '%{http_code}' --cacert "$WORK/cert.pem" -u "carol:$carol" \
+    -H 'Sec-Fetch-Site: same-origin' --data "id=$id2&why=mine&csrf=$csrf2" "$url/alert/ack")" = 303 ] ||
+    fail "carol's acknowledgement was not done"
+"$EM_BIN" alerts --config "$WORK/collector.toml" | grep -q "#$id2 .*\[acked by carol (dashboard login)" ||
+    fail "egress-monitor alerts does not show carol's verified acknowledgement"
+echo "ok: the dashboard over HTTPS behind its token (401 without), rendered by Chromium: overview, host page with growth chart and processes, domain page, search, an incident acknowledged (audited, seen by alerts), a named login's acknowledgement audited under its verified name; screenshots in $artifacts"

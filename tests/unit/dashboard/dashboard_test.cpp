@@ -16,6 +16,7 @@
 #include "collector/good_fetch.h"
 #include "collector/history.h"
 #include "dashboard/form.h"
+#include "dashboard/users.h"
 #include "format/writer.h"
 
 namespace em {
@@ -379,6 +380,69 @@ TEST_F(DashboardTest, AlertActionsAreCheckedAndAudited) {
     EXPECT_EQ(audit->size(), 3u);
 }
 
+// Named logins (users_file) beside the shared token: a login's token works as that user's
+// password or as a Bearer, nobody else's name; its actions are audited under the verified
+// name, and its forms carry an anti-forgery value of its own.
+TEST_F(DashboardTest, LoginsAreVerifiedAndAuditedByName) {
+    const std::string users = (dir_ / "users").string();
+    auto alice_token = add_dashboard_user(users, "alice");
+    ASSERT_TRUE(alice_token.ok()) << alice_token.error().message;
+    auto bob_token = add_dashboard_user(users, "bob");
+    ASSERT_TRUE(bob_token.ok()) << bob_token.error().message;
+    dashboard_.reset();
+    DashboardConfig dc;
+    dc.listen = "127.0.0.1:0";
+    dc.token_file = token_file_;
+    dc.users_file = users;
+    dc.plain_http = true;
+    auto d = Dashboard::start(dc, (dir_ / "history.sqlite").string());
+    ASSERT_TRUE(d.ok()) << d.error().message;
+    dashboard_ = std::move(*d);
+
+    auto status = [&](const std::string& user, const std::string& password) {
+        httplib::Client cli("127.0.0.1", dashboard_->port());
+        cli.set_basic_auth(user, password);
+        auto r = cli.Get("/alerts");
+        return r ? r->status : -1;
+    };
+    EXPECT_EQ(status("alice", *alice_token), 200);
+    EXPECT_EQ(status("bob", *alice_token), 401);  // alice's token is not bob's
+    EXPECT_EQ(status("mallory", *alice_token), 401);
+    EXPECT_EQ(status("alice", *bob_token), 401);
+    EXPECT_EQ(status("anyone", kToken), 200);  // the shared token still opens it
+    httplib::Client bearer("127.0.0.1", dashboard_->port());
+    bearer.set_bearer_token_auth(*bob_token);
+    auto r = bearer.Get("/alerts");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+
+    const int64_t id = open_alert_id(dir_, "new_domain");
+    ASSERT_GT(id, 0);
+    httplib::Client cli("127.0.0.1", dashboard_->port());
+    cli.set_basic_auth("alice", *alice_token);
+    auto incident = cli.Get(fmt::format("/alert?id={}", id));
+    ASSERT_TRUE(incident);
+    const std::string csrf = csrf_of(incident->body);
+    ASSERT_EQ(csrf.size(), 64u);
+    EXPECT_NE(csrf, csrf_of(page(fmt::format("/alert?id={}", id))));  // the shared token's
+    const std::string form = fmt::format("id={}&why=mine&csrf=", id);
+    // bob cannot post alice's form, nor alice the shared token's.
+    httplib::Client bob("127.0.0.1", dashboard_->port());
+    bob.set_basic_auth("bob", *bob_token);
+    r = bob.Post("/alert/ack", form + csrf, "application/x-www-form-urlencoded");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 403);
+    r = cli.Post("/alert/ack", form + csrf_of(page(fmt::format("/alert?id={}", id))),
+                 "application/x-www-form-urlencoded");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 403);
+    r = cli.Post("/alert/ack", form + csrf, "application/x-www-form-urlencoded");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 303) << r->body;
+    EXPECT_TRUE(
+        has(page(fmt::format("/alert?id={}", id)), "acknowledged by alice (dashboard login)"));
+}
+
 TEST(DashboardForm, ParsesWhatBrowsersPostAndRefusesTheRest) {
     auto f = parse_form("id=12&why=on+it%2C+%23ticket&every_host=1&empty=");
     ASSERT_TRUE(f.ok()) << f.error().message;
@@ -399,6 +463,17 @@ TEST(DashboardStart, RefusesAMissingTokenOrTls) {
     ASSERT_FALSE(d.ok());
     EXPECT_NE(d.error().message.find("dashboard.token_file"), std::string::npos)
         << d.error().message;
+    // A users file that lists nobody, and no shared token: nobody could log in.
+    const fs::path users =
+        fs::temp_directory_path() / ("em-dashboard-users-" + std::to_string(::getpid()));
+    std::ofstream(users) << "# nobody yet\n";
+    ::chmod(users.c_str(), 0600);
+    dc.users_file = users.string();
+    d = Dashboard::start(dc, "/nonexistent/history.sqlite");
+    fs::remove(users);
+    ASSERT_FALSE(d.ok());
+    EXPECT_NE(d.error().message.find("lists no user"), std::string::npos) << d.error().message;
+    dc.users_file.clear();
 
     const fs::path token =
         fs::temp_directory_path() / ("em-dashboard-token-" + std::to_string(::getpid()));

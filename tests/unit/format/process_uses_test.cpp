@@ -80,6 +80,11 @@ TEST(ProcessUsesFile, OnlyTheWritersSpellingIsAccepted) {
     EXPECT_NE(error_of(uline("d", "a.test", "/opt/a%")).find("short"), std::string::npos);
     EXPECT_NE(error_of(uline("d", "a.test", "/x", "%2D%2D")).find("written as itself"),
               std::string::npos);
+    // A byte the writer escapes may not be there as itself.
+    for (std::string raw :
+         {std::string("/opt/a\tb"), std::string("/opt/\xa4"), std::string("/opt/\x7f")})
+        EXPECT_NE(error_of(uline("d", "a.test", raw)).find("not %-escaped"), std::string::npos)
+            << raw;
     // A field over 4096 bytes decoded.
     EXPECT_NE(error_of(uline("d", "a.test", "/" + std::string(4096, 'a'))).find("4096"),
               std::string::npos);
