@@ -37,11 +37,13 @@ struct Prepared {
     // it sent one that is not (the snapshot stands without names).
     std::optional<std::vector<FlowNameFileEntry>> names;
     std::string names_error;
-    // snapshot: process-uses.log as accepted (stored for the dashboard), or uses_absent when
-    // the host sent none (the stored ones are dropped); uses_error when it sent one that is
-    // not good (the stored ones stay).
+    // Any good fetch: process-uses.log as accepted (stored for the dashboard), with its
+    // hash and ETag; uses_same when its content is the one stored (the ETag only is kept);
+    // uses_absent when the host sent none (the stored ones are dropped); uses_error when it
+    // sent one that is not good (the stored ones stay). A 304 sets none of them.
     std::optional<std::string> uses;
-    bool uses_absent = false;
+    std::string uses_hash, uses_etag;
+    bool uses_same = false, uses_absent = false;
     std::string uses_error;
 };
 
@@ -50,7 +52,34 @@ struct StoredFiles {
     std::string domains_hash, ips_hash;
     bool has_snapshot = false;
     int64_t id = 0;
+    std::string uses_hash;  // of the stored process uses; empty: none
 };
+
+// process-uses.log of a good fetch (Prepared's uses_* fields).
+void prepare_uses(FetchResult& r, const std::string& host, const StoredFiles* stored, Prepared& p) {
+    if (!r.uses.error.empty()) {
+        p.uses_error = host + ": " + kProcessUsesFile + ": " + r.uses.error;
+        return;
+    }
+    if (!r.uses.present) {
+        p.uses_absent = true;
+        return;
+    }
+    if (r.uses.not_modified) return;
+    p.uses_etag = std::move(r.uses_etag);
+    p.uses_hash = sha256_hex(r.uses.text);
+    if (stored && stored->uses_hash == p.uses_hash) {
+        p.uses_same = true;
+        return;
+    }
+    SnapshotLimits limits;
+    limits.max_bytes = kMaxProcessUsesBytes;
+    limits.max_lines = kMaxProcessUsesLines;
+    if (auto uses = parse_process_uses_file(r.uses.text, host, limits))
+        p.uses = std::move(r.uses.text);
+    else
+        p.uses_error = uses.error().message;
+}
 
 // `reader`: where the stored state of a host with a new snapshot is read from (null: the
 // writer reads it in ingest).
@@ -63,6 +92,7 @@ Prepared prepare(FetchResult r, const std::string& host, const StoredFiles* stor
     }
     p.meta.domains_etag = std::move(r.domains_etag);
     p.meta.ips_etag = std::move(r.ips_etag);
+    prepare_uses(r, host, stored, p);
     if (r.not_modified) {
         p.kind = Prepared::Kind::not_modified;
         return p;
@@ -91,19 +121,6 @@ Prepared prepare(FetchResult r, const std::string& host, const StoredFiles* stor
         else
             p.names_error = names.error().message;
     }
-    if (!r.uses.error.empty()) {
-        p.uses_error = host + ": " + kProcessUsesFile + ": " + r.uses.error;
-    } else if (!r.uses.present) {
-        p.uses_absent = true;
-    } else {
-        SnapshotLimits limits;
-        limits.max_bytes = kMaxProcessUsesBytes;
-        limits.max_lines = kMaxProcessUsesLines;
-        if (auto uses = parse_process_uses_file(r.uses.text, host, limits))
-            p.uses = std::move(r.uses.text);
-        else
-            p.uses_error = uses.error().message;
-    }
     if (reader && stored && stored->has_snapshot && stored->id) {
         // Decoding the stored state is a third of a host's ingest; done here it overlaps
         // the writer's work on the previous host. A failed read is left to the writer.
@@ -123,7 +140,7 @@ class CollectorImpl : public Collector {
           volume_(c.rules.volume_spike) {}
 
     Result<void> setup(std::vector<std::unique_ptr<AlertSink>> extra);
-    std::map<std::string, std::pair<std::string, std::string>> etags() override;
+    std::map<std::string, PrevTags> etags() override;
     Result<CycleSummary> run_cycle(const std::vector<HostSpec>& hosts,
                                    const std::vector<FetchResult>& results, int64_t now) override;
     Result<CycleSummary> run_cycle(const std::vector<HostSpec>& hosts, const FetchSource& results,
@@ -134,6 +151,7 @@ class CollectorImpl : public Collector {
 
   private:
     Result<void> apply(const HostSpec& spec, Prepared& p, int64_t now, CycleSummary& sum);
+    Result<void> apply_uses(const HostRecord& h, Prepared& p, int64_t now, CycleSummary& sum);
     Result<void> finish_cycle(const std::vector<HostSpec>& hosts, int64_t now, CycleSummary& sum);
     Result<void> resolve_disabled(int64_t now, std::vector<AlertEvent>& events);
     Result<void> group_fleet(const std::string& rule, int64_t now, std::vector<AlertEvent>& events);
@@ -221,17 +239,39 @@ Result<void> CollectorImpl::setup(std::vector<std::unique_ptr<AlertSink>> extra)
     return {};
 }
 
-std::map<std::string, std::pair<std::string, std::string>> CollectorImpl::etags() {
-    std::map<std::string, std::pair<std::string, std::string>> out;
+std::map<std::string, PrevTags> CollectorImpl::etags() {
+    std::map<std::string, PrevTags> out;
     auto hosts = store_->hosts();
     if (!hosts) {
         log_warn("{}", hosts.error().message);
         return out;
     }
-    for (auto& h : *hosts)
-        if (!h.domains_etag.empty() || !h.ips_etag.empty())
-            out.emplace(h.name, std::pair{h.domains_etag, h.ips_etag});
+    auto uses = process_uses_tags(store_->db());
+    if (!uses) log_warn("{}", uses.error().message);
+    for (auto& h : *hosts) {
+        std::string uses_etag;
+        if (uses)
+            if (auto it = uses->find(h.id); it != uses->end()) uses_etag = it->second.first;
+        if (!h.domains_etag.empty() || !h.ips_etag.empty() || !uses_etag.empty())
+            out.emplace(h.name, PrevTags{h.domains_etag, h.ips_etag, uses_etag});
+    }
     return out;
+}
+
+// A good fetch's process uses (Prepared): stored, kept or dropped, in the host's transaction.
+Result<void> CollectorImpl::apply_uses(const HostRecord& h, Prepared& p, int64_t now,
+                                       CycleSummary& sum) {
+    if (!p.uses_error.empty()) {
+        ++sum.uses_rejected;
+        log_warn("{}: process uses rejected (the host page keeps the last good ones): {}", h.name,
+                 p.uses_error);
+        return {};
+    }
+    if (p.uses)
+        return store_process_uses(store_->db(), h.id, now, p.uses_etag, p.uses_hash, *p.uses);
+    if (p.uses_same) return set_process_uses_etag(store_->db(), h.id, p.uses_etag);
+    if (p.uses_absent) return forget_process_uses(store_->db(), h.id);
+    return {};
 }
 
 void CollectorImpl::dispatch(const std::vector<AlertEvent>& all, CycleSummary& sum) {
@@ -271,8 +311,13 @@ Result<CycleSummary> CollectorImpl::run_cycle(const std::vector<HostSpec>& hosts
     {
         auto rows = store_->hosts();
         if (!rows) return rows.error();
-        for (auto& h : *rows)
-            stored[h.name] = StoredFiles{h.domains_hash, h.ips_hash, h.first_fetch != 0, h.id};
+        auto uses = process_uses_tags(store_->db());
+        if (!uses) return uses.error();
+        for (auto& h : *rows) {
+            auto it = uses->find(h.id);
+            stored[h.name] = StoredFiles{h.domains_hash, h.ips_hash, h.first_fetch != 0, h.id,
+                                         it == uses->end() ? "" : it->second.second};
+        }
     }
     {
         if (first_cycle_ && !warning_.empty()) log_warn("{}", warning_);
@@ -360,6 +405,7 @@ Result<void> CollectorImpl::apply(const HostSpec& spec, Prepared& p, int64_t now
             ++(p.kind == Kind::not_modified ? sum.not_modified : sum.fetched);
             // The files are the accepted ones: no rejection stands, no spike in this fetch.
             if (auto r = store_->record_unchanged(h, now, &p.meta); !r) return r;
+            if (auto r = apply_uses(h, p, now, sum); !r) return r;
             if (auto r = reconcile(kRejected, none); !r) return r;
             if (config_.rules.volume_spike.enabled)
                 if (auto r = reconcile(volume_.name(), none); !r) return r;
@@ -376,17 +422,7 @@ Result<void> CollectorImpl::apply(const HostSpec& spec, Prepared& p, int64_t now
                 log_warn("{}: flow names rejected (the snapshot stands without them): {}", h.name,
                          p.names_error);
             }
-            if (!p.uses_error.empty()) {
-                ++sum.uses_rejected;
-                log_warn(
-                    "{}: process uses rejected (the snapshot stands; the host page keeps "
-                    "the last good ones): {}",
-                    h.name, p.uses_error);
-            } else if (p.uses) {
-                if (auto r = store_process_uses(store_->db(), h.id, now, *p.uses); !r) return r;
-            } else if (p.uses_absent) {
-                if (auto r = forget_process_uses(store_->db(), h.id); !r) return r;
-            }
+            if (auto r = apply_uses(h, p, now, sum); !r) return r;
             HostContext ctx{h, state, *outcome, *store_, now, p.names ? &*p.names : nullptr};
             std::vector<RuleFindings> found;
             for (const auto& rule : host_rules_) {

@@ -63,7 +63,7 @@ class Collector {
         const CollectorConfig& config, std::vector<std::unique_ptr<AlertSink>> extra_sinks = {});
     virtual ~Collector() = default;
     /// The ETags stored for each host (for conditional fetches).
-    virtual std::map<std::string, std::pair<std::string, std::string>> etags() = 0;
+    virtual std::map<std::string, PrevTags> etags() = 0;
     /// One cycle at `now` (Unix seconds) for `hosts` with their `results` (same order).
     virtual Result<CycleSummary> run_cycle(const std::vector<HostSpec>& hosts,
                                            const std::vector<FetchResult>& results,

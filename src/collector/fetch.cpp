@@ -54,8 +54,7 @@ std::string transport_label(const HostSpec& h) {
 
 // ---- one host ----
 
-FetchResult fetch_host_attempts(const HostSpec& h, const FetchOptions& opt,
-                                const std::pair<std::string, std::string>& prev) {
+FetchResult fetch_host_attempts(const HostSpec& h, const FetchOptions& opt, const PrevTags& prev) {
     FetchResult r;
     r.host = h.name;
     auto finish = [&](const std::string& why) {
@@ -109,8 +108,7 @@ FetchResult fetch_host_attempts(const HostSpec& h, const FetchOptions& opt,
 }
 
 // One line per host when it is done (with -v): how long it took, from the fetch's start.
-FetchResult fetch_host(const HostSpec& h, const FetchOptions& opt,
-                       const std::pair<std::string, std::string>& prev) {
+FetchResult fetch_host(const HostSpec& h, const FetchOptions& opt, const PrevTags& prev) {
     const auto t0 = Clock::now();
     FetchResult r = fetch_host_attempts(h, opt, prev);
     const auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
@@ -137,8 +135,7 @@ void ignore_sigpipe() {
 }  // namespace
 
 FetchStream::FetchStream(const std::vector<HostSpec>& hosts, const FetchOptions& opt,
-                         const std::map<std::string, std::pair<std::string, std::string>>& etags,
-                         size_t window)
+                         const std::map<std::string, PrevTags>& etags, size_t window)
     : hosts_(hosts), opt_(opt), etags_(etags) {
     ignore_sigpipe();
     http_global_init();
@@ -165,7 +162,7 @@ FetchStream::~FetchStream() {
 }
 
 void FetchStream::work() {
-    const std::pair<std::string, std::string> none;
+    const PrevTags none;
     std::unique_lock lock(mu_);
     for (;;) {
         cv_.wait(lock,
@@ -193,8 +190,7 @@ FetchResult FetchStream::take(size_t i) {
         lock.unlock();
         auto it = etags_.find(hosts_[i].name);
         ++taken_;
-        return fetch_host(hosts_[i], opt_,
-                          it == etags_.end() ? std::pair<std::string, std::string>{} : it->second);
+        return fetch_host(hosts_[i], opt_, it == etags_.end() ? PrevTags{} : it->second);
     }
     cv_.wait(lock, [&] { return !done_.empty() && done_.front().has_value(); });
     FetchResult r = std::move(*done_.front());
@@ -204,9 +200,8 @@ FetchResult FetchStream::take(size_t i) {
     return r;
 }
 
-std::vector<FetchResult> fetch_all(
-    const std::vector<HostSpec>& hosts, const FetchOptions& opt,
-    const std::map<std::string, std::pair<std::string, std::string>>& etags) {
+std::vector<FetchResult> fetch_all(const std::vector<HostSpec>& hosts, const FetchOptions& opt,
+                                   const std::map<std::string, PrevTags>& etags) {
     FetchStream stream(hosts, opt, etags, hosts.size());
     std::vector<FetchResult> results;
     results.reserve(hosts.size());

@@ -15,10 +15,12 @@
 //
 // The agent's optional files (format/aggregate.h) — flow-names.log (the names its first
 // packets gave) and process-uses.log (who used each destination) — are fetched with the two
-// files when the host has them: over HTTP(S) GET /v1/flow-names.log and
-// /v1/process-uses.log, whole (no ETag: they change when the two files do, a name or a use
-// being counted there too), on the same connection and within the same deadline, and only
-// when the two files are not both unchanged (304: nothing new); over ssh by the same script.
+// files when the host has them, on the same connection and within the same deadline: over
+// HTTP(S) GET /v1/flow-names.log whole (no ETag: it changes when unique-ips.log does) and
+// only when the two files are not both unchanged (304: nothing to evaluate);
+// GET /v1/process-uses.log every time, conditionally on its own previous ETag (a use can be
+// counted without either file changing: a query beyond the domains cap); over ssh by the
+// same script, whole.
 // An absent file (HTTP 404, an older agent or consolidate; no readable file over ssh) is
 // "none", never an error. One that cannot be had — larger than max_bytes, a Digest mismatch,
 // an HTTP status other than 200/404 — costs only that file: the result is still ok, with
@@ -105,9 +107,16 @@ struct FetchOptions {
 
 /// An optional file (flow-names.log, process-uses.log) as fetched.
 struct FetchedNames {
-    bool present = false;  // the host had the file (an empty one is present)
-    std::string text;      // its bytes, when present
-    std::string error;     // set: the file could not be had; the two files stand
+    bool present = false;       // the host had the file (an empty one is present)
+    bool not_modified = false;  // present, and 304 to the previous ETag (no text)
+    std::string text;           // its bytes, when present and not not_modified
+    std::string error;          // set: the file could not be had; the two files stand
+};
+
+/// The entity tags of a host's files as last accepted, for conditional requests.
+struct PrevTags {
+    std::string domains, ips;
+    std::string uses;  // process-uses.log
 };
 
 struct FetchResult {
@@ -117,19 +126,19 @@ struct FetchResult {
     bool not_modified = false;  // both files answered 304
     std::string domains, ips;   // the bodies (empty when not_modified)
     std::string domains_etag, ips_etag;
-    FetchedNames names;  // flow-names.log; not fetched when not_modified
-    FetchedNames uses;   // process-uses.log; likewise
+    FetchedNames names;     // flow-names.log; not fetched when not_modified
+    FetchedNames uses;      // process-uses.log; fetched (conditionally) whatever the two did
+    std::string uses_etag;  // its ETag, when present
     int attempts = 0;
     int64_t fetched_at_ms = 0;
 };
 
 /// Fetches every host (in parallel, at most `parallel` at once, on threads of its own that
 /// are joined before it returns; a host takes at most (1 + retries) * timeout_ms plus the
-/// backoffs). `etags`: host → previous
-/// (domains ETag, ips ETag) for conditional requests. Results in inventory order.
-std::vector<FetchResult> fetch_all(
-    const std::vector<HostSpec>& hosts, const FetchOptions& opt,
-    const std::map<std::string, std::pair<std::string, std::string>>& etags = {});
+/// backoffs). `etags`: host → its previous ETags for conditional requests. Results in inventory
+/// order.
+std::vector<FetchResult> fetch_all(const std::vector<HostSpec>& hosts, const FetchOptions& opt,
+                                   const std::map<std::string, PrevTags>& etags = {});
 
 /// The same fetches, handed out one at a time in inventory order with bounded memory: at
 /// most `window` hosts' files (default 2 × parallel) are fetched and not yet taken; the
@@ -139,8 +148,7 @@ std::vector<FetchResult> fetch_all(
 class FetchStream {
   public:
     FetchStream(const std::vector<HostSpec>& hosts, const FetchOptions& opt,
-                const std::map<std::string, std::pair<std::string, std::string>>& etags,
-                size_t window = 0);
+                const std::map<std::string, PrevTags>& etags, size_t window = 0);
     ~FetchStream();
     FetchStream(const FetchStream&) = delete;
     FetchStream& operator=(const FetchStream&) = delete;
@@ -151,7 +159,7 @@ class FetchStream {
 
     const std::vector<HostSpec>& hosts_;
     const FetchOptions& opt_;
-    const std::map<std::string, std::pair<std::string, std::string>>& etags_;
+    const std::map<std::string, PrevTags>& etags_;
     size_t window_;
     std::mutex mu_;
     std::condition_variable cv_;

@@ -142,8 +142,7 @@ class Getter {
 
 }  // namespace
 
-Outcome HttpFetcher::attempt(const std::pair<std::string, std::string>& prev,
-                             Clock::time_point deadline, FetchResult& out) {
+Outcome HttpFetcher::attempt(const PrevTags& prev, Clock::time_point deadline, FetchResult& out) {
     // A client for one attempt: its connection is reused for each file of the attempt. The
     // Digest is over the bytes as stored: no content coding is asked for or decoded.
     net::HttpClientOptions copt;
@@ -155,13 +154,30 @@ Outcome HttpFetcher::attempt(const std::pair<std::string, std::string>& prev,
     auto client = net::HttpClient::create(copt);
     if (!client) return fail("cannot set up the " + url_.scheme + " client");
     Getter g(**client, host_, url_, opt_, token_);
+    // process-uses.log, on its own ETag, whatever the two files answer (fetch.h); a failure
+    // costs that file only, a timeout retries the attempt.
+    auto get_uses = [&]() -> Outcome {
+        FileFetch f;
+        if (auto o = g.get(kProcessUsesFile, prev.uses, deadline, f); o.verdict == Verdict::retry) {
+            return o;
+        } else if (o.verdict == Verdict::fail) {
+            if (f.status != 404) out.uses.error = o.error;
+        } else {
+            out.uses.present = true;
+            out.uses.not_modified = f.not_modified;
+            out.uses.text = std::move(f.body);
+            out.uses_etag = std::move(f.etag);
+        }
+        return {};
+    };
     FileFetch d, i;
-    if (auto o = g.get(kDomainsFile, prev.first, deadline, d); o.verdict != Verdict::ok) return o;
-    if (auto o = g.get(kIpsFile, prev.second, deadline, i); o.verdict != Verdict::ok) return o;
+    if (auto o = g.get(kDomainsFile, prev.domains, deadline, d); o.verdict != Verdict::ok) return o;
+    if (auto o = g.get(kIpsFile, prev.ips, deadline, i); o.verdict != Verdict::ok) return o;
     if (d.not_modified && i.not_modified) {
+        if (auto o = get_uses(); o.verdict != Verdict::ok) return o;
         out.not_modified = true;
-        out.domains_etag = prev.first;
-        out.ips_etag = prev.second;
+        out.domains_etag = prev.domains;
+        out.ips_etag = prev.ips;
         return {};
     }
     // One changed, the other not: a snapshot is both files, so fetch the other whole.
@@ -171,20 +187,17 @@ Outcome HttpFetcher::attempt(const std::pair<std::string, std::string>& prev,
     if (i.not_modified) {
         if (auto o = g.get(kIpsFile, "", deadline, i); o.verdict != Verdict::ok) return o;
     }
-    // The optional files, when the host has them (fetch.h): a failure here costs that file,
-    // not the snapshot; a timeout retries the attempt.
-    for (auto [name, extra] :
-         {std::pair{kFlowNamesFile, &out.names}, std::pair{kProcessUsesFile, &out.uses}}) {
-        FileFetch f;
-        if (auto o = g.get(name, "", deadline, f); o.verdict == Verdict::retry) {
-            return o;
-        } else if (o.verdict == Verdict::fail) {
-            if (f.status != 404) extra->error = o.error;
-        } else {
-            extra->present = true;
-            extra->text = std::move(f.body);
-        }
+    // The names the agent's first packets gave, when it has them (fetch.h).
+    FileFetch n;
+    if (auto o = g.get(kFlowNamesFile, "", deadline, n); o.verdict == Verdict::retry) {
+        return o;
+    } else if (o.verdict == Verdict::fail) {
+        if (n.status != 404) out.names.error = o.error;
+    } else {
+        out.names.present = true;
+        out.names.text = std::move(n.body);
     }
+    if (auto o = get_uses(); o.verdict != Verdict::ok) return o;
     out.not_modified = false;
     out.domains = std::move(d.body);
     out.ips = std::move(i.body);

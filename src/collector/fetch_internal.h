@@ -41,8 +41,7 @@ class HttpFetcher {
     static constexpr size_t kMaxHeaderLines = 100;
 
     HttpFetcher(const HostSpec& host, HostUrl url, const FetchOptions& opt, std::string token);
-    Outcome attempt(const std::pair<std::string, std::string>& prev, Clock::time_point deadline,
-                    FetchResult& out);
+    Outcome attempt(const PrevTags& prev, Clock::time_point deadline, FetchResult& out);
 
   private:
     const HostSpec& host_;

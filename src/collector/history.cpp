@@ -82,7 +82,8 @@ INSERT OR REPLACE INTO meta VALUES('index.filled', 0);
 )sql",
     // Who used each destination, as the host's agent last sent it (history_uses.h).
     R"sql(
-CREATE TABLE process_uses(host INTEGER PRIMARY KEY, time INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE TABLE process_uses(host INTEGER PRIMARY KEY, time INTEGER NOT NULL, etag TEXT NOT NULL,
+    hash TEXT NOT NULL, data BLOB NOT NULL);
 )sql",
 };
 constexpr int kSchemaVersion = sizeof kSteps / sizeof kSteps[0];

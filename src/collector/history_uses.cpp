@@ -3,10 +3,18 @@
 namespace em {
 
 Result<void> store_process_uses(sql::Database& db, int64_t host_id, int64_t now,
+                                std::string_view etag, std::string_view hash,
                                 std::string_view text) {
-    auto st = db.prepare("INSERT OR REPLACE INTO process_uses VALUES(?1, ?2, ?3)");
+    auto st = db.prepare("INSERT OR REPLACE INTO process_uses VALUES(?1, ?2, ?3, ?4, ?5)");
     if (!st) return st.error();
-    st->bind(1, host_id).bind(2, now).bind_blob(3, text);
+    st->bind(1, host_id).bind(2, now).bind(3, etag).bind(4, hash).bind_blob(5, text);
+    return db.run(*st);
+}
+
+Result<void> set_process_uses_etag(sql::Database& db, int64_t host_id, std::string_view etag) {
+    auto st = db.prepare("UPDATE process_uses SET etag = ?2 WHERE host = ?1");
+    if (!st) return st.error();
+    st->bind(1, host_id).bind(2, etag);
     return db.run(*st);
 }
 
@@ -28,6 +36,18 @@ Result<std::optional<StoredUses>> load_process_uses(sql::Database& db, int64_t h
     out.fetched_at = st->int64(0);
     out.text.assign(st->blob(1));
     return std::optional<StoredUses>{std::move(out)};
+}
+
+Result<std::map<int64_t, std::pair<std::string, std::string>>> process_uses_tags(
+    sql::Database& db) {
+    auto st = db.prepare("SELECT host, etag, hash FROM process_uses");
+    if (!st) return st.error();
+    std::map<int64_t, std::pair<std::string, std::string>> out;
+    int rc;
+    while ((rc = st->step()) == SQLITE_ROW)
+        out.emplace(st->int64(0), std::pair{std::string(st->text(1)), std::string(st->text(2))});
+    if (rc != SQLITE_DONE) return db.error("cannot read the hosts' process uses");
+    return out;
 }
 
 }  // namespace em

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <tuple>
@@ -188,7 +189,8 @@ void processes_section(HistoryStore& store, const HostRecord& h, const std::stri
             p.first_seen = u.first_seen;
         }
         ++(u.kind == 'd' ? p.domains : p.addresses);
-        p.uses += u.count;
+        // Saturating: counts come from a host (each at most 2^62, but there are many).
+        p.uses = u.count > INT64_MAX - p.uses ? INT64_MAX : p.uses + u.count;
         p.first_seen = std::min(p.first_seen, u.first_seen);
         p.last_seen = std::max(p.last_seen, u.last_seen);
     }

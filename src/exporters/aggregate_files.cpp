@@ -3,10 +3,12 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <tuple>
 #include <vector>
 
+#include "common/log.h"
 #include "flowname/first_packet.h"
 #include "format/writer.h"
 
@@ -57,8 +59,16 @@ std::string render_process_uses(Ledger& ledger, Result<void>& status, size_t& ro
     };
     auto less = [&](const ProcessUseEntry& a, const ProcessUseEntry& b) { return key(a) < key(b); };
     if (!std::is_sorted(uses.begin(), uses.end(), less)) std::sort(uses.begin(), uses.end(), less);
-    std::string out = render_process_uses_file(uses);
-    rows = static_cast<size_t>(std::count(out.begin(), out.end(), '\n'));
+    size_t left_out = 0;
+    std::string out = render_process_uses_file(uses, &left_out);
+    rows = uses.size() - left_out;
+    // Said once a process: the file is rewritten at every flush.
+    static std::atomic<bool> said{false};
+    if (left_out > 0 && !said.exchange(true))
+        log_warn(
+            "{}: {} of {} process uses left out (a line the format cannot carry, or more "
+            "than {} lines or {} bytes: the most recently used are kept)",
+            kProcessUsesFile, left_out, uses.size(), kMaxProcessUsesLines, kMaxProcessUsesBytes);
     return out;
 }
 

@@ -24,7 +24,9 @@ std::string render_ips(Ledger& ledger, Result<void>& status);
 std::string render_flow_names(Ledger& ledger, Result<void>& status, size_t& rows);
 
 /// process-uses.log in the ledger's order (kind, destination, exe, user, container: byte
-/// order, the file's); rows the format cannot carry are left out. `rows`: how many lines.
+/// order, the file's); rows the format cannot carry are left out, and beyond
+/// kMaxProcessUsesLines or kMaxProcessUsesBytes the least recently used (a warning, once).
+/// `rows`: how many lines.
 std::string render_process_uses(Ledger& ledger, Result<void>& status, size_t& rows);
 
 /// Renders the files into `dir` (flow-names.log as said above), replacing them together. On

@@ -31,6 +31,7 @@
 // "-" is "%2D" (the host's processes have container "-"). Key: (kind, dest, exe, user,
 // container) in byte order of the decoded values; count: queries or flows; first and last
 // seen as times.
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -43,6 +44,11 @@ inline constexpr const char* kDomainsFile = "unique-domains.log";
 inline constexpr const char* kIpsFile = "unique-ips.log";
 inline constexpr const char* kFlowNamesFile = "flow-names.log";
 inline constexpr const char* kProcessUsesFile = "process-uses.log";
+/// What a process-uses.log may hold: the agent writes at most this much (the most recently
+/// used lines when it has more) and the collector accepts no more, so a busy host's file is
+/// never refused for its size.
+inline constexpr size_t kMaxProcessUsesLines = 200000;
+inline constexpr size_t kMaxProcessUsesBytes = size_t{16} << 20;
 
 /// One line of unique-domains.log.
 struct DomainEntry {

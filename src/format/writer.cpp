@@ -1,5 +1,7 @@
 #include "format/writer.h"
 
+#include <algorithm>
+
 #include "common/files.h"
 #include "common/time.h"
 #include "format/fields.h"
@@ -90,17 +92,66 @@ std::string render_flow_names_file(const std::vector<FlowNameFileEntry>& names) 
     return out;
 }
 
-std::string render_process_uses_file(const std::vector<ProcessUseEntry>& uses) {
-    std::string out;
+namespace {
+
+// What the parser accepts of a count and a time (parser.h).
+bool writable_count(int64_t n) { return n >= 1 && n <= (int64_t{1} << 62); }
+bool writable_time(int64_t t) { return t >= 0 && t <= 253402300799; }  // to 9999-12-31
+
+}  // namespace
+
+std::string render_process_uses_file(const std::vector<ProcessUseEntry>& uses, size_t* left_out) {
+    // As for flow names: one refused line would cost the reader the whole file.
+    std::vector<const ProcessUseEntry*> ok;
+    ok.reserve(uses.size());
     for (const auto& e : uses) {
-        // As for flow names: one refused line would cost the reader the whole file.
-        if (format_detail::check_use_dest(e.kind, e.dest)) continue;
-        if (format_detail::check_field(e.exe) || format_detail::check_field(e.user) ||
-            format_detail::check_field(e.container))
+        if (format_detail::check_use_dest(e.kind, e.dest) || format_detail::check_field(e.exe) ||
+            format_detail::check_field(e.user) || format_detail::check_field(e.container) ||
+            !writable_count(e.count) || !writable_time(e.first_seen) ||
+            !writable_time(e.last_seen) || e.first_seen > e.last_seen)
             continue;
+        ok.push_back(&e);
+    }
+    // Each line's length first, so that a file too large for a reader is never spelled.
+    std::vector<uint32_t> len(ok.size());
+    size_t total = 0;
+    std::string line;
+    for (size_t i = 0; i < ok.size(); ++i) {
+        line.clear();
+        const ProcessUseEntry& e = *ok[i];
+        append_process_use_line(line, e.kind, e.dest, e.exe, e.user, e.container, e.count,
+                                e.first_seen, e.last_seen);
+        len[i] = static_cast<uint32_t>(line.size());
+        total += line.size();
+    }
+    std::vector<bool> keep(ok.size(), true);
+    size_t kept = ok.size();
+    if (ok.size() > kMaxProcessUsesLines || total > kMaxProcessUsesBytes) {
+        // Too much for a reader: the most recently used lines that fit, in key order.
+        std::vector<size_t> order(ok.size());
+        for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+        std::stable_sort(order.begin(), order.end(),
+                         [&](size_t a, size_t b) { return ok[a]->last_seen > ok[b]->last_seen; });
+        keep.assign(ok.size(), false);
+        kept = 0;
+        total = 0;
+        for (size_t i : order) {
+            if (kept == kMaxProcessUsesLines) break;
+            if (total + len[i] > kMaxProcessUsesBytes) continue;
+            keep[i] = true;
+            ++kept;
+            total += len[i];
+        }
+    }
+    std::string out;
+    out.reserve(total);
+    for (size_t i = 0; i < ok.size(); ++i) {
+        if (!keep[i]) continue;
+        const ProcessUseEntry& e = *ok[i];
         append_process_use_line(out, e.kind, e.dest, e.exe, e.user, e.container, e.count,
                                 e.first_seen, e.last_seen);
     }
+    if (left_out) *left_out = uses.size() - kept;
     return out;
 }
 

@@ -39,8 +39,12 @@ void append_process_use_line(std::string& out, char kind, std::string_view dest,
 std::string render_domains_file(const std::vector<DomainEntry>& domains);
 std::string render_ips_file(const std::vector<IpEntry>& ips);
 std::string render_flow_names_file(const std::vector<FlowNameFileEntry>& names);
-/// process-uses.log leaves out an entry whose kind, destination or field its parser refuses.
-std::string render_process_uses_file(const std::vector<ProcessUseEntry>& uses);
+/// process-uses.log leaves out an entry whose kind, destination, field, count or times its
+/// parser refuses; and when more than kMaxProcessUsesLines lines or kMaxProcessUsesBytes
+/// bytes remain, keeps the most recently used ones that fit (still in key order).
+/// `left_out`, when given: how many entries were not written.
+std::string render_process_uses_file(const std::vector<ProcessUseEntry>& uses,
+                                     size_t* left_out = nullptr);
 
 /// Replaces `dir`/unique-domains.log and `dir`/unique-ips.log together, mode 0640
 /// (common/files.h, write_files_atomically). On failure (a full disk, say) both previous

@@ -136,7 +136,7 @@ TEST_F(CollectorTest, CycleAppliesRejectsAndResolves) {
             EXPECT_EQ(e.tags, (std::vector<std::string>{"prod", "web"}));
         }
     }
-    EXPECT_EQ(collector_->etags().at("web1").first, web1(true, false).domains_etag);
+    EXPECT_EQ(collector_->etags().at("web1").domains, web1(true, false).domains_etag);
     EXPECT_EQ(collector_->etags().count("web2"), 0u);
 
     // 304 and a failure: nothing changes.
@@ -476,6 +476,23 @@ TEST_F(CollectorTest, ProcessUsesAreStoredAndABadFileKeepsTheLastGoodOnes) {
     EXPECT_EQ(s.uses_rejected, 1u);
     ASSERT_TRUE(stored());
     EXPECT_EQ(stored()->text, good_uses);
+
+    // Both files unchanged (304), the uses new: stored all the same (a use can be counted
+    // without either file changing); then 304 to the uses too: kept.
+    FetchResult same = not_modified("web1");
+    same.uses.present = true;
+    same.uses.text =
+        "i 203.0.113.9 /usr/bin/wget root - 1 2026-11-22T11:35:35Z 2026-11-22T11:35:35Z\n";
+    same.uses_etag = "\"u-2\"";
+    s = cycle({same}, kT0 + 90);
+    EXPECT_EQ(s.not_modified, 1u);
+    EXPECT_EQ(stored()->text, same.uses.text);
+    EXPECT_EQ(collector_->etags().at("web1").uses, "\"u-2\"");
+    same.uses.text.clear();
+    same.uses.not_modified = true;
+    s = cycle({same}, kT0 + 100);
+    ASSERT_TRUE(stored());
+    EXPECT_NE(stored()->text.find("/usr/bin/wget"), std::string::npos);
 
     web1.ips = render_ips_file({{ip("203.0.113.9"), 3, kT0 + 120}});
     web1.uses = {};

@@ -354,6 +354,12 @@ class TestServer {
         srv_->Get("/v1/process-uses.log",
                   [this](const httplib::Request& req, httplib::Response& res) {
                       ++uses_requests;
+                      // An ETag of its own, honoured: the agent's server does the same.
+                      if (uses && req.get_header_value("If-None-Match") == "\"u-1\"") {
+                          res.status = 304;
+                          return;
+                      }
+                      if (uses) res.set_header("ETag", "\"u-1\"");
                       serve_optional(req, res, uses, false);
                   });
         port_ = srv_->bind_to_any_port("127.0.0.1");
@@ -451,9 +457,8 @@ class FetchHttps : public ::testing::Test {
         h.ca_file = certs().cert;
         return h;
     }
-    FetchResult fetch_one(
-        const HostSpec& h,
-        const std::map<std::string, std::pair<std::string, std::string>>& etags = {}) const {
+    FetchResult fetch_one(const HostSpec& h,
+                          const std::map<std::string, PrevTags>& etags = {}) const {
         auto r = fetch_all({h}, opt_, etags);
         EXPECT_EQ(r.size(), 1u);
         return r.empty() ? FetchResult{} : r[0];
@@ -483,7 +488,7 @@ TEST_F(FetchHttps, BodiesAndEtags) {
 TEST_F(FetchHttps, BothUnchangedIsNotModified) {
     TestServer s;
     s.start();
-    auto r = fetch_one(host(s), {{"web1", {"\"d-1\"", "\"i-1\""}}});
+    auto r = fetch_one(host(s), {{"web1", {"\"d-1\"", "\"i-1\"", ""}}});
     ASSERT_TRUE(r.ok) << r.error;
     EXPECT_TRUE(r.not_modified);
     EXPECT_TRUE(r.domains.empty());
@@ -518,7 +523,7 @@ TEST_F(FetchHttps, FlowNamesPresentAbsentAndBad) {
 
     // Both files unchanged: nothing to evaluate, the names are not asked for.
     const int before = s.names_requests;
-    r = fetch_one(host(s), {{"web1", {"\"d-1\"", "\"i-1\""}}});
+    r = fetch_one(host(s), {{"web1", {"\"d-1\"", "\"i-1\"", ""}}});
     ASSERT_TRUE(r.ok) << r.error;
     EXPECT_TRUE(r.not_modified);
     EXPECT_EQ(s.names_requests, before);
@@ -558,11 +563,23 @@ TEST_F(FetchHttps, ProcessUsesPresentAbsentAndOversized) {
     EXPECT_EQ(r.uses.text, *s.uses);
     EXPECT_FALSE(r.names.present);  // one optional file does not bring the other
 
+    EXPECT_EQ(r.uses_etag, "\"u-1\"");
+    // Both files unchanged: the uses are still asked for, on their own ETag (a use can be
+    // counted without either file changing).
     const int before = s.uses_requests;
-    r = fetch_one(host(s), {{"web1", {"\"d-1\"", "\"i-1\""}}});
+    r = fetch_one(host(s), {{"web1", {"\"d-1\"", "\"i-1\"", ""}}});
     ASSERT_TRUE(r.ok) << r.error;
     EXPECT_TRUE(r.not_modified);
-    EXPECT_EQ(s.uses_requests, before);
+    EXPECT_EQ(s.uses_requests, before + 1);
+    EXPECT_TRUE(r.uses.present);
+    EXPECT_FALSE(r.uses.not_modified);
+    EXPECT_EQ(r.uses.text, *s.uses);
+    r = fetch_one(host(s), {{"web1", {"\"d-1\"", "\"i-1\"", "\"u-1\""}}});
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_TRUE(r.not_modified);
+    EXPECT_TRUE(r.uses.present);
+    EXPECT_TRUE(r.uses.not_modified);
+    EXPECT_EQ(r.uses.text, "");
 
     s.uses = std::string(5000, 'x');
     s.names = "192.0.2.1 api.example.com tls 3 2024-05-01T10:00:00Z\n";
@@ -578,7 +595,7 @@ TEST_F(FetchHttps, ProcessUsesPresentAbsentAndOversized) {
 TEST_F(FetchHttps, OneChangedFetchesBothWhole) {
     TestServer s;
     s.start();
-    auto r = fetch_one(host(s), {{"web1", {"\"d-1\"", "\"i-0\""}}});
+    auto r = fetch_one(host(s), {{"web1", {"\"d-1\"", "\"i-0\"", ""}}});
     ASSERT_TRUE(r.ok) << r.error;
     EXPECT_FALSE(r.not_modified);
     EXPECT_EQ(r.domains, s.domains);
@@ -900,7 +917,7 @@ TEST_F(FetchHttps, StreamHandsOutInOrderWithinItsWindow) {
     std::vector<HostSpec> hosts;
     for (int i = 0; i < 12; ++i) hosts.push_back(host(s, "h" + std::to_string(i)));
     opt_.parallel = 4;
-    const std::map<std::string, std::pair<std::string, std::string>> etags;
+    const std::map<std::string, PrevTags> etags;
     FetchStream stream(hosts, opt_, etags, 3);
     for (size_t i = 0; i < hosts.size(); ++i) {
         // A slow consumer: the workers must wait for it, never fetching more than the

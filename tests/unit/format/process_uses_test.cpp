@@ -3,6 +3,7 @@
 // byte a path or name can hold.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -157,6 +158,37 @@ TEST(ProcessUsesFile, TheWriterLeavesOutWhatTheParserRefuses) {
     const std::string out = render_process_uses_file(uses);
     EXPECT_EQ(out, uline("d", "b.test", "/x"));
     EXPECT_TRUE(parse_process_uses_file(out, "web1").ok());
+}
+
+// Counts and times the parser refuses are not written either; beyond kMaxProcessUsesLines the
+// least recently used lines are left out (counted), the rest still in key order.
+TEST(ProcessUsesFile, TheWriterKeepsTheMostRecentWithinTheLimits) {
+    const std::vector<ProcessUseEntry> bad = {
+        {'d', "a.test", "/x", "root", "", 0, kUnix, kUnix},
+        {'d', "b.test", "/x", "root", "", 1, kUnix, kUnix0},
+        {'d', "c.test", "/x", "root", "", 1, -1, kUnix},
+    };
+    size_t left_out = 0;
+    EXPECT_EQ(render_process_uses_file(bad, &left_out), "");
+    EXPECT_EQ(left_out, 3u);
+
+    std::vector<ProcessUseEntry> many;
+    for (size_t i = 0; i <= kMaxProcessUsesLines; ++i) {
+        char name[32];
+        std::snprintf(name, sizeof name, "h%07zu.test", i);
+        // Every line as recent as the next but one: h0000000 is the least recently used.
+        many.push_back({'d', name, "/x", "root", "", 1, kUnix0, kUnix + (i == 0 ? -1 : 0)});
+    }
+    const std::string out = render_process_uses_file(many, &left_out);
+    EXPECT_EQ(left_out, 1u);
+    EXPECT_EQ(out.find("h0000000.test"), std::string::npos);
+    SnapshotLimits limits;
+    limits.max_lines = kMaxProcessUsesLines;
+    limits.max_bytes = kMaxProcessUsesBytes;
+    auto r = parse_process_uses_file(out, "web1", limits);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->size(), kMaxProcessUsesLines);
+    EXPECT_EQ(r->front().dest, "h0000001.test");
 }
 
 }  // namespace em
