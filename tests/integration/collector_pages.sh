@@ -224,6 +224,12 @@ SHOT_SIZE=1280,1500 screenshot dashboard-host-full "https://user:$token@127.0.0.
 page domain '/domain?name=api.example.test'
 has 'Listed by <b>1</b> of 1 hosts'
 has '<a href="/host?name=web1">web1</a>'
+page address '/ip?addr=192.0.2.10'
+has '<h1><code>192.0.2.10</code></h1>'
+has '<a href="/domain?name=api.example.test">api.example.test</a>'
+page alerts /alerts
+has '<h1>Alerts</h1>'
+has '<code>stale</code>'
 page search '/search?q=example'
 has '2 domains, 0 addresses contain <code>example</code>'
 has '<a href="/domain?name=api.example.test">api.example.test</a>'
@@ -258,4 +264,4 @@ csrf2=$(in_up curl -sS --cacert "$WORK/cert.pem" -u "carol:$carol" "$url/alert?i
     fail "carol's acknowledgement was not done"
 "$EM_BIN" alerts --config "$WORK/collector.toml" | grep -q "#$id2 .*\[acked by carol (dashboard login)" ||
     fail "egress-monitor alerts does not show carol's verified acknowledgement"
-echo "ok: the dashboard over HTTPS behind its token (401 without), rendered by Chromium: overview, host page with growth chart and processes, domain page, search, an incident acknowledged (audited, seen by alerts), a named login's acknowledgement audited under its verified name; screenshots in $artifacts"
+echo "ok: the dashboard over HTTPS behind its token (401 without), rendered by Chromium: overview, host page with growth chart and processes, domain page, address page, alerts page, search, an incident acknowledged (audited, seen by alerts), a named login's acknowledgement audited under its verified name; screenshots in $artifacts"
