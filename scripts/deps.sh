@@ -7,13 +7,13 @@
 #   scripts/deps.sh collector  build + what the collector host needs (install.sh --mode collector)
 set -eu
 
-build="build-essential cmake pkg-config clang bpftool libbpf-dev libsqlite3-dev libsystemd-dev libcli11-dev
+build="build-essential cmake pkg-config clang bpftool libbpf-dev libsqlite3-dev libpq-dev libsystemd-dev libcli11-dev
 libtomlplusplus-dev libfmt-dev zlib1g-dev libgtest-dev libpsl-dev publicsuffix libmnl-dev
 libnetfilter-log-dev libnetfilter-conntrack-dev libldns-dev libpcap-dev libcpp-httplib-dev
 libssl-dev libnetfilter-queue-dev libseccomp-dev libcap-dev libmicrohttpd-dev libcurl4-openssl-dev wamerican"
 test="dnsmasq-base dnsutils nftables iptables iproute2 systemd util-linux mawk sqlite3
 procps clang clang-tidy libclang-rt-14-dev e2fsprogs time gzip tcpdump conntrack curl openssl python3
-openssh-server openssh-client valgrind iodine dns2tcp chromium"
+openssh-server openssh-client valgrind iodine dns2tcp chromium postgresql-15"
 run="dnsmasq nftables cron logrotate"
 collector="cron logrotate openssl"
 

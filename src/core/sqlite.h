@@ -34,6 +34,10 @@ class Statement {
         sqlite3_bind_blob(s_.get(), i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
         return *this;
     }
+    Statement& bind_null(int i) {
+        sqlite3_bind_null(s_.get(), i);
+        return *this;
+    }
     /// SQLITE_ROW, SQLITE_DONE, or an error code.
     int step() { return sqlite3_step(s_.get()); }
     void reset() {
@@ -52,6 +56,7 @@ class Statement {
                  : std::string_view();
     }
     bool is_null(int col) { return sqlite3_column_type(s_.get(), col) == SQLITE_NULL; }
+    int columns() { return sqlite3_column_count(s_.get()); }
 
   private:
     StmtPtr s_;
