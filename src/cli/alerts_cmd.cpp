@@ -58,12 +58,12 @@ int run(CLI::App* sub, const AlertsFlags& f) {
         log_error("alerts: {}", config.error().message);
         return 2;
     }
-    const std::string& path = config->history.path;
-    if (::access(path.c_str(), F_OK) != 0) {
-        log_error("alerts: no history at {}: has the collector run? (set [history] path)", path);
+    const std::string& target = config->history.target();
+    if (config->history.url.empty() && ::access(target.c_str(), F_OK) != 0) {
+        log_error("alerts: no history at {}: has the collector run? (set [history] path)", target);
         return 2;
     }
-    auto store = HistoryStore::open(path);
+    auto store = HistoryStore::open(target);
     if (!store) {
         log_error("alerts: {}", store.error().message);
         return 2;

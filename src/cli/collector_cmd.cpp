@@ -201,7 +201,7 @@ int run_dashboard(CLI::App* sub, const CollectorFlags& f) {
         return 0;
     }
     wait_for_stop(0);  // block the signals before the server's threads start
-    auto dashboard = Dashboard::start(config->dashboard, config->history.path);
+    auto dashboard = Dashboard::start(config->dashboard, config->history.target());
     if (!dashboard) {
         log_error("dashboard: {}", dashboard.error().message);
         return 1;

@@ -15,11 +15,11 @@ namespace {
 
 // One statement run to the end, rows handed to `row`.
 template <typename Row>
-Result<void> each(sql::Database& db, sql::Statement& st, Row row) {
-    int rc;
-    while ((rc = st.step()) == SQLITE_ROW) row(st);
+Result<void> each(store::Database& db, store::Statement& st, Row row) {
+    store::Step rc;
+    while ((rc = st.step()) == store::Step::Row) row(st);
     st.reset();
-    if (rc != SQLITE_DONE) return db.error("cannot read operator actions");
+    if (rc != store::Step::Done) return db.error("cannot read operator actions");
     return {};
 }
 
@@ -70,7 +70,7 @@ bool AllowEntry::explains(std::string_view h, std::string_view rule, std::string
     return false;
 }
 
-Result<OperatorActions> OperatorActions::create(sql::Database& db) {
+Result<OperatorActions> OperatorActions::create(store::Database& db) {
     // The tables come with the history schema; a database without them is not one.
     auto st = db.prepare("SELECT count(*) FROM audit");
     if (!st) return st.error();
@@ -100,9 +100,9 @@ Result<void> OperatorActions::record(int64_t now, const std::string& who, std::s
 
 Result<AlertRecord> OperatorActions::ack(int64_t id, const std::string& who, const std::string& why,
                                          int64_t now) {
-    if (auto r = db_->exec("BEGIN IMMEDIATE"); !r) return r.error();
+    if (auto r = db_->begin(); !r) return r.error();
     auto fail = [&](Error e) -> Result<AlertRecord> {
-        (void)db_->exec("ROLLBACK");
+        db_->rollback();
         return e;
     };
     auto st = db_->prepare(
@@ -110,9 +110,9 @@ Result<AlertRecord> OperatorActions::ack(int64_t id, const std::string& who, con
         "RETURNING host, rule, key, message, weight");
     if (!st) return fail(st.error());
     st->bind(1, id).bind(2, who).bind(3, now);
-    int rc = st->step();
+    store::Step rc = st->step();
     AlertRecord a;
-    if (rc == SQLITE_ROW) {
+    if (rc == store::Step::Row) {
         a.id = id;
         a.host = st->text(0);
         a.rule = st->text(1);
@@ -123,15 +123,16 @@ Result<AlertRecord> OperatorActions::ack(int64_t id, const std::string& who, con
         a.acked_at = now;
     }
     st->reset();
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(db_->error("cannot acknowledge"));
-    if (rc == SQLITE_DONE)
+    if (rc != store::Step::Row && rc != store::Step::Done)
+        return fail(db_->error("cannot acknowledge"));
+    if (rc == store::Step::Done)
         return fail(
             Error{fmt::format("alert {}: no open alert has this id (see: alerts list)", id)});
     if (auto r =
             record(now, who, "ack", fmt::format("#{} {} {} {}", id, a.rule, a.host, a.key), why);
         !r)
         return fail(r.error());
-    if (auto r = db_->exec("COMMIT"); !r) return fail(r.error());
+    if (auto r = db_->commit(); !r) return fail(r.error());
     return a;
 }
 
@@ -143,20 +144,20 @@ Result<int64_t> OperatorActions::silence(const Silence& s, int64_t seconds, int6
         "INSERT INTO silences(host, rule, key, until, who, why, created) "
         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id");
     if (!st) return st.error();
-    if (auto r = db_->exec("BEGIN IMMEDIATE"); !r) return r.error();
+    if (auto r = db_->begin(); !r) return r.error();
     st->bind(1, s.host).bind(2, s.rule).bind(3, s.key).bind(4, now + seconds);
     st->bind(5, s.who).bind(6, s.why).bind(7, now);
-    int rc = st->step();
-    int64_t id = rc == SQLITE_ROW ? st->int64(0) : 0;
+    store::Step rc = st->step();
+    int64_t id = rc == store::Step::Row ? st->int64(0) : 0;
     st->reset();
     auto detail = fmt::format("silence #{} host={} rule={} key={} until {}", id,
                               s.host.empty() ? "*" : s.host, s.rule.empty() ? "*" : s.rule,
                               s.key.empty() ? "*" : s.key, format_rfc3339(now + seconds));
-    Result<void> r = rc == SQLITE_ROW ? record(now, s.who, "silence", detail, s.why)
-                                      : Result<void>(db_->error("cannot add a silence"));
-    if (r) r = db_->exec("COMMIT");
+    Result<void> r = rc == store::Step::Row ? record(now, s.who, "silence", detail, s.why)
+                                            : Result<void>(db_->error("cannot add a silence"));
+    if (r) r = db_->commit();
     if (!r) {
-        (void)db_->exec("ROLLBACK");
+        db_->rollback();
         return r.error();
     }
     return id;
@@ -174,19 +175,20 @@ Result<AllowEntry> OperatorActions::allow(const std::string& value, const std::s
         "INSERT INTO allows(value, host, who, why, created) VALUES(?1, ?2, ?3, ?4, ?5) "
         "RETURNING id");
     if (!st) return st.error();
-    if (auto r = db_->exec("BEGIN IMMEDIATE"); !r) return r.error();
+    if (auto r = db_->begin(); !r) return r.error();
     st->bind(1, value).bind(2, host).bind(3, who).bind(4, why).bind(5, now);
-    int rc = st->step();
-    int64_t id = rc == SQLITE_ROW ? st->int64(0) : 0;
+    store::Step rc = st->step();
+    int64_t id = rc == store::Step::Row ? st->int64(0) : 0;
     st->reset();
-    Result<void> r = rc == SQLITE_ROW ? record(now, who, "allow",
-                                               fmt::format("allow #{} {} on {}", id, value,
-                                                           host.empty() ? "every host" : host),
-                                               why)
-                                      : Result<void>(db_->error("cannot add an allow entry"));
-    if (r) r = db_->exec("COMMIT");
+    Result<void> r = rc == store::Step::Row
+                         ? record(now, who, "allow",
+                                  fmt::format("allow #{} {} on {}", id, value,
+                                              host.empty() ? "every host" : host),
+                                  why)
+                         : Result<void>(db_->error("cannot add an allow entry"));
+    if (r) r = db_->commit();
     if (!r) {
-        (void)db_->exec("ROLLBACK");
+        db_->rollback();
         return r.error();
     }
     return AllowEntry{id, value, host, who, why, now, false, Cidr::parse(value)};
@@ -199,7 +201,7 @@ Result<std::vector<Silence>> OperatorActions::silences(int64_t now, bool expired
     if (!st) return st.error();
     st->bind(1, now).bind(2, int64_t{expired_too ? 1 : 0});
     std::vector<Silence> out;
-    auto r = each(*db_, *st, [&](sql::Statement& s) {
+    auto r = each(*db_, *st, [&](store::Statement& s) {
         out.push_back(Silence{s.int64(0), std::string(s.text(1)), std::string(s.text(2)),
                               std::string(s.text(3)), s.int64(4), s.int64(5),
                               std::string(s.text(6)), std::string(s.text(7))});
@@ -213,7 +215,7 @@ Result<std::vector<AllowEntry>> OperatorActions::allows() {
         db_->prepare("SELECT id, value, host, who, why, created, applied FROM allows ORDER BY id");
     if (!st) return st.error();
     std::vector<AllowEntry> out;
-    auto r = each(*db_, *st, [&](sql::Statement& s) {
+    auto r = each(*db_, *st, [&](store::Statement& s) {
         AllowEntry a;
         a.id = s.int64(0);
         a.value = s.text(1);
@@ -242,7 +244,7 @@ Result<std::vector<AuditRecord>> OperatorActions::audit(int64_t limit) {
     if (!st) return st.error();
     st->bind(1, limit);
     std::vector<AuditRecord> out;
-    auto r = each(*db_, *st, [&](sql::Statement& s) {
+    auto r = each(*db_, *st, [&](store::Statement& s) {
         out.push_back(AuditRecord{s.int64(0), s.int64(1), std::string(s.text(2)),
                                   std::string(s.text(3)), std::string(s.text(4)),
                                   std::string(s.text(5))});

@@ -20,7 +20,7 @@
 #include "collector/alerts.h"
 #include "collector/rules.h"
 #include "common/result.h"
-#include "core/sqlite.h"
+#include "store/store.h"
 
 namespace em {
 
@@ -57,7 +57,7 @@ struct AuditRecord {
 class OperatorActions {
   public:
     /// Uses the tables of `db` (created by HistoryStore). `db` must outlive this.
-    static Result<OperatorActions> create(sql::Database& db);
+    static Result<OperatorActions> create(store::Database& db);
 
     /// Errors name the alert: no such id, or not open.
     Result<AlertRecord> ack(int64_t id, const std::string& who, const std::string& why,
@@ -78,10 +78,10 @@ class OperatorActions {
     static std::string who();
 
   private:
-    explicit OperatorActions(sql::Database& db) : db_(&db) {}
+    explicit OperatorActions(store::Database& db) : db_(&db) {}
     Result<void> record(int64_t now, const std::string& who, std::string_view action,
                         const std::string& detail, const std::string& why);
-    sql::Database* db_;
+    store::Database* db_;
 };
 
 /// A domain name as the allow list takes it: lower case, dot-separated labels of letters,

@@ -19,7 +19,7 @@ constexpr const char* kCols =
     "host, rule, key, state, first_seen, last_seen, occurrences, changed, message, id, weight, "
     "acked_by, acked_at";
 
-AlertRecord read_alert(sql::Statement& st) {
+AlertRecord read_alert(store::Statement& st) {
     AlertRecord a;
     a.host = st.text(0);
     a.rule = st.text(1);
@@ -39,29 +39,30 @@ AlertRecord read_alert(sql::Statement& st) {
 
 }  // namespace
 
-Result<AlertBook> AlertBook::create(sql::Database& db) {
+Result<AlertBook> AlertBook::create(store::Database& db) {
     AlertBook b(db);
     struct Item {
-        sql::Statement* st;
+        store::Statement* st;
         std::string sql;
     };
     Item items[] = {
         {&b.open_of_scope_,
          "SELECT key, occurrences FROM alerts WHERE host = ?1 AND rule = ?2 AND state = 'open'"},
-        // A new or re-opened alert keeps its first_seen; `changed` marks the transition; an
+        // A new or re-opened alert keeps its first_seen (alerts.x: the stored row's column, which
+        // PostgreSQL needs spelt out); `changed` marks the transition; an
         // opening takes the id ?6 (a new incident), an alert that stays open keeps its id.
         {&b.upsert_,
          "INSERT INTO alerts(host, rule, key, state, first_seen, last_seen, occurrences, "
          "message, changed, id, weight, notified_weight) "
          "VALUES(?1, ?2, ?3, 'open', ?4, ?4, 1, ?5, ?4, ?6, ?7, ?7) "
          "ON CONFLICT(host, rule, key) DO UPDATE SET "
-         "changed = CASE WHEN state = 'open' THEN changed ELSE excluded.changed END, "
-         "id = CASE WHEN state = 'open' THEN id ELSE excluded.id END, "
-         "notified_weight = CASE WHEN state = 'open' THEN notified_weight "
+         "changed = CASE WHEN alerts.state = 'open' THEN alerts.changed ELSE excluded.changed END, "
+         "id = CASE WHEN alerts.state = 'open' THEN alerts.id ELSE excluded.id END, "
+         "notified_weight = CASE WHEN alerts.state = 'open' THEN alerts.notified_weight "
          "ELSE excluded.notified_weight END, "
-         "acked_by = CASE WHEN state = 'open' THEN acked_by ELSE '' END, "
-         "acked_at = CASE WHEN state = 'open' THEN acked_at ELSE 0 END, "
-         "state = 'open', last_seen = excluded.last_seen, occurrences = occurrences + 1, "
+         "acked_by = CASE WHEN alerts.state = 'open' THEN alerts.acked_by ELSE '' END, "
+         "acked_at = CASE WHEN alerts.state = 'open' THEN alerts.acked_at ELSE 0 END, "
+         "state = 'open', last_seen = excluded.last_seen, occurrences = alerts.occurrences + 1, "
          "message = excluded.message, weight = excluded.weight "
          "RETURNING occurrences, id, notified_weight, acked_by"},
         {&b.set_notified_,
@@ -77,7 +78,9 @@ Result<AlertBook> AlertBook::create(sql::Database& db) {
                             "ORDER BY host, rule, key"},
         {&b.everything_, std::string("SELECT ") + kCols + " FROM alerts ORDER BY host, rule, key"},
         {&b.count_open_, "SELECT count(*) FROM alerts WHERE state = 'open'"},
-        {&b.set_member_, "INSERT OR REPLACE INTO fleet_alert_hosts VALUES(?1, ?2, ?3, ?4)"},
+        {&b.set_member_,
+         "INSERT INTO fleet_alert_hosts VALUES(?1, ?2, ?3, ?4) "
+         "ON CONFLICT(rule, key, host) DO UPDATE SET message = excluded.message"},
         {&b.drop_member_,
          "DELETE FROM fleet_alert_hosts WHERE rule = ?1 AND key = ?2 AND host = ?3"},
         {&b.members_,
@@ -90,7 +93,7 @@ Result<AlertBook> AlertBook::create(sql::Database& db) {
     }
     auto max_id = db.prepare("SELECT coalesce(max(id), 0) FROM alerts");
     if (!max_id) return max_id.error();
-    if (max_id->step() != SQLITE_ROW) return db.error("cannot read the last alert id");
+    if (max_id->step() != store::Step::Row) return db.error("cannot read the last alert id");
     b.next_id_ = max_id->int64(0) + 1;
     return b;
 }
@@ -101,38 +104,42 @@ Result<void> AlertBook::reconcile(const std::string& host, const std::vector<std
                                   const std::map<std::string, std::string>* why) {
     std::unordered_set<std::string> open;
     open_of_scope_.bind(1, host).bind(2, rule);
-    int rc;
-    while ((rc = open_of_scope_.step()) == SQLITE_ROW) open.emplace(open_of_scope_.text(0));
+    store::Step rc;
+    while ((rc = open_of_scope_.step()) == store::Step::Row) open.emplace(open_of_scope_.text(0));
     open_of_scope_.reset();
-    if (rc != SQLITE_DONE) return db_->error("cannot read alerts of " + host);
+    if (rc != store::Step::Done) return db_->error("cannot read alerts of " + host);
 
-    std::unordered_set<std::string_view> seen;
+    std::unordered_set<std::string> seen;
     for (const Finding& f : findings) {
-        if (!seen.insert(f.key).second) continue;
+        // What a host sent, in a form both stores hold (the same for the same input, so
+        // that the open alert is found again).
+        std::string key = storable_text(f.key);
+        if (!seen.insert(key).second) continue;
+        const std::string message = storable_text(f.message);
         const int64_t weight = std::max<int64_t>(f.weight, 1);
-        upsert_.bind(1, host).bind(2, rule).bind(3, f.key).bind(4, now).bind(5, f.message);
+        upsert_.bind(1, host).bind(2, rule).bind(3, key).bind(4, now).bind(5, message);
         upsert_.bind(6, next_id_).bind(7, weight);
         rc = upsert_.step();
         int64_t occurrences = 0, id = 0, notified = 0;
         bool acked = false;
-        if (rc == SQLITE_ROW) {
+        if (rc == store::Step::Row) {
             occurrences = upsert_.int64(0);
             id = upsert_.int64(1);
             notified = upsert_.int64(2);
             acked = !upsert_.text(3).empty();
         }
         upsert_.reset();
-        if (rc != SQLITE_ROW) return db_->error("cannot record an alert of " + host);
+        if (rc != store::Step::Row) return db_->error("cannot record an alert of " + host);
         if (id == next_id_) ++next_id_;
-        AlertEvent e{now,   host,  std::string(rule), f.key, true, f.message, tags, occurrences, id,
+        AlertEvent e{now,   host,  std::string(rule), key, true, message, tags, occurrences, id,
                      false, weight};
-        if (!open.count(f.key)) {
+        if (!open.count(key)) {
             events.push_back(std::move(e));
         } else if (weight >= 2 * notified && !acked) {  // a material change: tell the sinks
-            set_notified_.bind(1, host).bind(2, rule).bind(3, f.key).bind(4, weight);
+            set_notified_.bind(1, host).bind(2, rule).bind(3, key).bind(4, weight);
             rc = set_notified_.step();
             set_notified_.reset();
-            if (rc != SQLITE_DONE) return db_->error("cannot record an alert of " + host);
+            if (rc != store::Step::Done) return db_->error("cannot record an alert of " + host);
             e.updated = true;
             events.push_back(std::move(e));
         }
@@ -152,8 +159,8 @@ Result<void> AlertBook::resolve(const std::string& host, const std::vector<std::
                                 const std::string& why, std::vector<AlertEvent>& events) {
     set_resolved_.bind(1, host).bind(2, rule).bind(3, key).bind(4, now);
     // With RETURNING, SQLite makes every change in the first step; a row means it was open.
-    int rc = set_resolved_.step();
-    const bool was_open = rc == SQLITE_ROW;
+    store::Step rc = set_resolved_.step();
+    const bool was_open = rc == store::Step::Row;
     std::string message;
     int64_t id = 0, weight = 0;
     if (was_open) {
@@ -162,7 +169,7 @@ Result<void> AlertBook::resolve(const std::string& host, const std::vector<std::
         weight = set_resolved_.int64(2);
     }
     set_resolved_.reset();
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+    if (rc != store::Step::Done && rc != store::Step::Row)
         return db_->error("cannot resolve an alert of " + host);
     if (was_open)
         events.push_back(AlertEvent{now, host, std::string(rule), key, false,
@@ -171,12 +178,12 @@ Result<void> AlertBook::resolve(const std::string& host, const std::vector<std::
     return {};
 }
 
-static Result<std::vector<AlertRecord>> read_all(sql::Database& db, sql::Statement& st) {
+static Result<std::vector<AlertRecord>> read_all(store::Database& db, store::Statement& st) {
     std::vector<AlertRecord> out;
-    int rc;
-    while ((rc = st.step()) == SQLITE_ROW) out.push_back(read_alert(st));
+    store::Step rc;
+    while ((rc = st.step()) == store::Step::Row) out.push_back(read_alert(st));
     st.reset();
-    if (rc != SQLITE_DONE) return db.error("cannot read alerts");
+    if (rc != store::Step::Done) return db.error("cannot read alerts");
     return out;
 }
 
@@ -194,28 +201,28 @@ Result<std::vector<AlertRecord>> AlertBook::open_alerts(const std::string& host,
 Result<std::vector<AlertRecord>> AlertBook::all_alerts() { return read_all(*db_, everything_); }
 
 Result<int64_t> AlertBook::open_count() {
-    int rc = count_open_.step();
-    int64_t n = rc == SQLITE_ROW ? count_open_.int64(0) : 0;
+    store::Step rc = count_open_.step();
+    int64_t n = rc == store::Step::Row ? count_open_.int64(0) : 0;
     count_open_.reset();
-    if (rc != SQLITE_ROW) return db_->error("cannot count alerts");
+    if (rc != store::Step::Row) return db_->error("cannot count alerts");
     return n;
 }
 
 Result<void> AlertBook::set_member(std::string_view rule, const std::string& key,
                                    const std::string& host, const std::string& message) {
-    set_member_.bind(1, rule).bind(2, key).bind(3, host).bind(4, message);
-    int rc = set_member_.step();
+    set_member_.bind(1, rule).bind(2, key).bind(3, host).bind(4, storable_text(message));
+    store::Step rc = set_member_.step();
     set_member_.reset();
-    if (rc != SQLITE_DONE) return db_->error("cannot record a fleet alert's host " + host);
+    if (rc != store::Step::Done) return db_->error("cannot record a fleet alert's host " + host);
     return {};
 }
 
 Result<void> AlertBook::drop_member(std::string_view rule, const std::string& key,
                                     const std::string& host) {
     drop_member_.bind(1, rule).bind(2, key).bind(3, host);
-    int rc = drop_member_.step();
+    store::Step rc = drop_member_.step();
     drop_member_.reset();
-    if (rc != SQLITE_DONE) return db_->error("cannot drop a fleet alert's host " + host);
+    if (rc != store::Step::Done) return db_->error("cannot drop a fleet alert's host " + host);
     return {};
 }
 
@@ -223,11 +230,11 @@ Result<std::vector<AlertBook::Member>> AlertBook::members(std::string_view rule,
                                                           const std::string& key) {
     std::vector<Member> out;
     members_.bind(1, rule).bind(2, key);
-    int rc;
-    while ((rc = members_.step()) == SQLITE_ROW)
+    store::Step rc;
+    while ((rc = members_.step()) == store::Step::Row)
         out.push_back(Member{std::string(members_.text(0)), std::string(members_.text(1))});
     members_.reset();
-    if (rc != SQLITE_DONE) return db_->error("cannot read a fleet alert's hosts");
+    if (rc != store::Step::Done) return db_->error("cannot read a fleet alert's hosts");
     return out;
 }
 

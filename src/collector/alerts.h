@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "core/sqlite.h"
+#include "store/store.h"
 
 namespace em {
 
@@ -68,7 +68,7 @@ struct AlertEvent {
 class AlertBook {
   public:
     /// Uses the `alerts` table of `db` (created by HistoryStore). `db` must outlive the book.
-    static Result<AlertBook> create(sql::Database& db);
+    static Result<AlertBook> create(store::Database& db);
 
     /// Makes the open alerts of (host, rule) exactly `findings`: a finding not open opens (an
     /// event), one already open gets last_seen = now, one more occurrence, its new message and
@@ -103,9 +103,9 @@ class AlertBook {
     Result<std::vector<Member>> members(std::string_view rule, const std::string& key);
 
   private:
-    explicit AlertBook(sql::Database& db) : db_(&db) {}
-    sql::Database* db_;
-    sql::Statement open_of_scope_, upsert_, set_notified_, set_resolved_, open_all_, open_host_,
+    explicit AlertBook(store::Database& db) : db_(&db) {}
+    store::Database* db_;
+    store::Statement open_of_scope_, upsert_, set_notified_, set_resolved_, open_all_, open_host_,
         everything_, count_open_, set_member_, drop_member_, members_;
     int64_t next_id_ = 1;
 };

@@ -334,7 +334,7 @@ Result<CycleSummary> CollectorImpl::run_cycle(const std::vector<HostSpec>& hosts
     rare_.begin_cycle(*store_);
     deferred_.clear();
     if (!reader_) {
-        auto r = StateReader::open(store_->path());
+        auto r = StateReader::open(store_->target());
         if (r)
             reader_ = std::move(r.value());
         else  // not fatal: the writer reads the states itself
@@ -633,7 +633,7 @@ Result<void> CollectorImpl::resolve_disabled(int64_t now, std::vector<AlertEvent
 
 Result<std::unique_ptr<Collector>> Collector::create(
     const CollectorConfig& config, std::vector<std::unique_ptr<AlertSink>> extra_sinks) {
-    auto store = HistoryStore::open(config.history.path);
+    auto store = HistoryStore::open(config.history.target());
     if (!store) return store.error();
     auto book = AlertBook::create(store.value()->db());
     if (!book) return book.error();

@@ -7,6 +7,7 @@
 
 #include "common/files.h"
 #include "common/toml/toml_section.h"
+#include "store/store.h"
 
 namespace em {
 
@@ -125,9 +126,14 @@ Result<CollectorConfig> parse_collector_config(std::string_view text, const std:
     const toml::table* history = top.table("history");
     if (auto r = top.status(); !r) return r.error();
     TomlSection h(history, "history", path);
-    h.text("path", c.history.path).integer("retention_days", c.history.retention_days, 0, 36500);
+    h.text("path", c.history.path)
+        .text("url", c.history.url)
+        .integer("retention_days", c.history.retention_days, 0, 36500);
     if (auto r = h.finish(); !r) return r.error();
     if (c.history.path.empty()) return Error{path + ": history.path is empty"};
+    if (!c.history.url.empty() && !store::is_postgres_url(c.history.url))
+        return Error{
+            path + ": history.url is not a postgresql:// URL: " + store::redact_url(c.history.url)};
 
     const toml::table* rules = top.table("rules");
     if (auto r = top.status(); !r) return r.error();

@@ -14,7 +14,12 @@ namespace em {
 
 struct HistoryConfig {
     std::string path = "/var/lib/egress-collector/history.sqlite";
+    // "postgresql://…": the history in PostgreSQL instead of the SQLite file at `path`. A
+    // password is better kept out of it (libpq's passfile, ~/.pgpass); messages redact it.
+    std::string url;
     int64_t retention_days = 90;  // deltas older than this are deleted (0: kept forever)
+    /// What HistoryStore::open() takes: `url` when set, else `path`.
+    const std::string& target() const { return url.empty() ? path : url; }
 };
 
 struct AlertsConfig {

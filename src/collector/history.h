@@ -1,6 +1,7 @@
 #pragma once
-// The collector's history store: one SQLite database (WAL, schema version in
-// PRAGMA user_version, migrated one step at a time) holding
+// The collector's history store: one SQL store (store/store.h) — an SQLite file (WAL, the
+// embedded default) or a PostgreSQL database (a fleet's shared store) — whose schema is
+// versioned and migrated one step at a time, holding
 //   hosts       name, tags, first_fetch (first accepted snapshot), last_attempt, last_ok,
 //               last_error, last_change (a file's content last changed), last_reset, ETags,
 //               SHA-256 of each file as last accepted, present keys per file
@@ -27,7 +28,8 @@
 //
 // Ingest of one host happens inside one Transaction: the host row, its snapshot, first_seen,
 // deltas and events change together or not at all (and so do the in-memory fleet counts). Not
-// thread-safe; one writer per database (SQLite's lock serialises processes).
+// thread-safe; one writer per database (SQLite's lock serialises processes; collectors that
+// share a PostgreSQL database are not supported yet).
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -40,8 +42,8 @@
 #include "collector/history_state.h"
 #include "common/result.h"
 #include "core/domain_folder.h"
-#include "core/sqlite.h"
 #include "format/aggregate.h"
+#include "store/store.h"
 
 namespace em {
 
@@ -92,12 +94,16 @@ std::string sha256_hex(std::string_view data);
 
 class HistoryStore {
   public:
-    /// Opens or creates `path` and migrates it to the current schema; loads the fleet table.
-    static Result<std::unique_ptr<HistoryStore>> open(const std::string& path);
+    /// Opens or creates the store at `target` (an SQLite path or a "postgresql://" URL) and
+    /// migrates it to the current schema; loads the fleet table.
+    static Result<std::unique_ptr<HistoryStore>> open(const std::string& target);
     ~HistoryStore();
 
-    sql::Database& db() { return db_; }
-    const std::string& path() const { return path_; }
+    store::Database& db() { return db_; }
+    /// What open() was given (a URL may hold a password: not for messages).
+    const std::string& target() const { return target_; }
+    /// The store for messages (store::Database::where()).
+    const std::string& where() const { return db_.where(); }
 
     /// BEGIN IMMEDIATE / COMMIT / ROLLBACK. The in-memory fleet follows: a rollback undoes
     /// the fleet changes made since begin().
@@ -155,7 +161,7 @@ class HistoryStore {
     /// Deletes deltas older than `before`.
     Result<void> prune_deltas(int64_t before);
 
-    /// Reads the database through a memory map (PRAGMA mmap_size; Debian's SQLite maps at
+    /// SQLite: reads the database through a memory map (PRAGMA mmap_size; Debian's SQLite maps at
     /// most its first 2 GiB). For the dashboard: a lookup reads a few KiB of each host's
     /// state, and reaching them along a blob's chain of overflow pages otherwise copies every
     /// page on the way (1,000 hosts: 184 ms a domain page instead of 13 ms).
@@ -181,7 +187,7 @@ class HistoryStore {
                                                                               size_t limit);
 
   private:
-    HistoryStore(sql::Database db, std::string path, DomainFolder folder);
+    HistoryStore(store::Database db, std::string target, DomainFolder folder);
     Result<void> migrate();
     Result<void> prepare();
     Result<void> load_fleet();
@@ -197,7 +203,7 @@ class HistoryStore {
     bool learn(KeySet& set, std::string_view key);
     Result<void> index_address(const IpAddress& ip);
     Result<void> index_answers(const DomainState& d);
-    Result<std::vector<std::string>> first_rows(sql::Statement& st, std::string_view arg,
+    Result<std::vector<std::string>> first_rows(store::Statement& st, std::string_view arg,
                                                 size_t limit, size_t& total);
     // Both return the registrable domain's length.
     size_t fleet_add(const std::string& domain);
@@ -212,8 +218,8 @@ class HistoryStore {
     };
     using FleetMap = std::unordered_map<std::string, FleetEntry, Hash, std::equal_to<>>;
 
-    sql::Database db_;
-    std::string path_;
+    store::Database db_;
+    std::string target_;
     DomainFolder folder_;
     FleetMap fleet_;
     int64_t fleet_size_ = 0;
@@ -226,35 +232,34 @@ class HistoryStore {
     int64_t ingest_seq_ = 0;                       // ingests committed, ever
     int64_t tx_ingest_seq_ = 0;                    // at begin()
 
-    sql::Statement get_host_, add_host_, set_host_, set_tags_, all_hosts_;
-    sql::Statement get_state_, put_state_;
-    sql::Statement add_first_seen_, add_delta_;
-    sql::Statement fleet_put_, fleet_del_, fleet_all_;
-    sql::Statement add_name_, find_names_, add_address_, find_addresses_, all_addresses_;
-    sql::Statement add_answer_, find_answers_, all_answers_;
+    store::Statement get_host_, add_host_, set_host_, set_tags_, all_hosts_;
+    store::Statement get_state_, put_state_;
+    store::Statement add_first_seen_, add_delta_;
+    store::Statement fleet_put_, fleet_del_, fleet_all_;
+    store::Statement add_name_, find_names_, add_address_, find_addresses_, all_addresses_;
+    store::Statement add_answer_, find_answers_, all_answers_;
     // What the addresses and answers tables hold (IpAddress::key(), and key() + name), so
     // that ingest inserts only what is new to the fleet: a first cycle meets every host's
     // keys. Memory grows with the fleet's distinct addresses and pairs, as the fleet map does.
     KeySet known_ips_, known_answers_;
     std::vector<std::pair<KeySet*, std::string>> known_undo_;
     std::string key_buf_;
-    sql::Statement add_event_, get_events_;
-    sql::Statement get_meta_, put_meta_;
+    store::Statement add_event_, get_events_;
+    store::Statement get_meta_, put_meta_;
 };
 
 /// A second, read-only connection to the store that reads and decodes host states off the
-/// writer's thread (WAL: it sees the last committed state, so only for hosts the writer is
-/// not changing). Used by one thread at a time.
+/// writer's thread (it sees the last committed state — SQLite's WAL, PostgreSQL's MVCC — so
+/// only for hosts the writer is not changing). Used by one thread at a time.
 class StateReader {
   public:
-    static Result<std::unique_ptr<StateReader>> open(const std::string& path);
+    static Result<std::unique_ptr<StateReader>> open(const std::string& target);
     Result<HostState> load(int64_t host_id);
 
   private:
-    StateReader(sql::Database db, std::string path) : db_(std::move(db)), path_(std::move(path)) {}
-    sql::Database db_;
-    std::string path_;
-    sql::Statement get_;
+    explicit StateReader(store::Database db) : db_(std::move(db)) {}
+    store::Database db_;
+    store::Statement get_;
 };
 
 /// Rolls back on destruction unless committed.

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "core/sqlite.h"
+#include "store/store.h"
 
 namespace em {
 
@@ -21,12 +21,12 @@ struct DayGrowth {
 
 /// The days from `since` to `now` (both included), oldest first, zeros where nothing grew.
 /// At most 366 days.
-Result<std::vector<DayGrowth>> host_growth(sql::Database& db, int64_t host_id, int64_t since,
+Result<std::vector<DayGrowth>> host_growth(store::Database& db, int64_t host_id, int64_t since,
                                            int64_t now);
 
 /// How many hosts list `domain` now, from the fleet table the collector writes at the end of
 /// each cycle (0 when none); and how many hosts have a snapshot at all.
-Result<int64_t> fleet_hosts_stored(sql::Database& db, std::string_view domain);
-Result<int64_t> hosts_with_snapshot(sql::Database& db);
+Result<int64_t> fleet_hosts_stored(store::Database& db, std::string_view domain);
+Result<int64_t> hosts_with_snapshot(store::Database& db);
 
 }  // namespace em

@@ -52,7 +52,7 @@ std::string encode_ips(const std::vector<IpState>& ips);
 Result<std::vector<DomainState>> decode_domains(std::string_view blob);
 Result<std::vector<IpState>> decode_ips(std::string_view blob);
 
-/// Random access to a stored blob without reading all of it (sql::BlobReader over the
+/// Random access to a stored blob without reading all of it (store::BlobReader over the
 /// store; StringBlob over bytes in memory).
 class BlobSource {
   public:

@@ -12,29 +12,30 @@
 #include <string_view>
 
 #include "common/result.h"
-#include "core/sqlite.h"
+#include "store/store.h"
 
 namespace em {
 
 /// Replaces `host_id`'s stored uses with `text` (already accepted; `hash` its hex SHA-256),
 /// fetched at `now` with entity tag `etag`. Inside the host's transaction.
-Result<void> store_process_uses(sql::Database& db, int64_t host_id, int64_t now,
+Result<void> store_process_uses(store::Database& db, int64_t host_id, int64_t now,
                                 std::string_view etag, std::string_view hash,
                                 std::string_view text);
 /// The same content again under another entity tag (a restarted agent): the tag only.
-Result<void> set_process_uses_etag(sql::Database& db, int64_t host_id, std::string_view etag);
+Result<void> set_process_uses_etag(store::Database& db, int64_t host_id, std::string_view etag);
 /// Removes them (the host's agent no longer sends the file).
-Result<void> forget_process_uses(sql::Database& db, int64_t host_id);
+Result<void> forget_process_uses(store::Database& db, int64_t host_id);
 
 struct StoredUses {
     int64_t fetched_at = 0;
     std::string text;  // process-uses.log as accepted
 };
 /// The host's stored uses; nullopt when it has none.
-Result<std::optional<StoredUses>> load_process_uses(sql::Database& db, int64_t host_id);
+Result<std::optional<StoredUses>> load_process_uses(store::Database& db, int64_t host_id);
 
 /// Every host's stored (ETag, hash), by host id: what a cycle's conditional requests and
 /// its "same content" check need, without the texts.
-Result<std::map<int64_t, std::pair<std::string, std::string>>> process_uses_tags(sql::Database& db);
+Result<std::map<int64_t, std::pair<std::string, std::string>>> process_uses_tags(
+    store::Database& db);
 
 }  // namespace em

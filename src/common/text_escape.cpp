@@ -101,4 +101,24 @@ std::string escape_slack(std::string_view s) {
     return out;
 }
 
+std::string storable_text(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        const size_t n = c == 0 ? 0 : c < 0x80 ? 1 : utf8_sequence_length(s, i);
+        if (n == 0) {
+            static constexpr char kHex[] = "0123456789abcdef";
+            out += "\\x";
+            out += kHex[c >> 4];
+            out += kHex[c & 15];
+            ++i;
+            continue;
+        }
+        out.append(s.substr(i, n));
+        i += n;
+    }
+    return out;
+}
+
 }  // namespace em

@@ -23,6 +23,12 @@ size_t utf8_sequence_length(std::string_view s, size_t i);
 void append_text_escaped(std::string_view s, std::string& out);
 std::string escape_text(std::string_view s);
 
+/// `s` as text every store holds (PostgreSQL's text: well-formed UTF-8 without NUL): NUL and
+/// each byte that is not part of well-formed UTF-8 as \xNN, the rest unchanged. For what a
+/// host sent on its way into a store, so that hostile bytes cannot fail the write that
+/// records them; distinct inputs stay distinct unless one already spells \xNN.
+std::string storable_text(std::string_view s);
+
 /// Slack's message markup: & < > as &amp; &lt; &gt;, so that text shows as written and never
 /// becomes a link, a mention (<!channel>) or a formatted span.
 std::string escape_slack(std::string_view s);

@@ -24,6 +24,7 @@
 #include "dashboard/pages.h"
 #include "dashboard/users.h"
 #include "exporters/http/server.h"
+#include "store/store.h"
 
 namespace em {
 
@@ -298,7 +299,7 @@ Result<std::unique_ptr<Dashboard>> Dashboard::start(const DashboardConfig& cfg,
     if (!daemon) return daemon.error();
     impl->daemon = std::move(*daemon);
     log_info("dashboard: {} on {} (port {}), history {}", cfg.plain_http ? "HTTP" : "HTTPS",
-             cfg.listen, impl->daemon->port(), history_path);
+             cfg.listen, impl->daemon->port(), store::redact_url(history_path));
     return std::unique_ptr<Dashboard>(new Dashboard(std::move(impl)));
 }
 

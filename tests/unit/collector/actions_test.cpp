@@ -7,6 +7,7 @@
 
 #include "collector/history.h"
 #include "collector/report.h"
+#include "scratch_store.h"
 
 namespace em {
 
@@ -16,7 +17,7 @@ namespace fs = std::filesystem;
 
 constexpr int64_t kT0 = 1795347335;  // 2026-11-22T11:35:35Z
 
-class ActionsTest : public ::testing::Test {
+class ActionsTest : public ::testing::TestWithParam<store::Backend> {
   protected:
     void SetUp() override {
         dir_ = fs::temp_directory_path() /
@@ -24,7 +25,8 @@ class ActionsTest : public ::testing::Test {
                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
         fs::remove_all(dir_);
         fs::create_directories(dir_);
-        auto s = HistoryStore::open((dir_ / "history.sqlite").string());
+        EM_SCRATCH_STORE(scratch_, GetParam(), dir_);
+        auto s = HistoryStore::open(scratch_->target());
         ASSERT_TRUE(s.ok()) << s.error().message;
         store_ = std::move(s.value());
         auto b = AlertBook::create(store_->db());
@@ -38,15 +40,17 @@ class ActionsTest : public ::testing::Test {
         actions_.reset();
         book_.reset();
         store_.reset();
+        scratch_.reset();
         fs::remove_all(dir_);
     }
     fs::path dir_;
+    std::unique_ptr<test::ScratchStore> scratch_;
     std::unique_ptr<HistoryStore> store_;
     std::optional<AlertBook> book_;
     std::optional<OperatorActions> actions_;
 };
 
-TEST_F(ActionsTest, AckNeedsAnOpenAlertAndIsAudited) {
+TEST_P(ActionsTest, AckNeedsAnOpenAlertAndIsAudited) {
     std::vector<AlertEvent> ev;
     ASSERT_TRUE(
         book_->reconcile("web1", {}, "direct_ip", {{"203.0.113.9", "3 connections"}}, kT0, ev)
@@ -75,7 +79,7 @@ TEST_F(ActionsTest, AckNeedsAnOpenAlertAndIsAudited) {
     EXPECT_EQ((*book_->open_alerts())[0].acked_by, "");
 }
 
-TEST_F(ActionsTest, SilencesMatchAndExpire) {
+TEST_P(ActionsTest, SilencesMatchAndExpire) {
     Silence s;
     s.rule = "new_domain";
     s.host = "web1";
@@ -105,7 +109,7 @@ TEST_F(ActionsTest, SilencesMatchAndExpire) {
     EXPECT_EQ((*actions_->audit())[0].action, "silence");
 }
 
-TEST_F(ActionsTest, AllowTakesDomainsAndNetworksOnly) {
+TEST_P(ActionsTest, AllowTakesDomainsAndNetworksOnly) {
     EXPECT_TRUE(actions_->allow("updates.vendor.example", "", "carol", "vendor", kT0).ok());
     EXPECT_TRUE(actions_->allow("*.cdn.example", "web1", "carol", "cdn", kT0).ok());
     EXPECT_TRUE(actions_->allow("203.0.113.0/24", "", "carol", "office", kT0).ok());
@@ -131,6 +135,8 @@ TEST_F(ActionsTest, AllowTakesDomainsAndNetworksOnly) {
     EXPECT_FALSE(office.explains("web1", "public_resolver", "203.0.113.77"));
     EXPECT_EQ(actions_->audit()->size(), 3u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, ActionsTest, test::both_backends(), test::backend_name);
 
 }  // namespace
 

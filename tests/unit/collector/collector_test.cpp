@@ -11,6 +11,7 @@
 #include "collector/history.h"
 #include "collector/history_uses.h"
 #include "format/writer.h"
+#include "scratch_store.h"
 
 namespace em {
 
@@ -66,7 +67,7 @@ FetchResult not_modified(const std::string& host) {
     return r;
 }
 
-class CollectorTest : public ::testing::Test {
+class CollectorTest : public ::testing::TestWithParam<store::Backend> {
   protected:
     void SetUp() override {
         dir_ = fs::temp_directory_path() /
@@ -74,7 +75,9 @@ class CollectorTest : public ::testing::Test {
                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
         fs::remove_all(dir_);
         fs::create_directories(dir_);
-        config_.history.path = (dir_ / "history.sqlite").string();
+        EM_SCRATCH_STORE(scratch_, GetParam(), dir_);
+        (GetParam() == store::Backend::Sqlite ? config_.history.path : config_.history.url) =
+            scratch_->target();
         config_.alerts.to_stdout = false;
         config_.rules.new_domain.learning_days = 0;
         config_.rules.public_resolver.list =
@@ -87,6 +90,7 @@ class CollectorTest : public ::testing::Test {
     }
     void TearDown() override {
         collector_.reset();
+        scratch_.reset();
         fs::remove_all(dir_);
     }
     void start() {
@@ -103,13 +107,14 @@ class CollectorTest : public ::testing::Test {
         return s.ok() ? *s : CycleSummary{};
     }
     fs::path dir_;
+    std::unique_ptr<test::ScratchStore> scratch_;
     CollectorConfig config_;
     std::vector<HostSpec> hosts_;
     std::unique_ptr<Collector> collector_;
     std::vector<AlertEvent> events_;
 };
 
-TEST_F(CollectorTest, CycleAppliesRejectsAndResolves) {
+TEST_P(CollectorTest, CycleAppliesRejectsAndResolves) {
     start();
     auto web1 = [](bool with_resolver, bool with_new) {
         std::vector<DomainEntry> d{{"api.example.com", 40, kT0, {ip("192.0.2.10")}}};
@@ -187,7 +192,7 @@ TEST_F(CollectorTest, CycleAppliesRejectsAndResolves) {
 // The HTML report: one page with every host's status, the alerts grouped by rule and
 // explained, and what a host reported (here a rejected line quoted in the error) as text,
 // never as markup.
-TEST_F(CollectorTest, HtmlReportShowsStatusesAndEscapesWhatHostsSent) {
+TEST_P(CollectorTest, HtmlReportShowsStatusesAndEscapesWhatHostsSent) {
     hosts_.push_back(HostSpec{});
     hosts_[2].name = "db1";
     hosts_[1].tags = {"a<b"};
@@ -226,7 +231,7 @@ TEST_F(CollectorTest, HtmlReportShowsStatusesAndEscapesWhatHostsSent) {
 
 // The issue's own example: 400 random names under one domain are one alert (tunnel, with
 // the new-domain fact in it), not 401.
-TEST_F(CollectorTest, ATunnelIsOneAlert) {
+TEST_P(CollectorTest, ATunnelIsOneAlert) {
     config_.rules.tunnel.max_names_per_domain = 100;
     start();
     hosts_.resize(1);
@@ -250,7 +255,7 @@ TEST_F(CollectorTest, ATunnelIsOneAlert) {
 
 // The same new domain on several hosts in one cycle is one fleet alert; a host reporting it
 // later joins it; it resolves when the last host stops.
-TEST_F(CollectorTest, TheSameNewDomainOnManyHostsIsOneFleetAlert) {
+TEST_P(CollectorTest, TheSameNewDomainOnManyHostsIsOneFleetAlert) {
     config_.rules.fleet_hosts = 3;
     start();
     hosts_.clear();
@@ -304,11 +309,11 @@ TEST_F(CollectorTest, TheSameNewDomainOnManyHostsIsOneFleetAlert) {
 
 // Operator actions reach every sink: a silence keeps events from them, an allow entry
 // resolves what it explains at the next cycle (with who and why) and keeps it from coming back.
-TEST_F(CollectorTest, SilencesAndAllowEntriesAreHonoured) {
+TEST_P(CollectorTest, SilencesAndAllowEntriesAreHonoured) {
     start();
     hosts_.resize(1);
     cycle({good("web1", {{"api.example.com", 40, kT0, {}}}, {})}, kT0);
-    auto db = HistoryStore::open(config_.history.path);
+    auto db = HistoryStore::open(config_.history.target());
     ASSERT_TRUE(db.ok());
     auto actions = OperatorActions::create((*db)->db());
     ASSERT_TRUE(actions.ok());
@@ -338,7 +343,7 @@ TEST_F(CollectorTest, SilencesAndAllowEntriesAreHonoured) {
     EXPECT_TRUE(events_.empty()) << summary(events_)[0];
 }
 
-TEST_F(CollectorTest, VolumeSpikeResolvesAtTheNextFetch) {
+TEST_P(CollectorTest, VolumeSpikeResolvesAtTheNextFetch) {
     config_.rules.volume_spike = VolumeSpikeConfig{true, 3.0, 3, 50};
     start();
     hosts_.resize(1);
@@ -360,7 +365,7 @@ TEST_F(CollectorTest, VolumeSpikeResolvesAtTheNextFetch) {
     EXPECT_EQ(summary(events_), (Lines{"volume_spike web1 api.example.com resolved"}));
 }
 
-TEST_F(CollectorTest, StaleHostsAndResets) {
+TEST_P(CollectorTest, StaleHostsAndResets) {
     start();
     hosts_.resize(1);
     cycle({good("web1", {{"a.example.com", 50, kT0, {}}, {"b.example.org", 50, kT0, {}}}, {})},
@@ -385,7 +390,7 @@ TEST_F(CollectorTest, StaleHostsAndResets) {
     EXPECT_NE(events_[0].message.find("files stopped changing"), std::string::npos);
 }
 
-TEST_F(CollectorTest, DisabledRulesResolveTheirAlerts) {
+TEST_P(CollectorTest, DisabledRulesResolveTheirAlerts) {
     start();
     hosts_.resize(1);
     cycle({good("web1", {}, {{ip("203.0.113.9"), 1, kT0}})}, kT0);
@@ -402,7 +407,7 @@ TEST_F(CollectorTest, DisabledRulesResolveTheirAlerts) {
 // address, and a name is only what a client sent); an unnamed address is direct_ip "no name
 // at all". A bad names
 // file costs that host its names only: its snapshot is applied, the rejection counted.
-TEST_F(CollectorTest, FlowNamesFeedTheRulesAndABadFileCostsOnlyTheNames) {
+TEST_P(CollectorTest, FlowNamesFeedTheRulesAndABadFileCostsOnlyTheNames) {
     start();
     std::vector<IpEntry> ips{{ip("104.16.248.249"), 3, kT0}, {ip("203.0.113.9"), 1, kT0}};
     FetchResult web1 = good("web1", {}, ips);
@@ -441,7 +446,7 @@ TEST_F(CollectorTest, FlowNamesFeedTheRulesAndABadFileCostsOnlyTheNames) {
 
 // process-uses.log from the agent: stored with the snapshot for the host page; a bad one is
 // counted and leaves the last good ones; an agent that stops sending it leaves none.
-TEST_F(CollectorTest, ProcessUsesAreStoredAndABadFileKeepsTheLastGoodOnes) {
+TEST_P(CollectorTest, ProcessUsesAreStoredAndABadFileKeepsTheLastGoodOnes) {
     start();
     hosts_.resize(1);
     const std::string good_uses =
@@ -453,7 +458,7 @@ TEST_F(CollectorTest, ProcessUsesAreStoredAndABadFileKeepsTheLastGoodOnes) {
     EXPECT_EQ(s.fetched, 1u);
     EXPECT_EQ(s.uses_rejected, 0u);
     auto stored = [&]() -> std::optional<StoredUses> {
-        auto store = HistoryStore::open(config_.history.path);
+        auto store = HistoryStore::open(config_.history.target());
         EXPECT_TRUE(store) << store.error().message;
         auto hosts = (*store)->hosts();
         EXPECT_TRUE(hosts && hosts->size() == 1u && (*hosts)[0].name == "web1");
@@ -501,7 +506,7 @@ TEST_F(CollectorTest, ProcessUsesAreStoredAndABadFileKeepsTheLastGoodOnes) {
     EXPECT_FALSE(stored());
 }
 
-TEST_F(CollectorTest, JsonLinesSinkFromConfig) {
+TEST_P(CollectorTest, JsonLinesSinkFromConfig) {
     config_.alerts.jsonl = (dir_ / "alerts.jsonl").string();
     start();
     hosts_.resize(1);
@@ -516,6 +521,8 @@ TEST_F(CollectorTest, JsonLinesSinkFromConfig) {
               R"x(add it or its network to [rules.direct_ip] allow_cidrs",)x"
               R"x("tags":["prod","web"],"id":1,"weight":1})x");
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, CollectorTest, test::both_backends(), test::backend_name);
 
 TEST(CollectorConfigTest, ParsesSectionsAndNamesBadLines) {
     auto c = parse_collector_config(R"(
@@ -538,6 +545,7 @@ webhook = "https://hooks.example/x"
                                     "c.toml");
     ASSERT_TRUE(c.ok()) << c.error().message;
     EXPECT_EQ(c->history.path, "/tmp/h.sqlite");
+    EXPECT_EQ(c->history.target(), "/tmp/h.sqlite");
     EXPECT_EQ(c->rules.new_domain.learning_days, 3);
     EXPECT_EQ(c->rules.new_domain.allow.size(), 2u);
     EXPECT_EQ(c->rules.direct_ip.allow_cidrs.size(), 2u);
@@ -560,6 +568,8 @@ webhook = "https://hooks.example/x"
         {"[alerts]\nsyslog = 1\n", "c.toml:2: alerts.syslog must be true or false"},
         {"history = 3\n", "c.toml:1: history must be a table"},
         {"[history\n", "c.toml:1:"},
+        {"[history]\nurl = \"mysql://u:secret@db/h\"\n",
+         "c.toml: history.url is not a postgresql:// URL: mysql://u@db/h"},
     };
     for (const auto& k : cases) {
         auto r = parse_collector_config(k.text, "c.toml");
@@ -567,6 +577,14 @@ webhook = "https://hooks.example/x"
         EXPECT_NE(r.error().message.find(k.error), std::string::npos)
             << k.text << " -> " << r.error().message;
     }
+}
+
+TEST(CollectorConfigTest, HistoryUrlChoosesPostgres) {
+    auto c = parse_collector_config(
+        "[history]\nurl = \"postgresql://collector@db.example/fleet?sslmode=verify-full\"\n",
+        "c.toml");
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    EXPECT_EQ(c->history.target(), "postgresql://collector@db.example/fleet?sslmode=verify-full");
 }
 
 TEST(CollectorConfigTest, DgaSection) {

@@ -6,6 +6,8 @@
 
 #include <filesystem>
 
+#include "scratch_store.h"
+
 namespace em {
 
 namespace {
@@ -22,7 +24,7 @@ DomainEntry dom(const std::string& name, int64_t count, std::vector<IpAddress> i
 }
 IpEntry ipe(const char* addr, int64_t count) { return IpEntry{ip(addr), count, kT0}; }
 
-class HistoryTest : public ::testing::Test {
+class HistoryTest : public ::testing::TestWithParam<store::Backend> {
   protected:
     void SetUp() override {
         dir_ = fs::temp_directory_path() /
@@ -30,15 +32,17 @@ class HistoryTest : public ::testing::Test {
                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
         fs::remove_all(dir_);
         fs::create_directories(dir_);
+        EM_SCRATCH_STORE(scratch_, GetParam(), dir_);
         reopen();
     }
     void TearDown() override {
         store_.reset();
+        scratch_.reset();
         fs::remove_all(dir_);
     }
     void reopen() {
         store_.reset();
-        auto s = HistoryStore::open((dir_ / "history.sqlite").string());
+        auto s = HistoryStore::open(scratch_->target());
         ASSERT_TRUE(s.ok()) << s.error().message;
         store_ = std::move(s.value());
     }
@@ -57,16 +61,14 @@ class HistoryTest : public ::testing::Test {
     }
     // Rows of a query as "a|b|c" strings.
     std::vector<std::string> rows(const char* sql) {
-        sqlite3_stmt* raw = nullptr;
-        EXPECT_EQ(sqlite3_prepare_v2(store_->db().get(), sql, -1, &raw, nullptr), SQLITE_OK);
-        sql::StmtPtr st(raw);
+        auto st = store_->db().prepare(sql);
+        EXPECT_TRUE(st.ok()) << st.error().message;
         std::vector<std::string> out;
-        while (sqlite3_step(raw) == SQLITE_ROW) {
+        if (!st) return out;
+        while (st->step() == store::Step::Row) {
             std::string row;
-            for (int c = 0; c < sqlite3_column_count(raw); ++c) {
-                auto t = reinterpret_cast<const char*>(sqlite3_column_text(raw, c));
-                row += (c ? "|" : "") + std::string(t ? t : "NULL");
-            }
+            for (int c = 0; c < st->columns(); ++c)
+                row += (c ? "|" : "") + (st->is_null(c) ? "NULL" : std::string(st->text(c)));
             out.push_back(row);
         }
         return out;
@@ -78,11 +80,12 @@ class HistoryTest : public ::testing::Test {
     }
 
     fs::path dir_;
+    std::unique_ptr<test::ScratchStore> scratch_;
     std::unique_ptr<HistoryStore> store_;
     HostState state_;
 };
 
-TEST_F(HistoryTest, FirstSnapshotIsTheBaseline) {
+TEST_P(HistoryTest, FirstSnapshotIsTheBaseline) {
     auto oc =
         ingest("web1",
                Snapshot{{dom("a.example.com", 10, {ip("192.0.2.1")}), dom("b.example.org", 3)},
@@ -108,7 +111,7 @@ TEST_F(HistoryTest, FirstSnapshotIsTheBaseline) {
     EXPECT_EQ(state_.domains[0].ips, std::vector<IpAddress>{ip("192.0.2.1")});
 }
 
-TEST_F(HistoryTest, LaterSnapshotsRecordDeltasAndFirstSeen) {
+TEST_P(HistoryTest, LaterSnapshotsRecordDeltasAndFirstSeen) {
     ingest("web1", Snapshot{{dom("a.example.com", 10)}, {ipe("192.0.2.1", 7)}}, kT0);
     auto oc = ingest("web1",
                      Snapshot{{dom("a.example.com", 15), dom("new.example.net", 3)},
@@ -140,7 +143,7 @@ TEST_F(HistoryTest, LaterSnapshotsRecordDeltasAndFirstSeen) {
               std::vector<std::string>{"2"});
 }
 
-TEST_F(HistoryTest, CounterGoingBackwardsIsAResetCountedFromZero) {
+TEST_P(HistoryTest, CounterGoingBackwardsIsAResetCountedFromZero) {
     ingest("web1", Snapshot{{dom("a.example.com", 100), dom("b.example.com", 50)}, {}}, kT0);
     ingest("web1", Snapshot{{dom("a.example.com", 120), dom("b.example.com", 60)}, {}},
            kT0 + kHour);
@@ -167,7 +170,7 @@ TEST_F(HistoryTest, CounterGoingBackwardsIsAResetCountedFromZero) {
     EXPECT_EQ(store_->fleet_hosts("b.example.com"), 1);
 }
 
-TEST_F(HistoryTest, MostKeysGoneIsAReset) {
+TEST_P(HistoryTest, MostKeysGoneIsAReset) {
     Snapshot first;
     for (int i = 0; i < 10; ++i) first.domains.push_back(dom("d" + std::to_string(i) + ".com", 5));
     ingest("web1", std::move(first), kT0);
@@ -187,7 +190,7 @@ TEST_F(HistoryTest, MostKeysGoneIsAReset) {
     EXPECT_TRUE(oc.changes.empty());
 }
 
-TEST_F(HistoryTest, RollbackLeavesNothingBehind) {
+TEST_P(HistoryTest, RollbackLeavesNothingBehind) {
     {
         Transaction tx(*store_);
         ASSERT_TRUE(tx.begin().ok());
@@ -206,7 +209,7 @@ TEST_F(HistoryTest, RollbackLeavesNothingBehind) {
     EXPECT_TRUE(rows("SELECT * FROM fleet").empty());
 }
 
-TEST_F(HistoryTest, FleetCountsHostsAndSurvivesReopen) {
+TEST_P(HistoryTest, FleetCountsHostsAndSurvivesReopen) {
     ingest("web1", Snapshot{{dom("common.com", 1), dom("only1.com", 1)}, {}}, kT0);
     ingest("web2", Snapshot{{dom("common.com", 1)}, {}}, kT0);
     EXPECT_EQ(store_->fleet_hosts("common.com"), 2);
@@ -230,14 +233,14 @@ TEST_F(HistoryTest, FleetCountsHostsAndSurvivesReopen) {
     ASSERT_TRUE(store_->checkpoint_fleet().ok());
     ASSERT_TRUE(store_->commit().ok());
     EXPECT_EQ(rows("SELECT domain, hosts FROM fleet"), std::vector<std::string>{"common.com|2"});
-    EXPECT_EQ(rows("SELECT value FROM meta WHERE key IN ('fleet.seq', 'ingest.seq')"),
+    EXPECT_EQ(rows("SELECT value FROM meta WHERE key IN ('fleet.seq', 'ingest.seq') ORDER BY key"),
               (std::vector<std::string>{"3", "3"}));
     reopen();
     EXPECT_EQ(store_->fleet_hosts("common.com"), 2);
     EXPECT_EQ(store_->fleet_hosts("only1.com"), 0);
 }
 
-TEST_F(HistoryTest, SearchFindsANameNoHostListsAnyMore) {
+TEST_P(HistoryTest, SearchFindsANameNoHostListsAnyMore) {
     ingest("web1", Snapshot{{dom("gone.example.com", 1), dom("kept.example.com", 2)}, {}}, kT0);
     ingest("web2", Snapshot{{dom("gone.example.com", 4)}, {}}, kT0);
     ingest("web1", Snapshot{{dom("kept.example.com", 3)}, {}}, kT0 + kHour);
@@ -260,7 +263,7 @@ TEST_F(HistoryTest, SearchFindsANameNoHostListsAnyMore) {
                     .ok());
     reopen();
     EXPECT_EQ(
-        rows("SELECT name FROM names"),
+        rows("SELECT name FROM names ORDER BY name"),
         (std::vector<std::string>{"gone.example.com", "kept.example.com", "other.example.org"}));
     EXPECT_EQ(rows("SELECT value FROM meta WHERE key = 'index.filled'"),
               std::vector<std::string>{"1"});
@@ -279,7 +282,7 @@ TEST_F(HistoryTest, SearchFindsANameNoHostListsAnyMore) {
     EXPECT_FALSE((*seen)[2].has_value());
 }
 
-TEST_F(HistoryTest, AddressesAndAnswersAreIndexedOnceAndARollbackForgetsThem) {
+TEST_P(HistoryTest, AddressesAndAnswersAreIndexedOnceAndARollbackForgetsThem) {
     ingest("web1",
            Snapshot{{dom("a.example.com", 1, {ip("192.0.2.1"), ip("2001:db8::1")})},
                     {ipe("192.0.2.1", 1)}},
@@ -326,7 +329,7 @@ TEST_F(HistoryTest, AddressesAndAnswersAreIndexedOnceAndARollbackForgetsThem) {
            Snapshot{{dom("c.example.com", 1, {ip("203.0.113.5")})}, {ipe("203.0.113.5", 1)}}, kT0);
     EXPECT_EQ(rows("SELECT ip FROM addresses WHERE ip = '203.0.113.5'"),
               std::vector<std::string>{"203.0.113.5"});
-    EXPECT_EQ(rows("SELECT name FROM answers WHERE ip = '203.0.113.5'"),
+    EXPECT_EQ(rows("SELECT name FROM answers WHERE ip = '203.0.113.5' ORDER BY name"),
               std::vector<std::string>{"c.example.com"});
 
     // Filled from the snapshots after an upgrade: the answers as the states hold them now.
@@ -342,7 +345,7 @@ TEST_F(HistoryTest, AddressesAndAnswersAreIndexedOnceAndARollbackForgetsThem) {
                                         "203.0.113.5|c.example.com"}));
 }
 
-TEST_F(HistoryTest, LookupFindsEachNameThroughTheRestartPoints) {
+TEST_P(HistoryTest, LookupFindsEachNameThroughTheRestartPoints) {
     std::vector<DomainState> d;
     for (int i = 0; i < 100; ++i) {  // four runs: 32, 32, 32 and 4 entries
         DomainState e;
@@ -389,7 +392,7 @@ TEST_F(HistoryTest, LookupFindsEachNameThroughTheRestartPoints) {
     }
 }
 
-TEST_F(HistoryTest, LookupFindsEachAddressThroughTheRestartPoints) {
+TEST_P(HistoryTest, LookupFindsEachAddressThroughTheRestartPoints) {
     std::vector<IpState> v;
     for (int i = 0; i < 70; ++i)  // 192.0.2.0, .2, ... .138 (odd ones absent), then v6
         v.push_back(
@@ -435,7 +438,7 @@ TEST_F(HistoryTest, LookupFindsEachAddressThroughTheRestartPoints) {
     EXPECT_EQ((*got)->stats.count, 1);
 }
 
-TEST_F(HistoryTest, LookupReadsAStateAnOlderReleaseWrote) {
+TEST_P(HistoryTest, LookupReadsAStateAnOlderReleaseWrote) {
     // Up to 32 names a version-1 blob is a version-2 blob without its restart table.
     std::vector<DomainState> d(3);
     d[0].name = "a.example.com";
@@ -453,7 +456,7 @@ TEST_F(HistoryTest, LookupReadsAStateAnOlderReleaseWrote) {
     EXPECT_EQ((*got)->stats.count, 4);
 }
 
-TEST_F(HistoryTest, StateBlobsRoundTripAndRejectDamage) {
+TEST_P(HistoryTest, StateBlobsRoundTripAndRejectDamage) {
     std::vector<DomainState> d(2);
     d[0].name = "a.example.com";
     d[0].stats = KeyStats{5, kT0, kT0 - 100, 2, 9, true};
@@ -485,15 +488,15 @@ TEST_F(HistoryTest, StateBlobsRoundTripAndRejectDamage) {
     EXPECT_FALSE(decode_ips(encode_ips(i)).ok());
 }
 
-TEST_F(HistoryTest, RefusesANewerSchema) {
-    ASSERT_TRUE(store_->db().exec("PRAGMA user_version=99").ok());
+TEST_P(HistoryTest, RefusesANewerSchema) {
+    ASSERT_TRUE(store_->db().set_schema_version(99).ok());
     store_.reset();
-    auto s = HistoryStore::open((dir_ / "history.sqlite").string());
+    auto s = HistoryStore::open(scratch_->target());
     ASSERT_FALSE(s.ok());
     EXPECT_NE(s.error().message.find("newer"), std::string::npos);
 }
 
-TEST_F(HistoryTest, FailuresAndUnchangedFetchesKeepTheSnapshot) {
+TEST_P(HistoryTest, FailuresAndUnchangedFetchesKeepTheSnapshot) {
     ingest("web1", Snapshot{{dom("a.example.com", 1)}, {}}, kT0);
     HostRecord h = host("web1");
     ASSERT_TRUE(store_->record_failure(h, kT0 + 60, "web1: connection refused").ok());
@@ -512,6 +515,8 @@ TEST_F(HistoryTest, FailuresAndUnchangedFetchesKeepTheSnapshot) {
     ASSERT_TRUE(st.ok());
     EXPECT_EQ(st->domains.size(), 1u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, HistoryTest, test::both_backends(), test::backend_name);
 
 }  // namespace
 

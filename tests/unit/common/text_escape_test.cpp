@@ -49,5 +49,16 @@ TEST(TextEscapeTest, SlackMarkupIsEscaped) {
               "&lt;!channel&gt;-&lt;https://evil.example/login|click&gt;.x.test &amp; co");
 }
 
+TEST(StorableText, KeepsWellFormedUtf8AndSpellsOtherBytes) {
+    EXPECT_EQ(storable_text("web1: connection refused"), "web1: connection refused");
+    // Controls and C1 characters are well-formed: kept (escaped where shown, not here).
+    EXPECT_EQ(storable_text("a\x1b[2J\xc2\x9b\xe2\x82\xac"), "a\x1b[2J\xc2\x9b\xe2\x82\xac");
+    EXPECT_EQ(storable_text(std::string_view("a\0b", 3)), "a\\x00b");
+    EXPECT_EQ(storable_text("\x9b"
+                            "1m \xff\xfe \xc0\xaf \xed\xa0\x80 tail\xe2\x82"),
+              "\\x9b1m \\xff\\xfe \\xc0\\xaf \\xed\\xa0\\x80 tail\\xe2\\x82");
+    EXPECT_EQ(storable_text(""), "");
+}
+
 }  // namespace
 }  // namespace em
