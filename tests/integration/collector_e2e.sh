@@ -13,6 +13,8 @@
 # (and one for a DoH name web2's flow-names.log gives, fetched over HTTPS and SSH);
 # cycle 2 after new traffic: a new_domain alert; a truncated, an oversized and a tampered
 # (unsorted) file are each rejected; `report` shows the hosts and open alerts as JSON.
+# EM_HISTORY=postgres (collector_e2e_postgres.sh): the same with the history in PostgreSQL,
+# a private cluster started here ([history] url).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
@@ -172,9 +174,10 @@ url = "https://192.0.2.250:8443"
 token_file = "$WORK/token"
 ca_file = "$WORK/ca.pem"
 CONF
+history_store "$WORK/history.sqlite"
 cat >"$WORK/collector.toml" <<CONF
 [history]
-path = "$WORK/history.sqlite"
+$HISTORY_TOML
 [rules.new_domain]
 learning_days = 0
 [rules.public_resolver]
@@ -239,4 +242,11 @@ grep 'web3' "$WORK/collect.log" | grep -i 'too large\|oversized\|limit' >/dev/nu
 ip netns exec "$NS_UP" "$EM_BIN" report --config "$WORK/collector.toml" --format json >"$WORK/report.json"
 for h in agent1 web2 web3 badtoken ssh1 down1; do grep -q "\"$h\"" "$WORK/report.json" || fail "report lacks $h"; done
 grep -q 'direct_ip' "$WORK/report.json" || fail "report lacks the open direct_ip alert"
-echo "ok: serve (401/200/304), collect over HTTPS and SSH, rejections, stale, direct_ip, public_resolver (also by first-packet name), new_domain, report"
+if [ -n "$PG_DIR" ]; then
+    # The tables are the team's to query with their own tools.
+    n=$(psql "$PG_URL" -Atc "SELECT count(*) FROM hosts")
+    [ "$n" = 6 ] || fail "PostgreSQL's hosts table has $n rows, not 6"
+    n=$(psql "$PG_URL" -Atc "SELECT count(*) FROM alerts WHERE rule = 'direct_ip' AND state = 'open'")
+    [ "$n" -ge 1 ] || fail "PostgreSQL's alerts table has no open direct_ip alert"
+fi
+echo "ok: serve (401/200/304), collect over HTTPS and SSH, rejections, stale, direct_ip, public_resolver (also by first-packet name), new_domain, report; history in ${EM_HISTORY:-sqlite}"

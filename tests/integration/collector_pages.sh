@@ -19,11 +19,13 @@
 # web1's agent also sends who did it (process-uses.log): its host page lists the process,
 # its user and container, the path (markup) as text.
 # Screenshots of every page are kept as test artifacts (build/test-artifacts/*.png, or
-# $EM_ARTIFACTS).
+# $EM_ARTIFACTS). EM_HISTORY=postgres (collector_pages_postgres.sh): the same pages from a
+# history in PostgreSQL.
 source "$(dirname "$0")/lib.sh"
 need_root
 command -v chromium >/dev/null || { echo "skipped: no chromium (scripts/deps.sh test)" >&2; exit 77; }
 artifacts=${EM_ARTIFACTS:-$PWD/build/test-artifacts}
+[ "${EM_HISTORY:-sqlite}" = postgres ] && artifacts=$artifacts/postgres
 mkdir -p "$artifacts"
 
 ip netns add "$NS_UP"
@@ -101,8 +103,9 @@ ca_file = "$WORK/cert.pem"
 CONF
 mkdir "$WORK/hist"
 # max_age_minutes = 0: the unreachable db1 is stale at its first failure.
-printf '[history]\npath = "%s/hist/history.sqlite"\n[rules.public_resolver]\nlist = "%s"\n[rules.stale]\nmax_age_minutes = 0\n' \
-    "$WORK" "$PWD/packaging/public-resolvers.txt" >"$WORK/collector.toml"
+history_store "$WORK/hist/history.sqlite"
+printf '[history]\n%s\n[rules.public_resolver]\nlist = "%s"\n[rules.stale]\nmax_age_minutes = 0\n' \
+    "$HISTORY_TOML" "$PWD/packaging/public-resolvers.txt" >"$WORK/collector.toml"
 in_up "$EM_BIN" collect --once --inventory "$WORK/inventory.toml" --config "$WORK/collector.toml" \
     --timeout 2s --retries 0 >"$WORK/collect.out" 2>"$WORK/collect.log" ||
     { cat "$WORK/collect.log"; fail "collect failed"; }

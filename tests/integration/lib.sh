@@ -23,11 +23,28 @@ cleanup() {
     ip netns del "$NS_CL" 2>/dev/null || true
     ip netns del "$NS_UP" 2>/dev/null || true
     [ -n "$SYSCTL_SAVED" ] && sysctl -qw net.netfilter.nf_log_all_netns="$SYSCTL_SAVED"
+    [ -n "$PG_DIR" ] && sh tests/tools/pg-cluster.sh stop "$PG_DIR"
     # KEEP_WORK=1: a copy of the work directory stays in /tmp/kept-work for a post-mortem.
     if [ -n "${KEEP_WORK:-}" ]; then rm -rf /tmp/kept-work; cp -r "$WORK" /tmp/kept-work || true; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+# The collector's history for a test's TOML, in $HISTORY_TOML (a line of [history]): the
+# SQLite file SQLITE_PATH, or with EM_HISTORY=postgres a private PostgreSQL cluster
+# (tests/tools/pg-cluster.sh) in a directory of its own, $PG_URL, stopped by cleanup. The
+# directory is traversable so that a dashboard running as nobody reaches the socket.
+PG_DIR=""
+history_store() {  # SQLITE_PATH
+    if [ "${EM_HISTORY:-sqlite}" = postgres ]; then
+        PG_DIR=$(mktemp -d /tmp/em-pg.XXXXXX)
+        PG_URL=$(sh tests/tools/pg-cluster.sh start "$PG_DIR") || fail "cannot start PostgreSQL"
+        chmod 711 "$PG_DIR"
+        HISTORY_TOML="url = \"$PG_URL\""
+    else
+        HISTORY_TOML="path = \"$1\""
+    fi
+}
 
 in_up() { ip netns exec "$NS_UP" "$@"; }
 # From the client namespace, with the project's connector ($EM_CONNECT, set by the test):
