@@ -142,7 +142,8 @@ CREATE TABLE names(name TEXT COLLATE "C" PRIMARY KEY);
 CREATE TABLE addresses(ip TEXT COLLATE "C" PRIMARY KEY);
 CREATE TABLE answers(ip TEXT COLLATE "C" NOT NULL, name TEXT COLLATE "C" NOT NULL,
     PRIMARY KEY(ip, name));
-INSERT INTO meta VALUES('index.filled', 0);
+-- A new store: nothing to index.
+INSERT INTO meta VALUES('index.filled', 1);
 CREATE TABLE process_uses(host BIGINT PRIMARY KEY, time BIGINT NOT NULL, etag TEXT NOT NULL,
     hash TEXT NOT NULL, data BYTEA NOT NULL);
 )sql";
