@@ -14,6 +14,17 @@ namespace em::fetch_detail {
 
 namespace {
 
+// An ETag as RFC 9110 spells it, in printable ASCII (no obs-text), at most 256 bytes: what
+// the host sends back in If-None-Match and the history stores. Anything else is dropped —
+// the next fetch is then unconditional — so that a host cannot put bytes into the next
+// request's headers or into the store that it cannot hold.
+std::string usable_etag(const std::string& tag) {
+    if (tag.size() > 256) return {};
+    for (char c : tag)
+        if (c < 0x21 || c > 0x7e) return {};
+    return tag;
+}
+
 constexpr size_t kErrorBodyBytes = 200;  // of a non-200 answer, quoted in the error
 
 std::string sha256_base64(std::string_view data) {
@@ -108,7 +119,7 @@ class Getter {
         switch (x.status) {
             case 200: {
                 out.not_modified = false;
-                out.etag = x.header("ETag");
+                out.etag = usable_etag(x.header("ETag"));
                 std::string want = digest_sha256(x.header("Digest"));
                 if (!want.empty() && want != sha256_base64(x.body))
                     return fail("tampered: digest mismatch on " + std::string(file));

@@ -485,6 +485,18 @@ TEST_F(FetchHttps, BodiesAndEtags) {
     EXPECT_EQ(s.requests, 2);
 }
 
+TEST_F(FetchHttps, EtagsThatAreNotPrintableAsciiAreDropped) {
+    TestServer s;
+    s.domains_etag = "\"d-\xff\x80\"";  // obs-text: not for a header we send back or the store
+    s.ips_etag = "\"" + std::string(300, 'i') + "\"";  // longer than any real one
+    s.start();
+    auto r = fetch_one(host(s));
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.domains, s.domains);
+    EXPECT_EQ(r.domains_etag, "");
+    EXPECT_EQ(r.ips_etag, "");
+}
+
 TEST_F(FetchHttps, BothUnchangedIsNotModified) {
     TestServer s;
     s.start();
