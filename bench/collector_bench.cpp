@@ -16,6 +16,8 @@
 //   collector_bench [--hosts 1000] [--domains 10000] [--ips 20000] [--pool 50000]
 //                   [--db /tmp/collector-bench.sqlite] [--resolvers packaging/public-resolvers.txt]
 //                   [--pages-only]
+// --db postgresql://… puts the history in PostgreSQL: an empty database (the benchmark
+// refuses one that holds a history); bench/collector_stores.sh runs both side by side.
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -39,6 +41,7 @@
 #include "dashboard/pages.h"
 #include "format/parser.h"
 #include "format/writer.h"
+#include "store/store.h"
 
 namespace {
 
@@ -321,13 +324,26 @@ int main(int argc, char** argv) {
         hosts[0].name = name;
         return time_pages(o, make_pool(o.pool), hosts);
     }
-    for (const char* suffix : {"", "-wal", "-shm", ".alerts.jsonl"})
-        std::filesystem::remove(o.db + suffix);
-
+    const bool pg = em::store::is_postgres_url(o.db);
     em::CollectorConfig cfg;
-    cfg.history.path = o.db;
+    if (pg) {
+        auto db = em::store::Database::open(o.db);
+        auto v = db ? db->schema_version() : em::Result<int64_t>(db.error());
+        if (!v || *v != 0) {
+            std::fprintf(stderr, "collector_bench: %s: %s\n", em::store::redact_url(o.db).c_str(),
+                         v ? "holds a history: give an empty database" : v.error().message.c_str());
+            return 1;
+        }
+        cfg.history.url = o.db;
+        cfg.alerts.jsonl = "/tmp/collector-bench-pg.alerts.jsonl";
+        std::filesystem::remove(cfg.alerts.jsonl);
+    } else {
+        for (const char* suffix : {"", "-wal", "-shm", ".alerts.jsonl"})
+            std::filesystem::remove(o.db + suffix);
+        cfg.history.path = o.db;
+        cfg.alerts.jsonl = o.db + ".alerts.jsonl";
+    }
     cfg.alerts.to_stdout = false;
-    cfg.alerts.jsonl = o.db + ".alerts.jsonl";
     cfg.rules.new_domain.learning_days = 0;  // so that cycle 2's new names are alerted on
     cfg.rules.public_resolver.list = o.resolvers;
     cfg.rules.public_resolver.enabled = !o.resolvers.empty();
@@ -343,7 +359,7 @@ int main(int argc, char** argv) {
         "pool: %zu names, built in %.2f s; hosts %zu x %zu domains x %zu addresses; "
         "db %s\n",
         pool.names.size(), std::chrono::duration<double>(Clock::now() - t).count(), o.hosts,
-        o.domains, o.ips, o.db.c_str());
+        o.domains, o.ips, em::store::redact_url(o.db).c_str());
 
     std::vector<em::HostSpec> hosts(o.hosts);
     for (size_t h = 0; h < o.hosts; ++h) {
@@ -392,6 +408,14 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
     }
     if (int rc = time_pages(o, pool, hosts); rc != 0) return rc;
+    if (pg) {
+        auto db = em::store::Database::open(o.db);
+        auto st = db ? db->prepare("SELECT pg_database_size(current_database())")
+                     : em::Result<em::store::Statement>(db.error());
+        if (st && st->step() == em::store::Step::Row)
+            std::printf("database: %.0f MB\n", static_cast<double>(st->int64(0)) / 1e6);
+        return 0;
+    }
     std::error_code ec;
     std::printf("database: %.0f MB (+ WAL %.0f MB)\n",
                 static_cast<double>(std::filesystem::file_size(o.db, ec)) / 1e6,
