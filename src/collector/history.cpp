@@ -443,7 +443,7 @@ bool HistoryStore::learn(KeySet& set, std::string_view key) {
 Result<void> HistoryStore::index_address(const IpAddress& ip) {
     if (!learn(known_ips_, ip.key())) return {};
     add_address_.bind(1, ip.to_string());
-    return db_.run(add_address_);
+    return db_.queue(add_address_);
 }
 
 Result<void> HistoryStore::index_answers(const DomainState& d) {
@@ -452,7 +452,7 @@ Result<void> HistoryStore::index_answers(const DomainState& d) {
         key_buf_ += d.name;
         if (!learn(known_answers_, key_buf_)) continue;
         add_answer_.bind(1, ip.to_string()).bind(2, d.name);
-        if (auto r = db_.run(add_answer_); !r) return r;
+        if (auto r = db_.queue(add_answer_); !r) return r;
     }
     return {};
 }
@@ -472,7 +472,7 @@ Result<void> HistoryStore::fill_index() {
         if (!st) return st.error();
         for (const auto& d : st->domains) {
             add_name_.bind(1, d.name);
-            if (auto r = db_.run(add_name_); !r) return r;
+            if (auto r = db_.queue(add_name_); !r) return r;
             if (auto r = index_answers(d); !r) return r;
         }
         for (const auto& e : st->ips)
@@ -574,12 +574,12 @@ Result<void> HistoryStore::checkpoint_fleet() {
         Result<void> r;
         if (it == fleet_.end()) {
             fleet_del_.bind(1, name);
-            r = db_.run(fleet_del_);
+            r = db_.queue(fleet_del_);
         } else {
             fleet_put_.bind(1, name)
                 .bind(2, it->second.hosts)
                 .bind(3, static_cast<int64_t>(it->second.base_len));
-            r = db_.run(fleet_put_);
+            r = db_.queue(fleet_put_);
         }
         if (!r) return r;
     }
@@ -708,7 +708,8 @@ Result<void> HistoryStore::write_host(const HostRecord& h) {
         .bind(11, h.ips_hash)
         .bind(12, h.domains)
         .bind(13, h.ips);
-    if (auto r = db_.run(set_host_); !r) return Error{"host " + h.name + ": " + r.error().message};
+    if (auto r = db_.queue(set_host_); !r)
+        return Error{"host " + h.name + ": " + r.error().message};
     return {};
 }
 
@@ -734,7 +735,8 @@ Result<std::string> HistoryStore::read_state(int64_t host_id, char kind) {
 
 Result<void> HistoryStore::write_state(const HostRecord& h, char kind, const std::string& blob) {
     put_state_.bind(1, h.id * 2 + (kind == 'i' ? 1 : 0)).bind_blob(2, blob);
-    if (auto r = db_.run(put_state_); !r) return Error{"host " + h.name + ": " + r.error().message};
+    if (auto r = db_.queue(put_state_); !r)
+        return Error{"host " + h.name + ": " + r.error().message};
     return {};
 }
 
@@ -808,7 +810,7 @@ Result<std::optional<int64_t>> HistoryStore::meta(const std::string& key) {
 
 Result<void> HistoryStore::set_meta(const std::string& key, int64_t value) {
     put_meta_.bind(1, key).bind(2, value);
-    return db_.run(put_meta_);
+    return db_.queue(put_meta_);
 }
 
 Result<void> HistoryStore::prune_deltas(int64_t before) {

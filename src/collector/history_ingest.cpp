@@ -171,17 +171,17 @@ Result<IngestOutcome> HistoryStore::ingest(HostRecord& h, Snapshot&& snap, const
             const std::string_view kind = c.kind == 'd' ? "d" : "i";
             if (c.new_key) {
                 add_first_seen_.bind(1, h.id).bind(2, kind).bind(3, key).bind(4, now);
-                if (auto r = db_.run(add_first_seen_); !r) return fail(r);
+                if (auto r = db_.queue(add_first_seen_); !r) return fail(r);
             }
             add_delta_.bind(1, h.id).bind(2, now).bind(3, kind).bind(4, key).bind(5, c.delta);
-            if (auto r = db_.run(add_delta_); !r) return fail(r);
+            if (auto r = db_.queue(add_delta_); !r) return fail(r);
         }
     }
     for (size_t i : oc.fleet_added) {
         DomainState& d = state.domains[i];
         if (fleet_hosts(d.name) == 0) {  // no host lists it now: it may be new to the fleet
             add_name_.bind(1, d.name);
-            if (auto r = db_.run(add_name_); !r) return fail(r);
+            if (auto r = db_.queue(add_name_); !r) return fail(r);
         }
         const size_t base_len = fleet_add(d.name);
         if (d.base_len == 0) d.base_len = static_cast<uint16_t>(base_len);
@@ -203,7 +203,7 @@ Result<IngestOutcome> HistoryStore::ingest(HostRecord& h, Snapshot&& snap, const
             .bind(2, now)
             .bind(3, std::string_view("reset"))
             .bind(4, oc.reset_detail);
-        if (auto r = db_.run(add_event_); !r) return fail(r);
+        if (auto r = db_.queue(add_event_); !r) return fail(r);
         h.last_reset = now;
         log_warn("{}: counters reset ({}): counting again from zero", h.name, oc.reset_detail);
     }

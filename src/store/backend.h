@@ -39,6 +39,15 @@ class DatabaseImpl {
     virtual std::string last_error() const = 0;
     virtual Result<void> begin() = 0;
     virtual bool in_transaction() const = 0;
+    virtual void rollback() { (void)exec("ROLLBACK"); }
+    /// Runs a statement whose rows are not read, now (the default) or later (see
+    /// Database::queue); the statement is reset.
+    virtual Result<void> queue(StatementImpl& st) {
+        const Step s = st.step();
+        st.reset();
+        if (s == Step::Failed) return Error{"statement failed in " + where() + ": " + last_error()};
+        return {};
+    }
     virtual Result<int64_t> schema_version() = 0;
     virtual Result<void> set_schema_version(int64_t v) = 0;
     /// The SQLite connection (null for PostgreSQL).

@@ -2,6 +2,11 @@
 // PQexecPrepared per run) with text results, blobs sent in binary and read back from bytea's
 // hex text. A statement's server-side twin is deallocated after the statement is destroyed,
 // at the connection's next idle moment (DEALLOCATE cannot run inside a failed transaction).
+//
+// Statements queued inside a transaction (Database::queue) are sent in libpq's pipeline mode
+// without waiting for each answer: the ingest's thousands of small INSERTs cost one round trip
+// per kMaxQueued instead of one each. Every call that needs an answer first drains the
+// pipeline (sync()), and reports the first queued failure as its own.
 #include <libpq-fe.h>
 
 #include <charconv>
@@ -164,6 +169,10 @@ class PgStatement final : public StatementImpl {
     friend class PgDatabase;
 };
 
+// Queued statements sent before the pipeline is drained: bounds what the server buffers for
+// us (each answer is a few dozen bytes), so that neither side blocks writing to the other.
+constexpr size_t kMaxQueued = 512;
+
 class PgDatabase final : public DatabaseImpl {
   public:
     PgDatabase(ConnPtr conn, std::string where)
@@ -172,12 +181,14 @@ class PgDatabase final : public DatabaseImpl {
     const std::string& where() const override { return where_; }
 
     Result<void> exec(const std::string& sql) override {
+        if (!sync()) return Error{last_error_ + " in " + where_};
         ResultPtr r(PQexec(conn_.get(), sql.c_str()));
         if (!good(r.get())) return Error{last_error_ + " in " + where_};
         return {};
     }
 
     Result<std::unique_ptr<StatementImpl>> prepare(const std::string& sql) override {
+        if (!sync()) return Error{"cannot prepare statement in " + where_ + ": " + last_error_};
         deallocate_released();
         int params = 0;
         const std::string text = to_dollar_params(sql, params);
@@ -191,10 +202,52 @@ class PgDatabase final : public DatabaseImpl {
     std::string last_error() const override { return last_error_; }
     Result<void> begin() override { return exec("BEGIN"); }
     bool in_transaction() const override {
-        return PQtransactionStatus(conn_.get()) != PQTRANS_IDLE;
+        return queued_ > 0 || PQtransactionStatus(conn_.get()) != PQTRANS_IDLE;
+    }
+    void rollback() override {
+        (void)sync();  // the failure, if any, is what the rollback undoes
+        ResultPtr r(PQexec(conn_.get(), "ROLLBACK"));
+    }
+
+    Result<void> queue(StatementImpl& impl) override {
+        auto& st = static_cast<PgStatement&>(impl);
+        if (PQtransactionStatus(conn_.get()) == PQTRANS_IDLE && queued_ == 0) {
+            // Outside a transaction each statement stands alone: run it now.
+            const Step s = st.step();
+            st.reset();
+            if (s == Step::Failed)
+                return Error{"statement failed in " + where_ + ": " + last_error_};
+            return {};
+        }
+        if (!st.bind_error_.empty()) {
+            last_error_ = st.bind_error_;
+            st.reset();
+            return Error{"statement failed in " + where_ + ": " + last_error_};
+        }
+        if (queued_ == 0 && PQenterPipelineMode(conn_.get()) != 1) {
+            last_error_ = trimmed(PQerrorMessage(conn_.get()));
+            st.reset();
+            return Error{"cannot queue a statement in " + where_ + ": " + last_error_};
+        }
+        Params p(st);
+        const int sent =
+            PQsendQueryPrepared(conn_.get(), st.name_.c_str(), p.count(), p.values.data(),
+                                p.lengths.data(), st.formats_.data(), 0);
+        st.reset();
+        ++queued_;  // counted even if not sent: sync() leaves pipeline mode
+        if (sent != 1) {
+            last_error_ = trimmed(PQerrorMessage(conn_.get()));
+            (void)sync();
+            return Error{"cannot queue a statement in " + where_ + ": " + last_error_};
+        }
+        if (queued_ >= kMaxQueued && !sync())
+            return Error{"statement failed in " + where_ + ": " + last_error_};
+        return {};
     }
 
     Result<int64_t> schema_version() override {
+        if (!sync())
+            return Error{"cannot read the schema version in " + where_ + ": " + last_error_};
         ResultPtr r(PQexec(conn_.get(), "SELECT to_regclass('em_schema') IS NOT NULL"));
         if (!good(r.get()) || PQntuples(r.get()) != 1)
             return Error{"cannot read the schema version in " + where_ + ": " + last_error_};
@@ -213,19 +266,14 @@ class PgDatabase final : public DatabaseImpl {
 
     // Runs `st` with its bound parameters; the result is the statement's.
     Step run(PgStatement& st) {
+        if (!sync()) return Step::Failed;
         if (!st.bind_error_.empty()) {
             last_error_ = st.bind_error_;
             return Step::Failed;
         }
-        const size_t n = st.values_.size();
-        std::vector<const char*> values(n);
-        std::vector<int> lengths(n);
-        for (size_t k = 0; k < n; ++k) {
-            values[k] = st.null_[k] ? nullptr : st.values_[k].c_str();
-            lengths[k] = static_cast<int>(st.values_[k].size());
-        }
-        st.result_.reset(PQexecPrepared(conn_.get(), st.name_.c_str(), static_cast<int>(n),
-                                        values.data(), lengths.data(), st.formats_.data(), 0));
+        Params p(st);
+        st.result_.reset(PQexecPrepared(conn_.get(), st.name_.c_str(), p.count(), p.values.data(),
+                                        p.lengths.data(), st.formats_.data(), 0));
         if (!good(st.result_.get())) return Step::Failed;
         st.rows_ = PQntuples(st.result_.get());
         st.blobs_.assign(static_cast<size_t>(PQnfields(st.result_.get())), std::string());
@@ -235,6 +283,52 @@ class PgDatabase final : public DatabaseImpl {
     void release(std::string name) { released_.push_back(std::move(name)); }
 
   private:
+    // A statement's parameters as libpq takes them.
+    struct Params {
+        explicit Params(const PgStatement& st) : values(st.values_.size()), lengths(values.size()) {
+            for (size_t k = 0; k < values.size(); ++k) {
+                values[k] = st.null_[k] ? nullptr : st.values_[k].c_str();
+                lengths[k] = static_cast<int>(st.values_[k].size());
+            }
+        }
+        int count() const { return static_cast<int>(values.size()); }
+        std::vector<const char*> values;
+        std::vector<int> lengths;
+    };
+
+    // Drains the pipeline of queued statements and leaves pipeline mode; false (last_error_
+    // set) when one of them failed, or the connection did. Once a statement failed the server
+    // skips the rest (PGRES_PIPELINE_ABORTED), and the transaction is aborted.
+    bool sync() {
+        if (queued_ == 0) return true;
+        std::string failure;
+        const bool synced = PQpipelineSync(conn_.get()) == 1;
+        if (!synced) failure = trimmed(PQerrorMessage(conn_.get()));
+        // Each statement's results end with a NULL; the sync point's result ends the pipeline.
+        size_t ended = 0;
+        while (synced) {
+            ResultPtr r(PQgetResult(conn_.get()));
+            if (!r) {
+                if (++ended > queued_) break;  // nothing more is coming
+                continue;
+            }
+            const ExecStatusType s = PQresultStatus(r.get());
+            if (s == PGRES_PIPELINE_SYNC) break;
+            if (s == PGRES_FATAL_ERROR && failure.empty())
+                failure = trimmed(PQresultErrorMessage(r.get()));
+            if (PQstatus(conn_.get()) != CONNECTION_OK) {
+                if (failure.empty()) failure = trimmed(PQerrorMessage(conn_.get()));
+                break;
+            }
+        }
+        queued_ = 0;
+        if (PQexitPipelineMode(conn_.get()) != 1 && failure.empty())
+            failure = trimmed(PQerrorMessage(conn_.get()));
+        if (failure.empty()) return true;
+        last_error_ = "a queued statement failed: " + failure;
+        return false;
+    }
+
     bool good(PGresult* r) {
         const ExecStatusType s = PQresultStatus(r);
         if (r && (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)) return true;
@@ -257,6 +351,7 @@ class PgDatabase final : public DatabaseImpl {
     std::string last_error_;
     uint64_t statements_ = 0;
     std::vector<std::string> released_;
+    size_t queued_ = 0;  // statements sent in pipeline mode and not yet drained
 };
 
 PgStatement::~PgStatement() { db_.release(std::move(name_)); }

@@ -102,7 +102,8 @@ Error Database::error(const std::string& what) const {
 
 Result<void> Database::begin() { return impl_->begin(); }
 Result<void> Database::commit() { return impl_->exec("COMMIT"); }
-void Database::rollback() { (void)impl_->exec("ROLLBACK"); }
+void Database::rollback() { impl_->rollback(); }
+Result<void> Database::queue(Statement& st) { return impl_->queue(*st.impl_); }
 bool Database::in_transaction() const { return impl_->in_transaction(); }
 Result<int64_t> Database::schema_version() { return impl_->schema_version(); }
 Result<void> Database::set_schema_version(int64_t v) { return impl_->set_schema_version(v); }

@@ -66,6 +66,7 @@ class Statement {
     int columns();
 
   private:
+    friend class Database;
     std::unique_ptr<StatementImpl> impl_;
 };
 
@@ -88,6 +89,12 @@ class Database {
     Result<Statement> prepare(const std::string& sql);
     /// Runs a statement that returns no rows (or whose rows are not read), resetting it.
     Result<void> run(Statement& st);
+    /// As run(), but inside a transaction the store may send the statement later with others
+    /// (PostgreSQL: in one pipeline, one round trip for many statements) — so its failure may
+    /// show only at the next call that waits for the store (a step(), run(), exec(), commit()
+    /// …), which then fails with it and leaves the transaction to be rolled back. Outside a
+    /// transaction, and on SQLite, it is run().
+    Result<void> queue(Statement& st);
     /// An Error "<what> in <where>: <the store's last message>".
     Error error(const std::string& what) const;
 

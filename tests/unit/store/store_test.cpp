@@ -175,6 +175,70 @@ TEST_P(StoreTest, ErrorsNameWhatAndWhereAndTheStoreGoesOn) {
     EXPECT_NE(ex.error().message.find(db_->where()), std::string::npos) << ex.error().message;
 }
 
+TEST_P(StoreTest, QueuedStatementsLandAtCommit) {
+    auto ins = prepare("INSERT INTO t (k, n, b) VALUES (?1, ?2, ?3)");
+    // Outside a transaction a queued statement runs at once.
+    ins.bind(1, std::string_view("alone")).bind(2, int64_t{-1}).bind_blob(3, all_bytes());
+    ASSERT_TRUE(db_->queue(ins));
+    EXPECT_EQ(count(), 1);
+    // Inside one, more than a pipeline's worth (PostgreSQL drains every 512), then a read in
+    // the middle sees what was queued before it.
+    ASSERT_TRUE(db_->begin());
+    for (int64_t i = 0; i < 1500; ++i) {
+        ins.bind(1, std::string_view("q" + std::to_string(i))).bind(2, i).bind_blob(3, all_bytes());
+        ASSERT_TRUE(db_->queue(ins));
+        if (i == 700) {
+            EXPECT_EQ(count(), 702);
+        }
+    }
+    EXPECT_TRUE(db_->in_transaction());
+    ASSERT_TRUE(db_->commit());
+    EXPECT_FALSE(db_->in_transaction());
+    EXPECT_EQ(count(), 1501);
+    auto sel = prepare("SELECT n, b FROM t WHERE k = ?1");
+    sel.bind(1, std::string_view("q1499"));
+    ASSERT_EQ(sel.step(), Step::Row);
+    EXPECT_EQ(sel.int64(0), 1499);
+    EXPECT_EQ(sel.blob(1), all_bytes());
+    sel.reset();
+
+    // A rollback drops what was queued.
+    ASSERT_TRUE(db_->begin());
+    ins.bind(1, std::string_view("undone"));
+    ASSERT_TRUE(db_->queue(ins));
+    db_->rollback();
+    EXPECT_EQ(count(), 1501);
+}
+
+TEST_P(StoreTest, AQueuedFailureFailsTheCommitAndTheStoreGoesOn) {
+    auto ins = prepare("INSERT INTO t (k) VALUES (?1)");
+    ASSERT_TRUE(db_->begin());
+    ins.bind(1, std::string_view("before"));
+    ASSERT_TRUE(db_->queue(ins));
+    ins.bind(1, std::string_view("before"));  // a duplicate: fails now or at the commit
+    Result<void> r = db_->queue(ins);
+    for (int i = 0; r && i < 3; ++i) {
+        ins.bind(1, std::string_view("after" + std::to_string(i)));
+        r = db_->queue(ins);
+    }
+    if (r) r = db_->commit();
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find(db_->where()), std::string::npos) << r.error().message;
+    EXPECT_TRUE(r.error().message.find("UNIQUE constraint failed: t.k") != std::string::npos ||
+                r.error().message.find("violates unique constraint \"t_k_key\"") !=
+                    std::string::npos)
+        << r.error().message;
+    db_->rollback();
+    EXPECT_FALSE(db_->in_transaction());
+    EXPECT_EQ(count(), 0);  // all or nothing
+    // The connection goes on.
+    ASSERT_TRUE(db_->begin());
+    ins.bind(1, std::string_view("ok"));
+    ASSERT_TRUE(db_->queue(ins));
+    ASSERT_TRUE(db_->commit());
+    EXPECT_EQ(count(), 1);
+}
+
 TEST_P(StoreTest, StatementsRunAgainAfterReset) {
     auto ins = prepare("INSERT INTO t (k, n) VALUES (?1, ?2)");
     for (int i = 0; i < 10; ++i) {
@@ -301,6 +365,14 @@ TEST_F(PostgresOnly, TextThatPostgresCannotHoldIsRefusedClearly) {
     }
     ins->bind(1, std::string_view("\xe2\x82\xac and \xf0\x9f\x98\x80"));
     EXPECT_TRUE(db_->run(*ins));
+    // Queued in a transaction, it is refused at once too, before anything is sent.
+    ASSERT_TRUE(db_->begin());
+    ins->bind(1, std::string_view("a\0b", 3));
+    auto r = db_->queue(*ins);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("text parameter 1 is not UTF-8"), std::string::npos)
+        << r.error().message;
+    db_->rollback();
 }
 
 TEST_F(PostgresOnly, DestroyedStatementsLeaveNoServerSideTwins) {
