@@ -87,6 +87,8 @@ INSERT INTO meta VALUES('index.filled', 0) ON CONFLICT(key) DO UPDATE SET value 
 CREATE TABLE process_uses(host INTEGER PRIMARY KEY, time INTEGER NOT NULL, etag TEXT NOT NULL,
     hash TEXT NOT NULL, data BLOB NOT NULL);
 )sql",
+    // PostgreSQL partitions deltas by month (kPgSteps[0]); SQLite's deltas stay as they are.
+    "SELECT 1",
 };
 constexpr int kSchemaVersion = sizeof kSteps / sizeof kSteps[0];
 
@@ -147,7 +149,53 @@ INSERT INTO meta VALUES('index.filled', 1);
 CREATE TABLE process_uses(host BIGINT PRIMARY KEY, time BIGINT NOT NULL, etag TEXT NOT NULL,
     hash TEXT NOT NULL, data BYTEA NOT NULL);
 )sql";
-constexpr std::array<const char*, 0> kPgSteps{};
+constexpr std::array<const char*, 1> kPgSteps{
+    // deltas, partitioned by month of `time` (UTC): retention drops whole months
+    // (em_drop_deltas_before) instead of deleting rows. em_deltas_month(t) creates the month of
+    // t when it is missing (once a month, under an advisory lock: collectors that meet there
+    // create it once) and returns its end; the ingest calls it before writing deltas.
+    R"sql(
+ALTER TABLE deltas RENAME TO deltas_v4;
+ALTER INDEX deltas_pkey RENAME TO deltas_v4_pkey;
+CREATE TABLE deltas(
+    host BIGINT NOT NULL, time BIGINT NOT NULL, kind TEXT NOT NULL, key TEXT COLLATE "C" NOT NULL,
+    delta BIGINT NOT NULL, PRIMARY KEY(host, time, kind, key)) PARTITION BY RANGE (time);
+CREATE FUNCTION em_deltas_month(t BIGINT) RETURNS BIGINT LANGUAGE plpgsql AS $$
+DECLARE
+    lo TIMESTAMP := date_trunc('month', to_timestamp(t) AT TIME ZONE 'UTC');
+    hi TIMESTAMP := lo + INTERVAL '1 month';
+    part TEXT := 'deltas_' || to_char(lo, 'YYYYMM');
+BEGIN
+    IF to_regclass(part) IS NULL THEN
+        PERFORM pg_advisory_xact_lock(7316998104);
+        IF to_regclass(part) IS NULL THEN
+            EXECUTE format('CREATE TABLE %I PARTITION OF deltas FOR VALUES FROM (%s) TO (%s)',
+                           part, extract(epoch FROM lo)::BIGINT, extract(epoch FROM hi)::BIGINT);
+        END IF;
+    END IF;
+    RETURN extract(epoch FROM hi)::BIGINT;
+END $$;
+CREATE FUNCTION em_drop_deltas_before(t BIGINT) RETURNS BIGINT LANGUAGE plpgsql AS $$
+DECLARE
+    part TEXT;
+    dropped BIGINT := 0;
+BEGIN
+    FOR part IN SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                WHERE i.inhparent = 'deltas'::regclass AND c.relname ~ '^deltas_[0-9]{6}$'
+                ORDER BY c.relname LOOP
+        IF extract(epoch FROM to_date(substr(part, 8), 'YYYYMM') + INTERVAL '1 month') <= t THEN
+            EXECUTE format('DROP TABLE %I', part);
+            dropped := dropped + 1;
+        END IF;
+    END LOOP;
+    RETURN dropped;
+END $$;
+SELECT em_deltas_month(min(time)) FROM deltas_v4
+    GROUP BY date_trunc('month', to_timestamp(time) AT TIME ZONE 'UTC');
+INSERT INTO deltas SELECT * FROM deltas_v4;
+DROP TABLE deltas_v4;
+)sql",
+};
 static_assert(kPgBase + kPgSteps.size() == kSchemaVersion,
               "a migration step lacks its PostgreSQL twin");
 
@@ -614,6 +662,7 @@ void HistoryStore::rollback() {
     if (!in_tx_) return;
     db_.rollback();
     in_tx_ = false;
+    deltas_from_ = deltas_to_ = 0;  // a month it added is gone with the transaction
     for (auto it = fleet_undo_.rbegin(); it != fleet_undo_.rend(); ++it) {
         auto f = fleet_.find(it->first);
         if (it->second > 0) {
@@ -813,7 +862,28 @@ Result<void> HistoryStore::set_meta(const std::string& key, int64_t value) {
     return db_.queue(put_meta_);
 }
 
+Result<void> HistoryStore::cover_deltas(int64_t t) {
+    if (db_.backend() != store::Backend::Postgres || (t >= deltas_from_ && t < deltas_to_))
+        return {};
+    // The month of t and the next one, so that the turn of the month needs no DDL.
+    auto st = db_.prepare("SELECT em_deltas_month(em_deltas_month(?1))");
+    if (!st) return st.error();
+    st->bind(1, t);
+    if (st->step() != store::Step::Row) return db_.error("cannot add a month to deltas");
+    deltas_from_ = t;
+    deltas_to_ = st->int64(0);
+    return {};
+}
+
 Result<void> HistoryStore::prune_deltas(int64_t before) {
+    if (db_.backend() == store::Backend::Postgres) {
+        // Whole months, each a partition: a month goes when all of it is older than `before`.
+        auto st = db_.prepare("SELECT em_drop_deltas_before(?1)");
+        if (!st) return st.error();
+        st->bind(1, before);
+        if (st->step() != store::Step::Row) return db_.error("cannot drop old months of deltas");
+        return {};
+    }
     // Per host: a range of the (host, time, ...) key, not a scan of the whole table.
     auto st = db_.prepare("DELETE FROM deltas WHERE host = ?1 AND time < ?2");
     if (!st) return st.error();

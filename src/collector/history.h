@@ -158,7 +158,8 @@ class HistoryStore {
     /// inside a transaction (the collector does at the end of each cycle).
     Result<void> checkpoint_fleet();
 
-    /// Deletes deltas older than `before`.
+    /// Drops the deltas older than `before`: SQLite deletes the rows, PostgreSQL drops the
+    /// months (partitions) that end by then, so a row is kept up to a month longer there.
     Result<void> prune_deltas(int64_t before);
 
     /// SQLite: reads the database through a memory map (PRAGMA mmap_size; Debian's SQLite maps at
@@ -202,6 +203,8 @@ class HistoryStore {
     // Adds `key` to `set` (undone if the open transaction rolls back); false if it was there.
     bool learn(KeySet& set, std::string_view key);
     Result<void> index_address(const IpAddress& ip);
+    // PostgreSQL: deltas has a partition for time t (cover_deltas adds it when missing).
+    Result<void> cover_deltas(int64_t t);
     Result<void> index_answers(const DomainState& d);
     Result<std::vector<std::string>> first_rows(store::Statement& st, std::string_view arg,
                                                 size_t limit, size_t& total);
@@ -230,6 +233,7 @@ class HistoryStore {
     std::unordered_set<std::string> fleet_dirty_;  // changed since the last checkpoint
     bool checkpointed_ = false;                    // in the open transaction
     int64_t ingest_seq_ = 0;                       // ingests committed, ever
+    int64_t deltas_from_ = 0, deltas_to_ = 0;      // times deltas has a partition for (PG)
     int64_t tx_ingest_seq_ = 0;                    // at begin()
 
     store::Statement get_host_, add_host_, set_host_, set_tags_, all_hosts_;

@@ -164,6 +164,8 @@ Result<IngestOutcome> HistoryStore::ingest(HostRecord& h, Snapshot&& snap, const
     const auto fail = [&](const Result<void>& r) {
         return Error{"host " + h.name + ": " + r.error().message};
     };
+    if (!oc.first && !oc.changes.empty())
+        if (auto r = cover_deltas(now); !r) return fail(r);
     if (!oc.first) {
         for (const KeyChange& c : oc.changes) {
             const std::string key =

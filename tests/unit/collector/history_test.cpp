@@ -2,7 +2,9 @@
 
 #include <fmt/core.h>
 #include <gtest/gtest.h>
+
 #include <unistd.h>
+#include <functional>
 
 #include <filesystem>
 
@@ -486,6 +488,64 @@ TEST_P(HistoryTest, StateBlobsRoundTripAndRejectDamage) {
     EXPECT_EQ((*ib)[1].stats.count, 7);
     std::swap(i[0], i[1]);  // out of order
     EXPECT_FALSE(decode_ips(encode_ips(i)).ok());
+}
+
+// Deltas at the middle of January, February and March 2026 (UTC).
+constexpr int64_t kJan15 = 1768435200, kFeb15 = 1771113600, kMar1 = 1772323200, kMar15 = 1773532800;
+
+void ingest_three_months(const std::function<void(Snapshot, int64_t)>& ingest) {
+    ingest(Snapshot{{dom("a.example.com", 1)}, {}}, kJan15 - kHour);  // the baseline
+    ingest(Snapshot{{dom("a.example.com", 2)}, {}}, kJan15);
+    ingest(Snapshot{{dom("a.example.com", 3)}, {}}, kFeb15);
+    ingest(Snapshot{{dom("a.example.com", 4)}, {}}, kMar15);
+}
+
+TEST_P(HistoryTest, RetentionDropsOldDeltas) {
+    ingest_three_months([&](Snapshot s, int64_t t) { ingest("web1", std::move(s), t); });
+    ASSERT_EQ(rows("SELECT count(*) FROM deltas"), std::vector<std::string>{"3"});
+    {
+        Transaction tx(*store_);
+        ASSERT_TRUE(tx.begin().ok());
+        ASSERT_TRUE(store_->prune_deltas(kMar1).ok());
+        ASSERT_TRUE(tx.commit().ok());
+    }
+    EXPECT_EQ(rows("SELECT time FROM deltas"), std::vector<std::string>{std::to_string(kMar15)});
+    if (GetParam() == store::Backend::Postgres) {
+        // Whole months dropped, not rows deleted: March and April (made ahead) are left.
+        EXPECT_EQ(rows("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                       "WHERE i.inhparent = 'deltas'::regclass ORDER BY 1"),
+                  (std::vector<std::string>{"deltas_202603", "deltas_202604"}));
+        // A month is dropped only when all of it is past: mid-March keeps March.
+        ASSERT_TRUE(store_->prune_deltas(kMar15 + kHour).ok());
+        EXPECT_EQ(rows("SELECT count(*) FROM deltas"), std::vector<std::string>{"1"});
+    }
+    // A time that goes back to a dropped month gets its month again.
+    ingest("web1", Snapshot{{dom("a.example.com", 5)}, {}}, kJan15);
+    EXPECT_EQ(rows("SELECT count(*) FROM deltas"), std::vector<std::string>{"2"});
+}
+
+TEST_P(HistoryTest, PostgresDeltasMovedIntoMonthsAtUpgrade) {
+    if (GetParam() != store::Backend::Postgres) GTEST_SKIP() << "PostgreSQL's schema step";
+    ingest_three_months([&](Snapshot s, int64_t t) { ingest("web1", std::move(s), t); });
+    // Back to schema version 4: deltas one plain table, no month functions.
+    ASSERT_TRUE(store_->db()
+                    .exec("CREATE TABLE plain AS SELECT * FROM deltas; DROP TABLE deltas; "
+                          "ALTER TABLE plain RENAME TO deltas; "
+                          "ALTER TABLE deltas ADD PRIMARY KEY(host, time, kind, key); "
+                          "DROP FUNCTION em_deltas_month; DROP FUNCTION em_drop_deltas_before; "
+                          "UPDATE em_schema SET version = 4")
+                    .ok());
+    reopen();
+    EXPECT_EQ(rows("SELECT version FROM em_schema"), std::vector<std::string>{"5"});
+    EXPECT_EQ(rows("SELECT time, key, delta FROM deltas ORDER BY time"),
+              (std::vector<std::string>{std::to_string(kJan15) + "|a.example.com|1",
+                                        std::to_string(kFeb15) + "|a.example.com|1",
+                                        std::to_string(kMar15) + "|a.example.com|1"}));
+    EXPECT_EQ(rows("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                   "WHERE i.inhparent = 'deltas'::regclass ORDER BY 1"),
+              (std::vector<std::string>{"deltas_202601", "deltas_202602", "deltas_202603"}));
+    ingest("web1", Snapshot{{dom("a.example.com", 9)}, {}}, kMar15 + kHour);
+    EXPECT_EQ(rows("SELECT count(*) FROM deltas"), std::vector<std::string>{"4"});
 }
 
 TEST_P(HistoryTest, RefusesANewerSchema) {
