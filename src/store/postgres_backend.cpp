@@ -7,6 +7,12 @@
 // without waiting for each answer: the ingest's thousands of small INSERTs cost one round trip
 // per kMaxQueued instead of one each. Every call that needs an answer first drains the
 // pipeline (sync()), and reports the first queued failure as its own.
+//
+// A lost connection (the server restarted, a failover, an idle timeout) fails the call that
+// finds it (never retried: the statement may have run), and is made again at the next call
+// outside a transaction, where the statements are prepared again; inside a transaction every
+// call fails until the caller rolls back — nothing is silently written outside the
+// transaction it belonged to.
 #include <libpq-fe.h>
 
 #include <charconv>
@@ -69,9 +75,11 @@ class PgDatabase;
 
 class PgStatement final : public StatementImpl {
   public:
-    PgStatement(PgDatabase& db, std::string name, int params)
+    PgStatement(PgDatabase& db, std::string name, std::string sql, int params, uint64_t session)
         : db_(db),
           name_(std::move(name)),
+          sql_(std::move(sql)),
+          session_(session),
           values_(params),
           null_(params, true),
           formats_(params, 0) {}
@@ -158,6 +166,8 @@ class PgStatement final : public StatementImpl {
 
     PgDatabase& db_;
     std::string name_;
+    std::string sql_;   // as sent to the server, to prepare again on a new connection
+    uint64_t session_;  // the connection it is prepared on
     std::vector<std::string> values_;
     std::vector<bool> null_;
     std::vector<int> formats_;
@@ -175,20 +185,21 @@ constexpr size_t kMaxQueued = 512;
 
 class PgDatabase final : public DatabaseImpl {
   public:
-    PgDatabase(ConnPtr conn, std::string where)
-        : conn_(std::move(conn)), where_(std::move(where)) {}
+    PgDatabase(ConnPtr conn, std::string where, bool read_only)
+        : conn_(std::move(conn)), where_(std::move(where)), read_only_(read_only) {}
     Backend backend() const override { return Backend::Postgres; }
     const std::string& where() const override { return where_; }
 
     Result<void> exec(const std::string& sql) override {
-        if (!sync()) return Error{last_error_ + " in " + where_};
+        if (!usable() || !sync()) return Error{last_error_ + " in " + where_};
         ResultPtr r(PQexec(conn_.get(), sql.c_str()));
         if (!good(r.get())) return Error{last_error_ + " in " + where_};
         return {};
     }
 
     Result<std::unique_ptr<StatementImpl>> prepare(const std::string& sql) override {
-        if (!sync()) return Error{"cannot prepare statement in " + where_ + ": " + last_error_};
+        if (!usable() || !sync())
+            return Error{"cannot prepare statement in " + where_ + ": " + last_error_};
         deallocate_released();
         int params = 0;
         const std::string text = to_dollar_params(sql, params);
@@ -196,21 +207,45 @@ class PgDatabase final : public DatabaseImpl {
         ResultPtr r(PQprepare(conn_.get(), name.c_str(), text.c_str(), 0, nullptr));
         if (!good(r.get()))
             return Error{"cannot prepare statement in " + where_ + ": " + last_error_};
-        return std::unique_ptr<StatementImpl>(std::make_unique<PgStatement>(*this, name, params));
+        return std::unique_ptr<StatementImpl>(
+            std::make_unique<PgStatement>(*this, name, text, params, session_));
     }
 
     std::string last_error() const override { return last_error_; }
     Result<void> begin() override { return exec("BEGIN"); }
     bool in_transaction() const override {
+        if (PQstatus(conn_.get()) != CONNECTION_OK) return lost_in_tx_;
         return queued_ > 0 || PQtransactionStatus(conn_.get()) != PQTRANS_IDLE;
     }
     void rollback() override {
         (void)sync();  // the failure, if any, is what the rollback undoes
+        if (PQstatus(conn_.get()) != CONNECTION_OK) {
+            lost_in_tx_ = false;  // the server rolled it back when the connection went
+            return;
+        }
         ResultPtr r(PQexec(conn_.get(), "ROLLBACK"));
+        note_transaction();
+    }
+
+    // Session settings, on every new connection: names in pg_stat_activity, blobs in the hex
+    // form blob() decodes, UTF8 text, no writes on a read-only store.
+    Result<void> set_up_session() {
+        if (PQsetClientEncoding(conn_.get(), "UTF8") != 0)
+            return Error{"cannot use UTF8 with " + where_ + ": " +
+                         trimmed(PQerrorMessage(conn_.get()))};
+        std::string sql = "SET application_name = 'egress-monitor'; SET bytea_output = 'hex'";
+        if (read_only_) sql += "; SET default_transaction_read_only = on";
+        ResultPtr r(PQexec(conn_.get(), sql.c_str()));
+        if (!good(r.get())) return Error{last_error_ + " in " + where_};
+        return {};
     }
 
     Result<void> queue(StatementImpl& impl) override {
         auto& st = static_cast<PgStatement&>(impl);
+        if (!usable() || !prepared(st)) {
+            st.reset();
+            return Error{"statement failed in " + where_ + ": " + last_error_};
+        }
         if (PQtransactionStatus(conn_.get()) == PQTRANS_IDLE && queued_ == 0) {
             // Outside a transaction each statement stands alone: run it now.
             const Step s = st.step();
@@ -246,7 +281,7 @@ class PgDatabase final : public DatabaseImpl {
     }
 
     Result<int64_t> schema_version() override {
-        if (!sync())
+        if (!usable() || !sync())
             return Error{"cannot read the schema version in " + where_ + ": " + last_error_};
         ResultPtr r(PQexec(conn_.get(), "SELECT to_regclass('em_schema') IS NOT NULL"));
         if (!good(r.get()) || PQntuples(r.get()) != 1)
@@ -266,7 +301,7 @@ class PgDatabase final : public DatabaseImpl {
 
     // Runs `st` with its bound parameters; the result is the statement's.
     Step run(PgStatement& st) {
-        if (!sync()) return Step::Failed;
+        if (!usable() || !sync() || !prepared(st)) return Step::Failed;
         if (!st.bind_error_.empty()) {
             last_error_ = st.bind_error_;
             return Step::Failed;
@@ -324,16 +359,63 @@ class PgDatabase final : public DatabaseImpl {
         queued_ = 0;
         if (PQexitPipelineMode(conn_.get()) != 1 && failure.empty())
             failure = trimmed(PQerrorMessage(conn_.get()));
+        note_transaction();
         if (failure.empty()) return true;
         last_error_ = "a queued statement failed: " + failure;
         return false;
     }
 
+    // False (last_error_ set) when the connection is lost and cannot be made again now:
+    // inside a transaction, until the caller rolls back; outside, when the server does not
+    // answer. A new connection gets the session settings; statements are prepared again on it
+    // as they are next used (prepared()).
+    bool usable() {
+        if (PQstatus(conn_.get()) == CONNECTION_OK) return true;
+        if (lost_in_tx_) {
+            last_error_ = "the connection was lost inside a transaction (roll it back)";
+            return false;
+        }
+        if (queued_ > 0) (void)PQexitPipelineMode(conn_.get());
+        queued_ = 0;
+        released_.clear();  // the server forgot them with the session
+        PQreset(conn_.get());
+        if (PQstatus(conn_.get()) != CONNECTION_OK) {
+            last_error_ = "lost the connection and cannot connect again: " +
+                          trimmed(PQerrorMessage(conn_.get()));
+            return false;
+        }
+        ++session_;
+        if (auto r = set_up_session(); !r) {
+            last_error_ = r.error().message;
+            return false;
+        }
+        return true;
+    }
+    // `st` exists on this connection (prepared again after a new connection).
+    bool prepared(PgStatement& st) {
+        if (st.session_ == session_) return true;
+        ResultPtr r(PQprepare(conn_.get(), st.name_.c_str(), st.sql_.c_str(), 0, nullptr));
+        if (!good(r.get())) return false;
+        st.session_ = session_;
+        return true;
+    }
+    // Whether a transaction is open, as the server last said: what a lost connection lost.
+    void note_transaction() {
+        const PGTransactionStatusType t = PQtransactionStatus(conn_.get());
+        if (t != PQTRANS_UNKNOWN) lost_in_tx_ = t != PQTRANS_IDLE;
+    }
+
     bool good(PGresult* r) {
         const ExecStatusType s = PQresultStatus(r);
+        note_transaction();
         if (r && (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)) return true;
         last_error_ = trimmed(r ? PQresultErrorMessage(r) : PQerrorMessage(conn_.get()));
         if (last_error_ == "unknown error") last_error_ = trimmed(PQerrorMessage(conn_.get()));
+        if (PQstatus(conn_.get()) != CONNECTION_OK)
+            last_error_ =
+                "lost the connection (made again at the next call outside a "
+                "transaction): " +
+                last_error_;
         return false;
     }
     // Prepared statements whose Statement is gone, dropped while no transaction is open.
@@ -352,6 +434,9 @@ class PgDatabase final : public DatabaseImpl {
     uint64_t statements_ = 0;
     std::vector<std::string> released_;
     size_t queued_ = 0;  // statements sent in pipeline mode and not yet drained
+    bool read_only_;
+    uint64_t session_ = 0;     // connections made again
+    bool lost_in_tx_ = false;  // a transaction was open when the server last answered
 };
 
 PgStatement::~PgStatement() { db_.release(std::move(name_)); }
@@ -376,15 +461,8 @@ Result<std::unique_ptr<DatabaseImpl>> open_postgres(const std::string& url, bool
     if (PQstatus(conn.get()) != CONNECTION_OK)
         return Error{"cannot connect to " + where + ": " + trimmed(PQerrorMessage(conn.get()))};
     PQsetNoticeProcessor(conn.get(), ignore_notice, nullptr);
-    if (PQsetClientEncoding(conn.get(), "UTF8") != 0)
-        return Error{"cannot use UTF8 with " + where + ": " + trimmed(PQerrorMessage(conn.get()))};
-    auto db = std::make_unique<PgDatabase>(std::move(conn), where);
-    // Names in pg_stat_activity, blobs in the hex form blob() decodes.
-    auto set = db->exec("SET application_name = 'egress-monitor'; SET bytea_output = 'hex'");
-    if (!set) return set.error();
-    if (read_only) {
-        if (auto r = db->exec("SET default_transaction_read_only = on"); !r) return r.error();
-    }
+    auto db = std::make_unique<PgDatabase>(std::move(conn), where, read_only);
+    if (auto r = db->set_up_session(); !r) return r.error();
     return std::unique_ptr<DatabaseImpl>(std::move(db));
 }
 

@@ -375,6 +375,107 @@ TEST_F(PostgresOnly, TextThatPostgresCannotHoldIsRefusedClearly) {
     db_->rollback();
 }
 
+// Ends this connection's server process, as a restart or failover would.
+void lose_connection(Database& db, const std::string& target) {
+    auto pid = db.prepare("SELECT pg_backend_pid()");
+    ASSERT_TRUE(pid);
+    ASSERT_EQ(pid->step(), Step::Row);
+    const int64_t backend = pid->int64(0);
+    pid->reset();
+    auto other = Database::open(target);
+    ASSERT_TRUE(other) << other.error().message;
+    auto kill = other->prepare("SELECT pg_terminate_backend(?1::int, 5000)");
+    ASSERT_TRUE(kill);
+    kill->bind(1, backend);
+    ASSERT_EQ(kill->step(), Step::Row);
+    EXPECT_EQ(kill->int64(0), 1);
+}
+
+TEST_F(PostgresOnly, ALostConnectionIsMadeAgainOutsideATransaction) {
+    ASSERT_TRUE(db_->exec("DROP TABLE IF EXISTS u; CREATE TABLE u (k BIGINT PRIMARY KEY)"));
+    auto ins = db_->prepare("INSERT INTO u VALUES (?1)");
+    auto count = db_->prepare("SELECT count(*) FROM u");
+    ASSERT_TRUE(ins && count);
+    ins->bind(1, int64_t{1});
+    ASSERT_TRUE(db_->run(*ins));
+
+    lose_connection(*db_, scratch_->target());
+    // The call that finds the loss fails (the statement is not retried: it may have run)...
+    ins->bind(1, int64_t{2});
+    auto r = db_->run(*ins);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("lost the connection"), std::string::npos)
+        << r.error().message;
+    EXPECT_FALSE(db_->in_transaction());
+    // ... and the next one connects again, prepares the statement there and runs it.
+    ins->bind(1, int64_t{2});
+    r = db_->run(*ins);
+    ASSERT_TRUE(r) << r.error().message;
+    ASSERT_EQ(count->step(), Step::Row);
+    EXPECT_EQ(count->int64(0), 2);
+    count->reset();
+
+    // Lost inside a transaction (with statements queued): every call fails until the
+    // rollback, and nothing of the transaction is written on the new connection.
+    ASSERT_TRUE(db_->begin());
+    for (int64_t k = 10; k < 20; ++k) {
+        ins->bind(1, k);
+        ASSERT_TRUE(db_->queue(*ins));
+    }
+    lose_connection(*db_, scratch_->target());
+    ins->bind(1, int64_t{20});
+    Result<void> w = db_->queue(*ins);
+    if (w) w = db_->commit();
+    ASSERT_FALSE(w);
+    EXPECT_NE(w.error().message.find(db_->where()), std::string::npos) << w.error().message;
+    EXPECT_TRUE(db_->in_transaction());
+    ins->bind(1, int64_t{21});
+    EXPECT_FALSE(db_->run(*ins));
+    db_->rollback();
+    EXPECT_FALSE(db_->in_transaction());
+    ASSERT_EQ(count->step(), Step::Row);
+    EXPECT_EQ(count->int64(0), 2);
+    count->reset();
+    ASSERT_TRUE(db_->begin());
+    ins->bind(1, int64_t{3});
+    ASSERT_TRUE(db_->queue(*ins));
+    ASSERT_TRUE(db_->commit());
+    ASSERT_EQ(count->step(), Step::Row);
+    EXPECT_EQ(count->int64(0), 3);
+}
+
+TEST_F(PostgresOnly, ADatabaseThatCannotBeReachedIsReportedUntilItCanBe) {
+    auto name = db_->prepare("SELECT current_database()");
+    ASSERT_TRUE(name);
+    ASSERT_EQ(name->step(), Step::Row);
+    const std::string db_name(name->text(0));
+    name->reset();
+    // ALTER DATABASE from a connection to another one of the cluster.
+    std::string other = scratch_->target();
+    const size_t path = other.find("///") + 3;
+    other.replace(path, other.find('?') - path, "postgres");
+    auto admin = Database::open(other);
+    ASSERT_TRUE(admin) << admin.error().message;
+    auto off = admin->exec("ALTER DATABASE \"" + db_name + "\" ALLOW_CONNECTIONS false");
+    ASSERT_TRUE(off) << off.error().message;
+    lose_connection(*db_, other);
+    EXPECT_FALSE(db_->exec("SELECT 1"));  // finds the loss
+    for (int i = 0; i < 2; ++i) {
+        auto r = db_->exec("SELECT 1");
+        ASSERT_FALSE(r);
+        EXPECT_NE(r.error().message.find("lost the connection and cannot connect again"),
+                  std::string::npos)
+            << r.error().message;
+        EXPECT_NE(r.error().message.find(db_->where()), std::string::npos) << r.error().message;
+        auto st = name->step();
+        EXPECT_EQ(st, Step::Failed);
+        name->reset();
+    }
+    ASSERT_TRUE(admin->exec("ALTER DATABASE \"" + db_name + "\" ALLOW_CONNECTIONS true"));
+    ASSERT_EQ(name->step(), Step::Row);
+    EXPECT_EQ(name->text(0), db_name);
+}
+
 TEST_F(PostgresOnly, DestroyedStatementsLeaveNoServerSideTwins) {
     for (int i = 0; i < 500; ++i) {
         auto st = db_->prepare("SELECT ?1::bigint + 1");
