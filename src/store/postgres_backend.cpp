@@ -214,12 +214,12 @@ class PgDatabase final : public DatabaseImpl {
     std::string last_error() const override { return last_error_; }
     Result<void> begin() override { return exec("BEGIN"); }
     bool in_transaction() const override {
-        if (PQstatus(conn_.get()) != CONNECTION_OK) return lost_in_tx_;
+        if (!connected()) return lost_in_tx_;
         return queued_ > 0 || PQtransactionStatus(conn_.get()) != PQTRANS_IDLE;
     }
     void rollback() override {
         (void)sync();  // the failure, if any, is what the rollback undoes
-        if (PQstatus(conn_.get()) != CONNECTION_OK) {
+        if (!connected()) {
             lost_in_tx_ = false;  // the server rolled it back when the connection went
             return;
         }
@@ -357,8 +357,12 @@ class PgDatabase final : public DatabaseImpl {
             }
         }
         queued_ = 0;
-        if (PQexitPipelineMode(conn_.get()) != 1 && failure.empty())
-            failure = trimmed(PQerrorMessage(conn_.get()));
+        if (PQexitPipelineMode(conn_.get()) != 1) {
+            // Results the server never sent (the connection broke mid-pipeline): the connection
+            // cannot be used again; usable() makes a new one.
+            broken_ = true;
+            if (failure.empty()) failure = trimmed(PQerrorMessage(conn_.get()));
+        }
         note_transaction();
         if (failure.empty()) return true;
         last_error_ = "a queued statement failed: " + failure;
@@ -370,15 +374,17 @@ class PgDatabase final : public DatabaseImpl {
     // answer. A new connection gets the session settings; statements are prepared again on it
     // as they are next used (prepared()).
     bool usable() {
-        if (PQstatus(conn_.get()) == CONNECTION_OK) return true;
+        if (connected()) return true;
         if (lost_in_tx_) {
             last_error_ = "the connection was lost inside a transaction (roll it back)";
             return false;
         }
-        if (queued_ > 0) (void)PQexitPipelineMode(conn_.get());
         queued_ = 0;
+        broken_ = false;
         released_.clear();  // the server forgot them with the session
         PQreset(conn_.get());
+        // A pipeline the loss broke is still open on the reset connection, now idle.
+        if (PQpipelineStatus(conn_.get()) != PQ_PIPELINE_OFF) (void)PQexitPipelineMode(conn_.get());
         if (PQstatus(conn_.get()) != CONNECTION_OK) {
             last_error_ = "lost the connection and cannot connect again: " +
                           trimmed(PQerrorMessage(conn_.get()));
@@ -394,6 +400,7 @@ class PgDatabase final : public DatabaseImpl {
     // `st` exists on this connection (prepared again after a new connection).
     bool prepared(PgStatement& st) {
         if (st.session_ == session_) return true;
+        if (!sync()) return false;  // PQprepare waits for its answer: not inside a pipeline
         ResultPtr r(PQprepare(conn_.get(), st.name_.c_str(), st.sql_.c_str(), 0, nullptr));
         if (!good(r.get())) return false;
         st.session_ = session_;
@@ -405,13 +412,15 @@ class PgDatabase final : public DatabaseImpl {
         if (t != PQTRANS_UNKNOWN) lost_in_tx_ = t != PQTRANS_IDLE;
     }
 
+    bool connected() const { return !broken_ && PQstatus(conn_.get()) == CONNECTION_OK; }
+
     bool good(PGresult* r) {
         const ExecStatusType s = PQresultStatus(r);
         note_transaction();
         if (r && (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)) return true;
         last_error_ = trimmed(r ? PQresultErrorMessage(r) : PQerrorMessage(conn_.get()));
         if (last_error_ == "unknown error") last_error_ = trimmed(PQerrorMessage(conn_.get()));
-        if (PQstatus(conn_.get()) != CONNECTION_OK)
+        if (!connected())
             last_error_ =
                 "lost the connection (made again at the next call outside a "
                 "transaction): " +
@@ -437,6 +446,7 @@ class PgDatabase final : public DatabaseImpl {
     bool read_only_;
     uint64_t session_ = 0;     // connections made again
     bool lost_in_tx_ = false;  // a transaction was open when the server last answered
+    bool broken_ = false;      // left in pipeline mode by a loss libpq has not noticed yet
 };
 
 PgStatement::~PgStatement() { db_.release(std::move(name_)); }

@@ -365,6 +365,31 @@ TEST_P(CollectorTest, VolumeSpikeResolvesAtTheNextFetch) {
     EXPECT_EQ(summary(events_), (Lines{"volume_spike web1 api.example.com resolved"}));
 }
 
+TEST_P(CollectorTest, ACycleAfterALostConnectionConnectsAgain) {
+    if (GetParam() != store::Backend::Postgres) GTEST_SKIP() << "a server connection";
+    start();
+    hosts_.resize(1);
+    cycle({good("web1", {{"api.example.com", 1, kT0, {}}}, {})}, kT0);
+    // The server ends the collector's connections (a restart, a failover).
+    auto admin = store::Database::open(scratch_->target());
+    ASSERT_TRUE(admin) << admin.error().message;
+    ASSERT_TRUE(
+        admin->exec("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"));
+    const FetchResult later =
+        good("web1", {{"api.example.com", 1, kT0, {}}, {"new.example.org", 1, kT0 + 60, {}}}, {});
+    // The cycle that finds the loss fails (nothing of it is kept) ...
+    events_.clear();
+    auto lost = collector_->run_cycle(hosts_, std::vector<FetchResult>{later}, kT0 + 60);
+    ASSERT_FALSE(lost.ok());
+    EXPECT_NE(lost.error().message.find("lost the connection"), std::string::npos)
+        << lost.error().message;
+    // ... and the next one connects again and applies the snapshot.
+    auto s = cycle({later}, kT0 + 120);
+    EXPECT_EQ(s.fetched, 1u);
+    EXPECT_EQ(summary(events_), (Lines{"new_domain web1 example.org open"}));
+}
+
 TEST_P(CollectorTest, StaleHostsAndResets) {
     start();
     hosts_.resize(1);
