@@ -3,7 +3,9 @@
 // 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24 and 2001:db8::/32 — nothing is contacted),
 // run through Collector::run_cycle twice:
 //   cycle 1: every host new (baseline snapshots)
-//   cycle 2: 10 % of each host's counts grown, 3 new domains and 2 new addresses per host
+//   cycle 2: 10 % of each host's counts grown, 3 new domains and 2 new addresses per host —
+//            on every host, or with --changed P on P % of them while the rest answer 304
+//            (a steady cycle)
 // Prints per cycle: wall time, CPU time, peak RSS, hosts/s, and the time spent generating
 // the text (on the collector's worker thread, overlapped with ingest). Then the dashboard's
 // pages rendered from that history, server-side (what a request costs before the network):
@@ -15,7 +17,7 @@
 //
 //   collector_bench [--hosts 1000] [--domains 10000] [--ips 20000] [--pool 50000]
 //                   [--db /tmp/collector-bench.sqlite] [--resolvers packaging/public-resolvers.txt]
-//                   [--pages-only]
+//                   [--changed 100] [--pages-only]
 // --db postgresql://… puts the history in PostgreSQL: an empty database (the benchmark
 // refuses one that holds a history); bench/collector_stores.sh runs both side by side.
 #include <sys/resource.h>
@@ -50,6 +52,7 @@ constexpr int64_t kT0 = 1795347335;  // 2026-11-22T11:35:35Z
 
 struct Options {
     size_t hosts = 1000, domains = 10000, ips = 20000, pool = 50000;
+    size_t changed = 100;  // % of hosts whose files change in cycle 2 (the rest: 304)
     std::string db = "/tmp/collector-bench.sqlite";
     std::string resolvers;
 };
@@ -199,7 +202,7 @@ long peak_rss_mib() {
 int usage() {
     std::fprintf(stderr,
                  "usage: collector_bench [--hosts N] [--domains N] [--ips N] [--pool N] "
-                 "[--db PATH] [--resolvers PATH] [--pages-only]\n");
+                 "[--db PATH] [--resolvers PATH] [--changed PERCENT] [--pages-only]\n");
     return 2;
 }
 
@@ -314,6 +317,8 @@ int main(int argc, char** argv) {
             o.db = v;
         else if (a == "--resolvers")
             o.resolvers = v;
+        else if (a == "--changed")
+            o.changed = std::min<size_t>(100, std::strtoull(v, nullptr, 10));
         else
             return usage();
     }
@@ -379,6 +384,12 @@ int main(int argc, char** argv) {
             em::FetchResult r;
             r.host = hosts[h].name;
             r.ok = true;
+            if (cycle == 2 && h % 100 >= o.changed) {  // unchanged: 304 Not Modified
+                r.not_modified = true;
+                gen_ns +=
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - g0).count();
+                return r;
+            }
             std::tie(r.domains, r.ips) = host_files(pool, o, h, cycle);
             if (h == 0) {
                 r.uses.present = true;
@@ -401,10 +412,12 @@ int main(int argc, char** argv) {
                          sum.error().message.c_str());
             return 1;
         }
-        std::printf("%-7d %9.2f %9.2f %10ld %9.1f %10.2f %8zu %8zu %8zu   (%.0f MB of text)\n",
-                    cycle, wall, cpu, peak_rss_mib(), static_cast<double>(o.hosts) / wall,
-                    static_cast<double>(gen_ns.load()) / 1e9, sum->fetched, sum->alerts_opened,
-                    sum->alerts_open, static_cast<double>(bytes) / 1e6);
+        std::printf(
+            "%-7d %9.2f %9.2f %10ld %9.1f %10.2f %8zu %8zu %8zu   (%.0f MB of text; "
+            "%zu not modified)\n",
+            cycle, wall, cpu, peak_rss_mib(), static_cast<double>(o.hosts) / wall,
+            static_cast<double>(gen_ns.load()) / 1e9, sum->fetched, sum->alerts_opened,
+            sum->alerts_open, static_cast<double>(bytes) / 1e6, sum->not_modified);
         std::fflush(stdout);
     }
     if (int rc = time_pages(o, pool, hosts); rc != 0) return rc;
