@@ -409,6 +409,8 @@ Result<void> CollectorImpl::apply(const HostSpec& spec, Prepared& p, int64_t now
             if (auto r = reconcile(kRejected, none); !r) return r;
             if (config_.rules.volume_spike.enabled)
                 if (auto r = reconcile(volume_.name(), none); !r) return r;
+            if (!p.uses && !p.uses_absent && events.empty())
+                if (auto r = store_->status_only(); !r) return r;
             break;
         case Kind::snapshot: {
             ++sum.fetched;

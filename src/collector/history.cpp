@@ -778,6 +778,11 @@ Result<void> HistoryStore::record_unchanged(HostRecord& h, int64_t now, const Fi
     return write_host(h);
 }
 
+Result<void> HistoryStore::status_only() {
+    if (db_.backend() != store::Backend::Postgres) return {};
+    return db_.exec("SET LOCAL synchronous_commit = off");
+}
+
 Result<std::string> HistoryStore::read_state(int64_t host_id, char kind) {
     return read_blob(db_, get_state_, host_id, kind);
 }

@@ -119,6 +119,12 @@ class HistoryStore {
     Result<void> record_failure(HostRecord& h, int64_t now, const std::string& error);
     /// A good fetch whose files did not change (304, or the same hashes).
     Result<void> record_unchanged(HostRecord& h, int64_t now, const FileMeta* meta = nullptr);
+    /// The open transaction records only a host's status (when it was fetched, its ETags): on
+    /// PostgreSQL it commits without waiting for the WAL to reach the disk (synchronous_commit
+    /// off for this transaction alone), as most hosts of a steady cycle answer 304. A server
+    /// crash may lose the last such timestamps — never a snapshot, an alert or an action;
+    /// a lost ETag only makes the next fetch a full one.
+    Result<void> status_only();
 
     /// Applies an accepted snapshot of `h` at `now`: diffs it against the stored state,
     /// detects counter resets, writes first_seen, deltas, fleet and the new state (returned

@@ -548,6 +548,23 @@ TEST_P(HistoryTest, PostgresDeltasMovedIntoMonthsAtUpgrade) {
     EXPECT_EQ(rows("SELECT count(*) FROM deltas"), std::vector<std::string>{"4"});
 }
 
+TEST_P(HistoryTest, OnlyAStatusTransactionSkipsTheWaitForTheDisk) {
+    if (GetParam() != store::Backend::Postgres) GTEST_SKIP() << "synchronous_commit";
+    ingest("web1", Snapshot{{dom("a.example.com", 1)}, {}}, kT0);
+    {
+        Transaction tx(*store_);
+        ASSERT_TRUE(tx.begin().ok());
+        HostRecord h = host("web1");
+        ASSERT_TRUE(store_->record_unchanged(h, kT0 + 60).ok());
+        ASSERT_TRUE(store_->status_only().ok());
+        EXPECT_EQ(rows("SHOW synchronous_commit"), std::vector<std::string>{"off"});
+        ASSERT_TRUE(tx.commit().ok());
+    }
+    // For that transaction alone: the next snapshot waits for the disk again.
+    EXPECT_EQ(rows("SHOW synchronous_commit"), std::vector<std::string>{"on"});
+    EXPECT_EQ(host("web1").last_ok, kT0 + 60);
+}
+
 TEST_P(HistoryTest, RefusesANewerSchema) {
     ASSERT_TRUE(store_->db().set_schema_version(99).ok());
     store_.reset();
