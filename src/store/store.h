@@ -122,10 +122,11 @@ class Database {
 /// Reads parts of the values of one blob column of a table keyed by an integer `id`,
 /// without fetching whole values: SQLite's incremental blob I/O, PostgreSQL's substring() of
 /// a bytea (a few KiB of a value stored with STORAGE EXTERNAL, uncompressed, reads only the
-/// chunks it spans). From the first open() on, the reads see one snapshot of the store (a
-/// read transaction, ended when the reader is destroyed), so keep a reader only for the
-/// length of a request. Inside a transaction the caller opened, the reads are that
-/// transaction's and the reader leaves it open.
+/// chunks it spans) in aligned blocks of 2 KiB, which the reader keeps for the open row: a
+/// read of kept blocks asks the server nothing, open() brings the first and last block. From the
+/// first open() on, the reads see one snapshot of the store (a read transaction, ended when the
+/// reader is destroyed), so keep a reader only for the length of a request. Inside a transaction
+/// the caller opened, the reads are that transaction's and the reader leaves it open.
 class BlobReader {
   public:
     BlobReader(Database& db, std::string table, std::string column);
@@ -141,13 +142,12 @@ class BlobReader {
 
   private:
     struct Sqlite;
+    struct Postgres;
     Database& db_;
     std::string table_, column_;
     std::unique_ptr<Sqlite> sqlite_;
-    Statement size_of_, part_;  // PostgreSQL
-    bool in_tx_ = false;        // opened by this reader
-    bool part_prepared_ = false;
-    int64_t id_ = 0;
+    std::unique_ptr<Postgres> pg_;
+    bool in_tx_ = false;  // opened by this reader
     size_t size_ = 0;
 };
 

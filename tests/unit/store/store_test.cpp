@@ -330,6 +330,98 @@ TEST_P(StoreTest, BlobReaderReadsPartsOfAValue) {
     EXPECT_TRUE(db_->run(ins));
 }
 
+// PostgreSQL's reader fetches and keeps aligned blocks: reads that straddle them, the last
+// partial one, several missing ones at once, and rows opened one after another (no bytes of
+// the previous row). The offsets probe every KiB boundary, whatever the block size.
+TEST_P(StoreTest, BlobReaderReadsAcrossBlocksAndRows) {
+    ASSERT_TRUE(db_->exec(GetParam() == Backend::Sqlite
+                              ? "CREATE TABLE b (id INTEGER PRIMARY KEY, data BLOB NOT NULL)"
+                              : "CREATE TABLE b (id BIGINT PRIMARY KEY, data BYTEA NOT NULL)"));
+    std::mt19937 rng(7);
+    auto random_bytes = [&](size_t n) {
+        std::string s(n, '\0');
+        for (char& c : s) c = static_cast<char>(rng());
+        return s;
+    };
+    const std::string big = random_bytes(300 * 1024 + 123);  // ends in a partial block
+    const std::string small = random_bytes(5000);
+    const std::string exact = random_bytes(64 * 1024);  // ends on a block boundary
+    const std::string big2 = random_bytes(big.size() - 1000);
+    auto ins = prepare("INSERT INTO b VALUES (?1, ?2)");
+    const std::pair<int64_t, std::string_view> rows[] = {
+        {1, big}, {2, small}, {3, exact}, {4, ""}, {5, big2}};
+    for (auto [id, value] : rows) {
+        ins.bind(1, id).bind_blob(2, value);
+        ASSERT_TRUE(db_->run(ins));
+    }
+    BlobReader r(*db_, "b", "data");
+    auto opens = [&](int64_t id) -> ::testing::AssertionResult {
+        auto there = r.open(id);
+        if (!there) return ::testing::AssertionFailure() << there.error().message;
+        if (!*there) return ::testing::AssertionFailure() << "no row " << id;
+        return ::testing::AssertionSuccess();
+    };
+    std::string part;
+    auto reads = [&](const std::string& value, size_t offset,
+                     size_t n) -> ::testing::AssertionResult {
+        if (auto rd = r.read(offset, n, part); !rd)
+            return ::testing::AssertionFailure() << rd.error().message;
+        if (part != value.substr(offset, n))
+            return ::testing::AssertionFailure() << "other bytes at " << offset << ", " << n;
+        return ::testing::AssertionSuccess();
+    };
+
+    ASSERT_TRUE(opens(1));
+    ASSERT_EQ(r.size(), big.size());
+    ASSERT_TRUE(reads(big, 1000, 200 * 1024));  // many missing blocks at once
+    for (size_t at = 1024; at < big.size(); at += 1024) {
+        ASSERT_TRUE(reads(big, at - 1, 2));
+        ASSERT_TRUE(reads(big, at - 7, 7));
+        ASSERT_TRUE(reads(big, at, 9));
+    }
+    ASSERT_TRUE(reads(big, big.size() - 123, 123));  // the last, partial block
+    ASSERT_TRUE(reads(big, big.size() - 1, 1));
+    ASSERT_TRUE(reads(big, big.size(), 0));  // zero-length reads, anywhere
+    ASSERT_TRUE(reads(big, 4096, 0));
+    ASSERT_TRUE(reads(big, 0, big.size()));
+    EXPECT_FALSE(r.read(big.size() - 1, 2, part));
+
+    // Other rows: their own bytes at the offsets just read from the first one.
+    ASSERT_TRUE(opens(5));
+    ASSERT_EQ(r.size(), big2.size());
+    for (size_t at = 1024; at < big2.size(); at += 1024) ASSERT_TRUE(reads(big2, at - 1, 2));
+    ASSERT_TRUE(reads(big2, 0, big2.size()));
+    ASSERT_TRUE(opens(2));
+    ASSERT_EQ(r.size(), small.size());
+    ASSERT_TRUE(reads(small, 1023, 2));
+    ASSERT_TRUE(reads(small, 0, small.size()));
+    EXPECT_FALSE(r.read(4096, 5000, part));
+    ASSERT_TRUE(opens(3));
+    ASSERT_TRUE(reads(exact, exact.size() - 1, 1));
+    ASSERT_TRUE(reads(exact, 16 * 1024 - 3, 32 * 1024 + 6));
+    ASSERT_TRUE(opens(4));
+    EXPECT_EQ(r.size(), 0u);
+    ASSERT_TRUE(reads(std::string(), 0, 0));
+    auto missing = r.open(6);
+    ASSERT_TRUE(missing) << missing.error().message;
+    EXPECT_FALSE(*missing);
+    EXPECT_FALSE(r.read(0, 1, part));
+
+    // Back to the first row: pieces of random sizes, assembled, are the value.
+    ASSERT_TRUE(opens(1));
+    std::string assembled;
+    while (assembled.size() < big.size()) {
+        const size_t n = std::min<size_t>(rng() % 40000, big.size() - assembled.size());
+        ASSERT_TRUE(reads(big, assembled.size(), n));
+        assembled += part;
+    }
+    EXPECT_EQ(assembled, big);
+    for (int i = 0; i < 2000; ++i) {
+        const size_t offset = rng() % (big.size() + 1);
+        ASSERT_TRUE(reads(big, offset, rng() % (std::min<size_t>(big.size() - offset, 20000) + 1)));
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, test::both_backends(), test::backend_name);
 
 // What only one backend does.
@@ -488,6 +580,42 @@ TEST_F(PostgresOnly, DestroyedStatementsLeaveNoServerSideTwins) {
     ASSERT_TRUE(n);
     ASSERT_EQ(n->step(), Step::Row);
     EXPECT_LE(n->int64(0), 3);
+}
+
+// Reads of blocks the reader has not kept yet see the value as open() did: in the reader's own
+// snapshot, or, in the caller's READ COMMITTED transaction, a value that changed is reported.
+TEST_F(PostgresOnly, BlobReaderSeesOneSnapshotOrReportsAChange) {
+    ASSERT_TRUE(db_->exec("CREATE TABLE b (id BIGINT PRIMARY KEY, data BYTEA NOT NULL)"));
+    auto ins = db_->prepare("INSERT INTO b VALUES (1, ?1)");
+    ASSERT_TRUE(ins);
+    ins->bind_blob(1, std::string(200000, 'o'));
+    ASSERT_TRUE(db_->run(*ins));
+    auto other = Database::open(scratch_->target());
+    ASSERT_TRUE(other) << other.error().message;
+    auto update = other->prepare("UPDATE b SET data = ?1 WHERE id = 1");
+    ASSERT_TRUE(update);
+    std::string part;
+    {
+        BlobReader r(*db_, "b", "data");
+        ASSERT_TRUE(r.open(1));
+        update->bind_blob(1, std::string(200000, 'n'));
+        ASSERT_TRUE(other->run(*update));
+        ASSERT_TRUE(r.read(150000, 3, part));
+        EXPECT_EQ(part, "ooo");
+    }
+    ASSERT_TRUE(db_->begin());
+    {
+        BlobReader r(*db_, "b", "data");
+        ASSERT_TRUE(r.open(1));
+        EXPECT_EQ(r.size(), 200000u);
+        update->bind_blob(1, std::string(1000, 'x'));
+        ASSERT_TRUE(other->run(*update));
+        auto rd = r.read(150000, 3, part);
+        ASSERT_FALSE(rd);
+        EXPECT_EQ(rd.error().message, "a blob of b changed while it was read");
+    }
+    EXPECT_TRUE(db_->in_transaction());  // the caller's, left open
+    db_->rollback();
 }
 
 TEST_F(PostgresOnly, ConnectionErrorsNameTheServerButNotThePassword) {
